@@ -1,0 +1,43 @@
+# Every target sets itself up: a fresh clone needs only `make demo` or `make test`.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+# torch==2.13.0 is installed first and alone: on our machines pip takes a local CPU wheel, and the
+# package's own "torch>=2.4" is then already satisfied, so nothing can pull a multi-GB CUDA build.
+TORCH   := torch==2.13.0
+
+.PHONY: demo test venv bench-vae bench-dit bench-train bench-rewriter bench-upscale train-default eval clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e ".[test]" $(TORCH)
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m minisora.demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+bench-vae: $(STAMP)
+	$(BIN)/python bench/vae.py
+
+bench-dit: $(STAMP)
+	$(BIN)/python bench/dit.py
+
+bench-train: $(STAMP)
+	$(BIN)/python bench/train.py
+
+bench-rewriter: $(STAMP)
+	$(BIN)/python bench/rewriter.py
+
+bench-upscale: $(STAMP)
+	$(BIN)/python bench/upscale.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

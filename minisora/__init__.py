@@ -1,0 +1,1 @@
+"""minisora: Sora's text-to-video recipe at laptop scale."""

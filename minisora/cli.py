@@ -1,0 +1,51 @@
+"""The `minisora` command: argument parsing only; every subcommand calls library code.
+
+Each subcommand lives in its own module exposing `add_arguments(parser)` and `run(args) -> int`,
+so a component's command line sits next to the component. The table below is the one list of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> (module, one-line help). Modules are imported only when their command runs, so
+# `minisora --help` stays fast and a broken optional component cannot break the others.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("minisora.data.synth_cli", "render MovingShapes clips with captions"),
+    "train-vae": ("minisora.vae.train_cli", "train the video VAE"),
+    "train": ("minisora.train.cli", "train the diffusion transformer from a YAML config"),
+    "cache-latents": ("minisora.train.cache_cli", "encode a dataset once into latent + text shards"),
+    "train-rewriter": ("minisora.text.train_cli", "train the builtin prompt rewriter"),
+    "rewrite": ("minisora.text.rewrite_cli", "rewrite a short prompt into a descriptive caption"),
+    "generate": ("minisora.generate_cli", "generate a video from a prompt"),
+    "eval": ("minisora.eval.eval_cli", "judge a model on held-out prompts"),
+    "train-upscaler": ("minisora.upscale.train_cli", "train the super-resolution stage"),
+    "upscale": ("minisora.upscale.upscale_cli", "upscale a video clip"),
+}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="minisora", description="Text-to-video, Sora's recipe at laptop scale.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == only:
+            importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[0] if argv and argv[0] in COMMANDS else None
+    args = build_parser(only=command).parse_args(argv)
+    if args.command is None:
+        build_parser().print_help()
+        return 2
+    module = importlib.import_module(COMMANDS[args.command][0])
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
