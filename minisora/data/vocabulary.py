@@ -54,7 +54,7 @@ DIRECTIONAL_MOTIONS: tuple[str, ...] = tuple(m for m in MOTIONS if m not in ("bo
 
 # Speed in fractions of min(height, width) per second, so that clip duration and fps change how far
 # an object travels in time, not what "fast" means.
-SPEEDS: dict[str, float] = {"slow": 0.16, "fast": 0.36}
+SPEEDS: dict[str, float] = {"slow": 0.14, "fast": 0.30}
 
 MAX_OBJECTS = 3
 
