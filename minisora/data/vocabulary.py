@@ -72,3 +72,193 @@ HELDOUT_SHAPE_MOTION: frozenset[tuple[str, str]] = frozenset({
 def is_heldout_object(color: str, shape: str, motion: str) -> bool:
     """True when this object's attributes form a held-out combination."""
     return (color, shape) in HELDOUT_COLOR_SHAPE or (shape, motion) in HELDOUT_SHAPE_MOTION
+
+
+# ---------------------------------------------------------------------------------------------
+# Phrasing tables. The caption writer draws its words from the `*_WRITE` tables and the parser
+# accepts everything in the `*_PARSE` tables (a superset, so user prompts may say "big" or
+# "grey"). Writer and parser read these same tables, so a phrasing the writer can produce is
+# always one the parser knows (tests/test_captions.py checks the subset relation).
+# Multi-word phrases are written with spaces; the parser splits hyphens into spaces first.
+# ---------------------------------------------------------------------------------------------
+
+# Extra names users type for our colours -> canonical key of COLORS or BACKGROUNDS.
+COLOR_SYNONYMS: dict[str, str] = {
+    "grey": "gray", "violet": "purple", "aqua": "cyan", "turquoise": "cyan",
+    "navy blue": "navy", "dark blue": "navy",
+}
+
+SIZE_WRITE: dict[str, tuple[str, ...]] = {"small": ("small",), "large": ("large",)}
+SIZE_PARSE: dict[str, tuple[str, ...]] = {
+    "small": ("small", "little", "tiny", "smaller"),
+    "large": ("large", "big", "huge", "larger", "bigger"),
+}
+
+# Speed as an adverbial phrase placed after the verb, and as an adjective placed before the noun.
+SPEED_ADVERB_WRITE: dict[str, tuple[str, ...]] = {
+    "slow": ("slowly", "at a slow pace", "at a slow speed"),
+    "fast": ("quickly", "fast", "rapidly", "at a fast pace", "at a fast speed"),
+}
+SPEED_ADJECTIVE_WRITE: dict[str, tuple[str, ...]] = {
+    "slow": ("slow", "slow-moving"),
+    "fast": ("fast", "fast-moving"),
+}
+SPEED_PARSE: dict[str, tuple[str, ...]] = {
+    "slow": ("slowly", "slow", "at a slow pace", "at a slow speed", "slow moving", "leisurely",
+             "gently", "unhurriedly", "slowly moving", "sluggish", "sluggishly"),
+    "fast": ("quickly", "fast", "rapidly", "at a fast pace", "at a fast speed", "fast moving",
+             "swiftly", "quick", "speedy", "speedily", "quickly moving", "at high speed"),
+}
+
+SHAPE_PARSE: dict[str, tuple[str, ...]] = {
+    "circle": ("circle", "circles", "ball", "balls", "disc", "discs", "disk", "disks", "dot", "dots"),
+    "square": ("square", "squares", "box", "boxes", "block", "blocks"),
+    "triangle": ("triangle", "triangles"),
+    "star": ("star", "stars"),
+}
+# Nouns that stand for "an object" without naming its shape ("two shapes: ...", "a red object").
+GENERIC_NOUNS: tuple[str, ...] = ("shape", "shapes", "object", "objects", "thing", "things",
+                                  "item", "items", "figure", "figures")
+COUNT_WORDS: dict[str, int] = {"one": 1, "single": 1, "lone": 1, "two": 2, "pair of": 2,
+                               "three": 3, "four": 4, "five": 5, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
+
+# Verbs of motion, as finite verb (caption sentences) and participle (prompts, "while ... moving").
+MOTION_VERBS_WRITE: tuple[str, ...] = ("moves", "glides", "drifts", "slides", "travels")
+MOTION_PARTICIPLES_WRITE: tuple[str, ...] = ("moving", "gliding", "drifting", "sliding", "heading", "going")
+MOTION_VERBS_PARSE: tuple[str, ...] = (
+    "move", "moves", "moving", "moved", "glide", "glides", "gliding", "drift", "drifts", "drifting",
+    "slide", "slides", "sliding", "travel", "travels", "traveling", "travelling", "head", "heads",
+    "heading", "go", "goes", "going", "float", "floats", "floating", "pass", "passes", "passing",
+    "cross", "crosses", "crossing", "roll", "rolls", "rolling", "fly", "flies", "flying", "run",
+    "runs", "running", "zoom", "zooms", "zooming", "cruise", "cruises", "cruising", "sweep",
+    "sweeps", "sweeping",
+)
+
+# Where each side/corner is named; the key is the MOTIONS direction that points there.
+_SIDE_NAMES: dict[str, tuple[str, ...]] = {
+    "left": ("left",), "right": ("right",), "up": ("top", "upper"), "down": ("bottom", "lower"),
+}
+_OPPOSITE: dict[str, str] = {"left": "right", "right": "left", "up": "down", "down": "up"}
+_VERT_WORDS: dict[str, tuple[str, ...]] = {"up": ("up", "upward", "upwards"),
+                                           "down": ("down", "downward", "downwards")}
+_HORIZ_WORDS: dict[str, tuple[str, ...]] = {"left": ("left", "leftward", "leftwards"),
+                                            "right": ("right", "rightward", "rightwards")}
+
+
+def _axis_parts(motion: str) -> tuple[str, ...]:
+    return tuple(motion.split("-"))  # "up-left" -> ("up", "left"); "right" -> ("right",)
+
+
+def _place_names(motion: str) -> list[str]:
+    """Names of the side or corner that `motion` points to: "right" -> ["right"],
+    "up-left" -> ["top left", "upper left"]."""
+    parts = _axis_parts(motion)
+    if len(parts) == 1:
+        return list(_SIDE_NAMES[parts[0]])
+    v, h = parts
+    return [f"{vn} {hn}" for vn in _SIDE_NAMES[v] for hn in _SIDE_NAMES[h]]
+
+
+def _build_direction_tables() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]],
+                                       dict[str, tuple[str, ...]]]:
+    write: dict[str, tuple[str, ...]] = {}
+    parse: dict[str, tuple[str, ...]] = {}
+    origin: dict[str, tuple[str, ...]] = {}
+    for m in DIRECTIONAL_MOTIONS:
+        parts = _axis_parts(m)
+        places = _place_names(m)
+        opposite = "-".join(_OPPOSITE[p] for p in parts)
+        if len(parts) == 1:
+            d = parts[0]
+            side, back = _SIDE_NAMES[d][0], _SIDE_NAMES[_OPPOSITE[d]][0]  # "top"/"bottom", "left"/...
+            words = _VERT_WORDS.get(d) or _HORIZ_WORDS[d]
+            w = [f"to the {d}", f"toward the {d}", f"{d}ward"] if d in _HORIZ_WORDS else \
+                [f"{d}ward", d, f"toward the {side}"]
+            p = list(words) + [f"{pre} the {x}" for pre in ("to", "toward", "towards") for x in dict.fromkeys((d, side))]
+            p += [f"{side} side", f"from {back} to {side}", f"from the {back} to the {side}"]
+            o = [f"from the {back} edge", f"from the {back} side"]
+            o_parse = [f"from the {back} {kind}" for kind in ("edge", "side", "border")] + [f"from the {back}"]
+        else:
+            v, h = parts
+            w = [f"up and to the {h}" if v == "up" else f"down and to the {h}",
+                 f"toward the {places[1]}", f"diagonally {v} and to the {h}", f"{v}-{h}"]
+            p = []
+            for vw in _VERT_WORDS[v]:
+                for hw in _HORIZ_WORDS[h]:
+                    p += [f"{vw} {hw}", f"{vw} and {hw}", f"{vw} and to the {h}", f"{vw} to the {h}"]
+            p += [f"{pre} the {pl}" for pre in ("to", "toward", "towards") for pl in places]
+            p += [f"{pl}" for pl in places]
+            p += [f"{pl} corner" for pl in places]
+            opp_places = _place_names(opposite)
+            o = [f"from the {opp_places[1]} corner", f"from the {opp_places[0]} corner"]
+            o_parse = [f"from the {op} {kind}" for op in opp_places for kind in ("corner", "side", "edge")]
+            o_parse += [f"from the {op}" for op in opp_places]
+            p += [f"from {op} to {pl}" for op in opp_places for pl in places]
+            p += [f"from the {op} to the {pl}" for op in opp_places for pl in places]
+        write[m] = tuple(w)
+        parse[m] = tuple(dict.fromkeys(p + [x.replace("-", " ") for x in w]))
+        origin[m] = tuple(o)
+        # Origin phrases name where the object starts; the parser reads them as a hint for the
+        # direction (used only when no explicit direction is given).
+        origin[m + ":parse"] = tuple(dict.fromkeys(o_parse + o))
+    return write, parse, origin
+
+
+# Direction phrases after a motion verb: "glides slowly toward the upper left".
+DIRECTION_WRITE, DIRECTION_PARSE, _ORIGINS = _build_direction_tables()
+# "from the left edge" (written before the direction: "from the left edge toward the right").
+ORIGIN_WRITE: dict[str, tuple[str, ...]] = {m: _ORIGINS[m] for m in DIRECTIONAL_MOTIONS}
+ORIGIN_PARSE: dict[str, tuple[str, ...]] = {m: _ORIGINS[m + ":parse"] for m in DIRECTIONAL_MOTIONS}
+
+# Whole verb phrases for the two non-directional motions (finite form, participle form).
+BOUNCING_WRITE: tuple[str, ...] = ("bounces around the frame", "bounces off the edges",
+                                   "bounces between the edges")
+BOUNCING_PARTICIPLES_WRITE: tuple[str, ...] = ("bouncing", "bouncing around", "bouncing off the edges")
+STILL_WRITE: tuple[str, ...] = ("stays still", "sits motionless", "remains stationary", "does not move",
+                                "stays in place")
+STILL_PARTICIPLES_WRITE: tuple[str, ...] = ("staying still", "standing still", "not moving")
+MOTION_WORDS_PARSE: dict[str, tuple[str, ...]] = {
+    "bouncing": ("bouncing", "bounces", "bounce", "bounced", "bouncy", "ricochets", "ricocheting",
+                 "bouncing around", "bounces around", "bouncing off the edges", "bounces off the edges",
+                 "bounces between the edges", "bouncing between the edges", "bouncing off the walls",
+                 "bounces off the walls"),
+    "still": ("still", "stationary", "motionless", "static", "not moving", "does not move",
+              "doesn t move", "do not move", "stays put", "stays in place", "staying in place",
+              "remains still", "standing still", "stands still", "sitting still", "sits still",
+              "stays still", "staying still", "at rest", "resting", "unmoving", "fixed in place",
+              "immobile", "sits motionless", "remains stationary", "no motion", "not move"),
+}
+
+# The occluder: how captions name it, and phrases that state there is none.
+OCCLUDER_WRITE: tuple[str, ...] = ("a brown vertical bar", "a brown bar", "a vertical brown bar")
+OCCLUDER_PARSE: tuple[str, ...] = ("brown vertical bar", "vertical brown bar", "brown bar", "vertical bar",
+                                   "bar", "pillar", "brown pillar", "post", "brown post", "pole",
+                                   "occluder", "occluding bar", "wall", "column", "obstacle")
+NO_OCCLUDER_WRITE: tuple[str, ...] = ("Nothing blocks the view.", "The view is unobstructed.",
+                                      "There is no occluder.")
+NO_OCCLUDER_PARSE: tuple[str, ...] = ("nothing blocks the view", "view is unobstructed",
+                                      "unobstructed view", "no occluder", "no bar", "nothing in the way",
+                                      "without an occluder", "without occluder", "no obstacle",
+                                      "nothing blocking the view", "clear view")
+
+# Camera phrases: the MovingShapes camera never moves; captions say so, the parser skips them.
+CAMERA_WRITE: tuple[str, ...] = ("while the camera stays still", "as the camera holds still",
+                                 "seen by a static camera", "while the camera remains fixed")
+CAMERA_PARSE: tuple[str, ...] = (
+    "camera stays still", "camera holds still", "camera remains fixed", "camera is still",
+    "camera is static", "camera does not move", "camera remains still", "static camera", "still camera",
+    "fixed camera", "locked off camera", "camera", "camera stays fixed", "camera is fixed",
+)
+BACKGROUND_NOUNS: tuple[str, ...] = ("background", "backdrop", "backgrounds")
+
+# Words that carry no attribute: the parser skips them instead of reporting them as unknown.
+FILLER_WORDS: frozenset[str] = frozenset("""
+a an the and with while on across against in into onto of its it is are at to toward towards from
+over through around as by each frame frames scene there which then same time meanwhile another other
+also both all video clip edge edges side sides corner off walls plain solid colored coloured
+diagonally steadily smoothly pace speed along path straight line behind front foreground stands
+stand standing sits sit sitting stays stay remains remain seen holds fixed view whole screen
+here this that these those while whilst where s just only some who makes make way
+direction across between out middle centre center shown showing shows has have having
+appears appear visible moment throughout entire during share shares
+""".split())

@@ -1,0 +1,82 @@
+"""Transformer blocks with adaLN-Zero (DiT, Peebles & Xie 2023, Sec. 3.2).
+
+The conditioning vector c (timestep + pooled text) regresses a shift, scale and gate for the
+self-attention and MLP branches. The regressors are zero-initialised, so every gate starts at 0 and
+an untrained block is the identity; the cross-attention output projection is zero-initialised for
+the same reason. Elementwise work is folded into `addcmul` calls so no temporary is materialised
+for `x * (1 + scale) + shift` or `x + gate * y`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from minisora.dit.attention import CrossAttention, SelfAttention
+
+
+def modulate(x_normed: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """x * (1 + scale) + shift with shift/scale (B, 1, D) broadcast over tokens; scale arrives as 1+scale."""
+    return torch.addcmul(shift, x_normed, scale)
+
+
+def zero_init(layer: nn.Linear) -> None:
+    """Zero a linear layer and mark it so the model-wide Xavier initialisation leaves it at zero."""
+    nn.init.zeros_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    layer.zero_init = True
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))
+
+
+class DiTBlock(nn.Module):
+    """adaLN-Zero self-attention -> cross-attention to text -> adaLN-Zero MLP, all residual."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_hidden: int, qk_norm: bool = True, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.attn = SelfAttention(dim, num_heads, qk_norm, eps)
+        self.cross_norm = nn.LayerNorm(dim, eps=eps)
+        self.cross = CrossAttention(dim, num_heads, qk_norm, eps)
+        self.mlp = Mlp(dim, mlp_hidden)
+        self.ada = nn.Linear(dim, 6 * dim)  # c -> shift/scale/gate for attention and MLP
+        for layer in (self.ada, self.cross.proj):
+            zero_init(layer)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor,
+                cos: torch.Tensor, sin: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, N, D); c (B, D) already passed through SiLU; context (B, L, D); context_mask (B, L)."""
+        D = x.shape[-1]
+        mod = self.ada(c).unsqueeze(1)  # B, 1, 6D
+        shift1, scale1, gate1, shift2, scale2, gate2 = mod.chunk(6, dim=-1)  # B, 1, D each
+        h = modulate(F.layer_norm(x, (D,), eps=self.eps), shift1, scale1 + 1)
+        x = torch.addcmul(x, gate1, self.attn(h, cos, sin, attn_mask))
+        x = x + self.cross(self.cross_norm(x), context, context_mask)
+        h = modulate(F.layer_norm(x, (D,), eps=self.eps), shift2, scale2 + 1)
+        return torch.addcmul(x, gate2, self.mlp(h))
+
+
+class FinalLayer(nn.Module):
+    """adaLN (shift, scale) then a linear map to patch values; both zero-initialised (output starts at 0)."""
+
+    def __init__(self, dim: int, out_features: int, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.ada = nn.Linear(dim, 2 * dim)
+        self.linear = nn.Linear(dim, out_features)
+        for layer in (self.ada, self.linear):
+            zero_init(layer)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        D = x.shape[-1]
+        shift, scale = self.ada(c).unsqueeze(1).chunk(2, dim=-1)  # B, 1, D each
+        return self.linear(modulate(F.layer_norm(x, (D,), eps=self.eps), shift, scale + 1))

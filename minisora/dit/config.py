@@ -1,0 +1,82 @@
+"""DiT configuration: one typed dataclass, named presets after DiT's family (plus `debug`, `tiny`).
+
+Widths follow DiT (Peebles & Xie, 2023, Table 1): S = 384/12/6, B = 768/12/12, L = 1024/24/16,
+XL = 1152/28/16 (width / depth / heads). `tiny` is the shipped default: it trains to decent quality
+on a 2-core laptop CPU in about half an hour; `debug` trains in seconds and is used by the tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass
+class DiTConfig:
+    latent_channels: int = 16  # C of the VAE latent; the model predicts a velocity with C channels
+    extra_cond_channels: int = 0  # e.g. the upscaler's low-res latent, concatenated to the input
+    frame_conditioning: bool = True  # add the clean-frame block (C channels) and the 1-channel mask
+    patch_size: tuple[int, int, int] = (1, 2, 2)  # (pt, ph, pw) spacetime patch in latent cells
+    hidden_size: int = 384  # D
+    depth: int = 6
+    num_heads: int = 6
+    mlp_ratio: float = 4.0
+    text_dim: int = 384  # Dt of the text encoder tokens (all-MiniLM-L6-v2)
+    text_len: int = 48  # L used for the null text of classifier-free guidance
+    qk_norm: bool = True  # RMS-normalise queries and keys per head (stabilises attention logits)
+    rope_theta: float = 10000.0
+    timestep_freq_dim: int = 256  # sinusoidal features of t before the timestep MLP
+    norm_eps: float = 1e-6
+
+    def __post_init__(self) -> None:
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"hidden_size={self.hidden_size} must be divisible by num_heads={self.num_heads}")
+        if self.head_dim % 2:
+            raise ValueError(f"head_dim={self.head_dim} (hidden_size/num_heads) must be even for rotary embeddings")
+        if len(self.patch_size) != 3 or any(int(p) < 1 for p in self.patch_size):
+            raise ValueError(f"patch_size={self.patch_size} must be three positive integers (pt, ph, pw)")
+        self.patch_size = tuple(int(p) for p in self.patch_size)
+        for name in ("latent_channels", "depth", "text_dim", "text_len"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        if self.extra_cond_channels < 0:
+            raise ValueError(f"extra_cond_channels={self.extra_cond_channels} must be >= 0")
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_heads
+
+    @property
+    def in_channels(self) -> int:
+        """Channels entering the patch embedding: x_t, [clean given frames, mask], [extra condition]."""
+        c = self.latent_channels
+        if self.frame_conditioning:
+            c += self.latent_channels + 1
+        return c + self.extra_cond_channels
+
+    @property
+    def mlp_hidden(self) -> int:
+        return int(self.hidden_size * self.mlp_ratio)
+
+    @property
+    def rope_dims(self) -> tuple[int, int, int]:
+        """Rotary bands per head for (t, h, w): h and w get equal even shares, t gets the rest."""
+        hw = 2 * (self.head_dim // 6)
+        return (self.head_dim - 2 * hw, hw, hw)
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "DiTConfig":
+        if name not in PRESETS:
+            raise ValueError(f"unknown DiT preset {name!r}; choose one of {', '.join(PRESETS)}")
+        return dataclasses.replace(cls(**PRESETS[name]), **overrides)
+
+
+# name -> (width, depth, heads); everything else takes the dataclass defaults.
+PRESETS: dict[str, dict] = {
+    "debug": dict(hidden_size=64, depth=2, num_heads=2),
+    "tiny": dict(hidden_size=384, depth=6, num_heads=6),
+    "S": dict(hidden_size=384, depth=12, num_heads=6),
+    "B": dict(hidden_size=768, depth=12, num_heads=12),
+    "L": dict(hidden_size=1024, depth=24, num_heads=16),
+    "XL": dict(hidden_size=1152, depth=28, num_heads=16),
+}

@@ -1,0 +1,174 @@
+"""The diffusion transformer over spacetime patches (DiT, Peebles & Xie 2023; Sora's recipe).
+
+Reads top to bottom: inputs are concatenated along channels, cut into spacetime patches, embedded,
+passed through adaLN-Zero blocks with full spacetime self-attention (3D RoPE) and cross-attention to
+the text, and mapped back to a velocity with the latent's shape. The model knows nothing of noise,
+timestep schedules, parallelism or files; `flow/` drives it as a callable.
+
+Frame conditioning (image-to-video, extension, looping, connecting clips) is one mechanism: the
+caller passes `frame_cond` (clean latents) and `frame_mask` (which latent frames are given). The
+model sees three channel blocks — x_t, frame_cond * mask, and the mask itself — and a single global
+timestep; the mask channel is what tells it which frames are already clean. (A per-token timestep
+would also work; the mask channel keeps adaLN per-sample, which is cheaper.)
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from minisora.config import from_dict, to_dict
+from minisora.dit.blocks import DiTBlock, FinalLayer
+from minisora.dit.config import DiTConfig
+from minisora.dit.patchify import grid_size, patchify, unpatchify
+from minisora.dit.rope import rope_cos_sin
+
+
+def timestep_features(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+    """Sinusoidal features of t in [0, 1] (scaled by 1000 so the frequencies resolve small steps): (B,) -> (B, dim)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    args = (t.float() * 1000.0)[:, None] * freqs[None]  # B, dim/2
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)  # B, dim
+
+
+class DiT(nn.Module):
+    def __init__(self, config: DiTConfig):
+        super().__init__()
+        self.config = config
+        D = config.hidden_size
+        patch_volume = math.prod(config.patch_size)
+        # 1. patch embedding: a linear map of each flattened (pt, ph, pw, C_in) box
+        self.patch_embed = nn.Linear(config.in_channels * patch_volume, D)
+        # 2. conditioning: timestep MLP + pooled text, summed into one vector c per sample
+        self.t_embed = nn.Sequential(nn.Linear(config.timestep_freq_dim, D), nn.SiLU(), nn.Linear(D, D))
+        self.pooled_embed = nn.Linear(config.text_dim, D)
+        # 3. text tokens projected to the model width once, shared by every block's cross-attention
+        self.text_proj = nn.Sequential(nn.Linear(config.text_dim, D), nn.GELU(approximate="tanh"), nn.Linear(D, D))
+        # learned "no text" for classifier-free guidance: one token (the rest padded) and a pooled vector
+        self.null_token = nn.Parameter(torch.randn(config.text_dim) * 0.02)
+        self.null_pooled = nn.Parameter(torch.randn(config.text_dim) * 0.02)
+        # 4. blocks and output head
+        self.blocks = nn.ModuleList(DiTBlock(D, config.num_heads, config.mlp_hidden, config.qk_norm, config.norm_eps)
+                                    for _ in range(config.depth))
+        self.final = FinalLayer(D, config.latent_channels * patch_volume, config.norm_eps)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # Xavier for every linear that the blocks did not deliberately zero (DiT's initialisation).
+        for m in self.modules():
+            if isinstance(m, nn.Linear) and not getattr(m, "zero_init", False):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+        nn.init.normal_(self.t_embed[0].weight, std=0.02)
+        nn.init.normal_(self.t_embed[2].weight, std=0.02)
+
+    # ------------------------------------------------------------------ conditioning helpers
+    def null_text(self, batch_size: int, length: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The unconditional text for CFG and text dropout: tokens (B, L, Dt), mask (B, L), pooled (B, Dt).
+
+        Only position 0 is a real (learned) token; the mask hides the rest, so cross-attention is never
+        fully masked.
+        """
+        L = length or self.config.text_len
+        tokens = torch.zeros(batch_size, L, self.config.text_dim, dtype=self.null_token.dtype, device=self.null_token.device)
+        tokens[:, 0] = self.null_token
+        mask = torch.zeros(batch_size, L, dtype=torch.bool, device=tokens.device)
+        mask[:, 0] = True
+        return tokens, mask, self.null_pooled.expand(batch_size, -1)
+
+    def _check_inputs(self, x, t, text_tokens, text_mask, text_pooled, frame_cond, frame_mask, extra_cond) -> None:
+        cfg = self.config
+        if x.ndim != 5 or x.shape[1] != cfg.latent_channels:
+            raise ValueError(f"x must be (B, {cfg.latent_channels}, T, H, W), got {tuple(x.shape)}")
+        B, _, T, H, W = x.shape
+        grid_size((T, H, W), cfg.patch_size)
+        if t.shape != (B,):
+            raise ValueError(f"t must be (B,)=({B},), got {tuple(t.shape)}")
+        if text_tokens.ndim != 3 or text_tokens.shape[0] != B or text_tokens.shape[2] != cfg.text_dim:
+            raise ValueError(f"text_tokens must be (B={B}, L, {cfg.text_dim}), got {tuple(text_tokens.shape)}")
+        if text_mask.shape != text_tokens.shape[:2] or text_mask.dtype != torch.bool:
+            raise ValueError(f"text_mask must be bool {tuple(text_tokens.shape[:2])}, got {text_mask.dtype} {tuple(text_mask.shape)}")
+        if not bool(text_mask.any(dim=1).all()):
+            raise ValueError("every sample needs at least one unmasked text token; use DiT.null_text() for 'no text'")
+        if text_pooled.shape != (B, cfg.text_dim):
+            raise ValueError(f"text_pooled must be ({B}, {cfg.text_dim}), got {tuple(text_pooled.shape)}")
+        if (frame_cond is not None or frame_mask is not None) and not cfg.frame_conditioning:
+            raise ValueError("this model was built with frame_conditioning=False; it cannot take frame_cond/frame_mask")
+        if frame_cond is not None and frame_cond.shape != x.shape:
+            raise ValueError(f"frame_cond must match x {tuple(x.shape)}, got {tuple(frame_cond.shape)}")
+        if frame_mask is not None and frame_mask.shape != (B, 1, T, 1, 1):
+            raise ValueError(f"frame_mask must be ({B}, 1, {T}, 1, 1), got {tuple(frame_mask.shape)}")
+        if cfg.extra_cond_channels:
+            if extra_cond is None or extra_cond.shape != (B, cfg.extra_cond_channels, T, H, W):
+                got = None if extra_cond is None else tuple(extra_cond.shape)
+                raise ValueError(f"extra_cond must be ({B}, {cfg.extra_cond_channels}, {T}, {H}, {W}), got {got}")
+        elif extra_cond is not None:
+            raise ValueError("extra_cond given but config.extra_cond_channels == 0")
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, x: torch.Tensor, t: torch.Tensor, text_tokens: torch.Tensor, text_mask: torch.Tensor,
+                text_pooled: torch.Tensor, frame_cond: torch.Tensor | None = None,
+                frame_mask: torch.Tensor | None = None, extra_cond: torch.Tensor | None = None) -> torch.Tensor:
+        """Velocity for latent x_t.
+
+        x (B, C, T, H, W); t (B,) in [0, 1]; text_tokens (B, L, Dt); text_mask (B, L) bool (True = real);
+        text_pooled (B, Dt); frame_cond (B, C, T, H, W) clean latents of given frames; frame_mask
+        (B, 1, T, 1, 1) bool, True = frame given; extra_cond (B, Ce, T, H, W). Returns (B, C, T, H, W)
+        in x's dtype.
+        """
+        cfg = self.config
+        self._check_inputs(x, t, text_tokens, text_mask, text_pooled, frame_cond, frame_mask, extra_cond)
+        B, C, T, H, W = x.shape
+        dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) \
+            else self.patch_embed.weight.dtype
+
+        # 1. stack the inputs along channels: x_t | clean given frames | mask | extra condition
+        parts = [x]
+        if cfg.frame_conditioning:
+            if frame_mask is None:
+                m = x.new_zeros(B, 1, T, H, W)
+            else:
+                m = frame_mask.to(x.dtype).expand(B, 1, T, H, W)
+            parts += [x.new_zeros(x.shape) if frame_cond is None else frame_cond * m, m]
+        if extra_cond is not None:
+            parts.append(extra_cond.to(x.dtype))
+        inp = torch.cat(parts, dim=1).to(dtype)  # B, C_in, T, H, W
+
+        # 2. spacetime patches -> tokens, and their rotary tables
+        grid = grid_size((T, H, W), cfg.patch_size)
+        h = self.patch_embed(patchify(inp, cfg.patch_size))  # B, N, D
+        cos, sin = rope_cos_sin(grid, cfg.rope_dims, cfg.rope_theta, device=x.device, dtype=dtype)
+
+        # 3. conditioning vector c (timestep + pooled text) and projected text context
+        c = self.t_embed(timestep_features(t, cfg.timestep_freq_dim).to(dtype)) \
+            + self.pooled_embed(text_pooled.to(dtype))  # B, D
+        c = F.silu(c)
+        context = self.text_proj(text_tokens.to(dtype))  # B, L, D
+
+        # 4. blocks
+        for block in self.blocks:
+            h = block(h, c, context, text_mask, cos, sin)
+
+        # 5. head: tokens -> patch values -> latent video
+        out = self.final(h, c)  # B, N, pt*ph*pw*C
+        return unpatchify(out, cfg.patch_size, (T, H, W)).to(x.dtype)  # B, C, T, H, W
+
+    # ------------------------------------------------------------------ weights folder
+    def save_pretrained(self, folder: str | Path, dtype: torch.dtype | None = torch.bfloat16) -> Path:
+        from minisora.weights import save_weights
+        return save_weights(folder, self.state_dict(), {"model": "DiT", "config": to_dict(self.config)}, dtype=dtype)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, dtype: torch.dtype = torch.float32) -> "DiT":
+        from minisora.weights import load_weights
+        state, meta = load_weights(folder, dtype=dtype)
+        if meta.get("model") != "DiT":
+            raise ValueError(f"{folder} holds a {meta.get('model')!r} model, not a DiT")
+        model = cls(from_dict(DiTConfig, meta["config"]))
+        model.load_state_dict(state, strict=True)
+        return model.to(dtype)

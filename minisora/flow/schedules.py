@@ -1,0 +1,43 @@
+"""Timestep distributions for training and timestep grids for sampling (convention: objective.py).
+
+Training draws t from a logit-normal (SD3, Esser et al. 2024, Sec. 3.1), which spends most samples
+in the middle of the path where the velocity is hardest to predict. Both training and sampling then
+apply a *shift* s,  t -> s t / (1 + (s - 1) t),  which moves mass towards the noise end. The shift
+grows with the number of tokens (SD3 Sec. 5.3.2): more tokens carry more redundant signal, so the
+same t destroys less of the image and more noise is needed for the same uncertainty. We use
+s = base_shift * sqrt(N / base_tokens).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def shift_time(t: torch.Tensor, shift: float) -> torch.Tensor:
+    """t -> s t / (1 + (s - 1) t); s = 1 is the identity, s > 1 moves t towards 1 (noise)."""
+    if shift <= 0:
+        raise ValueError(f"shift={shift} must be > 0")
+    return shift * t / (1 + (shift - 1) * t)
+
+
+def token_shift(num_tokens: int, base_shift: float = 1.0, base_tokens: int = 80) -> float:
+    """The schedule shift for a sequence of `num_tokens` tokens: base_shift * sqrt(N / base_tokens)."""
+    if num_tokens < 1 or base_tokens < 1:
+        raise ValueError(f"num_tokens={num_tokens} and base_tokens={base_tokens} must be >= 1")
+    return base_shift * math.sqrt(num_tokens / base_tokens)
+
+
+def sample_logit_normal(batch: int, mean: float = 0.0, std: float = 1.0,
+                        generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+    """t = sigmoid(mean + std * n), n ~ N(0, 1): (batch,) float32 in (0, 1)."""
+    n = torch.randn(batch, generator=generator, device=generator.device if generator is not None else device)
+    return torch.sigmoid(mean + std * n).to(device)
+
+
+def sampling_times(steps: int, shift: float = 1.0, device=None) -> torch.Tensor:
+    """The grid t_0 = 1 > t_1 > ... > t_steps = 0 (steps + 1 values, float32), uniform then shifted."""
+    if steps < 1:
+        raise ValueError(f"steps={steps} must be >= 1")
+    return shift_time(torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64), shift).float().to(device)

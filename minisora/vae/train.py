@@ -1,0 +1,347 @@
+"""A compact, resumable training loop for the video VAE (`minisora train-vae`).
+
+Data: a pool of clips rendered (MovingShapes) or read (video folder) once, kept as uint8; every step
+draws random space-time crops with random horizontal flips, and every `image_every`-th step trains
+on single frames (T = 1: images and videos share one causal model).
+Schedule: linear warmup, then cosine decay over the run's progress, where progress is the larger of
+step / steps and elapsed / minutes, so a wall-clock budget still ends with a fully decayed LR.
+Checkpoints (`<out>/checkpoint/`): model and optimizer tensors as safetensors, scalars and RNG state
+as JSON; no pickle anywhere. Released weights (`release_dir`) are bf16 with fresh latent statistics.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from minisora.config import from_dict, to_dict
+from minisora.vae.config import VAEConfig, VAETrainConfig
+from minisora.vae.losses import psnr, vae_loss
+from minisora.vae.model import VideoVAE
+from minisora.weights import atomic_write_bytes
+
+# --------------------------------------------------------------------------- data
+
+
+def _to_uint8(video: torch.Tensor) -> torch.Tensor:
+    """float (3,T,H,W) in [-1,1] -> uint8 (3,T,H,W)."""
+    return ((video.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def to_float(clips: torch.Tensor) -> torch.Tensor:
+    """uint8 (...) -> float32 in [-1, 1]."""
+    return clips.float() / 127.5 - 1.0
+
+
+def synthetic_pool(n: int, height: int, width: int, num_frames: int, seed: int, split: str = "train",
+                   cache_dir: str | Path | None = None, progress: bool = True) -> torch.Tensor:
+    """n MovingShapes clips as uint8 (N,3,T,H,W), cached as .npy in `cache_dir` when given."""
+    from minisora.data.synthetic import MovingShapesDataset
+
+    path = None
+    if cache_dir is not None:
+        path = Path(cache_dir) / f"movingshapes_{split}_{n}x{num_frames}x{height}x{width}_seed{seed}.npy"
+        if path.is_file():
+            return torch.from_numpy(np.load(path))
+    ds = MovingShapesDataset(n, height=height, width=width, num_frames=num_frames, split=split, seed=seed)
+    pool = torch.stack([_to_uint8(ds[i]["video"]) for i in tqdm(range(n), desc=f"render {split} clips",
+                                                              disable=not progress, leave=False)])
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, pool.numpy())
+        tmp.replace(path)
+    return pool
+
+
+def folder_pool(root: str, n: int, height: int, width: int, num_frames: int, progress: bool = True) -> torch.Tensor:
+    """Up to n clips of a video folder (VideoFolderDataset) as uint8 (N,3,T,H,W)."""
+    from minisora.data.video_folder import VideoFolderDataset
+
+    ds = VideoFolderDataset(root, num_frames, height, width)
+    if len(ds) == 0:
+        raise ValueError(f"video folder {root!r} holds no usable clips")
+    idx = range(min(n, len(ds)))
+    return torch.stack([_to_uint8(ds[i]["video"]) for i in tqdm(idx, desc="read clips", disable=not progress, leave=False)])
+
+
+@dataclass
+class CropSampler:
+    """Random crops of a uint8 pool (N,3,T,H,W), drawn with its own generator (checkpointed)."""
+
+    pool: torch.Tensor
+    crop_size: int
+    crop_frames: int
+    seed: int
+    gen: torch.Generator = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.gen = torch.Generator().manual_seed(self.seed)
+
+    def _randint(self, hi: int) -> int:
+        return int(torch.randint(0, hi, (1,), generator=self.gen)) if hi > 1 else 0
+
+    def videos(self, batch: int) -> torch.Tensor:
+        """(B,3,t,s,s) float in [-1,1]."""
+        N, _, T, H, W = self.pool.shape
+        t = self.crop_frames or T
+        s_h = min(self.crop_size or H, H)
+        s_w = min(self.crop_size or W, W)
+        out = []
+        for _ in range(batch):
+            i, t0, y0, x0 = self._randint(N), self._randint(T - t + 1), self._randint(H - s_h + 1), self._randint(W - s_w + 1)
+            clip = self.pool[i, :, t0:t0 + t, y0:y0 + s_h, x0:x0 + s_w]
+            if self._randint(2):
+                clip = clip.flip(-1)
+            out.append(clip)
+        return to_float(torch.stack(out))
+
+    def images(self, batch: int) -> torch.Tensor:
+        """(B,3,1,s,s) single frames, float in [-1,1]."""
+        N, _, T, H, W = self.pool.shape
+        s_h, s_w = min(self.crop_size or H, H), min(self.crop_size or W, W)
+        out = []
+        for _ in range(batch):
+            i, t0, y0, x0 = self._randint(N), self._randint(T), self._randint(H - s_h + 1), self._randint(W - s_w + 1)
+            clip = self.pool[i, :, t0:t0 + 1, y0:y0 + s_h, x0:x0 + s_w]
+            out.append(clip.flip(-1) if self._randint(2) else clip)
+        return to_float(torch.stack(out))
+
+
+# --------------------------------------------------------------------------- evaluation helpers
+
+
+@torch.no_grad()
+def reconstruct(vae: VideoVAE, clips_u8: torch.Tensor, batch: int = 4) -> torch.Tensor:
+    """Encode (posterior mean) and decode uint8 clips (N,3,T,H,W); returns float in [-1,1]."""
+    was_training = vae.training
+    vae.eval()
+    outs = []
+    for i in range(0, len(clips_u8), batch):
+        x = to_float(clips_u8[i:i + batch])
+        outs.append(vae.decode(vae.encode(x)))
+    vae.train(was_training)
+    return torch.cat(outs)
+
+
+@torch.no_grad()
+def latent_stats(vae: VideoVAE, clips_u8: torch.Tensor, batch: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std of the (unnormalised) posterior means of `clips_u8` (N,3,T,H,W)."""
+    was_training = vae.training
+    vae.eval()
+    s = torch.zeros(vae.latent_channels, dtype=torch.float64)
+    s2 = torch.zeros_like(s)
+    n = 0
+    for i in range(0, len(clips_u8), batch):
+        with vae.autocast():
+            mean, _ = vae.encode_moments(to_float(clips_u8[i:i + batch]))
+        m = mean.double().transpose(0, 1).reshape(vae.latent_channels, -1)  # (C, B*T'*H'*W')
+        s += m.sum(1)
+        s2 += m.pow(2).sum(1)
+        n += m.shape[1]
+    vae.train(was_training)
+    mu = s / n
+    std = (s2 / n - mu.pow(2)).clamp_min(1e-12).sqrt()
+    return mu.float(), std.float()
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    sd = opt.state_dict()
+    tensors, scalars = {}, {"param_groups": sd["param_groups"], "state": {}}
+    for pid, st in sd["state"].items():
+        scalars["state"][str(pid)] = {}
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"{pid}.{k}"] = v.contiguous()
+            else:
+                scalars["state"][str(pid)][k] = v
+    return tensors, scalars
+
+
+def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], scalars: dict) -> None:
+    state: dict[int, dict] = {}
+    for pid, st in scalars["state"].items():
+        state[int(pid)] = dict(st)
+    for key, v in tensors.items():
+        pid, name = key.split(".", 1)
+        state.setdefault(int(pid), {})[name] = v
+    opt.load_state_dict({"state": state, "param_groups": scalars["param_groups"]})
+
+
+def save_checkpoint(folder: Path, vae: VideoVAE, opt: torch.optim.Optimizer, sampler: CropSampler,
+                    step: int, elapsed: float, cfg: VAETrainConfig, history: list[dict]) -> None:
+    """Slots: model (fp32 safetensors), optimizer (safetensors + JSON scalars), step, elapsed time,
+    data RNG, config and log history (JSON). Written file by file atomically, the state file last."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, tensors in (("model", vae.state_dict()), ("optimizer", _optimizer_tensors(opt)[0])):
+        tmp = folder / f".{name}.safetensors.tmp"
+        save_file({k: v.detach().contiguous() for k, v in tensors.items()}, str(tmp))
+        tmp.replace(folder / f"{name}.safetensors")
+    state = {"step": step, "elapsed": elapsed, "train_config": to_dict(cfg), "vae_config": to_dict(vae.config),
+             "optimizer": _optimizer_tensors(opt)[1], "sampler_rng": sampler.gen.get_state().tolist(),
+             "history": history}
+    atomic_write_bytes(folder / "trainer_state.json", json.dumps(state).encode())
+
+
+def load_checkpoint(folder: Path, vae: VideoVAE, opt: torch.optim.Optimizer, sampler: CropSampler) -> dict:
+    state = json.loads((folder / "trainer_state.json").read_text())
+    vae.load_state_dict(load_file(str(folder / "model.safetensors")))
+    _load_optimizer(opt, load_file(str(folder / "optimizer.safetensors")), state["optimizer"])
+    sampler.gen.set_state(torch.tensor(state["sampler_rng"], dtype=torch.uint8))
+    return state
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def lr_at(progress: float, step: int, cfg: VAETrainConfig) -> float:
+    warm = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+    cos = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return cfg.lr * warm * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cos)
+
+
+def _log_status(line: str, status_file: str | None) -> None:
+    if status_file:
+        with open(status_file, "a") as f:
+            f.write(line + "\n")
+
+
+def release(vae: VideoVAE, folder: str | Path, stats_clips: torch.Tensor, status_file: str | None = None,
+            note: str = "") -> tuple[torch.Tensor, torch.Tensor]:
+    """Measure latent shift/scale on `stats_clips`, store them in the model, save bf16 weights."""
+    shift, scale = latent_stats(vae, stats_clips)
+    vae.set_latent_stats(shift, scale)
+    vae.save_pretrained(folder, dtype=torch.bfloat16)
+    stamp = datetime.now(timezone.utc).strftime("%H:%M UTC")
+    _log_status(f"{stamp} VAE weights updated: {folder} {note}", status_file)
+    return shift, scale
+
+
+def train_vae(cfg: VAETrainConfig, vae_config: VAEConfig | None = None, *, pool: torch.Tensor | None = None,
+              val: torch.Tensor | None = None, resume: bool = False, progress: bool = True,
+              status_file: str | None = None) -> tuple[VideoVAE, list[dict]]:
+    """Train a VAE as configured; returns (model, history of logged dicts).
+
+    `pool` / `val` (uint8 (N,3,T,H,W)) override the configured data, e.g. for tests."""
+    torch.manual_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    vae_config = vae_config or VAEConfig.preset(cfg.preset)
+    sf, tf = vae_config.spatial_factor, vae_config.temporal_factor
+    if cfg.crop_frames and (cfg.crop_frames - 1) % tf:
+        raise ValueError(f"crop_frames={cfg.crop_frames} must be 1 + k*{tf} (temporal_factor={tf})")
+    if cfg.crop_size and cfg.crop_size % sf:
+        raise ValueError(f"crop_size={cfg.crop_size} must be a multiple of spatial_factor={sf}")
+
+    # 1. data
+    if pool is None:
+        if cfg.data == "synthetic":
+            pool = synthetic_pool(cfg.num_train_clips, cfg.height, cfg.width, cfg.num_frames, cfg.seed,
+                                  "train", out / "data", progress)
+        else:
+            pool = folder_pool(cfg.data, cfg.num_train_clips, cfg.height, cfg.width, cfg.num_frames, progress)
+    if val is None:
+        if cfg.data == "synthetic":
+            val = synthetic_pool(cfg.num_val_clips, cfg.height, cfg.width, cfg.num_frames, cfg.seed + 1,
+                                 "heldout", out / "data", progress)
+        else:
+            val = pool[-cfg.num_val_clips:]
+    sampler = CropSampler(pool, cfg.crop_size, cfg.crop_frames, cfg.seed)
+
+    # 2. model and optimizer
+    vae = VideoVAE(vae_config).set_precision(cfg.precision).train()
+    opt = torch.optim.AdamW(vae.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
+    step, elapsed0, history = 0, 0.0, []
+    ckpt = out / "checkpoint"
+    if resume and (ckpt / "trainer_state.json").is_file():
+        state = load_checkpoint(ckpt, vae, opt, sampler)
+        step, elapsed0, history = state["step"], state["elapsed"], state["history"]
+    (out / "config.json").write_text(json.dumps({"train": to_dict(cfg), "vae": to_dict(vae_config)}, indent=2))
+
+    # 3. loop
+    budget = cfg.minutes * 60.0
+    t_start = time.perf_counter() - elapsed0
+    bar = tqdm(total=cfg.steps, initial=step, desc="train-vae", disable=not progress, dynamic_ncols=True)
+    log_f = open(out / "log.jsonl", "a")
+    window_t, window_n = time.perf_counter(), 0
+    while step < cfg.steps:
+        elapsed = time.perf_counter() - t_start
+        if budget and elapsed >= budget:
+            break
+        frac = max(step / cfg.steps, elapsed / budget if budget else 0.0)
+        lr = lr_at(frac, step, cfg)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        if cfg.image_every and step % cfg.image_every == cfg.image_every - 1:
+            x = sampler.images(cfg.batch_size * max(1, cfg.crop_frames or cfg.num_frames) // 2)
+            n_samples = 0
+        else:
+            x = sampler.videos(cfg.batch_size)
+            n_samples = cfg.batch_size
+        with vae.autocast():
+            rec, mean, logvar = vae(x)
+        loss, parts = vae_loss(rec, x, mean, logvar, cfg.l1_weight, cfg.edge_weight, cfg.kl_weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(vae.parameters(), cfg.grad_clip).item()
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f"VAE loss became {loss.item()} at step {step}; lower lr (now {lr:g})")
+        opt.step()
+        step += 1
+        window_n += n_samples
+        bar.update(1)
+
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            now = time.perf_counter()
+            sps = window_n / max(now - window_t, 1e-9)
+            window_t, window_n = now, 0
+            elapsed = now - t_start
+            rec_psnr = psnr(rec.detach(), x)
+            eta = ((1 - frac) / max(frac, 1e-9) * elapsed) if frac > 0 else float("nan")
+            rec_ = {"step": step, "lr": lr, "gnorm": gnorm, "psnr": rec_psnr, "samples_per_s": sps,
+                    "elapsed_s": elapsed, **parts}
+            history.append(rec_)
+            log_f.write(json.dumps(rec_) + "\n")
+            log_f.flush()
+            bar.set_postfix(loss=f"{parts['loss']:.4f}", psnr=f"{rec_psnr:.1f}", sps=f"{sps:.1f}",
+                            eta=f"{eta / 60:.1f}m")
+        if cfg.eval_every and (step % cfg.eval_every == 0):
+            v = psnr(reconstruct(vae, val), to_float(val))
+            history.append({"step": step, "val_psnr": v, "elapsed_s": time.perf_counter() - t_start})
+            log_f.write(json.dumps(history[-1]) + "\n")
+            log_f.flush()
+            bar.write(f"step {step}: held-out PSNR {v:.2f} dB")
+        if cfg.save_every and step % cfg.save_every == 0 and step < cfg.steps:
+            _save(vae, opt, sampler, step, time.perf_counter() - t_start, cfg, history, pool, status_file)
+    bar.close()
+    elapsed = time.perf_counter() - t_start
+    v = psnr(reconstruct(vae, val), to_float(val))
+    history.append({"step": step, "val_psnr": v, "elapsed_s": elapsed, "final": True})
+    log_f.write(json.dumps(history[-1]) + "\n")
+    log_f.close()
+    _save(vae, opt, sampler, step, elapsed, cfg, history, pool, status_file)
+    return vae, history
+
+
+def _save(vae: VideoVAE, opt: torch.optim.Optimizer, sampler: CropSampler, step: int, elapsed: float,
+          cfg: VAETrainConfig, history: list[dict], pool: torch.Tensor, status_file: str | None) -> None:
+    save_checkpoint(Path(cfg.out) / "checkpoint", vae, opt, sampler, step, elapsed, cfg, history)
+    if cfg.release_dir:
+        val_psnr = next((h["val_psnr"] for h in reversed(history) if "val_psnr" in h), float("nan"))
+        release(vae, cfg.release_dir, pool[: cfg.stats_clips], status_file,
+                note=f"(step {step}, {elapsed / 60:.1f} min, held-out PSNR {val_psnr:.2f} dB)")
+        # Training continues on raw latents; the stored statistics only matter for encode/decode.
