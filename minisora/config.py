@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import types
 import typing
 from pathlib import Path
@@ -22,6 +23,19 @@ from typing import Any, TypeVar
 import yaml
 
 T = TypeVar("T")
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, plus YAML 1.2 floats without a dot ("1e-4" is a number, not a string)."""
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float",
+                              re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML text -> Python values (safe: plain data only)."""
+    return yaml.load(text, Loader=_Loader)
 
 
 class ConfigError(ValueError):
@@ -130,7 +144,7 @@ def apply_overrides(obj: T, overrides: list[str]) -> T:
                 valid = ", ".join(node) if isinstance(node, dict) else "(not a section)"
                 raise ConfigError(f"unknown key {'.'.join(parts[:i + 1])!r}; valid here: {valid}")
             if i == len(parts) - 1:
-                node[p] = yaml.safe_load(raw)
+                node[p] = parse_yaml(raw)
             else:
                 node = node[p]
     return from_dict(type(obj), data)
@@ -141,7 +155,7 @@ def load_yaml(cls: type[T], path: str | Path) -> T:
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
     with open(path) as f:
-        data = yaml.safe_load(f) or {}
+        data = parse_yaml(f.read()) or {}
     return from_dict(cls, data)
 
 

@@ -357,27 +357,34 @@ def read_frames(path, indices: Sequence[int], size: tuple[int, int] | None = Non
             with av.open(str(path), mode="r") as container:
                 stream = container.streams.video[0]
                 stream.thread_type = "AUTO"
+                def convert(frame) -> np.ndarray:
+                    if size is not None:
+                        frame = frame.reformat(width=size[1], height=size[0], format="rgb24",
+                                               interpolation="AREA")
+                    return frame.to_ndarray(format="rgb24")
+
+                i, frame = -1, None
                 for i, frame in enumerate(container.decode(stream)):
                     if i in wanted:
-                        if size is not None:
-                            frame = frame.reformat(width=size[1], height=size[0], format="rgb24",
-                                                   interpolation="AREA")
-                        got[i] = frame.to_ndarray(format="rgb24")
+                        got[i] = convert(frame)
                     if i >= last:
                         break
+                if frame is not None and i < last and i not in got:
+                    got[i] = convert(frame)  # the file's true last frame, for padding below
         except Exception as e:
             if not got:
                 raise VideoReadError(f"cannot read {str(path)!r}: {type(e).__name__}: {e}") from e
             # A file cut off mid-stream: keep what decoded, fill the rest below.
     if not got:
         raise VideoReadError(f"cannot read {str(path)!r}: none of the requested frames {idx[:4]}... decoded")
-    out, filled, prev = [], 0, None
+    # Indices past the end of the file repeat its last frame (the nearest earlier decoded one).
+    decoded = sorted(got)
+    out, filled = [], 0
     for i in idx:
         if i in got:
-            prev = got[i]
+            out.append(got[i])
         else:
             filled += 1
-            if prev is None:  # requested frames start past the end: use the last decoded frame
-                prev = got[max(got)]
-        out.append(prev)
+            earlier = [k for k in decoded if k <= i]
+            out.append(got[earlier[-1] if earlier else decoded[0]])
     return np.stack(out), filled

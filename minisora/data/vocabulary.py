@@ -219,7 +219,7 @@ STILL_WRITE: tuple[str, ...] = ("stays still", "sits motionless", "remains stati
 STILL_PARTICIPLES_WRITE: tuple[str, ...] = ("staying still", "standing still", "not moving")
 MOTION_WORDS_PARSE: dict[str, tuple[str, ...]] = {
     "bouncing": ("bouncing", "bounces", "bounce", "bounced", "bouncy", "ricochets", "ricocheting",
-                 "bouncing around", "bounces around", "bouncing off the edges", "bounces off the edges",
+                 "bouncing around", "bounces around", "bounces around the frame", "bouncing off the edges", "bounces off the edges",
                  "bounces between the edges", "bouncing between the edges", "bouncing off the walls",
                  "bounces off the walls"),
     "still": ("still", "stationary", "motionless", "static", "not moving", "does not move",

@@ -88,6 +88,7 @@ class SeenObject:
     area: np.ndarray  # (T,) float, alpha area in pixels
     masks: np.ndarray  # (T, H, W) bool, the object's pixels
     frame_shape: list = field(default_factory=list)  # (T,) shape seen per frame, None where absent
+    visible: np.ndarray | None = None  # (T,) share of the object's area in view (0 where absent)
     shape: str | None = None
     shape_votes: dict = field(default_factory=dict)
     size: str | None = None
@@ -272,9 +273,10 @@ def analyze(video, fps: float = 8.0) -> Analysis:
 
     # Nearest colour per pixel among palette + occluder + background.
     refs = np.concatenate([_PALETTE, bg_rgb[None]], axis=0)  # (K+2, 3)
-    dist = np.linalg.norm(vf[..., None, :] - refs, axis=-1)  # (T, H, W, K+2)
-    label = dist.argmin(axis=-1)  # (T, H, W)
-    dmin = np.take_along_axis(dist, label[..., None], axis=-1)[..., 0]  # (T, H, W)
+    # Squared distances |p - c|^2 = |p|^2 - 2 p.c + |c|^2 as one matrix product.
+    d2 = (vf * vf).sum(-1, keepdims=True) - 2.0 * (vf @ refs.T) + (refs * refs).sum(-1)  # (T, H, W, K+2)
+    label = d2.argmin(axis=-1)  # (T, H, W)
+    dmin = np.sqrt(np.maximum(np.take_along_axis(d2, label[..., None], axis=-1)[..., 0], 0.0))  # (T, H, W)
     label = np.where(dmin < LOOSE_DIST, label, _NONE)
     core = dmin < CORE_DIST
     is_bg = label == _BG
@@ -305,6 +307,10 @@ def analyze(video, fps: float = 8.0) -> Analysis:
     min_core = max(3, int(0.25 * min_area))
     eight = np.ones((3, 3), bool)
     masks: dict[int, np.ndarray] = {}
+    rows, cols = np.mgrid[0:H, 0:W].astype(np.float64)
+    edge_ring = np.zeros((H, W), bool)
+    edge_ring[[0, -1], :] = True
+    edge_ring[:, [0, -1]] = True
     for k in range(len(PALETTE_NAMES)):
         lk = label == k
         if (lk & core).sum() < min_core * 2:
@@ -323,13 +329,25 @@ def analyze(video, fps: float = 8.0) -> Analysis:
             # The largest component is the object; others join it when near (an object split by
             # the occluder bar or by another object in front of it).
             big = ok[np.argmax(areas[ok])]
-            centres = ndimage.center_of_mass(np.ones_like(lab), lab, ok)
-            cb = centres[list(ok).index(big)]
+            flat = lab.ravel()
+            cy_all = np.bincount(flat, weights=rows.ravel(), minlength=n + 1) / np.maximum(areas, 1)
+            cx_all = np.bincount(flat, weights=cols.ravel(), minlength=n + 1) / np.maximum(areas, 1)
+            centres = [(cy_all[i], cx_all[i]) for i in ok]
+            cb = (cy_all[big], cx_all[big])
             reach = 2.5 * V.SIZES["large"] * side + V.OCCLUDER_WIDTH * W
             keep = [i for i, c in zip(ok, centres) if math.hypot(c[0] - cb[0], c[1] - cb[1]) <= reach]
             mk[t] = np.isin(lab, keep)
-        if mk.any(axis=(1, 2)).sum() >= max(2, math.ceil(MIN_PRESENT_SHARE * T)):
+        seen_frames = mk.any(axis=(1, 2))
+        n_seen = int(seen_frames.sum())
+        if n_seen >= max(2, math.ceil(MIN_PRESENT_SHARE * T)):
             masks[k] = mk
+        elif n_seen >= 2:
+            # Seen rarely, but cut by the bar or the frame edge whenever seen: the occlusion
+            # explains the missing frames, so it is an object, not a passing blob.
+            grown = ndimage.binary_dilation(mk, iterations=1, structure=np.ones((1, 3, 3), bool))
+            cut = (grown & (occ_zone | edge_ring)).any(axis=(1, 2))
+            if cut[seen_frames].all():
+                masks[k] = mk
 
     objects: list[SeenObject] = []
     for k, mk in masks.items():
@@ -388,14 +406,29 @@ def analyze(video, fps: float = 8.0) -> Analysis:
                     occluder_span=occluder_span, objects=objects, flicker=flick)
 
 
+@functools.lru_cache(maxsize=4096)
 def _template(shape: str, radius: float, fx: float = 0.0, fy: float = 0.0) -> np.ndarray:
     """Coverage (2m+1, 2m+1) of a shape centred at offset (fx, fy) from the patch's middle pixel,
-    drawn from the renderer's own signed distance (the one definition of each shape)."""
+    drawn from the renderer's own signed distance (the one definition of each shape). Cached:
+    radii and sub-pixel offsets take few distinct values. Callers must not modify the result."""
     from minisora.data.synthetic import shape_sdf
 
     m = int(math.ceil(radius)) + 2
     ar = np.arange(-m, m + 1, dtype=np.float32)
-    return np.clip(0.5 - shape_sdf(shape, ar[None, :] - fx, ar[:, None] - fy, radius), 0.0, 1.0)
+    out = np.clip(0.5 - shape_sdf(shape, ar[None, :] - fx, ar[:, None] - fy, radius), 0.0, 1.0)
+    out.setflags(write=False)
+    return out
+
+
+_SUBPIXEL = tuple((fx, fy) for fy in (-0.5, -0.25, 0.0, 0.25, 0.5) for fx in (-0.5, -0.25, 0.0, 0.25, 0.5))
+
+
+@functools.lru_cache(maxsize=256)
+def _subpixel_stack(shape: str, radius: float) -> np.ndarray:
+    """(25, 2m+1, 2m+1) templates at the sub-pixel offsets of _SUBPIXEL."""
+    out = np.stack([_template(shape, radius, fx, fy) for fx, fy in _SUBPIXEL])
+    out.setflags(write=False)
+    return out
 
 
 def _fit_template(alpha: np.ndarray, observed: np.ndarray, shape: str, radius: float) -> tuple[float, float, float]:
@@ -416,18 +449,13 @@ def _fit_template(alpha: np.ndarray, observed: np.ndarray, shape: str, radius: f
     # the template centred on pixel (x, y).
     s = fftconvolve(Op, (P * P)[::-1, ::-1], mode="valid") - 2 * fftconvolve(Ap, P[::-1, ::-1], mode="valid")
     y, x = np.unravel_index(int(np.argmin(s)), s.shape)
-    best = (float(s[y, x]), float(x), float(y))
-    a_win = Ap[y: y + 2 * m + 1, x: x + 2 * m + 1]
+    a_win = Ap[y: y + 2 * m + 1, x: x + 2 * m + 1]  # (2m+1, 2m+1)
     o_win = Op[y: y + 2 * m + 1, x: x + 2 * m + 1]
-    for fy in (-0.5, -0.25, 0.0, 0.25, 0.5):
-        for fx in (-0.5, -0.25, 0.0, 0.25, 0.5):
-            if fx == 0.0 and fy == 0.0:
-                continue
-            Pf = _template(shape, radius, fx, fy)
-            sc = float((o_win * Pf * Pf).sum() - 2 * (a_win * Pf).sum())
-            if sc < best[0]:
-                best = (sc, x + fx, y + fy)
-    return best
+    stack = _subpixel_stack(shape, radius)  # (25, 2m+1, 2m+1)
+    sc = (o_win * stack * stack).sum(axis=(1, 2)) - 2 * (a_win * stack).sum(axis=(1, 2))  # (25,)
+    i = int(np.argmin(sc))
+    fx, fy = _SUBPIXEL[i]
+    return float(sc[i]), x + fx, y + fy
 
 
 def _measure_shape_size(obj: SeenObject, feats: list, alphas: dict, side: int) -> None:
@@ -441,6 +469,7 @@ def _measure_shape_size(obj: SeenObject, feats: list, alphas: dict, side: int) -
     """
     T = len(feats)
     obj.frame_shape = [None] * T
+    obj.visible = np.zeros(T)
     frames = np.nonzero(obj.clean)[0]
     refs = shape_references()
     if len(frames) >= 2:
@@ -460,39 +489,59 @@ def _measure_shape_size(obj: SeenObject, feats: list, alphas: dict, side: int) -
         scores: dict[tuple[str, str], float] = {}
         for shape in V.SHAPES:
             for size, rel in V.SIZES.items():
-                scores[(shape, size)] = sum(_fit_template(*alphas[t], shape, rel * side)[0] for t in fit)
+                scores[(shape, size)] = sum(_fit_template(*alphas[t], shape, float(rel * side))[0] for t in fit)
         obj.shape, obj.size = min(scores, key=scores.get)
         obj.shape_votes = {obj.shape: len(fit)}
         obj.radius = V.SIZES[obj.size]
         for t in seen:
             obj.frame_shape[t] = obj.shape if t in fit else None
     # Centres of partly hidden frames from the template; drop frames too hidden to place it.
-    radius_px = obj.radius * side
+    radius_px = round(obj.radius * side * 4) / 4  # quarter pixels: few distinct cached templates
     full_area = refs[obj.shape]["k"] * radius_px**2
     for t in alphas:
-        if obj.clean[t] or not np.isfinite(obj.area[t]):
+        if not np.isfinite(obj.area[t]):
+            continue
+        obj.visible[t] = 1.0 if obj.clean[t] else min(float(obj.area[t]) / full_area, 1.0)
+        if obj.clean[t]:
             continue
         if obj.area[t] < MIN_VISIBLE_SHARE * full_area:
             obj.centroid[t] = np.nan
             continue
-        _, cx, cy = _fit_template(*alphas[t], obj.shape, radius_px)
+        _, cx, cy = _fit_template(*alphas[t], obj.shape, float(radius_px))
         obj.centroid[t] = (cx, cy)
 
 
 FIT_FRAMES = 4  # frames used to recognise a never fully visible object
-MIN_VISIBLE_SHARE = 0.3  # a frame showing less of the object gives no usable centre
+MIN_VISIBLE_SHARE = 0.12  # a frame showing less of the object gives no usable centre
 
 
-def _reversal(s: np.ndarray, delta: float) -> int | None:
-    """Index of an interior turning point of series s (moves >= delta away, then >= delta back)."""
-    for i in (int(np.argmax(s)), int(np.argmin(s))):
-        if 0 < i < len(s) - 1 and abs(s[i] - s[0]) >= delta and abs(s[i] - s[-1]) >= delta:
-            return i
-    return None
+def _reversal(t: np.ndarray, s: np.ndarray, delta: float) -> tuple[float, float] | None:
+    """A reflection along one axis: positions s at times t explained by two straight legs of
+    opposite slope (each >= 3 points, each moving >= delta pixels) far better than by one line.
+    Returns the two legs' slopes (pixels per frame), or None."""
+    n = len(s)
+    if n < 5:
+        return None
+    lin = np.polyfit(t, s, 1)
+    sse_lin = float(((np.polyval(lin, t) - s) ** 2).sum())
+    best: tuple[float, float, float] | None = None
+    for m in range(2, n - 2):  # the turn is sample m, shared by both legs
+        a = np.polyfit(t[: m + 1], s[: m + 1], 1)
+        b = np.polyfit(t[m:], s[m:], 1)
+        if a[0] * b[0] >= 0 or abs(s[m] - s[0]) < delta or abs(s[m] - s[-1]) < delta:
+            continue
+        sse = float(((np.polyval(a, t[: m + 1]) - s[: m + 1]) ** 2).sum() + ((np.polyval(b, t[m:]) - s[m:]) ** 2).sum())
+        if best is None or sse < best[0]:
+            best = (sse, float(a[0]), float(b[0]))
+    # The two-leg model must explain at least 3/4 of what the straight line leaves unexplained.
+    if best is None or best[0] > 0.25 * sse_lin:
+        return None
+    return best[1], best[2]
 
 
 def _measure_motion(obj: SeenObject, fps: float, side: int) -> None:
-    """Direction/bouncing/still and speed from the centre trajectory (frames where it is known)."""
+    """Direction/bouncing/still and speed from the centre trajectory (frames where it is known:
+    centroids of fully visible frames, fitted template centres of partly hidden ones)."""
     t_idx = np.nonzero(np.isfinite(obj.centroid[:, 0]))[0]
     if len(t_idx) < 2:
         return
@@ -503,18 +552,12 @@ def _measure_motion(obj: SeenObject, fps: float, side: int) -> None:
     signed = np.zeros(2)
     bounced = False
     for ax in range(2):
-        s = xy[:, ax]
-        turn = _reversal(s, delta)
+        turn = _reversal(t, xy[:, ax], delta)
         if turn is not None:
             bounced = True
-            # Speed along a reflected axis: median step size, leaving out steps around the turn.
-            steps = np.abs(np.diff(s)) / np.diff(t)
-            keep = np.ones(len(steps), bool)
-            keep[max(turn - 1, 0): turn + 1] = False
-            vel[ax] = float(np.median(steps[keep] if keep.any() else steps))
-            signed[ax] = 0.0
+            vel[ax] = 0.5 * (abs(turn[0]) + abs(turn[1]))
         else:
-            slope = np.polyfit(t, s, 1)[0]
+            slope = np.polyfit(t, xy[:, ax], 1)[0]
             vel[ax] = abs(slope)
             signed[ax] = slope
     obj.speed = float(math.hypot(*vel) * fps / side)
@@ -705,10 +748,7 @@ def _mp4_roundtrip(video: np.ndarray, fps: float) -> np.ndarray:
     import tempfile
     from pathlib import Path
 
-    try:
-        from minisora.io import export_to_video, read_video
-    except ImportError:  # TEMPORARY until minisora.io lands: the same H.264 yuv420p path via PyAV
-        export_to_video, read_video = _pyav_export, _pyav_read
+    from minisora.io import export_to_video, read_video
 
     with tempfile.TemporaryDirectory() as d:
         path = export_to_video(video, Path(d) / "clip.mp4", fps=fps)
@@ -716,30 +756,6 @@ def _mp4_roundtrip(video: np.ndarray, fps: float) -> np.ndarray:
     if frames.shape != video.shape:
         raise RuntimeError(f"mp4 round trip changed the clip shape {video.shape} -> {frames.shape}")
     return frames
-
-
-def _pyav_export(frames, path, fps=8.0):
-    import fractions
-
-    import av
-
-    with av.open(str(path), "w") as c:
-        st = c.add_stream("libx264", rate=fractions.Fraction(fps).limit_denominator(1000))
-        st.width, st.height, st.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        for f in frames:
-            for pkt in st.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
-                c.mux(pkt)
-        for pkt in st.encode():
-            c.mux(pkt)
-    return path
-
-
-def _pyav_read(path):
-    import av
-
-    with av.open(str(path)) as c:
-        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
-    return np.stack(frames), 8.0
 
 
 def _replace(spec: SceneSpec, **kw) -> SceneSpec:

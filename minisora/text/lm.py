@@ -52,9 +52,11 @@ class WordTokenizer:
         self.pad, self.bos, self.sep, self.eos, self.unk = (self.index[s] for s in SPECIALS)
 
     @classmethod
-    def build(cls, prompts, captions, num_merges: int = 0, merge_sample: int = 3000) -> "WordTokenizer":
+    def build(cls, prompts, captions, num_merges: int = 0, merge_sample: int = 3000,
+              can_merge=None) -> "WordTokenizer":
         """Vocabulary from all words of `prompts` and `captions`, plus `num_merges` merges learned on
-        (up to `merge_sample` of) the captions."""
+        (up to `merge_sample` of) the captions. `can_merge(a, b) -> bool` may forbid merges (the
+        rewriter forbids tokens that bind a colour to a shape, which would hide held-out pairs)."""
         words = set()
         for t in itertools.chain(prompts, captions):
             words.update(cls.split(t))
@@ -65,6 +67,8 @@ class WordTokenizer:
             for s in seqs:
                 for pair in zip(s, s[1:]):
                     counts[pair] = counts.get(pair, 0) + 1
+            if can_merge is not None:
+                counts = {p: c for p, c in counts.items() if can_merge(*p)}
             if not counts:
                 break
             pair = max(counts, key=counts.get)

@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
             export_release(summary["checkpoint"], args.export)
             summary["release"] = args.export
+        summary.pop("step_records", None)  # per-step timings stay in <run_dir>/summary.json
         print(json.dumps(summary, indent=2))
     return 0
 

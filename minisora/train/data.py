@@ -116,11 +116,14 @@ def folder_dataset(root: str, buckets: list[tuple[int, int, int]], fps: float | 
 
     path = Path(root)
     if not path.exists():
-        raise FileNotFoundError(f"dataset folder {root!r} does not exist")
-    full = [VideoFolderDataset(root, num_frames=t, height=h, width=w, fps=fps) for (t, h, w) in buckets]
+        raise ConfigError(f"dataset folder {root!r} does not exist")
+    try:
+        full = [VideoFolderDataset(root, num_frames=t, height=h, width=w, fps=fps) for (t, h, w) in buckets]
+    except ValueError as e:
+        raise ConfigError(f"dataset folder {root!r}: {e}") from None
     n = len(full[0])
     if n == 0:
-        raise ValueError(f"dataset folder {root!r} holds no readable videos")
+        raise ConfigError(f"dataset folder {root!r} holds no readable videos")
     parts = [torch.utils.data.Subset(d, list(range(b, n, len(buckets)))) for b, d in enumerate(full)]
     return BucketedPixelDataset(parts, buckets)
 
@@ -164,17 +167,18 @@ class LatentCacheDataset(Dataset):
     def __init__(self, root: str | Path):
         self.root = Path(root)
         if not self.root.is_dir():
-            raise FileNotFoundError(f"latent cache folder {str(self.root)!r} does not exist; "
+            raise ConfigError(f"latent cache folder {str(self.root)!r} does not exist; "
                                     f"write one with `minisora cache-latents ... --out {self.root}`")
         index = self.root / INDEX_NAME
         if not index.is_file():
-            raise FileNotFoundError(f"{str(self.root)!r} is not a latent cache: {INDEX_NAME} is missing")
+            raise ConfigError(f"{str(self.root)!r} is not a latent cache: {INDEX_NAME} is missing "
+                              f"(an interrupted `minisora cache-latents`?)")
         data = json.loads(index.read_text())
         if data.get("format") != CACHE_FORMAT:
             raise ValueError(f"{str(index)!r} has format {data.get('format')!r}, expected {CACHE_FORMAT!r}")
         self.items: list[dict] = data["items"]
         if not self.items:
-            raise ValueError(f"latent cache {str(self.root)!r} is empty (0 items)")
+            raise ConfigError(f"latent cache {str(self.root)!r} is empty (0 items)")
         self.meta = CacheMeta(**data["meta"])
         shapes = sorted({tuple(it["latent_shape"]) for it in self.items})
         self.bucket_shapes: list[tuple[int, ...]] = shapes  # latent (C,T',H',W') per bucket

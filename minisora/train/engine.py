@@ -20,8 +20,10 @@ global RNG states are checkpointed too, for anything else that draws from them.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,40 +69,47 @@ def build_data(cfg: TrainConfig, dit_cfg, info: DistInfo) -> Batches:
         shapes = list(ds.bucket_shapes)
         collate = collate_latents
     else:
-        vae = load_vae(d.vae)
+        # the data first: a missing or empty dataset is reported even when the VAE is missing too
         if d.source == "synthetic":
             ds = synthetic_dataset(d.num_samples, list(d.buckets), d.split, d.dataset_seed, d.fps)
         else:
             ds = folder_dataset(d.folder, list(d.buckets))
+        vae = load_vae(d.vae)
         shapes = []
         for (t, h, w) in d.buckets:
             try:
                 shapes.append(tuple(vae.latent_shape(t, h, w)))
             except ValueError as e:
                 raise ConfigError(f"data.buckets entry {[t, h, w]}: {e}") from None
+        for shape in shapes:
+            check_divisible(shape, dit_cfg.patch_size, f"data.buckets ({d.vae} gives latents of {shape})")
         if vae.latent_channels != dit_cfg.latent_channels:
             raise ConfigError(f"VAE {d.vae!r} has {vae.latent_channels} latent channels but "
                               f"model.latent_channels is {dit_cfg.latent_channels}")
-        from minisora.text.encoder import TextEncoder
+        from minisora.text.encoder import shared_encoder
 
-        text = TextEncoder()
+        text = shared_encoder()
         if text.dim != dit_cfg.text_dim:
             raise ConfigError(f"the text encoder gives {text.dim}-dim tokens but model.text_dim is {dit_cfg.text_dim}")
         encoder = PixelEncoder(vae.to(info.device), text)
         collate = collate_pixels
     if len(ds) == 0:
         raise ConfigError(f"data.source={d.source}: the dataset is empty")
-    for s in shapes:
-        check_divisible(s, dit_cfg.patch_size, f"data ({d.source})")
+    for shape in shapes:
+        check_divisible(shape, dit_cfg.patch_size, f"data ({d.source})")
     # One global order for all ranks; this rank's share is cut out of each global batch by the loop.
-    sampler = BucketBatchSampler([ds.bucket_of(i) for i in range(len(ds))], cfg.optim.global_batch_size,
-                                 rank=0, world_size=1, seed=cfg.seed, shuffle=True, drop_last=True)
+    try:
+        sampler = BucketBatchSampler([ds.bucket_of(i) for i in range(len(ds))], cfg.optim.global_batch_size,
+                                     rank=0, world_size=1, seed=cfg.seed, shuffle=True, drop_last=True)
+    except ValueError as e:
+        raise ConfigError(f"optim.global_batch_size={cfg.optim.global_batch_size} is larger than every bucket "
+                          f"of the {len(ds)}-item dataset ({e})") from None
     return Batches(ds, sampler, collate, encoder, shapes)
 
 
 def load_vae(path: str):
     if not Path(path).is_dir():
-        raise FileNotFoundError(f"VAE folder {path!r} does not exist (data.vae); train one with "
+        raise ConfigError(f"VAE folder {path!r} does not exist (data.vae); train one with "
                                 f"`minisora train-vae` or use data.source=cache")
     from minisora.vae.model import VideoVAE
 
@@ -242,6 +251,7 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
     ddp = cfg.parallel.strategy == "ddp" and info.distributed
     start_step, t_start = step, time.perf_counter()
     data_time = step_time = 0.0
+    records = []  # per step of this run: [seconds, data seconds, T', H', W'] (for benchmarks)
     last_loss = float("nan")
     last_saved = None
     try:
@@ -250,6 +260,7 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
             step += 1
             _, (epoch, position) = next(positions)
             loss_sum = torch.zeros((), dtype=torch.float64)
+            data_before = data_time
             for a in range(accum):
                 td = time.perf_counter()
                 batch = next(batches)
@@ -277,14 +288,20 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
             loss_mean = float(all_reduce_mean(loss_sum / accum, info))
             grad_norm = _clip(params, cfg.optim.grad_clip)
             lr = scheduler.get_last_lr()[0]
-            if guard.check(step, loss_mean, grad_norm):
+            applied = guard.check(step, loss_mean, grad_norm)
+            if applied:
                 optimizer.step()
                 if ema is not None:
                     ema.update(model, step)
             optimizer.zero_grad(set_to_none=True)
-            scheduler.step()
+            with warnings.catch_warnings():
+                # the schedule follows the step count, skipped steps included (torch warns when
+                # the very first step was skipped)
+                warnings.simplefilter("ignore", UserWarning)
+                scheduler.step()
             last_loss = loss_mean
             step_time += time.perf_counter() - t0
+            records.append([time.perf_counter() - t0, data_time - data_before, *batch["latents"].shape[2:]])
 
             if step % cfg.logging.every == 0 or step == cfg.schedule.max_steps:
                 elapsed = time.perf_counter() - t_start
@@ -308,11 +325,16 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
         monitor.close()
     elapsed = time.perf_counter() - t_start
     steps_done = step - start_step
-    return {"steps": step, "steps_this_run": steps_done, "final_loss": last_loss, "skipped_steps": guard.skipped,
+    summary = {"steps": step, "steps_this_run": steps_done, "final_loss": last_loss, "skipped_steps": guard.skipped,
             "seconds": elapsed, "samples_per_s": steps_done * cfg.optim.global_batch_size / max(elapsed, 1e-9),
             "data_time_share": data_time / max(step_time, 1e-9), "checkpoint": str(last_saved) if last_saved else None,
             "resumed_from": str(resume_from) if resume_from else None, "run_dir": cfg.run_dir,
-            "world_size": world, "grad_accum": accum}
+            "world_size": world, "grad_accum": accum, "step_records": records}
+    if info.is_main:
+        from minisora.weights import atomic_write_bytes
+
+        atomic_write_bytes(Path(cfg.run_dir) / "summary.json", (json.dumps(summary) + "\n").encode())
+    return summary
 
 
 def _clip(params: list[nn.Parameter], max_norm: float) -> float:
@@ -340,9 +362,9 @@ def _prepare_sampling(cfg: TrainConfig, dit_cfg, data: Batches, info: DistInfo) 
     vae = data.encoder.vae if data.encoder is not None else load_vae(cfg.data.vae)
     if not cfg.logging.text_encoder:
         raise ConfigError("logging.sample_every > 0 needs the text encoder (logging.text_encoder=true)")
-    from minisora.text.encoder import TextEncoder
+    from minisora.text.encoder import shared_encoder
 
-    emb = TextEncoder().encode(list(cfg.logging.sample_prompts))
+    emb = shared_encoder().encode(list(cfg.logging.sample_prompts))
     return _SampleContext(vae=vae, embeddings=emb, latent_shape=data.latent_shapes[0],
                           out=Path(cfg.run_dir) / "samples")
 

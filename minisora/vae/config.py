@@ -44,6 +44,9 @@ class VAEConfig:
     # Time kernel of the residual blocks of the full-resolution stage (after patchify). 1 makes them
     # per-frame 2D convolutions, 3x cheaper; temporal mixing then happens at the lower resolutions.
     full_res_time_kernel: int = 3
+    # Parameter-free residual paths around every resolution change and into/out of the latent
+    # (DC-AE, Chen et al. 2024): they make the untrained network nearly an invertible rearrangement.
+    shortcuts: bool = True
     norm_eps: float = 1e-6
     logvar_clamp: tuple[float, float] = (-30.0, 20.0)
 

@@ -90,15 +90,39 @@ class ResBlock(nn.Module):
 
 
 class Downsample(nn.Module):
-    """Stride-2 causal conv: halves H and W, and T (as 1 + 2k -> 1 + k) when `temporal`."""
+    """Stride-2 causal conv: halves H and W, and T (as 1 + 2k -> 1 + k) when `temporal`.
 
-    def __init__(self, cin: int, cout: int, temporal: bool) -> None:
+    With `shortcut`, a parameter-free path is added (DC-AE's "residual autoencoding", Chen et al.
+    2024): space(-time)-to-channel folding, then averaging groups of channels down to `cout`. The
+    block then only has to learn a residual over a lossless-ish rearrangement, which makes high
+    compression train much faster. In time the fold pairs frames (0, 0), (1, 2), (3, 4), ... so it
+    stays causal and frame 0 is folded with itself.
+    """
+
+    def __init__(self, cin: int, cout: int, temporal: bool, shortcut: bool = True) -> None:
         super().__init__()
-        self.temporal = temporal
-        self.conv = CausalConv3d(cin, cout, 3, stride=(2 if temporal else 1, 2, 2))
+        self.st = 2 if temporal else 1
+        self.cin, self.cout = cin, cout
+        self.conv = CausalConv3d(cin, cout, 3, stride=(self.st, 2, 2))
+        self.shortcut = shortcut and (cin * self.st * 4) % cout == 0
+        self.streaming = False
+        self.first_done = False
+
+    def _fold(self, x: torch.Tensor) -> torch.Tensor:  # (B,C,T,H,W) -> (B,Cout,T',H/2,W/2)
+        if self.st > 1:
+            if not (self.streaming and self.first_done):
+                x = torch.cat([x[:, :, :1], x], dim=2)  # frame 0 pairs with itself: (B,C,T+1,H,W)
+            if self.streaming:
+                self.first_done = True
+        B, C, T, H, W = x.shape
+        x = x.view(B, C, T // self.st, self.st, H // 2, 2, W // 2, 2)  # (B,C,T',st,H',sh,W',sw)
+        x = x.permute(0, 1, 3, 5, 7, 2, 4, 6)  # (B,C,st,sh,sw,T',H',W')
+        x = x.reshape(B, self.cout, C * self.st * 4 // self.cout, T // self.st, H // 2, W // 2)  # (B,Cout,g,T',H',W')
+        return x.mean(dim=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B,Cin,T,H,W) -> (B,Cout,T',H/2,W/2)
-        return self.conv(x)
+        h = self.conv(x)
+        return h + self._fold(x) if self.shortcut else h
 
 
 class Upsample(nn.Module):
@@ -109,11 +133,15 @@ class Upsample(nn.Module):
     is dropped: 1 + k frames -> 1 + 2k frames.
     """
 
-    def __init__(self, cin: int, cout: int, temporal: bool) -> None:
+    def __init__(self, cin: int, cout: int, temporal: bool, shortcut: bool = True) -> None:
         super().__init__()
         self.st = 2 if temporal else 1
         self.cout = cout
         self.conv = CausalConv3d(cin, cout * self.st * 4, 3)
+        # Parameter-free shortcut (DC-AE): repeat channels, then the same depth-to-space; the mirror
+        # of Downsample's fold-and-average.
+        n = cout * self.st * 4
+        self.repeats = n // cin if shortcut and n % cin == 0 else 0
         self.streaming = False
         self.first_done = False
         self._icnr_init()
@@ -129,7 +157,9 @@ class Upsample(nn.Module):
             self.conv.conv.bias.copy_(self.conv.conv.bias[:: self.st * 4].repeat_interleave(self.st * 4))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B,Cin,T,H,W) -> (B,Cout,T',2H,2W)
-        h = self.conv(x)
+        h = self.conv(x)  # (B,Cout*st*4,T,H,W)
+        if self.repeats:
+            h = h + x.repeat_interleave(self.repeats, dim=1)
         B, _, T, H, W = h.shape
         h = h.view(B, self.cout, self.st, 2, 2, T, H, W)  # (B,C,st,sh,sw,T,H,W)
         h = h.permute(0, 1, 5, 2, 6, 3, 7, 4)  # (B,C,T,st,H,sh,W,sw)
@@ -139,6 +169,12 @@ class Upsample(nn.Module):
         if self.streaming:
             self.first_done = True
         return h
+
+
+def channel_average(x: torch.Tensor, cout: int) -> torch.Tensor:
+    """(B,C,...) -> (B,cout,...) by averaging groups of C // cout consecutive channels."""
+    B, C = x.shape[:2]
+    return x.reshape(B, cout, C // cout, *x.shape[2:]).mean(dim=2)
 
 
 def patchify(x: torch.Tensor, p: int) -> torch.Tensor:

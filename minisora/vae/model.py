@@ -28,7 +28,8 @@ from torch import nn
 
 from minisora.config import from_dict, to_dict
 from minisora.vae.config import Precision, VAEConfig
-from minisora.vae.layers import CausalConv3d, ChannelRMSNorm, Downsample, ResBlock, Upsample, patchify, unpatchify
+from minisora.vae.layers import (CausalConv3d, ChannelRMSNorm, Downsample, ResBlock, Upsample, channel_average,
+                                 patchify, unpatchify)
 from minisora.weights import load_weights, save_weights
 
 
@@ -43,7 +44,7 @@ class Encoder(nn.Module):
         c = ch[0]
         for i, c_out in enumerate(ch):
             if i > 0:
-                layers.append(Downsample(c, c_out, temporal[i - 1]))
+                layers.append(Downsample(c, c_out, temporal[i - 1], cfg.shortcuts))
                 c = c_out
             tk = cfg.full_res_time_kernel if i == 0 else 3
             layers += [ResBlock(c, c_out, cfg.norm_eps, tk) for _ in range(cfg.encoder_blocks)]
@@ -51,11 +52,17 @@ class Encoder(nn.Module):
         self.layers = nn.Sequential(*layers)
         self.norm_out = ChannelRMSNorm(c, cfg.norm_eps)
         self.conv_out = CausalConv3d(c, 2 * cfg.latent_channels, 3)
+        self.latent_channels = cfg.latent_channels
+        self.shortcut = cfg.shortcuts and c % cfg.latent_channels == 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B,3,T,H,W) -> (B,2C,T',H/sf,W/sf)
         h = self.conv_in(patchify(x, self.p))  # (B,ch0,T,H/p,W/p)
         h = self.layers(h)
-        return self.conv_out(nn.functional.silu(self.norm_out(h)))
+        moments = self.conv_out(nn.functional.silu(self.norm_out(h)))  # (B,2C,T',h,w)
+        if self.shortcut:  # the mean gets the channel-averaged features (DC-AE shortcut)
+            mean, logvar = moments.chunk(2, dim=1)
+            moments = torch.cat([mean + channel_average(h, self.latent_channels), logvar], dim=1)
+        return moments
 
 
 class Decoder(nn.Module):
@@ -66,10 +73,11 @@ class Decoder(nn.Module):
         temporal = cfg.temporal_steps()[::-1]  # decoder order: from the latent upwards
         c = ch[-1]
         self.conv_in = CausalConv3d(cfg.latent_channels, c, 3)
+        self.repeats = c // cfg.latent_channels if cfg.shortcuts and c % cfg.latent_channels == 0 else 0
         layers: list[nn.Module] = [ResBlock(c, c, cfg.norm_eps) for _ in range(cfg.mid_blocks)]
         for i, c_out in enumerate(reversed(ch)):
             if i > 0:
-                layers.append(Upsample(c, c_out, temporal[i - 1]))
+                layers.append(Upsample(c, c_out, temporal[i - 1], cfg.shortcuts))
                 c = c_out
             tk = cfg.full_res_time_kernel if i == len(ch) - 1 else 3
             layers += [ResBlock(c, c_out, cfg.norm_eps, tk) for _ in range(cfg.decoder_blocks)]
@@ -78,7 +86,10 @@ class Decoder(nn.Module):
         self.conv_out = CausalConv3d(c, 3 * p * p, 3)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:  # (B,C,T',h,w) -> (B,3,T,h*sf,w*sf)
-        h = self.layers(self.conv_in(z))
+        h = self.conv_in(z)  # (B,ch,T',h,w)
+        if self.repeats:
+            h = h + z.repeat_interleave(self.repeats, dim=1)
+        h = self.layers(h)
         h = self.conv_out(nn.functional.silu(self.norm_out(h)))  # (B,3p^2,T,H/p,W/p)
         return unpatchify(h, self.p)
 

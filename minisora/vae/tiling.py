@@ -22,7 +22,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from minisora.vae.layers import CausalConv3d, Upsample
+from minisora.vae.layers import CausalConv3d, Downsample, Upsample
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class TilingConfig:
 @contextlib.contextmanager
 def streaming(module: nn.Module) -> Iterator[None]:
     """Within this context the causal layers of `module` carry their left context across calls."""
-    layers = [m for m in module.modules() if isinstance(m, (CausalConv3d, Upsample))]
+    layers = [m for m in module.modules() if isinstance(m, (CausalConv3d, Downsample, Upsample))]
     for m in layers:
         m.streaming, m.cache, m.first_done = True, None, False
     try:

@@ -1,0 +1,88 @@
+"""Checkpoint contract: named slots, tensors in safetensors and the rest in JSON (nothing to
+unpickle), atomic folders, keep-last-K, refusal of a different model config naming the keys,
+release export."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from minisora.train import checkpoint as ckpt
+from minisora.train.config import load_config
+from minisora.train.data import write_random_cache
+from minisora.train.engine import train
+from minisora.train.export import export_release
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny model: one thread is fastest, and the cores may be shared
+    tmp = tmp_path_factory.mktemp("ckpt")
+    cache = write_random_cache(tmp / "cache", 8, [(4, 3, 8, 8)], text_len=8, text_dim=32)
+    base = [f"run_dir={tmp / 'run'}", "data.source=cache", f"data.cache_dir={cache}",
+            "model.overrides={latent_channels: 4, text_dim: 32, text_len: 8}", "optim.global_batch_size=2",
+            "optim.micro_batch_size=2", "schedule.max_steps=5", "schedule.warmup_steps=1", "checkpoint.every=1",
+            "checkpoint.keep_last=2", "logging.progress=false", "logging.tensorboard=false"]
+    summary = train(load_config(None, base))
+    yield tmp, base, summary
+    torch.set_num_threads(threads)
+
+
+def test_slots_are_safetensors_and_json_only(trained):
+    tmp, _, summary = trained
+    folder = Path(summary["checkpoint"])
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["ema.safetensors", "model.safetensors", "optimizer.safetensors", "rng_rank0.json",
+                     "rng_rank0.safetensors", "state.json"]
+    state = json.loads((folder / "state.json").read_text())
+    for slot in ("step", "scheduler", "data", "config", "model_config", "nan_guard", "optimizer_hyper"):
+        assert slot in state, slot
+    assert state["step"] == 5 and state["scheduler"]["last_epoch"] == 5
+    assert state["data"]["position"] >= 1
+    # nothing in the folder is a pickle (a torch.save zip or a raw pickle stream)
+    for p in folder.iterdir():
+        head = p.read_bytes()[:2]
+        assert head not in (b"PK", b"\x80\x02", b"\x80\x04", b"\x80\x05"), p
+
+
+def test_keep_last_and_incomplete_folders_ignored(trained):
+    tmp, _, summary = trained
+    root = Path(summary["checkpoint"]).parent
+    assert [p.name for p in ckpt.list_checkpoints(root)] == ["step_00000004", "step_00000005"]
+    # a write interrupted before its rename leaves a .tmp- folder, never a checkpoint
+    (root / ".tmp-step_00000006").mkdir()
+    (root / "step_00000007").mkdir()  # no state.json: not complete
+    assert ckpt.latest_checkpoint(root).name == "step_00000005"
+
+
+def test_different_model_config_is_refused_naming_keys(trained):
+    tmp, base, summary = trained
+    cfg = load_config(None, base + ["model.overrides={latent_channels: 4, text_dim: 32, text_len: 8, depth: 3}",
+                                    "schedule.max_steps=6"])
+    with pytest.raises(ckpt.CheckpointError, match=r"depth: checkpoint 2, config 3"):
+        train(cfg)
+
+
+def test_unwritable_checkpoint_dir_fails_before_training(tmp_path, trained):
+    _, base, _ = trained
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")  # a path under a file cannot be created, even by root
+    with pytest.raises(ckpt.CheckpointError, match="not writable"):
+        train(load_config(None, base + [f"run_dir={tmp_path / 'r'}", f"checkpoint.dir={blocker / 'ckpt'}"]))
+    assert not (tmp_path / "r" / "metrics.jsonl").exists()
+
+
+def test_export_release_loads_as_dit(trained, tmp_path):
+    from minisora.dit.model import DiT
+
+    _, _, summary = trained
+    out = export_release(summary["checkpoint"], tmp_path / "release")
+    model = DiT.from_pretrained(out)
+    ema, _ = ckpt.load_weights_only(summary["checkpoint"], "ema")
+    assert model.config.depth == 2 and model.config.text_dim == 32
+    for k, v in model.state_dict().items():
+        if k in ema:  # stored as bf16: equal to the EMA weights rounded to bf16
+            assert torch.equal(v, ema[k].to(torch.bfloat16).float()), k
+    assert json.loads((out / "config.json").read_text())["model"] == "DiT"

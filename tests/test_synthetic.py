@@ -1,0 +1,268 @@
+"""MovingShapes renderer, scene sampler, dataset and `minisora synth`."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from minisora.data import synthetic as S
+from minisora.data import vocabulary as V
+from minisora.data.captions import parse, parsed_from_spec
+from minisora.data.spec import ObjectSpec, OccluderSpec, SceneSpec
+
+
+def _obj(**kw) -> ObjectSpec:
+    base = dict(color="red", shape="circle", size="large", motion="right", speed="slow", x0=0.3, y0=0.5)
+    return ObjectSpec(**{**base, **kw})
+
+
+def _scenes(n, split="any", seed=0, **kw):
+    rng = np.random.default_rng(seed)
+    return [S.sample_scene(rng, split, **kw) for _ in range(n)]
+
+
+def _mask(frames: np.ndarray, background: str) -> np.ndarray:
+    """Per-pixel weight of 'not background', (T, H, W) in [0, 1]."""
+    diff = np.abs(frames.astype(np.float64) - np.asarray(V.BACKGROUNDS[background])).sum(-1)
+    return diff / diff.max()
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", V.SHAPES)
+@pytest.mark.parametrize("motion", ["right", "up-left", "bouncing", "still", "down"])
+def test_trajectory_matches_rendered_centroid(shape, motion):
+    obj = _obj(shape=shape, motion=motion, speed="fast", x0=0.45, y0=0.5, heading=(0.6, 0.8))
+    spec = SceneSpec((obj,), "black")
+    H, W, T = 64, 80, 17
+    frames = S.render(spec, H, W, T)
+    traj = S.trajectory(obj, T, 8.0, H, W)
+    m = _mask(frames, "black")
+    ys, xs = np.mgrid[:H, :W]
+    r = S.object_radius_px(obj, H, W)
+    checked = 0
+    for t in range(T):
+        x, y = traj[t]
+        if not (r + 1 < x < W - 2 - r and r + 1 < y < H - 2 - r):
+            continue  # partly outside the frame: the centroid is biased, by design
+        w = m[t]
+        assert abs((w * xs).sum() / w.sum() - x) < 0.15
+        assert abs((w * ys).sum() / w.sum() - y) < 0.15
+        checked += 1
+    assert checked >= 5
+
+
+def test_shape_areas_and_antialiasing():
+    # Coverage sums to the analytic area; edges carry intermediate values (anti-aliasing).
+    H = W = 128
+    r = V.SIZES["large"] * H
+    n = 5
+    areas = {"circle": math.pi * r * r, "square": 2 * r * r,
+             "triangle": 3 * math.sqrt(3) / 4 * r * r,
+             # star: 10 triangles (centre, tip, inner vertex)
+             "star": 10 * 0.5 * r * (S.STAR_INNER_RATIO * r) * math.sin(math.pi / n)}
+    for shape, area in areas.items():
+        spec = SceneSpec((_obj(shape=shape, motion="still", x0=0.5, y0=0.5),), "black")
+        frame = S.render(spec, H, W, 1)[0]
+        red = (frame[..., 0].astype(np.float64) - V.BACKGROUNDS["black"][0]) / (V.COLORS["red"][0] - V.BACKGROUNDS["black"][0])
+        assert abs(red.sum() - area) / area < 0.01, shape
+        partial = ((red > 0.05) & (red < 0.95)).sum()
+        assert partial > 0.5 * 2 * math.pi * r * 0.5, shape  # a ring of partial pixels along the edge
+
+
+def test_render_shapes_dtypes_and_determinism():
+    spec = _scenes(1, seed=3, occluder_prob=1.0)[0]
+    for (h, w, t, fps) in [(64, 64, 17, 8.0), (33, 47, 5, 3.0), (16, 96, 1, 24.0)]:
+        a = S.render(spec, h, w, t, fps)
+        assert a.shape == (t, h, w, 3) and a.dtype == np.uint8
+        assert np.array_equal(a, S.render(spec, h, w, t, fps))
+    # fps changes time, not speed: frame 2 at 16 fps == frame 1 at 8 fps
+    obj = _obj(motion="right")
+    a = S.render(SceneSpec((obj,), "gray"), 64, 64, 3, fps=16.0)
+    b = S.render(SceneSpec((obj,), "gray"), 64, 64, 2, fps=8.0)
+    assert np.array_equal(a[2], b[1])
+
+
+@pytest.mark.parametrize("bad", [dict(height=0), dict(width=-3), dict(num_frames=0), dict(fps=0.0),
+                                 dict(fps=float("nan")), dict(height=6.5)])
+def test_render_rejects_bad_geometry(bad):
+    spec = SceneSpec((_obj(),), "black")
+    args = {"height": 64, "width": 64, "num_frames": 4, "fps": 8.0, **bad}
+    name = next(iter(bad))
+    with pytest.raises(ValueError, match=name):
+        S.render(spec, **args)
+
+
+def test_occluder_is_drawn_on_top():
+    occ = OccluderSpec(x=0.5)
+    obj = _obj(motion="right", speed="fast", x0=0.25, y0=0.5)
+    spec = SceneSpec((obj,), "black", occ)
+    frames = S.render(spec, 64, 64, 17)
+    assert S.crosses_occluder(obj, occ)
+    col = 32  # bar centre column: always the occluder colour, even while the object passes
+    assert np.all(frames[:, :, col] == np.asarray(V.OCCLUDER_COLOR, dtype=np.uint8))
+    # while the object is behind the bar, less of it is visible than before
+    red = lambda f: (f[..., 0].astype(int) > 200).sum()  # noqa: E731
+    traj = S.trajectory(obj, 17, 8.0, 64, 64)
+    t_behind = int(np.argmin(np.abs(traj[:, 0] - 31.5)))
+    assert red(frames[t_behind]) < 0.6 * red(frames[0])
+
+
+def test_bouncing_reflects_and_stays_inside():
+    obj = _obj(motion="bouncing", speed="fast", heading=(0.6, 0.8), x0=0.5, y0=0.5)
+    H, W = 48, 64
+    traj = S.trajectory(obj, 200, 8.0, H, W)
+    r = S.object_radius_px(obj, H, W)
+    assert traj[:, 0].min() >= r - 0.5 - 1e-9 and traj[:, 0].max() <= W - 0.5 - r + 1e-9
+    assert traj[:, 1].min() >= r - 0.5 - 1e-9 and traj[:, 1].max() <= H - 0.5 - r + 1e-9
+    steps = np.diff(traj, axis=0)
+    speed = V.SPEEDS["fast"] * min(H, W) / 8.0
+    assert np.allclose(np.hypot(*steps.T)[np.all(np.abs(steps) > 0.5, axis=1)].max(), speed, rtol=1e-6)
+    # every sampled bouncing object turns between 20% and 65% of the reference clip
+    for spec in _scenes(300, seed=5):
+        for o in spec.objects:
+            if o.motion != "bouncing":
+                continue
+            d = np.diff(S.trajectory(o, 17, 8.0, 64, 64), axis=0)
+            turns = [np.flatnonzero(np.sign(d[1:, a]) != np.sign(d[:-1, a])) + 1 for a in (0, 1)]
+            first = min(t[0] for t in turns if len(t))
+            assert 0.15 * 16 <= first <= 0.7 * 16
+
+
+# -- sampling ---------------------------------------------------------------------------------
+
+def test_sample_scene_is_deterministic():
+    a = _scenes(20, "heldout", seed=11, occluder_prob=0.5)
+    b = _scenes(20, "heldout", seed=11, occluder_prob=0.5)
+    assert [s.to_dict() for s in a] == [s.to_dict() for s in b]
+    assert a != _scenes(20, "heldout", seed=12, occluder_prob=0.5)
+
+
+def test_heldout_split_property():
+    train = _scenes(400, "train", seed=1, occluder_prob=0.3)
+    held = _scenes(400, "heldout", seed=2, occluder_prob=0.3)
+    assert not any(s.is_heldout for s in train)
+    assert all(s.is_heldout for s in held)
+    # the held-out split still varies everything else (not just one frozen combination)
+    combos = {(o.color, o.shape, o.motion) for s in held for o in s.objects
+              if V.is_heldout_object(o.color, o.shape, o.motion)}
+    assert len(combos) > 30
+
+
+def test_scene_statistics_and_placement():
+    scenes = _scenes(600, "any", seed=4, occluder_prob=0.3)
+    counts = np.bincount([len(s.objects) for s in scenes], minlength=4)
+    assert counts[0] == 0 and min(counts[1:]) > 100
+    assert {o.motion for s in scenes for o in s.objects} == set(V.MOTIONS)
+    assert {s.background for s in scenes} == set(V.BACKGROUNDS)
+    n_occ = sum(s.occluder is not None for s in scenes)
+    assert 0.2 < n_occ / len(scenes) < 0.4
+    for s in scenes:
+        assert len({o.color for o in s.objects}) == len(s.objects)
+        for i, a in enumerate(s.objects):
+            # whole object inside the frame for the reference clip
+            traj = S.trajectory(a, 17, 8.0, 64, 64)
+            r = S.object_radius_px(a, 64, 64)
+            assert traj.min() - r >= -0.5 - 1e-6 and traj.max() + r <= 63.5 + 1e-6
+            if a.motion == "still":
+                assert a.speed == "slow" and a.heading == (0.0, 0.0)
+            for b in s.objects[i + 1:]:  # no heavy overlap at t = 0
+                d = math.hypot(a.x0 - b.x0, a.y0 - b.y0)
+                assert d >= S.MIN_START_SEPARATION * (V.SIZES[a.size] + V.SIZES[b.size]) - 1e-9
+        if s.occluder is not None:
+            assert any(S.crosses_occluder(o, s.occluder) for o in s.objects)
+
+
+def test_directional_objects_start_near_the_edge_they_leave():
+    for s in _scenes(300, "any", seed=9):
+        for o in s.objects:
+            if o.motion == "right":
+                assert o.x0 < 0.5
+            if o.motion == "up":
+                assert o.y0 > 0.5
+
+
+def test_sample_scene_rejects_bad_arguments():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="split"):
+        S.sample_scene(rng, "test")
+    with pytest.raises(ValueError, match="max_objects"):
+        S.sample_scene(rng, max_objects=4)
+    with pytest.raises(ValueError, match="occluder_prob"):
+        S.sample_scene(rng, occluder_prob=1.5)
+
+
+def test_spec_from_parsed_fills_unstated_attributes():
+    parsed = parse("a red circle moving right and a blue star bouncing on a navy background")
+    spec = S.spec_from_parsed(parsed, np.random.default_rng(0))
+    assert spec == S.spec_from_parsed(parsed, np.random.default_rng(0))
+    assert spec.background == "navy" and spec.occluder is None
+    assert [(o.color, o.shape, o.motion) for o in spec.objects] == [("red", "circle", "right"),
+                                                                   ("blue", "star", "bouncing")]
+    assert parsed.attributes() <= parsed_from_spec(spec).attributes()
+    three = S.spec_from_parsed(parse("three shapes behind a bar"), np.random.default_rng(1))
+    assert len(three.objects) == 3 and three.occluder is not None
+    with pytest.raises(ValueError, match="1 to 3"):
+        S.spec_from_parsed(parse("four red circles"), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="distinct colors"):
+        S.spec_from_parsed(parse("a red circle and a red star"), np.random.default_rng(0))
+
+
+# -- dataset, speed, CLI ----------------------------------------------------------------------
+
+def test_dataset_items():
+    ds = S.MovingShapesDataset(8, height=32, width=48, num_frames=9, fps=8.0, split="heldout", seed=3)
+    item = ds[5]
+    assert item["video"].shape == (3, 9, 32, 48) and item["video"].dtype == torch.float32
+    assert item["video"].min() >= -1 and item["video"].max() <= 1
+    spec = SceneSpec.from_dict(item["spec"])
+    assert spec.is_heldout
+    frames = S.render(spec, 32, 48, 9)
+    assert np.array_equal(ds.frames(5), frames)
+    assert torch.equal(item["video"], torch.from_numpy(frames).permute(3, 0, 1, 2).float() / 127.5 - 1)
+    assert parse(item["caption"]).attributes() == parsed_from_spec(spec).attributes()
+    again = S.MovingShapesDataset(8, height=32, width=48, num_frames=9, split="heldout", seed=3)[5]
+    assert again["caption"] == item["caption"] and again["prompt"] == item["prompt"]
+    assert ds[4]["spec"] != item["spec"]
+    assert S.MovingShapesDataset(8, split="train", seed=3)[5]["spec"] != item["spec"]
+    with pytest.raises(IndexError):
+        ds[8]
+
+
+def test_render_speed():
+    specs = _scenes(30, "any", seed=7, occluder_prob=0.3)
+    best = float("inf")
+    for _ in range(3):  # best of 3 rounds: the CPU is shared
+        t0 = time.perf_counter()
+        for s in specs:
+            S.render(s, 64, 64, 17)
+        best = min(best, (time.perf_counter() - t0) / len(specs))
+    print(f"render 64x64x17: {best * 1e3:.2f} ms/clip")
+    assert best < 0.020
+
+
+def test_synth_cli(tmp_path, capsys):
+    from minisora.cli import main
+    from minisora.io import read_video
+
+    out = tmp_path / "shapes"
+    assert main(["synth", "--out", str(out), "--n", "3", "--size", "48x32", "--frames", "9",
+                 "--split", "heldout", "--seed", "2"]) == 0
+    lines = (out / "captions.jsonl").read_text().splitlines()
+    assert len(lines) == 3
+    rec = json.loads(lines[1])
+    frames, fps = read_video(out / rec["path"])
+    assert frames.shape == (9, 32, 48, 3) and fps == 8.0
+    ds = S.MovingShapesDataset(3, 32, 48, 9, split="heldout", seed=2)
+    assert rec["caption"] == ds[1]["caption"] and rec["spec"] == ds[1]["spec"]
+    expect = S.render(SceneSpec.from_dict(rec["spec"]), 32, 48, 9).astype(float)
+    assert np.abs(frames - expect).mean() < 6
+    assert main(["synth", "--out", str(out), "--n", "3"]) == 2  # refuses to overwrite
+    assert main(["synth", "--out", str(tmp_path / "x"), "--n", "1", "--size", "64by64"]) == 2
+    err = capsys.readouterr().out
+    assert "--overwrite" in err and "WIDTHxHEIGHT" in err

@@ -1,0 +1,226 @@
+"""The training engine: bad input stops before any training, NaN/Inf guard, schedule, EMA, the
+latent cache round trip, and the command line."""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from minisora.config import ConfigError
+from minisora.train.config import TrainConfig, load_config
+from minisora.train.data import CacheMeta, CacheWriter, LatentCacheDataset, write_random_cache
+from minisora.train.engine import lr_lambda, micro_generator, train
+from minisora.train.monitor import DivergedError, NaNGuard
+
+TINY = ["model.overrides={latent_channels: 4, text_dim: 32, text_len: 8}", "optim.global_batch_size=2",
+        "optim.micro_batch_size=2", "schedule.warmup_steps=1", "logging.progress=false",
+        "logging.tensorboard=false", "logging.every=1"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _cfg(tmp_path, cache, *extra):
+    return load_config(None, [f"run_dir={tmp_path / 'run'}", "data.source=cache", f"data.cache_dir={cache}",
+                              "schedule.max_steps=4", *TINY, *extra])
+
+
+# ---------------------------------------------------------------- bad input, before any training
+
+
+def _assert_nothing_trained(tmp_path):
+    assert not (tmp_path / "run" / "metrics.jsonl").exists()
+    assert not list((tmp_path / "run").glob("checkpoints/step_*"))
+
+
+def test_missing_dataset_folder(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        train(_cfg(tmp_path, tmp_path / "nope"))
+    with pytest.raises(ConfigError, match="does not exist"):
+        train(load_config(None, [f"run_dir={tmp_path / 'run'}", "data.source=folder",
+                                 f"data.folder={tmp_path / 'videos'}", *TINY]))
+    _assert_nothing_trained(tmp_path)
+
+
+def test_empty_datasets(tmp_path):
+    CacheWriter(tmp_path / "cache", CacheMeta(4, 8, 4, 32, 8)).close()
+    with pytest.raises(ConfigError, match="empty"):
+        train(_cfg(tmp_path, tmp_path / "cache"))
+    (tmp_path / "videos").mkdir()
+    with pytest.raises(ConfigError, match="no videos found"):
+        train(load_config(None, [f"run_dir={tmp_path / 'run'}", "data.source=folder",
+                                 f"data.folder={tmp_path / 'videos'}", *TINY]))
+    _assert_nothing_trained(tmp_path)
+
+
+def test_sizes_not_divisible_by_patch(tmp_path):
+    cache = write_random_cache(tmp_path / "cache", 4, [(4, 3, 8, 9)], text_len=8, text_dim=32)
+    with pytest.raises(ConfigError, match=r"W'=9.*not divisible by the DiT patch \(pt=1, ph=2, pw=2\)"):
+        train(_cfg(tmp_path, cache))
+    _assert_nothing_trained(tmp_path)
+
+
+def test_pixel_sizes_not_divisible_by_vae_factor(tmp_path):
+    from minisora.vae.config import VAEConfig
+    from minisora.vae.model import VideoVAE
+
+    vae_dir = VideoVAE(VAEConfig.preset("debug")).save_pretrained(tmp_path / "vae")
+    for bucket, pattern in (([9, 36, 32], "36"), ([9, 40, 32], "not divisible by the DiT patch")):
+        with pytest.raises(ConfigError, match=pattern):
+            train(load_config(None, [f"run_dir={tmp_path / 'run'}", "data.source=synthetic", f"data.vae={vae_dir}",
+                                     f"data.buckets=[{bucket}]", "data.num_samples=4", *TINY,
+                                     "model.overrides={latent_channels: 8}"]))
+    _assert_nothing_trained(tmp_path)
+
+
+def test_cache_that_does_not_fit_the_model(tmp_path):
+    cache = write_random_cache(tmp_path / "cache", 4, [(8, 3, 8, 8)], text_len=8, text_dim=32)
+    with pytest.raises(ConfigError, match="latent channels: cache 8, model.latent_channels 4"):
+        train(_cfg(tmp_path, cache))
+
+
+# ---------------------------------------------------------------- NaN / Inf guard
+
+
+def _cache_with_nan(path, nan_items):
+    g = torch.Generator().manual_seed(0)
+    w = CacheWriter(path, CacheMeta(4, 8, 4, 32, 8))
+    for i in range(8):
+        z = torch.randn(4, 3, 8, 8, generator=g)
+        if i in nan_items:
+            z[0, 0, 0, 0] = float("nan")
+        w.add(z, torch.randn(8, 32, generator=g), torch.ones(8, dtype=torch.bool), torch.randn(32, generator=g),
+              f"c{i}", f"p{i}", (9, 64, 64))
+    return w.close()
+
+
+def test_nan_step_is_skipped_and_counted(tmp_path):
+    cache = _cache_with_nan(tmp_path / "cache", {5})  # 8 items, batch 2: exactly one bad step per epoch
+    summary = train(_cfg(tmp_path, cache, "optim.lr=1e-2"))
+    assert summary["skipped_steps"] == 1 and summary["steps"] == 4
+    from safetensors.torch import load_file
+
+    weights = load_file(Path(summary["checkpoint"]) / "model.safetensors")
+    assert all(torch.isfinite(v).all() for v in weights.values())
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert sum(not math.isfinite(r["loss"]) for r in records) == 1 and records[-1]["skipped_steps"] == 1
+
+
+def test_divergence_stops_with_a_clear_message(tmp_path):
+    cache = _cache_with_nan(tmp_path / "cache", set(range(8)))
+    with pytest.raises(DivergedError, match="3 consecutive steps"):
+        train(_cfg(tmp_path, cache, "nan_guard.max_consecutive=3", "schedule.max_steps=10"))
+
+
+def test_nan_guard_counts_consecutive_only():
+    g = NaNGuard(2)
+    assert g.check(1, 1.0, 1.0) and not g.check(2, float("nan"), 1.0) and g.check(3, 1.0, 1.0)
+    assert not g.check(4, 1.0, float("inf"))
+    with pytest.raises(DivergedError):
+        g.check(5, float("inf"), 1.0)
+    assert g.skipped == 3
+
+
+# ---------------------------------------------------------------- schedule, seeding, EMA
+
+
+def test_warmup_then_cosine():
+    cfg = load_config(None, ["schedule.max_steps=100", "schedule.warmup_steps=10", "schedule.min_lr_ratio=0.1"])
+    f = lr_lambda(cfg)
+    assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0) and f(10) == pytest.approx(1.0)
+    assert f(55) == pytest.approx(0.55) and f(100) == pytest.approx(0.1)
+    assert all(f(s) >= f(s + 1) for s in range(10, 100))
+
+
+def test_micro_generator_depends_on_what_not_where():
+    a = torch.rand(4, generator=micro_generator(0, 7, 1))
+    assert torch.equal(a, torch.rand(4, generator=micro_generator(0, 7, 1)))
+    for other in ((0, 7, 0), (0, 8, 1), (1, 7, 1)):
+        assert not torch.equal(a, torch.rand(4, generator=micro_generator(*other)))
+
+
+def test_ema_update_math():
+    from minisora.train.ema import EMA
+
+    model = torch.nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    ema = EMA(model, decay=0.9, start_step=1)
+    with torch.no_grad():
+        model.weight.fill_(3.0)
+    ema.update(model, step=1)  # before/at start_step: copies
+    assert torch.allclose(ema.shadow[0], torch.full((1, 2), 3.0))
+    with torch.no_grad():
+        model.weight.fill_(13.0)
+    ema.update(model, step=2)
+    assert torch.allclose(ema.shadow[0], torch.full((1, 2), 0.9 * 3.0 + 0.1 * 13.0))
+
+
+# ---------------------------------------------------------------- data, cache, CLI
+
+
+def test_random_cache_round_trip(tmp_path):
+    cache = write_random_cache(tmp_path / "cache", 5, [(4, 3, 8, 8), (4, 1, 8, 12)], text_len=8, text_dim=32,
+                               shard_size=2)
+    ds = LatentCacheDataset(cache)
+    assert len(ds) == 5 and len(list(Path(cache).glob("shard_*.safetensors"))) == 3
+    assert ds[1]["latents"].shape == (4, 1, 8, 12) and ds[2]["tokens"].shape == (8, 32)
+    assert ds.bucket_of(0) != ds.bucket_of(1) and ds.bucket_of(0) == ds.bucket_of(2)
+    assert ds[3]["mask"].dtype == torch.bool and ds[3]["caption"] == "random item 3"
+
+
+def test_cache_latents_from_pixels(tmp_path):
+    """cache_latents: VAE mean latents + text embeddings per item, captions in the index."""
+    from minisora.text.encoder import TextEmbedding
+    from minisora.train.data import cache_latents, synthetic_dataset
+    from minisora.vae.config import VAEConfig
+    from minisora.vae.model import VideoVAE
+
+    class FakeText:  # the engine tests need no real text encoder
+        def encode(self, texts):
+            n = len(texts)
+            return TextEmbedding(torch.full((n, 6, 16), float(len(texts[0]))), torch.ones(n, 6, dtype=torch.bool),
+                                 torch.zeros(n, 16))
+
+    torch.manual_seed(0)
+    vae = VideoVAE(VAEConfig.preset("debug")).eval()
+    ds = synthetic_dataset(3, [(5, 32, 32), (1, 32, 48)], "train", seed=0, counts=[2, 1])
+    out = cache_latents(ds, vae, FakeText(), tmp_path / "cache", batch_size=2, progress=False)
+    cached = LatentCacheDataset(out)
+    assert len(cached) == 3 and cached.meta.text_dim == 16 and cached.meta.latent_channels == 8
+    with torch.no_grad():
+        expect = vae.encode(ds[2]["video"][None])[0]
+    torch.testing.assert_close(cached[2]["latents"], expect, rtol=1e-4, atol=1e-5)
+    assert cached[2]["latents"].shape == (8, 1, 4, 6) and cached[0]["caption"] == ds[0]["caption"]
+
+
+def test_cli_rejects_unknown_key_and_wrong_type(tmp_path, capsys):
+    from minisora.cli import main
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("optim: {lr: 1e-4}\n")
+    assert main(["train", str(cfg), "optim.lrr=1"]) == 2
+    err = capsys.readouterr().err
+    assert "optim.lrr" in err and "lr" in err and "global_batch_size" in err
+    assert main(["train", str(cfg), "parallel.strategy=zero3"]) == 2
+    assert "'none', 'ddp', 'fsdp'" in capsys.readouterr().err
+    assert main(["train", str(cfg), "--print-config"]) == 0
+    assert "lr: 0.0001" in capsys.readouterr().out
+
+
+def test_shipped_configs_load():
+    root = Path(__file__).resolve().parents[1] / "configs"
+    names = sorted(p.name for p in root.glob("*.yaml"))
+    assert {"debug.yaml", "default.yaml", "gpu-example.yaml"} <= set(names)
+    for name in names:
+        cfg = load_config(root / name)
+        assert isinstance(cfg, TrainConfig)
+    gpu = load_config(root / "gpu-example.yaml")
+    assert gpu.parallel.strategy == "fsdp" and gpu.precision.dtype == "bf16"
