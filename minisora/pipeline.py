@@ -229,7 +229,7 @@ def _as_uint8_video(x, name: str) -> np.ndarray:
 def _to_model_video(frames: np.ndarray, height: int, width: int) -> torch.Tensor:
     """uint8 (T, H0, W0, 3) -> float (1, 3, T, height, width) in [-1, 1]; centre-crops to the target
     aspect ratio, then resizes (antialiased bilinear)."""
-    v = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 127.5 - 1.0  # T, 3, H0, W0
+    v = torch.from_numpy(np.array(frames, dtype=np.uint8, copy=True)).permute(0, 3, 1, 2).float() / 127.5 - 1.0  # T, 3, H0, W0
     T, _, H0, W0 = v.shape
     if (H0, W0) != (height, width):
         target = width / height

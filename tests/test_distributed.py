@@ -38,7 +38,9 @@ def test_ddp_and_fsdp_equal_one_process(tmp_path):
     cfg_file = tmp_path / "cfg.yaml"
     cfg_file.write_text("{}\n")
     # both 2-rank runs start first and run side by side with the 1-process reference
-    procs = {s: _torchrun(cfg_file, _overrides(cache, tmp_path / s) + [f"parallel.strategy={s}"])
+    # FSDP2 runs with activation checkpointing too: the composition must not change the result
+    extra = {"ddp": [], "fsdp": ["parallel.activation_checkpointing=true"]}
+    procs = {s: _torchrun(cfg_file, _overrides(cache, tmp_path / s) + [f"parallel.strategy={s}", *extra[s]])
              for s in ("ddp", "fsdp")}
     n = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -47,11 +49,10 @@ def test_ddp_and_fsdp_equal_one_process(tmp_path):
     finally:
         torch.set_num_threads(n)
     assert ref["grad_accum"] == 2 and ref["world_size"] == 1
-    init = torch.manual_seed(0)  # noqa: F841  (weights at step 0, for a non-vacuous tolerance)
     from minisora.dit.model import DiT
     from minisora.train.config import dit_config
 
-    torch.manual_seed(0)
+    torch.manual_seed(0)  # the weights at step 0, so that the tolerance is not vacuous
     start = DiT(dit_config(load_config(None, _overrides(cache, tmp_path)).model)).state_dict()
     for strategy, proc in procs.items():
         try:
@@ -70,3 +71,24 @@ def test_ddp_and_fsdp_equal_one_process(tmp_path):
                 torch.testing.assert_close(b[k], a[k], rtol=1e-5, atol=1e-6, msg=f"{strategy} {slot} {k}")
         moved = max((a[k] - start[k]).abs().max().item() for k in start)
         assert moved > 1e-3, "training did not move the weights: the comparison would be vacuous"
+        if strategy == "fsdp":
+            _continue_from_sharded(tmp_path, cache, ckpt, Path(ref["checkpoint"]))
+
+
+def _continue_from_sharded(tmp_path, cache, sharded_ckpt: Path, single_ckpt: Path):
+    """A sharded (FSDP) checkpoint resumes in one process exactly like the 1-process checkpoint:
+    every slot (weights, EMA, AdamW moments, schedule, data position) came back."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = {}
+        for name, src in (("from_sharded", sharded_ckpt), ("from_single", single_ckpt)):
+            out[name] = train(load_config(None, _overrides(cache, tmp_path / name) + [
+                f"checkpoint.resume={src}", f"schedule.max_steps={STEPS + 1}"]))
+    finally:
+        torch.set_num_threads(n)
+    assert out["from_sharded"]["steps_this_run"] == 1
+    a, _ = load_weights_only(out["from_single"]["checkpoint"], "model")
+    b, _ = load_weights_only(out["from_sharded"]["checkpoint"], "model")
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=1e-5, atol=1e-6, msg=f"resumed from sharded: {k}")

@@ -224,3 +224,25 @@ def test_shipped_configs_load():
         assert isinstance(cfg, TrainConfig)
     gpu = load_config(root / "gpu-example.yaml")
     assert gpu.parallel.strategy == "fsdp" and gpu.precision.dtype == "bf16"
+
+
+def test_activation_checkpointing_keeps_gradients_and_names():
+    from minisora.dit.config import DiTConfig
+    from minisora.dit.model import DiT
+    from minisora.train.config import ParallelConfig
+    from minisora.train.distributed import DistInfo, apply_parallelism
+
+    cfg = DiTConfig.preset("debug", latent_channels=4, text_dim=32, text_len=8)
+    info = DistInfo(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
+    g = torch.Generator().manual_seed(0)
+    x, t = torch.randn(2, 4, 3, 8, 8, generator=g), torch.rand(2, generator=g)
+    tok, mask, pooled = torch.randn(2, 8, 32, generator=g), torch.ones(2, 8, dtype=torch.bool), torch.randn(2, 32)
+    grads = []
+    for ac in (False, True):
+        torch.manual_seed(0)
+        model = apply_parallelism(DiT(cfg), ParallelConfig(activation_checkpointing=ac), info)
+        model(x, t, tok, mask, pooled).square().mean().backward()
+        grads.append({n: p.grad for n, p in model.named_parameters()})
+    assert grads[0].keys() == grads[1].keys()  # checkpoint keys unchanged by the wrapping
+    for n in grads[0]:
+        torch.testing.assert_close(grads[1][n], grads[0][n], rtol=1e-5, atol=1e-7)

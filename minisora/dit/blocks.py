@@ -35,7 +35,8 @@ class Mlp(nn.Module):
         self.fc2 = nn.Linear(hidden, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))
+        # exact (erf) GELU: in bf16 on CPU torch's tanh approximation is ~3.5x slower (fwd + bwd)
+        return self.fc2(F.gelu(self.fc1(x)))
 
 
 class DiTBlock(nn.Module):
@@ -52,15 +53,16 @@ class DiTBlock(nn.Module):
         for layer in (self.ada, self.cross.proj):
             zero_init(layer)
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor,
+    def forward(self, x: torch.Tensor, c: torch.Tensor, context: torch.Tensor, context_bias: torch.Tensor,
                 cos: torch.Tensor, sin: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, N, D); c (B, D) already passed through SiLU; context (B, L, D); context_mask (B, L)."""
+        """x (B, N, D); c (B, D) already passed through SiLU; context (B, L, D); context_bias (B, 1, 1, L)
+        additive text mask; cos/sin rotary tables (N, head_dim); attn_mask optional additive (B, 1, N, N)."""
         D = x.shape[-1]
         mod = self.ada(c).unsqueeze(1)  # B, 1, 6D
         shift1, scale1, gate1, shift2, scale2, gate2 = mod.chunk(6, dim=-1)  # B, 1, D each
         h = modulate(F.layer_norm(x, (D,), eps=self.eps), shift1, scale1 + 1)
         x = torch.addcmul(x, gate1, self.attn(h, cos, sin, attn_mask))
-        x = x + self.cross(self.cross_norm(x), context, context_mask)
+        x = x + self.cross(self.cross_norm(x), context, context_bias)
         h = modulate(F.layer_norm(x, (D,), eps=self.eps), shift2, scale2 + 1)
         return torch.addcmul(x, gate2, self.mlp(h))
 

@@ -48,7 +48,7 @@ class DiT(nn.Module):
         self.t_embed = nn.Sequential(nn.Linear(config.timestep_freq_dim, D), nn.SiLU(), nn.Linear(D, D))
         self.pooled_embed = nn.Linear(config.text_dim, D)
         # 3. text tokens projected to the model width once, shared by every block's cross-attention
-        self.text_proj = nn.Sequential(nn.Linear(config.text_dim, D), nn.GELU(approximate="tanh"), nn.Linear(D, D))
+        self.text_proj = nn.Sequential(nn.Linear(config.text_dim, D), nn.GELU(), nn.Linear(D, D))
         # learned "no text" for classifier-free guidance: one token (the rest padded) and a pooled vector
         self.null_token = nn.Parameter(torch.randn(config.text_dim) * 0.02)
         self.null_pooled = nn.Parameter(torch.randn(config.text_dim) * 0.02)
@@ -149,10 +149,13 @@ class DiT(nn.Module):
             + self.pooled_embed(text_pooled.to(dtype))  # B, D
         c = F.silu(c)
         context = self.text_proj(text_tokens.to(dtype))  # B, L, D
+        # padding as an additive bias made once: 0 for real tokens, -inf for padding (exactly zero weight)
+        context_bias = torch.zeros(B, 1, 1, text_mask.shape[1], dtype=dtype, device=x.device)
+        context_bias.masked_fill_(~text_mask[:, None, None, :], float("-inf"))  # B, 1, 1, L
 
         # 4. blocks
         for block in self.blocks:
-            h = block(h, c, context, text_mask, cos, sin)
+            h = block(h, c, context, context_bias, cos, sin)
 
         # 5. head: tokens -> patch values -> latent video
         out = self.final(h, c)  # B, N, pt*ph*pw*C

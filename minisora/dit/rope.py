@@ -32,16 +32,22 @@ def rope_angles(positions: torch.Tensor, dims: tuple[int, int, int], theta: floa
 
 def rope_cos_sin(grid: tuple[int, int, int], dims: tuple[int, int, int], theta: float,
                  device=None, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin tables (N, head_dim/2) for a token grid, in `dtype` (the activation dtype)."""
-    ang = rope_angles(grid_positions(grid, device), dims, theta)
-    return ang.cos().to(dtype), ang.sin().to(dtype)
+    """Tables for `apply_rope` from positions: see `rope_tables`."""
+    return rope_tables(rope_angles(grid_positions(grid, device), dims, theta), dtype)
+
+
+def rope_tables(angles: torch.Tensor, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """angles (N, hd/2) -> cos (N, hd) = [cos, cos] and signed sin (N, hd) = [-sin, sin], in `dtype`."""
+    c, s = angles.cos(), angles.sin()
+    return torch.cat([c, c], dim=-1).to(dtype), torch.cat([-s, s], dim=-1).to(dtype)
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate channel pairs (first half, second half) of x (B, heads, N, head_dim) by the given angles.
+    """Rotate channel pairs (i, i + hd/2) of x (..., N, hd) by the angles behind the (N, hd) tables.
 
-    The "rotate half" pairing (channel i with i + head_dim/2) keeps the work to two contiguous
-    slices instead of strided even/odd views; it is the same rotation up to a fixed channel permutation.
+    With x = [x1, x2]: out = [x1 cos - x2 sin, x2 cos + x1 sin] = x * [cos, cos] + [x2, x1] * [-sin, sin],
+    three kernels (mul, cat, addcmul). The "rotate half" pairing is the interleaved rotation of
+    RoFormer up to a fixed permutation of channels, so relative-position behaviour is the same.
     """
-    x1, x2 = x.chunk(2, dim=-1)  # B, h, N, hd/2 each
-    return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
+    x1, x2 = x.chunk(2, dim=-1)  # ..., N, hd/2 each
+    return torch.addcmul(x * cos, torch.cat([x2, x1], dim=-1), sin)  # ..., N, hd

@@ -86,9 +86,9 @@ class RewriterTrainConfig:
     """Training the builtin rewriter on (short prompt ⟶ caption) pairs from train-split scenes only."""
 
     preset: str = "tiny"
-    num_pairs: int = 40_000  # training pairs drawn from train-split scenes
+    num_pairs: int = 30_000  # training pairs drawn from train-split scenes
     val_pairs: int = 500
-    steps: int = 2000
+    steps: int = 1600
     batch_size: int = 64
     lr: float = 3e-3
     min_lr: float = 1e-4
@@ -96,7 +96,9 @@ class RewriterTrainConfig:
     weight_decay: float = 0.05
     grad_clip: float = 1.0
     seed: int = 0
-    threads: int = 0  # torch threads; 0 = torch's default
+    # torch CPU threads; 0 = torch default. One thread by default: on a shared or small CPU, OpenMP
+    # threads that spin-wait for each other make small-matrix training several times slower.
+    threads: int = 1
     log_every: int = 100
     eval_every: int = 500
     bf16: bool = True  # bf16 autocast on CPU (AVX-512 bf16 runs matmuls ~2.5x faster than fp32)
@@ -129,7 +131,7 @@ class RewriterConfig:
     temperature: float = 0.8
     top_k: int = 20
     max_new_tokens: int = 96
-    synonym_threshold: float = 0.5
+    synonym_threshold: float = 0.45
 
     def __post_init__(self) -> None:
         if self.candidates < 1 or self.max_tries < 0:

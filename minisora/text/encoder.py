@@ -48,6 +48,9 @@ def default_model_path() -> Path:
 def _load_hf_encoder(path: Path):
     """Load (tokenizer, model) from a local directory, never touching the network."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a 22M-parameter load needs no progress bar on every CLI call
 
     if not path.is_dir():
         raise FileNotFoundError(f"text encoder directory {str(path)!r} does not exist; give a local "

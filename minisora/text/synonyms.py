@@ -165,7 +165,8 @@ class Normalized:
 class WordMapper:
     """Normalises user prompts onto the vocabulary (see the module docstring for the order of rules).
 
-    encoder: a `TextEncoder` for the embedding nearest-neighbour step; None disables that step.
+    encoder: a `TextEncoder` for the embedding nearest-neighbour step, or a zero-argument callable
+        returning one (loaded on first need: most prompts never reach that step); None disables it.
     threshold: minimum cosine similarity of the nearest anchor for an embedding match.
     top_k: anchors that vote (weighted by similarity) for the term.
     """
@@ -182,6 +183,8 @@ class WordMapper:
 
     # -- embedding nearest neighbour -------------------------------------------------------------
     def _embed(self, words: list[str]) -> torch.Tensor:
+        if callable(self.encoder) and not hasattr(self.encoder, "encode"):
+            self.encoder = self.encoder()  # the lazy factory, resolved once
         return self.encoder.encode(words).pooled  # (N,D), unit length
 
     def _anchors(self) -> torch.Tensor:
@@ -194,25 +197,36 @@ class WordMapper:
             self._anchor_vecs = self._embed(words)  # (A,D)
         return self._anchor_vecs
 
-    def nearest_term(self, word: str) -> tuple[str, float] | None:
-        """(vocabulary term, similarity of the nearest anchor), or None below the threshold."""
+    def nearest_term(self, word: str, categories: frozenset[str] | None = None) -> tuple[str, float] | None:
+        """(vocabulary term, similarity of the nearest anchor), or None below the threshold.
+
+        categories: when the word's place in the sentence says what it can be (an adjective before a
+        shape noun is a colour, size or speed; a word after a motion verb is a direction or a speed),
+        only anchors of those categories compete; MiniLM's word similarities are weak enough that
+        ruling out impossible readings matters.
+        """
         if self.encoder is None:
             return None
-        if word not in self._memo:
+        key = (word, categories)
+        if key not in self._memo:
             sims = self._anchors() @ self._embed([word])[0]  # (A,)
+            if categories:
+                allowed = torch.tensor([TERM_CATEGORY[t] in categories for t in self._anchor_terms])
+                sims = sims.masked_fill(~allowed, -1.0)
             top = sims.topk(min(self.top_k, sims.numel()))
             if float(top.values[0]) < self.threshold:
-                self._memo[word] = None
+                self._memo[key] = None
             else:
                 votes: dict[str, float] = {}
                 for v, i in zip(top.values.tolist(), top.indices.tolist()):
-                    votes[self._anchor_terms[i]] = votes.get(self._anchor_terms[i], 0.0) + v
+                    if v > -1.0:
+                        votes[self._anchor_terms[i]] = votes.get(self._anchor_terms[i], 0.0) + v
                 term = max(votes, key=votes.get)
-                self._memo[word] = (term, float(top.values[0]))
-        return self._memo[word]
+                self._memo[key] = (term, float(top.values[0]))
+        return self._memo[key]
 
     # -- one word the parser does not know ----------------------------------------------------------
-    def map_word(self, word: str) -> tuple[str | None, str, float]:
+    def map_word(self, word: str, categories: frozenset[str] | None = None) -> tuple[str | None, str, float]:
         """(replacement or None, how, score); how is curated/form/stop/embedding/unmapped."""
         if word in self.curated:
             return self.curated[word], "curated", 1.0
@@ -220,12 +234,14 @@ class WordMapper:
         for suffix in _SUFFIXES:
             if word.endswith(suffix) and len(word) > len(suffix) + 2:
                 stem = word[:-len(suffix)]
-                for cand in (stem, stem + "e", stem[:-1] if stem[-1:] == stem[-2:-1] else None):
+                undoubled = stem[:-1] if stem[-1:] == stem[-2:-1] else None  # "reddish" -> "red"
+                y_form = stem[:-1] + "y" if stem.endswith("i") else None  # "tiniest" -> "tiny"
+                for cand in (stem, stem + "e", undoubled, y_form):
                     if cand and cand in known:
                         return known[cand], "form", 1.0
         if word in STOP_WORDS or word.isdigit():
             return None, "stop", 1.0
-        hit = self.nearest_term(word)
+        hit = self.nearest_term(word, categories)
         if hit is not None:
             return hit[0], "embedding", hit[1]
         return None, "unmapped", 0.0
@@ -239,11 +255,12 @@ class WordMapper:
         out: list[str] = []
         mapped: list[WordMapping] = []
         unmapped: list[str] = []
-        for w in parser_words(prompt):
+        words = parser_words(prompt)
+        for i, w in enumerate(words):
             if w not in unknown:
                 out.append(w)
                 continue
-            term, how, score = self.map_word(w)
+            term, how, score = self.map_word(w, slot_categories(words, i, unknown))
             if how in ("curated", "form", "embedding"):
                 mapped.append(WordMapping(w, term, how, score))
             elif how == "unmapped":
@@ -262,3 +279,51 @@ class WordMapper:
 
 
 _PARSER_SYNONYMS = _parser_synonyms()
+
+
+def word_kind(word: str) -> str:
+    """What the parser takes a single known word for: an attribute category, "verb", "noun",
+    "bgnoun", "article", or "other"."""
+    if word in ("a", "an", "one", "two", "three", "the"):
+        return "article"
+    if word in V.MOTION_VERBS_PARSE:
+        return "verb"
+    if word in V.GENERIC_NOUNS:
+        return "noun"
+    if word in V.BACKGROUND_NOUNS:
+        return "bgnoun"
+    term = TERM_CATEGORY.get(word) and word or _PARSER_SYNONYMS.get(word)
+    if term and TERM_CATEGORY.get(term):
+        return TERM_CATEGORY[term]
+    return "other"
+
+
+_ADJECTIVE = frozenset({"color", "size", "speed"})
+_NOUN = frozenset({"shape"})
+_ADVERBIAL = frozenset({"motion", "speed"})
+_BACKGROUND = frozenset({"background", "color"})
+
+
+def slot_categories(words: list[str], i: int, unknown: set[str]) -> frozenset[str] | None:
+    """The attribute categories word `i` can belong to, judged from its known neighbours
+    (None when the neighbours do not say)."""
+    def neighbour(step: int) -> str:
+        j = i + step
+        while 0 <= j < len(words):
+            if words[j] not in unknown and words[j] not in ("and", "to", "toward", "towards"):
+                return word_kind(words[j])
+            j += step
+        return "edge"
+
+    before, after = neighbour(-1), neighbour(+1)
+    if after == "bgnoun":
+        return _BACKGROUND
+    if after in ("shape", "noun"):
+        return _ADJECTIVE  # "a ruby circle", "a teeny red star"
+    if after in ("color", "size") and before in ("article", "edge", "size", "color", "speed"):
+        return _ADJECTIVE  # "a teeny red ..."
+    if before in ("article", "color", "size") and after in ("verb", "motion", "speed", "edge", "other"):
+        return _NOUN  # "a red slab gliding left"
+    if before in ("verb", "shape", "noun", "motion"):
+        return _ADVERBIAL  # "gliding westbound", "a circle plummeting"
+    return None

@@ -27,10 +27,10 @@ from minisora.data import vocabulary as V
 from minisora.data.captions import parse
 from minisora.text.config import RewriterLMConfig, RewriterTrainConfig
 from minisora.text.lm import RewriterLM, WordTokenizer
+from minisora.text.rewriter import DEFAULT_REWRITER_DIR
 from minisora.text.rule_based import canonical_prompt, check_caption, make_pairs
 from minisora.weights import save_weights
 
-DEFAULT_REWRITER_DIR = Path(__file__).resolve().parent.parent / "assets" / "minisora-tiny" / "rewriter"
 NUM_MERGES = 300
 
 _DIRECTION_WORDS = {"left", "right", "up", "down", "leftward", "rightward", "upward", "downward",

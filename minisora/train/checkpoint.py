@@ -279,8 +279,9 @@ def load_checkpoint(path: str | Path, *, model: nn.Module, ema: EMA | None, opti
         targets = {**{f"model.{k}": v for k, v in model_sd.items()},
                    **({f"ema.{k}": v for k, v in ema_sd.items()} if state["has_ema"] else {}),
                    **{f"optimizer.{k}": v for k, v in optim_tensors.items()}}
-        # optimizer step counters are not sharded: fresh CPU scalars receive them
-        dcp.load(targets, storage_reader=dcp.HuggingFaceStorageReader(str(path / "sharded")))
+        with warnings.catch_warnings():  # one process reading a sharded checkpoint is intended
+            warnings.simplefilter("ignore", UserWarning)
+            dcp.load(targets, storage_reader=dcp.HuggingFaceStorageReader(str(path / "sharded")))
         model_sd = {k[len("model."):]: v for k, v in targets.items() if k.startswith("model.")}
         ema_loaded = {k[len("ema."):]: v for k, v in targets.items() if k.startswith("ema.")}
         optim_tensors = {k[len("optimizer."):]: v for k, v in targets.items() if k.startswith("optimizer.")}

@@ -59,7 +59,8 @@ def init_distributed(cfg: ParallelConfig) -> DistInfo:
     return DistInfo(rank=rank, world_size=world, local_rank=local_rank, device=device)
 
 
-def apply_parallelism(model: nn.Module, cfg: ParallelConfig, info: DistInfo) -> nn.Module:
+def apply_parallelism(model: nn.Module, cfg: ParallelConfig, info: DistInfo, *,
+                      unused_parameters: bool = False) -> nn.Module:
     """Wrap `model` for training; the model file itself knows nothing of any of this.
 
     The order is fixed and matters:
@@ -69,6 +70,8 @@ def apply_parallelism(model: nn.Module, cfg: ParallelConfig, info: DistInfo) -> 
          names stay unchanged for checkpoints and FSDP sees the same module tree;
       3. FSDP2 (`fully_shard` per block, then the root) or DDP: outermost, so the collectives wrap
          the compiled, checkpointed compute and gradient reduction overlaps with backward.
+    unused_parameters: some parameters take no part in the loss (e.g. the learned null text when
+    text dropout is off); DDP must then look for them each step, which costs a graph traversal.
     Returns the module to call for training (the DDP wrapper, or `model` itself otherwise);
     `unwrap(result)` gives back the plain module holding the same parameters.
     """
@@ -100,7 +103,8 @@ def apply_parallelism(model: nn.Module, cfg: ParallelConfig, info: DistInfo) -> 
             return model
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        return DDP(model, device_ids=[info.local_rank] if info.device.type == "cuda" else None)
+        return DDP(model, device_ids=[info.local_rank] if info.device.type == "cuda" else None,
+                   find_unused_parameters=unused_parameters)
     return model
 
 

@@ -207,7 +207,8 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
     # 2. model, parallelism, EMA, optimizer, schedule ----------------------------------------
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model = DiT(dit_cfg).to(info.device)
-    train_model = apply_parallelism(model, cfg.parallel, info)
+    # without text dropout the learned null text never enters the loss
+    train_model = apply_parallelism(model, cfg.parallel, info, unused_parameters=cfg.flow.text_drop_prob == 0)
     model = unwrap(train_model)  # same parameters; FSDP2 shards in place
     ema = EMA(model, cfg.ema.decay, cfg.ema.start_step) if cfg.ema.enabled else None
     params = [p for p in model.parameters() if p.requires_grad]
@@ -253,7 +254,7 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
     data_time = step_time = 0.0
     records = []  # per step of this run: [seconds, data seconds, T', H', W'] (for benchmarks)
     last_loss = float("nan")
-    last_saved = None
+    last_saved = resume_from  # a run resumed at its last step writes nothing new
     try:
         while step < cfg.schedule.max_steps:
             t0 = time.perf_counter()

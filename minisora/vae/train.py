@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -219,11 +220,14 @@ def _log_status(line: str, status_file: str | None) -> None:
 
 
 def release(vae: VideoVAE, folder: str | Path, stats_clips: torch.Tensor, status_file: str | None = None,
-            note: str = "") -> tuple[torch.Tensor, torch.Tensor]:
-    """Measure latent shift/scale on `stats_clips`, store them in the model, save bf16 weights."""
+            note: str = "", info: dict | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Measure latent shift/scale on `stats_clips`, store them in the model, save bf16 weights
+    (plus `training.json`, the provenance of the weights, when `info` is given)."""
     shift, scale = latent_stats(vae, stats_clips)
     vae.set_latent_stats(shift, scale)
     vae.save_pretrained(folder, dtype=torch.bfloat16)
+    if info is not None:
+        atomic_write_bytes(Path(folder) / "training.json", (json.dumps(info, indent=2) + "\n").encode())
     stamp = datetime.now(timezone.utc).strftime("%H:%M UTC")
     _log_status(f"{stamp} VAE weights updated: {folder} {note}", status_file)
     return shift, scale
@@ -342,6 +346,10 @@ def _save(vae: VideoVAE, opt: torch.optim.Optimizer, sampler: CropSampler, step:
     save_checkpoint(Path(cfg.out) / "checkpoint", vae, opt, sampler, step, elapsed, cfg, history)
     if cfg.release_dir:
         val_psnr = next((h["val_psnr"] for h in reversed(history) if "val_psnr" in h), float("nan"))
+        sps = next((h["samples_per_s"] for h in reversed(history) if "samples_per_s" in h), float("nan"))
+        info = {"step": step, "minutes": elapsed / 60, "val_psnr": val_psnr, "samples_per_s": sps,
+                "command": " ".join(["minisora"] + sys.argv[1:]) if Path(sys.argv[0]).name == "minisora" else "",
+                "train_config": to_dict(cfg)}
         release(vae, cfg.release_dir, pool[: cfg.stats_clips], status_file,
-                note=f"(step {step}, {elapsed / 60:.1f} min, held-out PSNR {val_psnr:.2f} dB)")
+                note=f"(step {step}, {elapsed / 60:.1f} min, held-out PSNR {val_psnr:.2f} dB)", info=info)
         # Training continues on raw latents; the stored statistics only matter for encode/decode.

@@ -1,0 +1,248 @@
+"""Training the upscaler: `train_upscaler(cfg) -> summary` (the `minisora train-upscaler` command).
+
+Data: MovingShapes pairs, the same scene spec rendered twice, at the low-res size and at 2x the
+size with 2x the frames at 2x the fps (same duration), so one render serves both the spatial task
+(every other high-res frame) and the temporal one. Scenes are rendered lazily into a pool and
+reused: each use draws a random window of frames, horizontal/vertical flips and time reversal (the
+renderer's physics is symmetric under all three), so the pool is seen in many variants.
+
+Objective: the project's rectified-flow loss (`flow.training.flow_matching_loss`) on the scaled
+residual x_hi - base with the condition as `extra_cond` (see `condition.py`), text always null,
+no frame conditioning, no token-dependent shift (the residual's difficulty does not grow with the
+number of tokens the way a whole image's does).
+
+Engine: a compact single-process loop (the DiT engine in `minisora/train/engine.py` is built
+around cached text/latent datasets and buckets, which this pixel-pair task does not have); it
+reuses the engine's checkpoint contract (`train/checkpoint.py`: model, EMA, optimizer, LR schedule,
+RNG, step and config slots, atomic writes, resume) and its EMA. The data drawn at step k is a pure
+function of (seed, k), so a resumed run continues exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from minisora.config import to_dict
+from minisora.data.synthetic import render, sample_scene
+from minisora.dit.model import DiT
+from minisora.flow.training import FlowTrainConfig, flow_matching_loss
+from minisora.train import checkpoint as ckpt
+from minisora.train.distributed import DistInfo
+from minisora.train.ema import EMA
+from minisora.upscale.condition import build_condition, upsample_space
+from minisora.upscale.config import UpscaleTrainConfig, UpscalerConfig
+from minisora.upscale.model import Upscaler, _autocast
+
+# The flow objective for the residual: no text dropout (text is always null), no given frames.
+FLOW = FlowTrainConfig(text_drop_prob=0.0, frame_cond_prob=0.0, token_dependent_shift=False, base_shift=1.0)
+
+
+class PairPool:
+    """Scene i -> (lo uint8 (T, h, w, 3), hi uint8 (2T-1, 2h, 2w, 3)); hi at twice the fps.
+
+    The low-res size of scene i is sizes[i % len(sizes)]; scenes are rendered on first use and kept.
+    """
+
+    def __init__(self, n: int, sizes: list[tuple[int, int]], num_frames: int, fps: float, seed: int,
+                 split: str = "train"):
+        self.n, self.sizes, self.num_frames, self.fps, self.seed, self.split = n, list(sizes), num_frames, fps, seed, split
+        self.items: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def size_of(self, i: int) -> tuple[int, int]:
+        return self.sizes[i % len(self.sizes)]
+
+    def spec(self, i: int):
+        return sample_scene(np.random.default_rng([self.seed, i]), split=self.split)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        if i not in self.items:
+            h, w = self.size_of(i)
+            s = self.spec(i)
+            T = self.num_frames
+            self.items[i] = (render(s, h, w, T, self.fps), render(s, 2 * h, 2 * w, 2 * T - 1, 2 * self.fps))
+        return self.items[i]
+
+
+def _to_tensor(frames: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float() / 127.5 - 1.0  # 3, T, H, W
+
+
+def make_batch(pool: PairPool, step: int, cfg: UpscaleTrainConfig, ucfg: UpscalerConfig) -> dict:
+    """The batch of `step`, a pure function of (cfg.seed, step): lo (B, 3, Tl, h, w), hi (B, 3, Tw, 2h, 2w),
+    time_scale, and per-sample crop corners `corners` [(y, x)] of `crop` (ch, cw) output pixels.
+    Windows hold Tw = window_frames target frames (odd for the temporal task, so a window starts and
+    ends on an original frame, as the inference windows do)."""
+    rng = np.random.default_rng([cfg.seed, 1, step])
+    time_scale = 2 if rng.random() < cfg.time_prob else 1
+    size_id = int(rng.integers(len(pool.sizes)))
+    # scene indices of this size: size_id, size_id + len(sizes), ...
+    per_size = math.ceil((pool.n - size_id) / len(pool.sizes))
+    idxs = size_id + len(pool.sizes) * rng.integers(per_size, size=cfg.batch_size)
+    T = cfg.num_frames
+    W = min(ucfg.window_frames, T if time_scale == 1 else 2 * T - 1)
+    if time_scale == 2 and W % 2 == 0:
+        W -= 1
+    h, w = pool.size_of(int(idxs[0]))
+    H, Wd = ucfg.scale * h, ucfg.scale * w
+    ch, cw = (min(cfg.crop, H), min(cfg.crop, Wd)) if cfg.crop else (H, Wd)
+    los, his, corners = [], [], []
+    for i in idxs:
+        lo, hi2 = pool[int(i)]
+        if time_scale == 1:
+            t0 = int(rng.integers(T - W + 1))
+            lo_w, hi_w = lo[t0:t0 + W], hi2[0::2][t0:t0 + W]
+        else:
+            s = 2 * int(rng.integers((2 * T - 1 - W) // 2 + 1))  # even start in target frames
+            lo_w, hi_w = lo[s // 2:s // 2 + (W + 1) // 2], hi2[s:s + W]
+        if rng.random() < 0.5:
+            lo_w, hi_w = lo_w[:, :, ::-1], hi_w[:, :, ::-1]
+        if rng.random() < 0.5:
+            lo_w, hi_w = lo_w[:, ::-1], hi_w[:, ::-1]
+        if rng.random() < 0.5:
+            lo_w, hi_w = lo_w[::-1], hi_w[::-1]
+        los.append(_to_tensor(lo_w))
+        his.append(_to_tensor(hi_w))
+        corners.append((int(rng.integers(H - ch + 1)), int(rng.integers(Wd - cw + 1))))
+    return {"lo": torch.stack(los), "hi": torch.stack(his), "time_scale": time_scale, "corners": corners,
+            "crop": (ch, cw)}
+
+
+def training_loss(dit: torch.nn.Module, ucfg: UpscalerConfig, batch: dict, generator: torch.Generator,
+                  cond_noise_prob: float) -> tuple[torch.Tensor, dict]:
+    """Flow loss of one batch: noise-augment the condition, build it on whole frames (so crops see the
+    same bicubic values as inference tiles do), crop, regress the scaled residual."""
+    lo, hi = batch["lo"], batch["hi"]
+    B = lo.shape[0]
+    on = torch.rand(B, generator=generator) < cond_noise_prob
+    sigma = torch.where(on, torch.rand(B, generator=generator) * ucfg.cond_noise_max, torch.zeros(B))
+    aug = torch.randn(lo.shape, generator=generator)
+    base, extra = build_condition(lo, ucfg.scale, batch["time_scale"], sigma, aug)  # B, 3|5, Tw, H, W
+    if base.shape != hi.shape:
+        raise ValueError(f"condition {tuple(base.shape)} does not match the target {tuple(hi.shape)}")
+    ch, cw = batch["crop"]
+    crops = [(slice(None), slice(None), slice(y, y + ch), slice(x, x + cw)) for y, x in batch["corners"]]
+    target = torch.stack([(hi[b] - base[b])[c] for b, c in enumerate(crops)]) * ucfg.residual_scale  # B, 3, Tw, ch, cw
+    extra = torch.stack([extra[b][c] for b, c in enumerate(crops)])  # B, 5, Tw, ch, cw
+    tokens, mask, pooled = dit.null_text(B)
+    return flow_matching_loss(dit, target, tokens, mask, pooled, FLOW, generator=generator, extra_cond=extra)
+
+
+def lr_factor(cfg: UpscaleTrainConfig):
+    def f(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        p = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * p))
+    return f
+
+
+def validation_set(cfg: UpscaleTrainConfig) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Held-out scenes (split 'heldout', seed offset) at the first size: (lo, hi) 17-frame pairs."""
+    pool = PairPool(cfg.val_clips, [cfg.sizes[0]], cfg.num_frames, cfg.fps, cfg.seed + 10_000, split="heldout")
+    return [(pool[i][0], pool[i][1][0::2]) for i in range(cfg.val_clips)]
+
+
+def evaluate(upscaler: Upscaler, val: list[tuple[np.ndarray, np.ndarray]]) -> dict:
+    """Mean PSNR of the stage and of bicubic upsampling against the high-res renders."""
+    from minisora.eval.metrics import psnr
+
+    ours, bic = [], []
+    for lo, hi in val:
+        ours.append(psnr(upscaler(lo, seed=0), hi))
+        up = upsample_space(_to_tensor(lo)[None], upscaler.config.scale)[0]
+        bic.append(psnr(((up + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).numpy(), hi))
+    return {"val_psnr": float(np.mean(ours)), "val_psnr_bicubic": float(np.mean(bic))}
+
+
+def train_upscaler(cfg: UpscaleTrainConfig, ucfg: UpscalerConfig | None = None, progress: bool = True) -> dict:
+    """Train (or resume) a run in `cfg.out`; returns a summary with the last metrics."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    ucfg = ucfg or UpscalerConfig.preset(cfg.preset)
+    out = Path(cfg.out)
+    ckpt.check_writable(out / "checkpoints")
+    info = DistInfo(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
+    # 1. model, EMA, optimiser, schedule (same seed -> same initial weights)
+    torch.manual_seed(cfg.seed)
+    dit = DiT(ucfg.dit).train()
+    ema = EMA(dit, cfg.ema_decay, cfg.ema_start)
+    opt = torch.optim.AdamW(dit.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg))
+    model_config = {"upscaler": to_dict(ucfg)}
+    # 2. resume
+    step = 0
+    latest = ckpt.latest_checkpoint(out / "checkpoints")
+    if latest is not None:
+        state = ckpt.load_checkpoint(latest, model=dit, ema=ema, optimizer=opt, scheduler=sched, info=info,
+                                     model_config=model_config)
+        step = int(state["step"])
+        print(f"resumed from {latest} at step {step}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps({"train": to_dict(cfg), **model_config}, indent=2) + "\n")
+    pool = PairPool(cfg.pool_size, cfg.sizes, cfg.num_frames, cfg.fps, cfg.seed)
+    val = validation_set(cfg) if cfg.val_clips else []
+    log = open(out / "log.jsonl", "a")
+
+    def ema_upscaler() -> Upscaler:
+        m = copy.deepcopy(dit)
+        ema.copy_to(m)
+        return Upscaler(ucfg, m.eval()).set_precision(cfg.precision)
+
+    def save(step: int) -> None:
+        ckpt.save_checkpoint(out / "checkpoints", step, model=dit, ema=ema, optimizer=opt, scheduler=sched,
+                             info=info, state={"model_config": model_config, "train_config": to_dict(cfg)},
+                             keep_last=cfg.keep_last)
+        if cfg.release_dir:
+            ema_upscaler().save_pretrained(cfg.release_dir)
+
+    # 3. the loop
+    t_start = time.time()
+    metrics: dict = {}
+    bar = tqdm(total=cfg.steps, initial=step, desc="train-upscaler", disable=not progress)
+    losses = []
+    while step < cfg.steps:
+        if cfg.minutes and time.time() - t_start > 60 * cfg.minutes:
+            print(f"time budget of {cfg.minutes} min reached at step {step}")
+            break
+        batch = make_batch(pool, step, cfg, ucfg)
+        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        with _autocast(info.device, cfg.precision):
+            loss, stats = training_loss(dit, ucfg, batch, g, cfg.cond_noise_prob)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite loss {float(loss)} at step {step}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = float(torch.nn.utils.clip_grad_norm_(dit.parameters(), cfg.grad_clip))
+        opt.step()
+        sched.step()
+        step += 1
+        ema.update(dit, step)
+        losses.append(stats["loss"])
+        bar.update(1)
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            metrics = {"step": step, "loss": float(np.mean(losses)), "gnorm": gnorm,
+                       "lr": sched.get_last_lr()[0], "elapsed_s": time.time() - t_start}
+            losses = []
+            if val and cfg.eval_every and step % cfg.eval_every == 0:
+                metrics.update(evaluate(ema_upscaler(), val))
+            log.write(json.dumps(metrics) + "\n")
+            log.flush()
+            bar.set_postfix({k: round(v, 4) for k, v in metrics.items() if k in ("loss", "val_psnr")})
+        if cfg.save_every and step % cfg.save_every == 0:
+            save(step)
+    bar.close()
+    if not (cfg.save_every and step % cfg.save_every == 0):
+        save(step)
+    if val and "val_psnr" not in metrics:
+        metrics.update(evaluate(ema_upscaler(), val))
+    log.write(json.dumps({"final": True, "step": step, **metrics}) + "\n")
+    log.close()
+    return {"step": step, **metrics}

@@ -1,0 +1,62 @@
+"""Assemble the minisora-tiny model folder: DiT release weights (EMA, bf16) + model_index.json.
+
+    python scripts/export_default.py --config configs/minisora-tiny.yaml \
+        [--checkpoint runs/minisora-tiny/dit/checkpoints/step_XXXX] [--out minisora/assets/minisora-tiny]
+
+The VAE (vae/) and the rewriter (rewriter/) are released into the same folder by their own trainers;
+this writes transformer/ and the index that ties the folder together, taking the sampling schedule
+from the training config's flow section so sampling mirrors training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from minisora.pipeline import DEFAULT_MODEL_DIR, GenerationDefaults, ModelIndex, RewriterRef, SchedulerConfig
+    from minisora.train.checkpoint import latest_checkpoint
+    from minisora.train.config import load_config
+    from minisora.train.export import export_release
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default="configs/minisora-tiny.yaml")
+    ap.add_argument("--checkpoint", default=None, help="default: the latest checkpoint of the run")
+    ap.add_argument("--out", default=str(DEFAULT_MODEL_DIR))
+    ap.add_argument("--steps", type=int, default=GenerationDefaults.num_inference_steps, help="default sampling steps")
+    ap.add_argument("--guidance", type=float, default=GenerationDefaults.guidance_scale, help="default guidance")
+    ap.add_argument("--note", action="append", default=[], metavar="KEY=VALUE", help="provenance, repeatable")
+    args = ap.parse_args(argv)
+
+    cfg = load_config(args.config)
+    ckpt = Path(args.checkpoint) if args.checkpoint else latest_checkpoint(cfg.checkpoint_dir)
+    if ckpt is None:
+        print(f"no checkpoint in {cfg.checkpoint_dir}; train first", file=sys.stderr)
+        return 1
+    out = Path(args.out)
+    export_release(ckpt, out / "transformer")
+    f = cfg.flow
+    rewriter = RewriterRef(backend="builtin", path="rewriter") if (out / "rewriter").is_dir() else RewriterRef()
+    index = ModelIndex(
+        name="minisora-tiny", rewriter=rewriter,
+        scheduler=SchedulerConfig(method="euler", base_shift=f.base_shift, base_tokens=f.base_tokens,
+                                  token_dependent_shift=f.token_dependent_shift),
+        defaults=GenerationDefaults(num_inference_steps=args.steps, guidance_scale=args.guidance),
+        trained_sizes=[(64, 64), (48, 80), (80, 48)],
+        training={"command": "make train-default", "config": args.config, "checkpoint": str(ckpt),
+                  "exported_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+                  **dict(n.split("=", 1) for n in args.note)})
+    index.save(out)
+    total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    print(f"exported {ckpt} -> {out} ({total / 1e6:.1f} MB in all); rewriter: {rewriter.backend}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

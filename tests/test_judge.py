@@ -1,0 +1,125 @@
+"""The judge on rendered ground truth: a small version of `python -m minisora.eval.judge --selftest`."""
+
+import numpy as np
+import pytest
+
+from minisora.data import vocabulary as V
+from minisora.data.spec import ObjectSpec, OccluderSpec, SceneSpec
+from minisora.data.synthetic import render, sample_scene
+from minisora.eval import judge as J
+
+N_CLIPS = 36
+
+
+@pytest.fixture(scope="module")
+def clips():
+    """(spec, H, W, video, analysis) for N_CLIPS random scenes at the three self-test sizes."""
+    out = []
+    for i in range(N_CLIPS):
+        rng = np.random.default_rng([123, i])
+        spec = sample_scene(rng, split=("train", "heldout")[i % 2], occluder_prob=0.3)
+        H, W = J.SELFTEST_SIZES[i % 3]
+        video = render(spec, H, W, J.SELFTEST_FRAMES, J.SELFTEST_FPS)
+        out.append((spec, H, W, video, J.analyze(video, J.SELFTEST_FPS)))
+    return out
+
+
+def _per_type(results):
+    per: dict[str, list[bool]] = {}
+    for res in results:
+        for key, ok in res.checks.items():
+            per.setdefault(key.split(".")[-1], []).append(ok)
+    return {k: float(np.mean(v)) for k, v in per.items()}
+
+
+def test_ground_truth_is_judged_correct(clips):
+    results = [J.score(a, spec) for spec, _, _, _, a in clips]
+    per = _per_type(results)
+    assert {"color", "shape", "size", "motion", "speed", "count", "background"} <= set(per)
+    low = {k: v for k, v in per.items() if v < 0.95}
+    assert not low, f"attribute types judged wrong too often on ground truth: {low}"
+    assert np.mean([r.accuracy for r in results]) > 0.97
+    assert all(r.flicker > 0.99 for r in results)  # rendered backgrounds are perfectly steady
+
+
+@pytest.mark.parametrize("kind", ["color", "shape", "size", "motion", "speed", "count", "background", "occluder"])
+def test_changed_attribute_is_rejected(clips, kind):
+    rejected = []
+    for i, (spec, _, _, _, a) in enumerate(clips):
+        changed = J._change(spec, kind, np.random.default_rng([7, i]))
+        if changed is None:
+            continue
+        spec2, key = changed
+        rejected.append(not J.score(a, spec2).checks[key])
+    assert len(rejected) >= 20
+    assert np.mean(rejected) >= 0.9, f"{kind}: changed attribute rejected only {np.mean(rejected):.2f}"
+
+
+def test_noise_and_blank_clips_score_low(clips):
+    for spec, H, W, video, _ in clips[:6]:
+        noise = np.random.default_rng(0).integers(0, 256, size=video.shape, dtype=np.uint8)
+        blank = np.broadcast_to(np.array(V.BACKGROUNDS[spec.background], np.uint8), video.shape).copy()
+        assert J.judge(noise, spec).accuracy < 0.2
+        assert J.judge(blank, spec).accuracy < 0.2
+        assert J.judge(noise, spec).flicker < 0.8  # noise flickers, a rendered background does not
+
+
+def test_every_shape_and_size_recognised_at_every_test_size():
+    for H, W in J.SELFTEST_SIZES:
+        for shape in V.SHAPES:
+            for size in V.SIZES:
+                obj = ObjectSpec(color="purple", shape=shape, size=size, motion="right", speed="slow", x0=0.35, y0=0.45)
+                a = J.analyze(render(SceneSpec(objects=(obj,), background="navy"), H, W, 9), fps=8.0)
+                assert [(o.color, o.shape, o.size, o.motion, o.speed_class) for o in a.objects] == [
+                    ("purple", shape, size, "right", "slow")], (H, W, shape, size)
+
+
+def test_text_targets_score_only_stated_attributes():
+    obj = ObjectSpec(color="red", shape="circle", size="large", motion="left", speed="fast", x0=0.7, y0=0.5)
+    video = render(SceneSpec(objects=(obj,), background="black"), 64, 64, 17)
+    res = J.judge(video, "a red circle moving left")
+    assert res.checks == {"obj0.color": True, "obj0.shape": True, "obj0.motion": True, "count": True}
+    assert res.accuracy == 1.0
+    wrong = J.judge(video, "a blue square moving up on a gray background")
+    assert wrong.checks["obj0.color"] is False and wrong.checks["obj0.shape"] is False
+    assert wrong.checks["obj0.motion"] is False and wrong.checks["background"] is False
+    # Without a colour, the object is matched by its other attributes.
+    assert J.judge(video, "a large circle moving quickly to the left").accuracy == 1.0
+
+
+def test_vanishing_object_fails_permanence():
+    found = 0
+    for i in range(40):
+        spec = sample_scene(np.random.default_rng([5, i]), occluder_prob=1.0)
+        H, W = J.SELFTEST_SIZES[i % 3]
+        vanish = J._vanishing_clip(spec, H, W)
+        if vanish is None:
+            continue
+        clip, key = vanish
+        honest = J.judge(render(spec, H, W, J.SELFTEST_FRAMES, J.SELFTEST_FPS), spec)
+        assert honest.checks[key], f"scene {i}: honest clip fails {key}"
+        assert not J.judge(clip, spec).checks[key], f"scene {i}: vanishing object passes {key}"
+        found += 1
+        if found == 3:
+            break
+    assert found == 3
+
+
+def test_mp4_round_trip_keeps_verdicts(clips):
+    results = [J.judge(J._mp4_roundtrip(video, J.SELFTEST_FPS), spec) for spec, _, _, video, _ in clips[:9]]
+    assert np.mean([r.accuracy for r in results]) > 0.95
+
+
+def test_judge_rejects_bad_input():
+    spec = SceneSpec(objects=(ObjectSpec("red", "circle", "small", "still", "slow", 0.5, 0.5),), background="black")
+    video = render(spec, 32, 32, 4)
+    with pytest.raises(TypeError, match="uint8"):
+        J.judge(video.astype(np.float32), spec)
+    with pytest.raises(ValueError, match="T, H, W, 3"):
+        J.judge(video[..., :2], spec)
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        J.judge(video[:1], spec)
+    with pytest.raises(TypeError, match="SceneSpec or a prompt"):
+        J.judge(video, {"objects": []})
+    assert J.judge(video, spec).accuracy == 1.0
+    assert J.judge(video, SceneSpec(objects=spec.objects, background="black", occluder=OccluderSpec(x=0.5))).checks["occluder"] is False
