@@ -17,6 +17,7 @@ throughput of Wan in the same configuration.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 
@@ -56,7 +57,8 @@ def make_inputs(cfg: DiTConfig, B: int, thw, L: int, seed: int = 0):
                 frame_cond=x, frame_mask=fm)
 
 
-def ours(cfg: DiTConfig, dtype: torch.dtype, inp: dict, compile_: bool):
+def ours(cfg: DiTConfig, dtype: torch.dtype, inp: dict, compile_: bool, sdpa_only: bool = False):
+    """minisora's DiT; sdpa_only forces torch's SDPA kernel instead of the explicit CPU attention."""
     torch.manual_seed(0)
     model = DiT(cfg)
     with torch.no_grad():  # non-zero weights everywhere, so no kernel sees a trivially zero operand
@@ -67,15 +69,27 @@ def ours(cfg: DiTConfig, dtype: torch.dtype, inp: dict, compile_: bool):
     params = [p for p in model.parameters()]
 
     def forward():
-        with torch.no_grad():
+        with torch.no_grad(), attention_kernel(sdpa_only):
             fn(**inp)
 
     def train():
-        v = fn(**inp)
-        v.float().square().mean().backward()
+        with attention_kernel(sdpa_only):
+            v = fn(**inp)
+            v.float().square().mean().backward()
         for p in params:
             p.grad = None
     return forward, train
+
+
+@contextlib.contextmanager
+def attention_kernel(sdpa_only: bool):
+    from minisora.dit import attention as A
+    saved = A.CPU_EXPLICIT_MAX_TOKENS
+    A.CPU_EXPLICIT_MAX_TOKENS = 0 if sdpa_only else saved
+    try:
+        yield
+    finally:
+        A.CPU_EXPLICIT_MAX_TOKENS = saved
 
 
 def peer(cfg: DiTConfig, dtype: torch.dtype, inp: dict):
@@ -123,8 +137,12 @@ def main(argv=None) -> int:
     ap.add_argument("--no-peer", action="store_true", help="skip diffusers' Wan transformer")
     ap.add_argument("--no-fp32", action="store_true")
     ap.add_argument("--compile", action="store_true", help="also torch.compile minisora's DiT")
+    ap.add_argument("--no-sdpa-row", action="store_true", help="skip the row that forces torch SDPA attention")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args(argv)
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     cfg = DiTConfig.preset(args.preset)
     thw = tuple(int(v) for v in args.latent.split("x"))
     inp = make_inputs(cfg, args.batch, thw, args.text_len)
@@ -137,6 +155,8 @@ def main(argv=None) -> int:
     runs = {}  # (model, dtype) -> (forward_fn, train_fn)
     for dt in dtypes:
         runs[("minisora", dt)] = ours(cfg, dt, inp, False)
+        if not args.no_sdpa_row:
+            runs[("minisora SDPA-only", dt)] = ours(cfg, dt, inp, False, sdpa_only=True)
         if args.compile:
             runs[("minisora+compile", dt)] = ours(cfg, dt, inp, True)
         if not args.no_peer:
@@ -158,13 +178,13 @@ def main(argv=None) -> int:
         peaks[dt] = max(peaks[dt], matmul_peak(dt))
 
     rows = []
-    header = f"{'model':<18} {'dtype':<9} {'pass':<14} {'ms':>8} {'tokens/s':>10} {'GFLOP/s':>9} {'% peak':>7} {'vs Wan':>7}"
+    header = f"{'model':<19} {'dtype':<9} {'pass':<14} {'ms':>8} {'tokens/s':>10} {'GFLOP/s':>9} {'% peak':>7} {'vs Wan':>7}"
     for (name, dt, kind), sec in best.items():
         work = flops["total"] * (3 if kind == "train" else 1)
         gflops = work / sec / 1e9
         peer_sec = best.get(("diffusers Wan", dt, kind))
         ratio = f"{peer_sec / sec:6.2f}x" if peer_sec and name != "diffusers Wan" else "-"
-        rows.append(f"{name:<18} {str(dt).replace('torch.', ''):<9} {'fwd+bwd' if kind == 'train' else 'forward':<14} "
+        rows.append(f"{name:<19} {str(dt).replace('torch.', ''):<9} {'fwd+bwd' if kind == 'train' else 'forward':<14} "
                     f"{sec * 1e3:8.1f} {flops['tokens'] / sec:10.0f} {gflops:9.1f} {100 * gflops / peaks[dt]:6.1f}% {ratio:>7}")
 
     ok = True

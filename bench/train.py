@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,7 +39,7 @@ BAR_DATA_SHARE = 0.05
 DEFAULT_LATENTS = [(16, 5, 8, 8), (16, 5, 6, 10), (16, 5, 10, 6), (16, 1, 8, 8)]
 
 
-def matmul_peak(dtype: torch.dtype, threads: int, n: int = 2048, rounds: int = 5) -> float:
+def matmul_peak(dtype: torch.dtype, threads: int, n: int = 2048, rounds: int = 8) -> float:
     """GFLOP/s of a large square matmul on `threads` threads: the best of `rounds`."""
     prev = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -98,35 +99,36 @@ def main() -> int:
     cfg_file = Path(args.config)
     print(f"benchmark cache: {args.items} random items, latents {latents}, text {text_len}x{dit_cfg.text_dim}")
 
-    # peaks first (the machine's 2 cores; each DDP rank has one)
+    # The matmul peak is measured around each run (before and after, best kept): the 2 cores may
+    # be shared, and a peak taken at a quiet moment would flatter or shame the run next to it.
     peak_dtype = torch.bfloat16 if bf16 else torch.float32
-    peak2 = matmul_peak(peak_dtype, 2)
-    peak_note = f"{'bf16' if bf16 else 'fp32'} matmul peak, 2 threads: {peak2:.0f} GFLOP/s"
-    print(peak_note, flush=True)
+    peak_name = f"{'bf16' if bf16 else 'fp32'} matmul peak (2 threads)"
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
 
-    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    def timed_run(cmd: list[str], env: dict, run_dir: Path, label: str) -> tuple[dict, float]:
+        before = matmul_peak(peak_dtype, 2)
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
+        after = matmul_peak(peak_dtype, 2)
+        if r.returncode:
+            print(r.stdout[-2000:], r.stderr[-4000:])
+            raise SystemExit(f"{label} run failed")
+        print(f"{label}: {peak_name} {before:.0f} before, {after:.0f} after (GFLOP/s); "
+              f"load average {os.getloadavg()[0]:.1f}", flush=True)
+        return analyse(json.loads((run_dir / "summary.json").read_text()), dit_cfg, text_len, gb, args.skip), \
+            max(before, after)
+
     single_dir = work / "single"
-    r = subprocess.run([sys.executable, "-m", "minisora.train", str(cfg_file), *overrides, f"run_dir={single_dir}"],
-                       env=env, capture_output=True, text=True)
-    if r.returncode:
-        print(r.stdout[-2000:], r.stderr[-4000:])
-        raise SystemExit("single-process run failed")
-    rows = [("1 process, 2 threads, accum " + str(gb // base.optim.micro_batch_size),
-             analyse(json.loads((single_dir / "summary.json").read_text()), dit_cfg, text_len, gb, args.skip))]
-
+    a, peak = timed_run([sys.executable, "-m", "minisora.train", str(cfg_file), *overrides, f"run_dir={single_dir}"],
+                        {**os.environ, "OMP_NUM_THREADS": "2"}, single_dir, "1 process")
+    rows = [(f"1 process, 2 threads, accum {gb // base.optim.micro_batch_size}", a, peak)]
     if not args.no_ddp:
         micro = max(1, min(base.optim.micro_batch_size, gb // 2))
         ddp_dir = work / "ddp"
-        env1 = {**os.environ, "OMP_NUM_THREADS": "1"}
-        r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                            "-m", "minisora.train", str(cfg_file), *overrides, f"run_dir={ddp_dir}",
-                            "parallel.strategy=ddp", f"optim.micro_batch_size={micro}"],
-                           env=env1, capture_output=True, text=True, timeout=1800)
-        if r.returncode:
-            print(r.stdout[-2000:], r.stderr[-4000:])
-            raise SystemExit("2-rank DDP run failed")
-        rows.append((f"2-rank DDP (gloo), 1 thread each, accum {gb // (2 * micro)}",
-                     analyse(json.loads((ddp_dir / "summary.json").read_text()), dit_cfg, text_len, gb, args.skip)))
+        a, peak = timed_run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                             "-m", "minisora.train", str(cfg_file), *overrides, f"run_dir={ddp_dir}",
+                             "parallel.strategy=ddp", f"optim.micro_batch_size={micro}"],
+                            {**os.environ, "OMP_NUM_THREADS": "1"}, ddp_dir, "2-rank DDP")
+        rows.append((f"2-rank DDP (gloo), 1 thread each, accum {gb // (2 * micro)}", a, peak))
 
     from minisora.dit.flops import describe
 
@@ -134,14 +136,15 @@ def main() -> int:
     print(f"config {cfg_file.name}: preset {preset}, global batch {gb}, precision {base.precision.dtype}, "
           f"buckets {latents}; timed steps: {args.steps - args.skip} per run (median step time)")
     print()
-    print(f"| run | step ms | samples/s | GFLOP/s | share of {peak_note.split(',')[0]} ({peak2:.0f}) | data-loading share |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(f"| run | step ms | samples/s | GFLOP/s | {peak_name} | share of peak | data-loading share |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     ok = True
-    for name, a in rows:
+    for name, a, peak in rows:
         bar = a["data_share"] < BAR_DATA_SHARE
         ok &= bar
-        print(f"| {name} | {a['step_ms']:.0f} | {a['samples_s']:.1f} | {a['gflops']:.0f} | "
-              f"{100 * a['gflops'] / peak2:.0f}% | {100 * a['data_share']:.2f}% {'ok' if bar else 'MISSED'} |")
+        print(f"| {name} | {a['step_ms']:.0f} | {a['samples_s']:.1f} | {a['gflops']:.0f} | {peak:.0f} | "
+              f"{100 * a['gflops'] / peak:.0f}% | {100 * a['data_share']:.2f}% {'ok' if bar else 'MISSED'} |")
+    shutil.rmtree(work, ignore_errors=True)
     print()
     print(f"bar: data loading < {100 * BAR_DATA_SHARE:.0f}% of step time with cached latents: {'met' if ok else 'MISSED'}")
     return 0 if ok else 1

@@ -20,7 +20,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def main(argv: list[str] | None = None) -> int:
-    from minisora.pipeline import DEFAULT_MODEL_DIR, GenerationDefaults, ModelIndex, RewriterRef, SchedulerConfig
+    from minisora.pipeline import (DEFAULT_MODEL_DIR, GenerationDefaults, ModelIndex, RewriterRef, SchedulerConfig,
+                                   TextEncoderRef)
+    from minisora.train.config import dit_config
     from minisora.train.checkpoint import latest_checkpoint
     from minisora.train.config import load_config
     from minisora.train.export import export_release
@@ -31,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(DEFAULT_MODEL_DIR))
     ap.add_argument("--steps", type=int, default=GenerationDefaults.num_inference_steps, help="default sampling steps")
     ap.add_argument("--guidance", type=float, default=GenerationDefaults.guidance_scale, help="default guidance")
+    ap.add_argument("--max-length", type=int, default=None,
+                    help="text tokens per caption (default: the DiT's text_len, which the cache was written with)")
     ap.add_argument("--note", action="append", default=[], metavar="KEY=VALUE", help="provenance, repeatable")
     args = ap.parse_args(argv)
 
@@ -45,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     rewriter = RewriterRef(backend="builtin", path="rewriter") if (out / "rewriter").is_dir() else RewriterRef()
     index = ModelIndex(
         name="minisora-tiny", rewriter=rewriter,
+        text_encoder=TextEncoderRef(kind="minilm", max_length=args.max_length or dit_config(cfg.model).text_len),
         scheduler=SchedulerConfig(method="euler", base_shift=f.base_shift, base_tokens=f.base_tokens,
                                   token_dependent_shift=f.token_dependent_shift),
         defaults=GenerationDefaults(num_inference_steps=args.steps, guidance_scale=args.guidance),

@@ -12,14 +12,15 @@
 # On this 2-core CPU (AVX-512 bf16), alone on the machine, it takes about 2 h 15 min in all
 # (VAE ~40 min, rewriter ~10 min, cache ~15 min, transformer ~60 min, export < 1 min); the numbers
 # per stage are printed as it goes. Environment knobs (defaults in brackets):
-#   VAE_MINUTES [40]  CACHE_CLIPS [24000]  DIT_STEPS [3000]  SKIP_VAE / SKIP_REWRITER / SKIP_CACHE [unset]
+#   VAE_MINUTES [40]  CACHE_VIDEOS [1200]  CAPTIONS [2]  DIT_STEPS [3000]  SKIP_VAE / SKIP_REWRITER / SKIP_CACHE [unset]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 ASSETS=minisora/assets/minisora-tiny
 RUN=runs/minisora-tiny
 VAE_MINUTES=${VAE_MINUTES:-40}
-CACHE_CLIPS=${CACHE_CLIPS:-24000}
+CACHE_VIDEOS=${CACHE_VIDEOS:-1200}
+CAPTIONS=${CAPTIONS:-2}
 DIT_STEPS=${DIT_STEPS:-3000}
 mkdir -p "$RUN" "$ASSETS"
 TOTAL_START=$SECONDS
@@ -44,17 +45,15 @@ if [[ -z "${SKIP_REWRITER:-}" ]]; then
 fi
 if [[ -z "${SKIP_CACHE:-}" ]]; then
   rm -rf "$RUN/cache"
-  # 3 x 7/24 of the clips are 17-frame videos (one bucket per size), 1/8 are single frames.
-  V=$((CACHE_CLIPS * 7 / 24)); I=$((CACHE_CLIPS / 24))
-  stage cache "$PY" -m minisora.cli cache-latents --vae "$ASSETS/vae" --data synthetic --split train \
-    --num-samples "$CACHE_CLIPS" --bucket "17x64x64=$V" --bucket "17x48x80=$V" --bucket "17x80x48=$V" \
-    --bucket "1x64x64=$I" --bucket "1x48x80=$I" --bucket "1x80x48=$I" \
-    --batch-size 32 --dtype bfloat16 --out "$RUN/cache"
+  # per size (64x64, 48x80, 80x48): CACHE_VIDEOS 17-frame clips and CACHE_VIDEOS/4 single frames,
+  # each clip with CAPTIONS independently drawn captions (one cache item per caption)
+  stage cache "$PY" scripts/cache_default.py --vae "$ASSETS/vae" --out "$RUN/cache" \
+    --videos "$CACHE_VIDEOS" --images $((CACHE_VIDEOS / 4)) --captions "$CAPTIONS"
 fi
 stage transformer "$PY" -m minisora.cli train configs/minisora-tiny.yaml "run_dir=$RUN/dit" \
   "data.cache_dir=$RUN/cache" "schedule.max_steps=$DIT_STEPS"
 stage export "$PY" scripts/export_default.py --config configs/minisora-tiny.yaml \
-  --note "dit_steps=$DIT_STEPS" --note "cache_clips=$CACHE_CLIPS"
+  --note "dit_steps=$DIT_STEPS" --note "cache_videos_per_size=$CACHE_VIDEOS"
 
 echo "=== minisora-tiny trained; wall time per stage:"
 printf '  %s\n' "${REPORT[@]}"

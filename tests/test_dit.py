@@ -68,6 +68,21 @@ def test_rope_depends_only_on_relative_position():
     assert torch.allclose(apply_rope(x, c, s).norm(dim=-1), x.norm(dim=-1), atol=1e-5)
 
 
+def test_explicit_attention_equals_sdpa(monkeypatch):
+    import torch.nn.functional as F
+
+    from minisora.dit import attention as A
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, n, 16, generator=g) for n in (10, 7, 7))
+    bias = torch.zeros(2, 1, 1, 7)
+    bias[0, ..., 5:] = float("-inf")
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+    assert torch.allclose(A.attention(q, k, v, bias), ref, atol=1e-5)
+    monkeypatch.setattr(A, "CPU_EXPLICIT_MAX_TOKENS", 0)  # SDPA path
+    assert torch.allclose(A.attention(q, k, v, bias), ref, atol=1e-6)
+
+
 def test_untrained_block_is_identity_and_untrained_model_outputs_zero():
     block = DiTBlock(64, 4, 256)
     x = torch.randn(2, 10, 64)
@@ -206,3 +221,21 @@ def test_debug_model_overfits_fixed_clips():
     finally:
         torch.set_num_threads(threads)
     assert after < before / 10, (before, after)
+
+
+def test_packed_sequence_equals_separate_forwards():
+    """NaViT-style packing: clips of different sizes in one sequence give the same velocities as alone."""
+    model = randomised(DiT(DiTConfig.preset("debug")))
+    xs = [torch.randn(1, 16, 5, 8, 8), torch.randn(1, 16, 3, 6, 10), torch.randn(1, 16, 1, 4, 4)]
+    t = torch.tensor([0.2, 0.5, 0.9])
+    tok, mask, pooled = text(3, L=6)
+    mask[1, 3:] = False
+    fm = torch.zeros(1, 1, 5, 1, 1, dtype=torch.bool)
+    fm[:, :, 0] = True
+    packed = model.forward_packed(xs, t, tok, mask, pooled, frame_conds=[xs[0], None, None],
+                                  frame_masks=[fm, None, None])
+    for i, x in enumerate(xs):
+        alone = model(x, t[i:i + 1], tok[i:i + 1], mask[i:i + 1], pooled[i:i + 1],
+                      frame_cond=x if i == 0 else None, frame_mask=fm if i == 0 else None)
+        assert packed[i].shape == x.shape
+        assert torch.allclose(packed[i], alone, atol=1e-5), (i, (packed[i] - alone).abs().max())

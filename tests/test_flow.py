@@ -208,3 +208,31 @@ def test_text_dropout_uses_null_text():
     assert model.null_token.grad.abs().sum() > 0  # the null text is learned
     with pytest.raises(ValueError, match="text_drop_prob"):
         FlowTrainConfig(text_drop_prob=1.5)
+
+
+def test_one_checkpoint_samples_every_size(tmp_path):
+    """64x64, 48x80, 80x48 at 17 frames and 64x64 at 1 and 9 frames (latents of the default VAE)."""
+    _randomised_debug().save_pretrained(tmp_path / "dit")
+    model = DiT.from_pretrained(tmp_path / "dit")
+    for thw in [(5, 8, 8), (5, 6, 10), (5, 10, 6), (1, 8, 8), (3, 8, 8)]:
+        cond = _text(model, 1)
+        tok, mask, pooled = model.null_text(1, 5)
+        fm = frame_mask("first", thw[0]) if thw[0] > 1 else None
+        clean = torch.randn(1, 16, *thw)
+        out = sample(model, make_noise((1, 16, *thw), 0), steps=2, guidance_scale=3.0, cond=cond,
+                     uncond=dict(text_tokens=tok, text_mask=mask, text_pooled=pooled),
+                     frame_cond=clean if fm is not None else None, frame_mask=fm, progress=False)
+        assert out.shape == (1, 16, *thw) and torch.isfinite(out).all()
+
+
+def test_autocast_training_step_runs_and_matches_fp32():
+    model = _randomised_debug()
+    lat = torch.randn(2, 16, 3, 4, 4)
+    c = _text(model, 2)
+    cfg = FlowTrainConfig()
+    ref, _ = flow_matching_loss(model, lat, *c.values(), cfg, torch.Generator().manual_seed(0))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss, _ = flow_matching_loss(model, lat, *c.values(), cfg, torch.Generator().manual_seed(0))
+    loss.backward()
+    assert loss.dtype == torch.float32 and abs(loss.item() - ref.item()) < 0.05 * ref.item()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)

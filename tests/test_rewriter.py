@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from minisora.data.captions import parse, write_caption, write_prompt
+from minisora.data.captions import parse, write_prompt
 from minisora.data.synthetic import sample_scene
 from minisora.text.config import RewriterConfig, RewriterLMConfig
 from minisora.text.lm import RewriterLM, WordTokenizer, generate

@@ -85,3 +85,21 @@ def test_other_local_encoder_directory_t5(tmp_path):
     emb = enc.encode(["a red circle", "a blue star moving up"])
     assert emb.tokens.shape == (2, 12, 32) and emb.pooled.shape == (2, 32)
     assert emb.mask.sum(1).tolist() == [len(enc.tokenizer(t)["input_ids"]) for t in ["a red circle", "a blue star moving up"]]
+
+
+def test_other_local_encoder_directory_clip_text(tmp_path):
+    """A CLIP text tower directory loads as CLIPTextModel; pooling='model' takes CLIP's own pooled token."""
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    src = default_model_path()
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(src / name, tmp_path / name)
+    cfg = CLIPTextConfig(vocab_size=30522, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=4, max_position_embeddings=32)
+    torch.manual_seed(0)
+    CLIPTextModel(cfg).save_pretrained(tmp_path)
+    enc = TextEncoder(TextEncoderConfig(model_path=str(tmp_path), max_length=12, pooling="model"))
+    assert enc.dim == 32 and type(enc.model).__name__ == "CLIPTextModel"
+    emb = enc.encode(["a red circle", "a blue star moving up"])
+    assert emb.tokens.shape == (2, 12, 32) and emb.pooled.shape == (2, 32)
+    torch.testing.assert_close(emb.pooled.norm(dim=-1), torch.ones(2))

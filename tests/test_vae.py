@@ -32,7 +32,7 @@ def trained() -> tuple[VideoVAE, list[dict], torch.Tensor]:
     torch.manual_seed(0)
     pool = synthetic_pool(8, 32, 32, 5, seed=3, progress=False)
     cfg = VAETrainConfig(preset="debug", steps=150, batch_size=4, lr=4e-3, warmup_steps=10, crop_size=0,
-                         crop_frames=0, image_every=0, eval_every=0, save_every=0, log_every=10,
+                         crop_frames=0, image_every=0, eval_every=0, save_every=0, log_every=1,
                          out="/tmp/minisora-test-vae", min_lr_ratio=0.1)
     vae, hist = train_vae(cfg, pool=pool, val=pool, progress=False)
     return vae.eval(), hist, pool

@@ -15,22 +15,27 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from minisora.dit.rope import apply_rope
 
-# On CPU the fused flash kernel is ~3x slower than plain matmul + softmax (fwd + bwd, bf16) for the
-# short sequences of a laptop-sized video (80-320 tokens), and its advantage (never materialising
-# the N x N scores) only matters for long ones. Measured with bench/dit.py on a 2-core Zen 4.
-CPU_MATH_MAX_TOKENS = 2048
+# Which kernel computes attention. On GPUs, and for long sequences anywhere, torch's SDPA (flash /
+# memory-efficient kernels). On CPU at the short sequences of laptop-sized video (80-320 tokens) both
+# of SDPA's CPU paths lose badly in bf16 training: the flash kernel's backward is ~5x slower than
+# plain matmuls, and the math path upcasts bf16 to fp32 (measured, fwd+bwd of (16, 6, 80, 64):
+# flash 27 ms, math 14 ms, explicit bf16 matmul-softmax 5.6 ms on one Zen 4 core). There the same
+# computation is written out in the activation dtype; `test_explicit_attention_equals_sdpa` checks
+# that it equals SDPA. Set to 0 to use SDPA everywhere (bench/dit.py reports both).
+CPU_EXPLICIT_MAX_TOKENS = 2048
 
 
-def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """scaled_dot_product_attention on (B, h, N, hd); mask is added to the scores (0 / -inf) or None."""
-    if q.device.type == "cpu" and max(q.shape[-2], k.shape[-2]) <= CPU_MATH_MAX_TOKENS:
-        with sdpa_kernel(SDPBackend.MATH):
-            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """softmax(q k^T / sqrt(hd) + bias) v for q (B, h, N, hd), k/v (B, h, M, hd); bias broadcasts to (B, h, N, M)."""
+    if q.device.type == "cpu" and max(q.shape[-2], k.shape[-2]) <= CPU_EXPLICIT_MAX_TOKENS:
+        scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2)  # B, h, N, M
+        if bias is not None:
+            scores = scores + bias
+        return scores.softmax(dim=-1) @ v  # B, h, N, hd
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
 
 
 class SelfAttention(nn.Module):

@@ -21,6 +21,11 @@ def modulate(x_normed: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -
     return torch.addcmul(shift, x_normed, scale)
 
 
+def per_token(mod: torch.Tensor, segments: torch.Tensor | None) -> torch.Tensor:
+    """Per-sample modulation (B, k) -> (B, 1, k) broadcast over tokens, or (1, N, k) gathered for a packed sequence."""
+    return mod.unsqueeze(1) if segments is None else mod[segments].unsqueeze(0)
+
+
 def zero_init(layer: nn.Linear) -> None:
     """Zero a linear layer and mark it so the model-wide Xavier initialisation leaves it at zero."""
     nn.init.zeros_(layer.weight)
@@ -54,11 +59,13 @@ class DiTBlock(nn.Module):
             zero_init(layer)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor, context: torch.Tensor, context_bias: torch.Tensor,
-                cos: torch.Tensor, sin: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+                cos: torch.Tensor, sin: torch.Tensor, attn_mask: torch.Tensor | None = None,
+                segments: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, N, D); c (B, D) already passed through SiLU; context (B, L, D); context_bias (B, 1, 1, L)
-        additive text mask; cos/sin rotary tables (N, head_dim); attn_mask optional additive (B, 1, N, N)."""
+        additive text mask; cos/sin rotary tables (N, head_dim); attn_mask optional additive (B, 1, N, N);
+        segments (N,): for a packed sequence (B = 1), which sample of c each token belongs to."""
         D = x.shape[-1]
-        mod = self.ada(c).unsqueeze(1)  # B, 1, 6D
+        mod = per_token(self.ada(c), segments)  # B, 1, 6D  (packed: 1, N, 6D)
         shift1, scale1, gate1, shift2, scale2, gate2 = mod.chunk(6, dim=-1)  # B, 1, D each
         h = modulate(F.layer_norm(x, (D,), eps=self.eps), shift1, scale1 + 1)
         x = torch.addcmul(x, gate1, self.attn(h, cos, sin, attn_mask))
@@ -78,7 +85,7 @@ class FinalLayer(nn.Module):
         for layer in (self.ada, self.linear):
             zero_init(layer)
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor, segments: torch.Tensor | None = None) -> torch.Tensor:
         D = x.shape[-1]
-        shift, scale = self.ada(c).unsqueeze(1).chunk(2, dim=-1)  # B, 1, D each
+        shift, scale = per_token(self.ada(c), segments).chunk(2, dim=-1)  # B, 1, D each
         return self.linear(modulate(F.layer_norm(x, (D,), eps=self.eps), shift, scale + 1))

@@ -46,3 +46,26 @@ def describe(config: DiTConfig, T: int, H: int, W: int, text_len: int) -> str:
             f"{p / 1e6:.2f} M parameters; latent (T,H,W)=({T},{H},{W}) -> {f['tokens']} tokens, text {text_len}; "
             f"{f['total'] / 1e9:.3f} GFLOP per forward ({100 * f['attention'] / f['total']:.1f}% attention), "
             f"{3 * f['total'] / 1e9:.3f} GFLOP per training step (forward + backward), per sample")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m minisora.dit.flops --preset tiny --latent 5x8x8 --text-len 48` prints `describe` for each preset."""
+    import argparse
+
+    from minisora.dit.config import PRESETS
+
+    ap = argparse.ArgumentParser(description="DiT parameters and FLOPs per forward at a latent size")
+    ap.add_argument("--preset", choices=list(PRESETS), nargs="*", default=list(PRESETS))
+    ap.add_argument("--latent", default="5x8x8", help="latent T x H x W")
+    ap.add_argument("--text-len", type=int, default=48)
+    ap.add_argument("--patch", default=None, help="override the patch, e.g. 1x1x1")
+    args = ap.parse_args(argv)
+    T, H, W = (int(v) for v in args.latent.split("x"))
+    over = {} if args.patch is None else {"patch_size": tuple(int(v) for v in args.patch.split("x"))}
+    for name in args.preset:
+        print(f"{name}: {describe(DiTConfig.preset(name, **over), T, H, W, args.text_len)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -124,42 +124,100 @@ class DiT(nn.Module):
         cfg = self.config
         self._check_inputs(x, t, text_tokens, text_mask, text_pooled, frame_cond, frame_mask, extra_cond)
         B, C, T, H, W = x.shape
-        dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) \
-            else self.patch_embed.weight.dtype
+        dtype = self._compute_dtype(x)
 
-        # 1. stack the inputs along channels: x_t | clean given frames | mask | extra condition
-        parts = [x]
-        if cfg.frame_conditioning:
-            if frame_mask is None:
-                m = x.new_zeros(B, 1, T, H, W)
-            else:
-                m = frame_mask.to(x.dtype).expand(B, 1, T, H, W)
-            parts += [x.new_zeros(x.shape) if frame_cond is None else frame_cond * m, m]
-        if extra_cond is not None:
-            parts.append(extra_cond.to(x.dtype))
-        inp = torch.cat(parts, dim=1).to(dtype)  # B, C_in, T, H, W
-
-        # 2. spacetime patches -> tokens, and their rotary tables
+        # 1. inputs stacked along channels, cut into spacetime patches, embedded; rotary tables
+        h = self.patch_embed(patchify(self._input_stack(x, frame_cond, frame_mask, extra_cond, dtype),
+                                      cfg.patch_size))  # B, N, D
         grid = grid_size((T, H, W), cfg.patch_size)
-        h = self.patch_embed(patchify(inp, cfg.patch_size))  # B, N, D
-        cos, sin = rope_cos_sin(grid, cfg.rope_dims, cfg.rope_theta, device=x.device, dtype=dtype)
+        cos, sin = rope_cos_sin(grid, cfg.rope_dims, cfg.rope_theta, device=x.device, dtype=dtype)  # N, hd
 
-        # 3. conditioning vector c (timestep + pooled text) and projected text context
-        c = self.t_embed(timestep_features(t, cfg.timestep_freq_dim).to(dtype)) \
-            + self.pooled_embed(text_pooled.to(dtype))  # B, D
-        c = F.silu(c)
-        context = self.text_proj(text_tokens.to(dtype))  # B, L, D
-        # padding as an additive bias made once: 0 for real tokens, -inf for padding (exactly zero weight)
-        context_bias = torch.zeros(B, 1, 1, text_mask.shape[1], dtype=dtype, device=x.device)
-        context_bias.masked_fill_(~text_mask[:, None, None, :], float("-inf"))  # B, 1, 1, L
+        # 2. conditioning vector c (B, D), text context (B, L, D) and its padding bias (B, 1, 1, L)
+        c, context, context_bias = self._condition(t, text_tokens, text_mask, text_pooled, dtype)
 
-        # 4. blocks
+        # 3. blocks
         for block in self.blocks:
             h = block(h, c, context, context_bias, cos, sin)
 
-        # 5. head: tokens -> patch values -> latent video
+        # 4. head: tokens -> patch values -> latent video
         out = self.final(h, c)  # B, N, pt*ph*pw*C
         return unpatchify(out, cfg.patch_size, (T, H, W)).to(x.dtype)  # B, C, T, H, W
+
+    def _compute_dtype(self, x: torch.Tensor) -> torch.dtype:
+        if torch.is_autocast_enabled(x.device.type):
+            return torch.get_autocast_dtype(x.device.type)
+        return self.patch_embed.weight.dtype
+
+    def _input_stack(self, x, frame_cond, frame_mask, extra_cond, dtype) -> torch.Tensor:
+        """x_t | clean given frames | mask | extra condition, along channels: (B, C_in, T, H, W)."""
+        B, C, T, H, W = x.shape
+        parts = [x]
+        if self.config.frame_conditioning:
+            m = x.new_zeros(B, 1, T, H, W) if frame_mask is None else frame_mask.to(x.dtype).expand(B, 1, T, H, W)
+            parts += [x.new_zeros(x.shape) if frame_cond is None else frame_cond * m, m]
+        if extra_cond is not None:
+            parts.append(extra_cond.to(x.dtype))
+        return torch.cat(parts, dim=1).to(dtype)  # B, C_in, T, H, W
+
+    def _condition(self, t, text_tokens, text_mask, text_pooled, dtype):
+        c = self.t_embed(timestep_features(t, self.config.timestep_freq_dim).to(dtype)) \
+            + self.pooled_embed(text_pooled.to(dtype))  # B, D
+        context = self.text_proj(text_tokens.to(dtype))  # B, L, D
+        # padding as an additive bias made once: 0 for real tokens, -inf for padding (exactly zero weight)
+        bias = torch.zeros(text_mask.shape[0], 1, 1, text_mask.shape[1], dtype=dtype, device=text_mask.device)
+        bias.masked_fill_(~text_mask[:, None, None, :], float("-inf"))  # B, 1, 1, L
+        return F.silu(c), context, bias
+
+    # ------------------------------------------------------------------ packed sequences
+    def forward_packed(self, xs: list[torch.Tensor], t: torch.Tensor, text_tokens: torch.Tensor,
+                       text_mask: torch.Tensor, text_pooled: torch.Tensor,
+                       frame_conds: list | None = None, frame_masks: list | None = None,
+                       extra_conds: list | None = None) -> list[torch.Tensor]:
+        """Clips of different sizes in ONE sequence (NaViT, Dehghani et al. 2023): no padding, no buckets.
+
+        xs[i] (1, C, T_i, H_i, W_i); t, text_* batched over the clips as in `forward`; optional per-clip
+        lists for the rest. Tokens of all clips are concatenated; a block-diagonal bias keeps every clip's
+        self-attention (and cross-attention) to itself, each token gets its own clip's rotary positions
+        and adaLN modulation. Returns the velocities as a list shaped like xs; equals `forward` per clip.
+        """
+        cfg = self.config
+        n = len(xs)
+        frame_conds, frame_masks = frame_conds or [None] * n, frame_masks or [None] * n
+        extra_conds = extra_conds or [None] * n
+        dtype = self._compute_dtype(xs[0])
+        tokens, cos, sin, shapes, seg = [], [], [], [], []
+        for i, x in enumerate(xs):
+            self._check_inputs(x, t[i:i + 1], text_tokens[i:i + 1], text_mask[i:i + 1], text_pooled[i:i + 1],
+                               frame_conds[i], frame_masks[i], extra_conds[i])
+            thw = tuple(x.shape[2:])
+            stack = self._input_stack(x, frame_conds[i], frame_masks[i], extra_conds[i], dtype)
+            tokens.append(self.patch_embed(patchify(stack, cfg.patch_size)))  # 1, N_i, D
+            c_, s_ = rope_cos_sin(grid_size(thw, cfg.patch_size), cfg.rope_dims, cfg.rope_theta, x.device, dtype)
+            cos.append(c_)
+            sin.append(s_)
+            shapes.append(thw)
+            seg.append(torch.full((tokens[-1].shape[1],), i, device=x.device))
+        h = torch.cat(tokens, dim=1)  # 1, N_total, D
+        cos, sin, seg = torch.cat(cos), torch.cat(sin), torch.cat(seg)  # N_total, hd ; N_total
+        c, context, context_bias = self._condition(t, text_tokens, text_mask, text_pooled, dtype)
+        L = context.shape[1]
+        # block-diagonal masks: token of clip i sees clip i's tokens and clip i's real text tokens
+        blocked = torch.full((), float("-inf"), dtype=dtype, device=h.device)
+        self_bias = torch.where(seg[:, None] == seg[None, :], torch.zeros((), dtype=dtype, device=h.device),
+                                blocked)[None, None]  # 1, 1, N_total, N_total
+        text_seg = torch.arange(n, device=h.device).repeat_interleave(L)  # n*L
+        cross_bias = torch.where(seg[:, None] == text_seg[None, :], context_bias.reshape(1, n * L),
+                                 blocked)[None, None]  # 1, 1, N_total, n*L
+        context = context.reshape(1, n * L, -1)  # 1, n*L, D
+        for block in self.blocks:
+            h = block(h, c, context, cross_bias, cos, sin, attn_mask=self_bias, segments=seg)
+        out = self.final(h, c, segments=seg)[0]  # N_total, pt*ph*pw*C
+        outs, start = [], 0
+        for x, thw in zip(xs, shapes):
+            N = math.prod(grid_size(thw, cfg.patch_size))
+            outs.append(unpatchify(out[None, start:start + N], cfg.patch_size, thw).to(x.dtype))
+            start += N
+        return outs
 
     # ------------------------------------------------------------------ weights folder
     def save_pretrained(self, folder: str | Path, dtype: torch.dtype | None = torch.bfloat16) -> Path:

@@ -10,9 +10,15 @@ from minisora.text.config import REWRITER_BACKENDS
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("prompt", help="the short prompt to rewrite")
-    parser.add_argument("--rewriter", choices=REWRITER_BACKENDS, default="builtin", help="backend (default: builtin)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (same seed, same rewrite)")
     parser.add_argument("--num", type=int, default=1, help="rewrites to print, with seeds seed, seed+1, ...")
+    parser.add_argument("--json", action="store_true", help="print each result as one JSON line")
+    add_rewriter_arguments(parser)
+
+
+def add_rewriter_arguments(parser: argparse.ArgumentParser) -> None:
+    """The rewriter flags; `minisora generate` adds the same ones and calls `rewriter_from_args`."""
+    parser.add_argument("--rewriter", choices=REWRITER_BACKENDS, default="builtin", help="backend (default: builtin)")
     parser.add_argument("--rewriter-path", default=None, help="builtin rewriter weights folder (default: shipped)")
     parser.add_argument("--openai-base-url", default=None, help="chat-completions base URL (or MINISORA_OPENAI_BASE_URL)")
     parser.add_argument("--openai-model", default=None, help="model name (or MINISORA_OPENAI_MODEL)")
@@ -20,7 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--openai-timeout", type=float, default=None, help="seconds to wait for a reply")
     parser.add_argument("--fallback-to-builtin", action="store_true",
                         help="when the openai endpoint fails, use the builtin rewriter instead of stopping")
-    parser.add_argument("--json", action="store_true", help="print each result as one JSON line")
 
 
 def rewriter_from_args(args: argparse.Namespace):

@@ -130,7 +130,7 @@ def train_rewriter(cfg: RewriterTrainConfig, out_dir: str | Path | None = DEFAUL
     t0 = time.time()
     pairs = make_pairs(cfg.num_pairs, seed=cfg.seed, split="train")
     val_pairs = make_pairs(cfg.val_pairs, seed=cfg.seed + 1, split="train")
-    heldout_prompts = [p for p, _ in make_pairs(200, seed=cfg.seed + 2, split="heldout")]
+    heldout_prompts = [p for p, _ in make_pairs(cfg.heldout_check, seed=cfg.seed + 2, split="heldout")]
     examples = build_examples(pairs, rng)
     val_examples = build_examples(val_pairs, rng)
     tok = WordTokenizer.build([s for s, _ in examples], [c for _, c in examples],
@@ -175,11 +175,14 @@ def train_rewriter(cfg: RewriterTrainConfig, out_dir: str | Path | None = DEFAUL
             history.append({"step": step + 1, "train_loss": loss_ema, "val_loss": val_loss()})
             if progress:
                 tqdm.write(f"step {step + 1}: train {loss_ema:.4f} val {history[-1]['val_loss']:.4f}")
+            if out_dir is not None and step + 1 < cfg.steps:
+                # an interim release: a long run stopped early still leaves a usable model behind
+                save_rewriter(out_dir, model, tok, cfg, {"interim_step": step + 1, "history": history})
     train_s = time.time() - t1
     model.eval()
     metrics = {
         "val_loss": history[-1]["val_loss"] if history else float("nan"),
-        "heldout_first_try_ok": first_try_rate(model, tok, heldout_prompts[:100], seed=cfg.seed),
+        "heldout_first_try_ok": first_try_rate(model, tok, heldout_prompts, seed=cfg.seed),
         "params": model.num_params(),
         "prep_seconds": round(prep_s, 1),
         "train_seconds": round(train_s, 1),

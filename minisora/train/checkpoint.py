@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.distributed.checkpoint.state_dict import (
@@ -266,6 +265,9 @@ def load_checkpoint(path: str | Path, *, model: nn.Module, ema: EMA | None, opti
     if diff:
         raise CheckpointError(f"checkpoint {str(path)!r} was trained with a different model config; "
                               f"mismatching keys: " + "; ".join(diff))
+    if ema is not None and not state["has_ema"]:
+        raise CheckpointError(f"checkpoint {str(path)!r} holds no EMA weights but ema.enabled is true; "
+                              f"resume with ema.enabled=false")
     sharded_now = _is_sharded(model)
     model_sd = get_model_state_dict(model)
     optim_flat = get_optimizer_state_dict(model, optimizer, options=_OPTIM_OPTIONS) if optimizer is not None else {}
@@ -298,8 +300,6 @@ def load_checkpoint(path: str | Path, *, model: nn.Module, ema: EMA | None, opti
 
     set_model_state_dict(model, model_sd)
     if ema is not None:
-        if not state["has_ema"]:
-            raise CheckpointError(f"checkpoint {str(path)!r} holds no EMA weights but ema.enabled is true")
         ema.load_state_dict(ema_loaded)
     if optimizer is not None:
         hyper = {k: (tuple(v) if isinstance(v, list) else v) for k, v in state["optimizer_hyper"].items()}

@@ -34,7 +34,7 @@ from torch import nn
 from minisora.config import ConfigError, to_dict
 from minisora.train import checkpoint as ckpt
 from minisora.train.config import TrainConfig, check, dit_config
-from minisora.train.data import (BucketedPixelDataset, LatentCacheDataset, PixelEncoder, cache_is_compatible,
+from minisora.train.data import (LatentCacheDataset, PixelEncoder, cache_is_compatible,
                                  check_divisible, collate_latents, collate_pixels, folder_dataset, synthetic_dataset)
 from minisora.train.distributed import DistInfo, all_reduce_mean, apply_parallelism, init_distributed, shutdown, unwrap
 from minisora.train.ema import EMA

@@ -91,7 +91,8 @@ class Upscaler:
                  cond_noise: float = 0.0, progress: bool = False) -> np.ndarray:
         """Upscale a clip.
 
-        frames: uint8 (T, H, W, 3) (numpy or torch). scale: 2 or 4 (4 = two chained 2x passes).
+        frames: uint8 (T, H, W, 3) (numpy or torch). scale: 2 or 4 (4 = two chained 2x passes), or 1
+        with time_scale=2 (frame-rate only).
         time_scale: 1, or 2 for twice the frame rate (T -> 2T - 1 frames over the same duration;
         applied in the first pass). steps: Euler steps (default config.steps). seed: fixes the
         sampling noise, so the same inputs give the same output. cond_noise: noise-augmentation level
@@ -100,11 +101,13 @@ class Upscaler:
         """
         # 1. check inputs
         x = frames_to_tensor(frames).to(self.device)  # 1, 3, T, H, W
-        passes = {2: 1, 4: 2}.get(scale)
+        passes = {1: 1, 2: 1, 4: 2}.get(scale)
         if passes is None:
-            raise ValueError(f"scale={scale} is not valid; choose 2 or 4 (4 chains two 2x passes)")
+            raise ValueError(f"scale={scale} is not valid; choose 1 (with time_scale=2), 2 or 4 (two 2x passes)")
         if time_scale not in TIME_SCALES:
             raise ValueError(f"time_scale={time_scale} is not valid; choose one of {TIME_SCALES}")
+        if scale == 1 and time_scale == 1:
+            raise ValueError("scale=1 with time_scale=1 would change nothing; use scale 2 or 4, or time_scale=2")
         if time_scale == 2 and x.shape[2] < 2:
             raise ValueError("time_scale=2 needs a clip of at least 2 frames")
         steps = self.config.steps if steps is None else int(steps)
@@ -113,8 +116,15 @@ class Upscaler:
         if not 0.0 <= cond_noise <= 1.0:
             raise ValueError(f"cond_noise={cond_noise} must lie in [0, 1]")
         # 2. one 2x pass per factor of 2, each with its own noise stream
+        x_in = x
         for i in range(passes):
             x = self.upscale_tensor(x, time_scale if i == 0 else 1, steps, seed + 7919 * i, cond_noise, progress)
+        if scale == 1:
+            # frame-rate only: the 2x pass's new frames, box-downsampled to the input size (the
+            # back-projected output box-downsamples to the input), between the untouched input frames
+            _, C, T2, H2, W2 = x.shape
+            x = torch.nn.functional.avg_pool2d(x[0].transpose(0, 1), 2).transpose(0, 1)[None]  # 1, 3, T', H, W
+            x[:, :, 0::2] = x_in
         # 3. back to frames
         return tensor_to_frames(x[0])
 

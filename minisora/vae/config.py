@@ -103,7 +103,7 @@ VAE_PRESETS: dict[str, VAEConfig] = {
     "debug": VAEConfig(latent_channels=8, patch_size=2, encoder_channels=(16, 32, 32),
                        decoder_channels=(16, 32, 32), mid_blocks=0),
     # The shipped model: 64x64x17 clips -> 16 x 5 x 8 x 8 latents (compression 208896 / 5120 = 40.8).
-    "default": VAEConfig(),
+    "default": VAEConfig(encoder_channels=(32, 64, 128), decoder_channels=(32, 64, 128), full_res_time_kernel=1),
 }
 
 
@@ -113,10 +113,10 @@ class VAETrainConfig:
 
     preset: str = "default"
     data: str = "synthetic"  # "synthetic" (MovingShapes) or a path to a video folder
-    steps: int = 4000
+    steps: int = 20000
     minutes: float = 0.0  # wall-clock budget; 0 = no limit (stops at whichever comes first)
-    batch_size: int = 8
-    lr: float = 1e-3
+    batch_size: int = 4
+    lr: float = 2e-3
     min_lr_ratio: float = 0.05  # cosine decay to lr * min_lr_ratio
     warmup_steps: int = 100
     weight_decay: float = 0.0
@@ -128,13 +128,13 @@ class VAETrainConfig:
     num_frames: int = 17
     crop_size: int = 32  # 0 = no crop
     crop_frames: int = 9  # 0 = all frames; must be 1 + k * temporal_factor
-    image_every: int = 6  # 0 = never train on single frames
+    image_every: int = 8  # 0 = never train on single frames
     # Loss: L1 + edge term (L1 between spatial/temporal finite differences) + KL.
     l1_weight: float = 1.0
     edge_weight: float = 1.0
     kl_weight: float = 1e-6
     # Data pool (MovingShapes): clips rendered once and reused; random crops make each use new.
-    num_train_clips: int = 2000
+    num_train_clips: int = 1000
     num_val_clips: int = 16
     seed: int = 0
     precision: Precision = "bf16"
@@ -142,8 +142,8 @@ class VAETrainConfig:
     # beat 2: OpenMP workers waiting at barriers for a descheduled sibling waste whole time slices.
     threads: int = 0
     log_every: int = 25
-    eval_every: int = 500
-    save_every: int = 500  # also writes released weights (with fresh latent statistics)
+    eval_every: int = 250
+    save_every: int = 250  # also writes released weights (with fresh latent statistics)
     stats_clips: int = 128  # clips used to compute the latent shift/scale
     out: str = "runs/vae"
     release_dir: str = ""  # if set, released bf16 weights are written here at every save

@@ -54,6 +54,10 @@ class Encoder(nn.Module):
         self.conv_out = CausalConv3d(c, 2 * cfg.latent_channels, 3)
         self.latent_channels = cfg.latent_channels
         self.shortcut = cfg.shortcuts and c % cfg.latent_channels == 0
+        # Start with a small posterior std (exp(-2) ~ 0.14): with logvar ~ 0 the sampling noise would
+        # swamp the still-small latent means and stall early training.
+        with torch.no_grad():
+            self.conv_out.conv.bias[cfg.latent_channels:].fill_(-4.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B,3,T,H,W) -> (B,2C,T',H/sf,W/sf)
         h = self.conv_in(patchify(x, self.p))  # (B,ch0,T,H/p,W/p)

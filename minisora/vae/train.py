@@ -348,7 +348,7 @@ def _save(vae: VideoVAE, opt: torch.optim.Optimizer, sampler: CropSampler, step:
         val_psnr = next((h["val_psnr"] for h in reversed(history) if "val_psnr" in h), float("nan"))
         sps = next((h["samples_per_s"] for h in reversed(history) if "samples_per_s" in h), float("nan"))
         info = {"step": step, "minutes": elapsed / 60, "val_psnr": val_psnr, "samples_per_s": sps,
-                "command": " ".join(["minisora"] + sys.argv[1:]) if Path(sys.argv[0]).name == "minisora" else "",
+                "command": " ".join(sys.argv),
                 "train_config": to_dict(cfg)}
         release(vae, cfg.release_dir, pool[: cfg.stats_clips], status_file,
                 note=f"(step {step}, {elapsed / 60:.1f} min, held-out PSNR {val_psnr:.2f} dB)", info=info)
