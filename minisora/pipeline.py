@@ -461,9 +461,8 @@ class Pipeline:
         if rewrite and self.rewriter is not None:
             res = self.rewriter.rewrite(prompt, seed=int(seed or 0))
             caption = res.caption
-            report = {k: (v if isinstance(v, (str, int, float, bool, type(None))) else list(v) if
-                          isinstance(v, (list, tuple, set)) else str(v))
-                      for k, v in dataclasses.asdict(res).items()} if dataclasses.is_dataclass(res) else None
+            raw = res.to_dict() if hasattr(res, "to_dict") else dataclasses.asdict(res)
+            report = json.loads(json.dumps(raw, default=str))  # JSON-safe for the sidecar
         t0 = lap("rewrite", t0)
 
         # 3. encode text (conditional branch + the unconditional one for CFG) ---------------------

@@ -31,72 +31,105 @@ def weights_digest(folder: Path) -> str:
     return hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()[:16]
 
 
-def main(argv: list[str] | None = None) -> int:
+_WORKER: dict = {}
+
+
+def _init_worker(vae_dir: str, max_length: int, threads: int) -> None:
+    """Each worker process loads its own VAE and text encoder once."""
+    import torch
+
+    from minisora.text.config import TextEncoderConfig
+    from minisora.text.encoder import TextEncoder
+    from minisora.vae.model import VideoVAE
+
+    if threads:
+        torch.set_num_threads(threads)
+    _WORKER["vae"] = VideoVAE.from_pretrained(vae_dir).eval()
+    _WORKER["text"] = TextEncoder(TextEncoderConfig(max_length=max_length))
+
+
+def _encode_chunk(job: tuple) -> list[tuple]:
+    """Render clips [start, stop) of bucket b, encode them once and their captions; returns one
+    (latent, tokens, mask, pooled, caption, prompt, bucket) per caption."""
     import numpy as np
     import torch
-    from tqdm import tqdm
 
     from minisora.data.captions import write_caption
     from minisora.data.synthetic import MovingShapesDataset
-    from minisora.text.config import TextEncoderConfig
-    from minisora.text.encoder import TextEncoder
+
+    b, (T, H, W, n), start, stop, split, seed, n_captions = job
+    vae, text = _WORKER["vae"], _WORKER["text"]
+    ds = MovingShapesDataset(n, height=H, width=W, num_frames=T, split=split, seed=seed + 1000 * b)
+    idx = list(range(start, stop))
+    items = [ds[i] for i in idx]
+    with torch.no_grad():
+        z = vae.encode(torch.stack([it["video"] for it in items]))  # B, C, T', H', W'
+    captions, owners = [], []
+    for j, (i, it) in enumerate(zip(idx, items)):
+        spec, _ = ds.scene(i)
+        caps = [it["caption"]]
+        rng = np.random.default_rng((seed, b, i, 7))
+        for _ in range(4 * n_captions):  # distinct phrasings where the writer offers them
+            if len(caps) == n_captions:
+                break
+            c = write_caption(spec, rng)
+            if c not in caps:
+                caps.append(c)
+        captions += caps
+        owners += [(j, it["prompt"])] * len(caps)
+    emb = text.encode(captions)
+    text.clear_cache()
+    out = []
+    for k, (j, prompt) in enumerate(owners):
+        out.append((z[j].to(torch.bfloat16).clone(), emb.tokens[k].to(torch.bfloat16).clone(), emb.mask[k].clone(),
+                    emb.pooled[k].to(torch.bfloat16).clone(), captions[k], prompt, (T, H, W)))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from concurrent.futures import ProcessPoolExecutor
+
+    import torch
+    from tqdm import tqdm
+
     from minisora.train.data import CacheMeta, CacheWriter
     from minisora.vae.model import VideoVAE
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--vae", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--videos", type=int, default=2400, help="17-frame clips per size")
-    ap.add_argument("--images", type=int, default=600, help="single frames per size")
+    ap.add_argument("--videos", type=int, default=1200, help="17-frame clips per size")
+    ap.add_argument("--images", type=int, default=300, help="single frames per size")
     ap.add_argument("--frames", type=int, default=17)
     ap.add_argument("--captions", type=int, default=2, help="captions drawn per clip (cache items per clip)")
     ap.add_argument("--max-length", type=int, default=80, help="text tokens kept per caption")
     ap.add_argument("--split", default="train", choices=("train", "heldout", "any"))
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--batch-size", type=int, default=8, help="clips per VAE call")
+    ap.add_argument("--workers", type=int, default=2, help="encoding processes (1 torch thread each)")
     args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
 
     vae_dir = Path(args.vae)
-    vae = VideoVAE.from_pretrained(vae_dir).eval()
-    text = TextEncoder(TextEncoderConfig(max_length=args.max_length))
+    vae = VideoVAE.from_pretrained(vae_dir)  # geometry checks only; workers load their own
     meta = CacheMeta(latent_channels=vae.latent_channels, spatial_factor=vae.spatial_factor,
-                     temporal_factor=vae.temporal_factor, text_dim=text.dim, text_len=args.max_length)
+                     temporal_factor=vae.temporal_factor, text_dim=384, text_len=args.max_length)
     writer = CacheWriter(args.out, meta, shard_size=512, dtype=torch.bfloat16)
     buckets = [(args.frames, h, w, args.videos) for h, w in SIZES] + [(1, h, w, args.images) for h, w in SIZES]
+    for T, H, W, _ in buckets:
+        vae.latent_shape(T, H, W)  # raises naming valid sizes
+    del vae
+    jobs = [(b, bk, s, min(bk[3], s + args.batch_size), args.split, args.seed, args.captions)
+            for b, bk in enumerate(buckets) for s in range(0, bk[3], args.batch_size)]
     total = sum(b[3] for b in buckets)
     t0 = time.perf_counter()
     bar = tqdm(total=total, desc="cache", unit="clip")
-    for b, (T, H, W, n) in enumerate(buckets):
-        if n <= 0:
-            continue
-        vae.latent_shape(T, H, W)  # raises naming valid sizes
-        ds = MovingShapesDataset(n, height=H, width=W, num_frames=T, split=args.split, seed=args.seed + 1000 * b)
-        for start in range(0, n, args.batch_size):
-            idx = list(range(start, min(n, start + args.batch_size)))
-            items = [ds[i] for i in idx]
-            with torch.no_grad():
-                z = vae.encode(torch.stack([it["video"] for it in items]))  # B, C, T', H', W'
-            captions, owners = [], []
-            for j, (i, it) in enumerate(zip(idx, items)):
-                spec, _ = ds.scene(i)
-                caps = [it["caption"]]
-                rng = np.random.default_rng((args.seed, b, i, 7))
-                for _ in range(4 * args.captions):  # distinct phrasings where the writer offers them
-                    if len(caps) == args.captions:
-                        break
-                    c = write_caption(spec, rng)
-                    if c not in caps:
-                        caps.append(c)
-                captions += caps
-                owners += [(j, it["prompt"])] * len(caps)
-            emb = text.encode(captions)
-            for k, (j, prompt) in enumerate(owners):
-                writer.add(z[j], emb.tokens[k], emb.mask[k], emb.pooled[k], captions[k], prompt, (T, H, W))
-            text.clear_cache()
-            bar.update(len(idx))
+    # Several 1-thread processes: on a shared CPU one process with 2 OpenMP threads is far slower.
+    with ProcessPoolExecutor(args.workers, initializer=_init_worker,
+                             initargs=(str(vae_dir), args.max_length, 1)) as pool:
+        for job, rows in zip(jobs, pool.map(_encode_chunk, jobs)):  # map keeps the order: deterministic cache
+            for row in rows:
+                writer.add(*row)
+            bar.update(job[3] - job[2])
     bar.close()
     out = writer.close()
     info = {"vae": str(vae_dir), "vae_sha256_16": weights_digest(vae_dir), "items": len(writer.items),

@@ -13,6 +13,16 @@ from minisora.dit.patchify import patchify, unpatchify
 from minisora.dit.rope import apply_rope, rope_angles, rope_cos_sin, rope_tables
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These tests run many tiny ops: one thread is faster than two and immune to a busy machine."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
+
 def randomised(model: DiT, seed: int = 0) -> DiT:
     """Give every parameter (including the zero-initialised ones) random values, so outputs are non-trivial."""
     g = torch.Generator().manual_seed(seed)
@@ -168,7 +178,7 @@ def test_flops_and_params():
     f = forward_flops(cfg, 5, 8, 8, 48)
     assert f["tokens"] == 80 and f["total"] == f["linear"] + f["attention"]
     # the analytic count agrees with torch's own FLOP counter on a real forward (on CPU, short sequences
-    # take SDPA's math path, whose matmuls the counter sees)
+    # take the explicit attention path, whose matmuls the counter sees)
     from torch.utils.flop_counter import FlopCounterMode
     model = DiT(cfg)
     tok, mask, pooled = text(2, L=48)
@@ -189,37 +199,32 @@ def test_debug_model_overfits_fixed_clips():
     """
     from minisora.flow.training import FlowTrainConfig, flow_matching_loss
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny ops: one thread is faster and robust to a busy machine
-    try:
-        torch.manual_seed(0)
-        model = DiT(DiTConfig.preset("debug", latent_channels=4))
-        g = torch.Generator().manual_seed(0)
-        latents = torch.randn(2, 4, 2, 4, 4, generator=g)
-        tok, mask, pooled = text(2, L=4)
-        cfg = FlowTrainConfig(text_drop_prob=0.0, frame_cond_prob=0.0, logit_std=0.5)
+    torch.manual_seed(0)
+    model = DiT(DiTConfig.preset("debug", latent_channels=4))
+    g = torch.Generator().manual_seed(0)
+    latents = torch.randn(2, 4, 2, 4, 4, generator=g)
+    tok, mask, pooled = text(2, L=4)
+    cfg = FlowTrainConfig(text_drop_prob=0.0, frame_cond_prob=0.0, logit_std=0.5)
 
-        def batch(r):
-            return latents.repeat(r, 1, 1, 1, 1), tok.repeat(r, 1, 1), mask.repeat(r, 1), pooled.repeat(r, 1)
+    def batch(r):
+        return latents.repeat(r, 1, 1, 1, 1), tok.repeat(r, 1, 1), mask.repeat(r, 1), pooled.repeat(r, 1)
 
-        def eval_loss():
-            with torch.no_grad():
-                return sum(flow_matching_loss(model, *batch(8), cfg, torch.Generator().manual_seed(100 + i))[0].item()
-                           for i in range(4)) / 4
+    def eval_loss():
+        with torch.no_grad():
+            return sum(flow_matching_loss(model, *batch(8), cfg, torch.Generator().manual_seed(100 + i))[0].item()
+                       for i in range(4)) / 4
 
-        before = eval_loss()
-        steps = 400
-        opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.1)
-        for _ in range(steps):
-            loss, _ = flow_matching_loss(model, *batch(4), cfg, g)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-        after = eval_loss()
-    finally:
-        torch.set_num_threads(threads)
+    before = eval_loss()
+    steps = 400
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.1)
+    for _ in range(steps):
+        loss, _ = flow_matching_loss(model, *batch(4), cfg, g)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    after = eval_loss()
     assert after < before / 10, (before, after)
 
 

@@ -16,6 +16,16 @@ from minisora.flow.schedules import sample_logit_normal, sampling_times, shift_t
 from minisora.flow.training import FlowTrainConfig, flow_matching_loss
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These tests run many tiny ops: one thread is faster than two and immune to a busy machine."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
+
 def test_convention_endpoints_and_velocity():
     x_data, x_noise = torch.randn(2, 3, 1, 2, 2), torch.randn(2, 3, 1, 2, 2)
     assert torch.equal(interpolate(x_data, x_noise, torch.zeros(2)), x_data)

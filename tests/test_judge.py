@@ -123,3 +123,15 @@ def test_judge_rejects_bad_input():
         J.judge(video, {"objects": []})
     assert J.judge(video, spec).accuracy == 1.0
     assert J.judge(video, SceneSpec(objects=spec.objects, background="black", occluder=OccluderSpec(x=0.5))).checks["occluder"] is False
+
+
+def test_ill_posed_flags_hidden_and_unbounced_objects():
+    hidden = ObjectSpec("red", "circle", "small", "still", "slow", 0.5, 0.5)
+    assert J.ill_posed(SceneSpec(objects=(hidden,), background="gray"), 64, 64) == []
+    reasons = J.ill_posed(SceneSpec(objects=(hidden,), background="gray", occluder=OccluderSpec(x=0.5)), 64, 64)
+    assert len(reasons) == 1 and "hidden" in reasons[0]
+    # A bouncing object starting in the middle, heading along the diagonal slowly, never meets a wall.
+    drifting = ObjectSpec("blue", "square", "small", "bouncing", "slow", 0.4, 0.4, heading=(0.6, 0.8))
+    assert "bounce" in J.ill_posed(SceneSpec(objects=(drifting,), background="black"), 64, 64)[0]
+    near_wall = ObjectSpec("blue", "square", "small", "bouncing", "fast", 0.75, 0.5, heading=(0.8, 0.6))
+    assert J.ill_posed(SceneSpec(objects=(near_wall,), background="black"), 64, 64) == []

@@ -180,3 +180,26 @@ def test_rewrite_cli_prints_kept_filled_unmapped(capsys):
     out = capsys.readouterr().out
     assert "kept:" in out and "obj0.color=red" in out and "filled:" in out
     assert "unmapped: zorblax" in out and "crimson→red" in out
+
+
+def test_decode_step_matches_module_forward():
+    from minisora.text.lm import decode_step
+
+    cfg = dataclasses.replace(RewriterLMConfig.preset("debug"), vocab_size=40)
+    torch.manual_seed(1)
+    model = RewriterLM(cfg).eval()
+    ids = torch.randint(5, 40, (3, 9))
+    full = model(ids)[:, -1]  # (B,V)
+    caches = model.new_caches(3, 9, torch.float32, "cpu")
+    model(ids[:, :8], caches, 0)
+    torch.testing.assert_close(decode_step(model, ids[:, 8:9], caches, 8), full, atol=1e-5, rtol=1e-4)
+
+
+def test_save_pretrained_round_trip(tmp_path):
+    rw = _untrained_rewriter()
+    rw.save_pretrained(tmp_path / "rw")
+    again = BuiltinRewriter(tmp_path / "rw", mapper=WordMapper(encoder=None), config=rw.config)
+    assert again.tokenizer.words == rw.tokenizer.words
+    # bf16 release: the reloaded model equals the original rounded to bf16
+    for (k, a), (_, b) in zip(rw.model.state_dict().items(), again.model.state_dict().items()):
+        torch.testing.assert_close(b, a.to(torch.bfloat16).float(), msg=k)

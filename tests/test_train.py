@@ -246,3 +246,23 @@ def test_activation_checkpointing_keeps_gradients_and_names():
     assert grads[0].keys() == grads[1].keys()  # checkpoint keys unchanged by the wrapping
     for n in grads[0]:
         torch.testing.assert_close(grads[1][n], grads[0][n], rtol=1e-5, atol=1e-7)
+
+
+def test_sample_videos_from_fixed_prompts(tmp_path):
+    from minisora.io import read_video
+    from minisora.vae.config import VAEConfig
+    from minisora.vae.model import VideoVAE
+
+    torch.manual_seed(0)
+    vae_dir = VideoVAE(VAEConfig.preset("debug")).save_pretrained(tmp_path / "vae")
+    cache = write_random_cache(tmp_path / "cache", 4, [(8, 2, 4, 4)], text_len=48, text_dim=384)
+    summary = train(load_config(None, [
+        f"run_dir={tmp_path / 'run'}", "data.source=cache", f"data.cache_dir={cache}", f"data.vae={vae_dir}",
+        "model.overrides={latent_channels: 8}", "optim.global_batch_size=2", "optim.micro_batch_size=2",
+        "schedule.max_steps=2", "schedule.warmup_steps=1", "logging.progress=false", "logging.tensorboard=false",
+        "logging.sample_every=2", "logging.sample_steps=2", "logging.sample_prompts=[a red circle, a blue square]"]))
+    videos = sorted((tmp_path / "run" / "samples").glob("*.mp4"))
+    assert [v.name for v in videos] == ["step_00000002_0.mp4", "step_00000002_1.mp4"]
+    frames, _ = read_video(videos[0])
+    assert frames.shape == (5, 32, 32, 3)  # latent (2, 4, 4) decoded by the x4 time, x8 space VAE
+    assert summary["steps"] == 2 and (tmp_path / "run" / "loss_curve.png").is_file()

@@ -102,7 +102,7 @@ def test_save_load_round_trip(trained, tmp_path):
 
 
 def test_training_reduces_loss_and_resume_is_exact(tmp_path):
-    from minisora.upscale.train import PairPool, make_batch, training_loss
+    from minisora.upscale.train import PairPool, flow_config, make_batch, training_loss
 
     torch.manual_seed(0)
     cfg = _train_cfg(tmp_path / "a", steps=40, save_every=20, time_prob=0.0)
@@ -113,7 +113,7 @@ def test_training_reduces_loss_and_resume_is_exact(tmp_path):
     def fixed_loss(folder) -> float:
         dit = Upscaler.from_pretrained(folder).dit
         with torch.no_grad():
-            return float(np.mean([float(training_loss(dit, ucfg, b, torch.Generator().manual_seed(i), 0.0)[0])
+            return float(np.mean([float(training_loss(dit, ucfg, b, torch.Generator().manual_seed(i), 0.0, flow_config(cfg))[0])
                                   for i, b in enumerate(batches)]))
 
     # uninterrupted 40 steps vs. the same run resumed from its step-20 checkpoint (as after a crash)

@@ -14,6 +14,9 @@ from minisora.vae.model import VideoVAE
 from minisora.vae.train import CropSampler, latent_stats, synthetic_pool, to_float, train_vae
 
 
+STEPS = 60
+
+
 def _random_vae(seed: int = 0) -> VideoVAE:
     """A debug VAE with every weight random (the zero-initialised residual convs too), in fp32,
     so that causality and tiling checks exercise every layer."""
@@ -28,10 +31,10 @@ def _random_vae(seed: int = 0) -> VideoVAE:
 
 @pytest.fixture(scope="module")
 def trained() -> tuple[VideoVAE, list[dict], torch.Tensor]:
-    """A debug VAE trained for a few seconds on 8 tiny MovingShapes clips (32x32, 5 frames)."""
+    """A debug VAE trained for a few seconds on 4 tiny MovingShapes clips (32x32, 5 frames)."""
     torch.manual_seed(0)
-    pool = synthetic_pool(8, 32, 32, 5, seed=3, progress=False)
-    cfg = VAETrainConfig(preset="debug", steps=150, batch_size=4, lr=4e-3, warmup_steps=10, crop_size=0,
+    pool = synthetic_pool(4, 32, 32, 5, seed=3, progress=False)
+    cfg = VAETrainConfig(preset="debug", steps=STEPS, batch_size=2, lr=5e-3, warmup_steps=5, crop_size=0,
                          crop_frames=0, image_every=0, eval_every=0, save_every=0, log_every=1,
                          out="/tmp/minisora-test-vae", min_lr_ratio=0.1)
     vae, hist = train_vae(cfg, pool=pool, val=pool, progress=False)
@@ -153,7 +156,7 @@ def test_debug_vae_learns(trained) -> None:
     """Reconstruction error falls at least 5x while overfitting a tiny set; latents normalise."""
     vae, hist, pool = trained
     steps = [h for h in hist if "l1" in h]
-    assert steps[-1]["step"] == 150
+    assert steps[-1]["step"] == STEPS
     first_mse = 4.0 / 10 ** (steps[0]["psnr"] / 10)
     x = to_float(pool)
     with torch.no_grad():

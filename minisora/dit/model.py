@@ -3,7 +3,8 @@
 Reads top to bottom: inputs are concatenated along channels, cut into spacetime patches, embedded,
 passed through adaLN-Zero blocks with full spacetime self-attention (3D RoPE) and cross-attention to
 the text, and mapped back to a velocity with the latent's shape. The model knows nothing of noise,
-timestep schedules, parallelism or files; `flow/` drives it as a callable.
+timestep schedules or parallelism; `flow/` drives it as a callable, and the weights folder format
+lives in `minisora.weights` (save_pretrained / from_pretrained only delegate to it).
 
 Frame conditioning (image-to-video, extension, looping, connecting clips) is one mechanism: the
 caller passes `frame_cond` (clean latents) and `frame_mask` (which latent frames are given). The
@@ -81,6 +82,14 @@ class DiT(nn.Module):
         mask[:, 0] = True
         return tokens, mask, self.null_pooled.expand(batch_size, -1)
 
+    def _drop_text(self, drop, text_tokens, text_mask, text_pooled):
+        if drop.shape != (text_tokens.shape[0],) or drop.dtype != torch.bool:
+            raise ValueError(f"drop_text must be bool ({text_tokens.shape[0]},), got {drop.dtype} {tuple(drop.shape)}")
+        n_tok, n_mask, n_pool = self.null_text(text_tokens.shape[0], text_tokens.shape[1])
+        return (torch.where(drop[:, None, None], n_tok.to(text_tokens.dtype), text_tokens),
+                torch.where(drop[:, None], n_mask, text_mask),
+                torch.where(drop[:, None], n_pool.to(text_pooled.dtype), text_pooled))
+
     def _check_inputs(self, x, t, text_tokens, text_mask, text_pooled, frame_cond, frame_mask, extra_cond) -> None:
         cfg = self.config
         if x.ndim != 5 or x.shape[1] != cfg.latent_channels:
@@ -93,7 +102,8 @@ class DiT(nn.Module):
             raise ValueError(f"text_tokens must be (B={B}, L, {cfg.text_dim}), got {tuple(text_tokens.shape)}")
         if text_mask.shape != text_tokens.shape[:2] or text_mask.dtype != torch.bool:
             raise ValueError(f"text_mask must be bool {tuple(text_tokens.shape[:2])}, got {text_mask.dtype} {tuple(text_mask.shape)}")
-        if not bool(text_mask.any(dim=1).all()):
+        # data-dependent, so skipped while torch.compile traces (it would break the graph)
+        if not torch.compiler.is_compiling() and not bool(text_mask.any(dim=1).all()):
             raise ValueError("every sample needs at least one unmasked text token; use DiT.null_text() for 'no text'")
         if text_pooled.shape != (B, cfg.text_dim):
             raise ValueError(f"text_pooled must be ({B}, {cfg.text_dim}), got {tuple(text_pooled.shape)}")
@@ -113,15 +123,20 @@ class DiT(nn.Module):
     # ------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor, t: torch.Tensor, text_tokens: torch.Tensor, text_mask: torch.Tensor,
                 text_pooled: torch.Tensor, frame_cond: torch.Tensor | None = None,
-                frame_mask: torch.Tensor | None = None, extra_cond: torch.Tensor | None = None) -> torch.Tensor:
+                frame_mask: torch.Tensor | None = None, extra_cond: torch.Tensor | None = None,
+                drop_text: torch.Tensor | None = None) -> torch.Tensor:
         """Velocity for latent x_t.
 
         x (B, C, T, H, W); t (B,) in [0, 1]; text_tokens (B, L, Dt); text_mask (B, L) bool (True = real);
         text_pooled (B, Dt); frame_cond (B, C, T, H, W) clean latents of given frames; frame_mask
-        (B, 1, T, 1, 1) bool, True = frame given; extra_cond (B, Ce, T, H, W). Returns (B, C, T, H, W)
-        in x's dtype.
+        (B, 1, T, 1, 1) bool, True = frame given; extra_cond (B, Ce, T, H, W); drop_text (B,) bool:
+        samples whose text is replaced by the null text (training's text dropout — done here, inside the
+        forward, so sharded/replicated wrappers see the null embedding as part of the model). Returns
+        (B, C, T, H, W) in x's dtype.
         """
         cfg = self.config
+        if drop_text is not None:
+            text_tokens, text_mask, text_pooled = self._drop_text(drop_text, text_tokens, text_mask, text_pooled)
         self._check_inputs(x, t, text_tokens, text_mask, text_pooled, frame_cond, frame_mask, extra_cond)
         B, C, T, H, W = x.shape
         dtype = self._compute_dtype(x)

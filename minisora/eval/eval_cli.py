@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 import sys
 import time
 from pathlib import Path
@@ -49,6 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-dir", default="outputs/eval", help="where report.json and samples.png go")
     parser.add_argument("--sheet", type=int, default=24, help="samples shown in the contact sheet")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes generating in parallel (each loads the model; results do not depend on it)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: sampling runs small ops, where a second OpenMP "
+                             "thread gains little alone and loses up to 10x on a busy CPU; 0 = torch's default)")
 
 
 def _sizes(text: str | None, pipe) -> list[tuple[int, int]]:
@@ -113,15 +119,87 @@ def contact_sheet(rows: list[np.ndarray], cols: int = 5, gap: int = 2) -> np.nda
     return sheet
 
 
-def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+@dataclass
+class Judged:
+    """What the report keeps of one judged clip (picklable across worker processes)."""
 
+    checks: dict
+    flicker: float
+    accuracy: float
+
+
+_STATE: dict = {}
+
+
+def _init(model: str | None, threads: int) -> None:
+    import torch
+
+    from minisora.pipeline import Pipeline
+
+    if threads:
+        torch.set_num_threads(threads)
+    _STATE["pipe"] = Pipeline.from_pretrained(model, load=True)
+
+
+def _t2v_job(job: tuple) -> tuple:
+    """Sample i: scene (seed, i) of the split -> prompt -> clip (seed + i) -> judge."""
+    from minisora.data.captions import write_prompt
+    from minisora.data.synthetic import sample_scene
+    from minisora.eval.judge import judge
+
+    i, seed, split, (h, w), gen_kw = job
+    rng = np.random.default_rng((seed, i))
+    spec = sample_scene(rng, split=split)
+    prompt = write_prompt(spec, rng)
+    out = _STATE["pipe"](prompt, seed=seed + i, height=h, width=w, **gen_kw)
+    res = judge(out.frames, prompt, fps=out.fps)
+    sample = {"i": i, "prompt": prompt, "caption": out.caption, "seed": out.seed, "size": [h, w],
+              "accuracy": res.accuracy, "flicker": res.flicker, "checks": {k: bool(v) for k, v in res.checks.items()}}
+    return sample, Judged(sample["checks"], res.flicker, res.accuracy), out.frames, out.timings["total"]
+
+
+def _task_job(job: tuple) -> tuple:
+    """Image-to-video from a rendered first frame, then a forward extension of the result."""
     from minisora.data.captions import write_prompt
     from minisora.data.synthetic import render, sample_scene
     from minisora.eval.judge import judge
     from minisora.eval.metrics import psnr
+
+    j, seed, split, gen_kw = job
+    pipe = _STATE["pipe"]
+    d = pipe.index.defaults
+    rng = np.random.default_rng((seed, 10_000 + j))
+    spec = sample_scene(rng, split=split)
+    prompt = write_prompt(spec, rng)
+    truth = render(spec, d.height, d.width, d.num_frames, fps=d.fps)  # T, H, W, 3
+    i2v = pipe(prompt, image=truth[0], seed=seed + j, **gen_kw)
+    ext = pipe(prompt, video=i2v.frames, extend="forward", seed=seed + j, **gen_kw)
+    return (psnr(i2v.frames[0], truth[0]), judge(i2v.frames, prompt, fps=i2v.fps).accuracy,
+            seam_ratio(i2v.frames, ext.frames),
+            judge(np.concatenate([i2v.frames, ext.frames]), prompt, fps=ext.fps).accuracy)
+
+
+def _map(fn, jobs: list, workers: int, init_args: tuple, desc: str, quiet: bool):
+    """fn over jobs in order, in this process or in `workers` processes."""
+    from tqdm import tqdm
+
+    if workers <= 1:
+        if "pipe" not in _STATE:
+            _init(*init_args)
+        return [fn(j) for j in tqdm(jobs, desc=desc, disable=quiet)]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, initializer=_init, initargs=init_args) as pool:
+        return list(tqdm(pool.map(fn, jobs), total=len(jobs), desc=desc, disable=quiet))
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
     from minisora.pipeline import Pipeline
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.n < 1:
         print(f"minisora eval: --n must be >= 1, got {args.n}", file=sys.stderr)
         return 2
@@ -139,45 +217,27 @@ def run(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
 
     # 1. text-to-video on held-out prompts -------------------------------------------------------
-    results, samples, sheet_rows, gen_times = [], [], [], []
-    for i in tqdm(range(args.n), desc=f"eval ({args.split})", disable=args.quiet):
-        rng = np.random.default_rng((args.seed, i))
-        spec = sample_scene(rng, split=args.split)
-        prompt = write_prompt(spec, rng)
-        h, w = sizes[i % len(sizes)]
-        out = pipe(prompt, seed=args.seed + i, height=h, width=w, **gen_kw)
-        gen_times.append(out.timings["total"])
-        res = judge(out.frames, prompt, fps=out.fps)
-        results.append(res)
-        samples.append({"i": i, "prompt": prompt, "caption": out.caption, "seed": out.seed, "size": [h, w],
-                        "accuracy": res.accuracy, "flicker": res.flicker,
-                        "checks": {k: bool(v) for k, v in res.checks.items()}})
-        if len(sheet_rows) < args.sheet:
-            sheet_rows.append(out.frames)
+    init_args = (args.model, args.threads)
+    _STATE["pipe"] = pipe
+    rows = _map(_t2v_job, [(i, args.seed, args.split, sizes[i % len(sizes)], gen_kw) for i in range(args.n)],
+                args.workers, init_args, f"eval ({args.split})", args.quiet)
+    samples = [r[0] for r in rows]
+    results = [r[1] for r in rows]
+    sheet_rows = [r[2] for r in rows[:args.sheet]]
+    gen_times = [r[3] for r in rows]
     table = pooled_table(results)
 
     # 2. determinism: sample 0 again, same settings, compare bytes -------------------------------
-    rng = np.random.default_rng((args.seed, 0))
-    spec0 = sample_scene(rng, split=args.split)
-    again = pipe(write_prompt(spec0, rng), seed=args.seed, height=sizes[0][0], width=sizes[0][1], **gen_kw)
-    deterministic = bool(np.array_equal(again.frames, sheet_rows[0]))
+    again = _t2v_job((0, args.seed, args.split, sizes[0], gen_kw))
+    deterministic = bool(np.array_equal(again[2], rows[0][2]))
 
     # 3. frame-conditioned tasks -------------------------------------------------------------------
     tasks: dict[str, float | None] = {"i2v_psnr_frame0": None, "i2v_accuracy": None, "extend_seam_ratio": None,
                                       "extend_seam_ratio_max": None, "extend_accuracy": None}
     if args.tasks > 0:
-        psnrs, i2v_acc, seams, ext_acc = [], [], [], []
-        for j in tqdm(range(args.tasks), desc="eval tasks", disable=args.quiet):
-            rng = np.random.default_rng((args.seed, 10_000 + j))
-            spec = sample_scene(rng, split=args.split)
-            prompt = write_prompt(spec, rng)
-            truth = render(spec, d.height, d.width, d.num_frames, fps=d.fps)  # T, H, W, 3
-            i2v = pipe(prompt, image=truth[0], seed=args.seed + j, **gen_kw)
-            psnrs.append(psnr(i2v.frames[0], truth[0]))
-            i2v_acc.append(judge(i2v.frames, prompt, fps=i2v.fps).accuracy)
-            ext = pipe(prompt, video=i2v.frames, extend="forward", seed=args.seed + j, **gen_kw)
-            seams.append(seam_ratio(i2v.frames, ext.frames))
-            ext_acc.append(judge(np.concatenate([i2v.frames, ext.frames]), prompt, fps=ext.fps).accuracy)
+        got = _map(_task_job, [(j, args.seed, args.split, gen_kw) for j in range(args.tasks)], args.workers,
+                   init_args, "eval tasks", args.quiet)
+        psnrs, i2v_acc, seams, ext_acc = (np.array(c, dtype=float) for c in zip(*got))
         tasks = {"i2v_psnr_frame0": float(np.mean(psnrs)), "i2v_psnr_frame0_min": float(np.min(psnrs)),
                  "i2v_accuracy": float(np.mean(i2v_acc)), "extend_seam_ratio": float(np.mean(seams)),
                  "extend_seam_ratio_max": float(np.max(seams)), "extend_accuracy": float(np.mean(ext_acc))}

@@ -603,7 +603,7 @@ def _measure_motion(obj: SeenObject, fps: float, side: int) -> None:
         return
     t = t_idx.astype(np.float64)
     xy = obj.centroid[t_idx]  # (n, 2)
-    delta = max(1.5, 0.04 * side)
+    delta = max(1.0, 0.02 * side)  # each leg of a bounce must move this far (pixels)
     vel = np.zeros(2)  # pixels per frame, magnitude per axis
     signed = np.zeros(2)
     bounced = False
@@ -933,6 +933,61 @@ def degrade(video: np.ndarray, rng: np.random.Generator, blur: float = 0.7, cast
     return np.clip(v + 0.5, 0, 255).astype(np.uint8)
 
 
+def _visible_turn(s: np.ndarray, delta: float) -> bool:
+    """A reversal a viewer can see: after the turn the path runs back >= delta over >= 2 frames."""
+    d = np.diff(s)
+    for m in range(1, len(d)):
+        if d[m] * d[0] < 0:  # first frame step against the initial direction
+            return len(s) - 1 - m >= 2 and abs(s[m] - s[-1]) >= delta
+    return False
+
+
+def ill_posed(spec: SceneSpec, height: int, width: int, num_frames: int = SELFTEST_FRAMES,
+              fps: float = SELFTEST_FPS) -> list[str]:
+    """Why a rendered clip cannot show what its spec says (empty when it can), from the renderer:
+
+    - an object less than a third visible (behind the bar or objects drawn later) in more than
+      3/4 of the frames: nobody can see its attributes;
+    - a "bouncing" object whose trajectory never visibly reverses within the clip (see
+      _visible_turn): it is a straight move.
+    Used by the self-test to tell the judge's errors from the data's.
+    """
+    from dataclasses import replace
+
+    from minisora.data.synthetic import render, trajectory
+
+    def coverage(scene: SceneSpec) -> np.ndarray:  # (T, H, W) in [0, 1]: white on black
+        frames = render(scene, height, width, num_frames, fps).astype(np.float32)[..., 0]
+        lo, hi = V.BACKGROUNDS["black"][0], V.COLORS["white"][0]
+        return np.clip((frames - lo) / (hi - lo), 0.0, 1.0)
+
+    def white(o: ObjectSpec) -> ObjectSpec:
+        return replace(o, color="white")
+
+    gone = replace(spec.objects[0], x0=-10.0, y0=-10.0, motion="still")  # draws nothing
+    bar = np.zeros((num_frames, height, width), np.float32)
+    if spec.occluder is not None:
+        frames = render(SceneSpec(objects=(gone,), background="black", occluder=spec.occluder),
+                        height, width, num_frames, fps).astype(np.float32)
+        lo = np.array(V.BACKGROUNDS["black"], np.float32)
+        bar = np.clip(((frames - lo) @ (np.array(V.OCCLUDER_COLOR, np.float32) - lo))
+                      / float(((np.array(V.OCCLUDER_COLOR, np.float32) - lo) ** 2).sum()), 0.0, 1.0)
+    reasons = []
+    for i, o in enumerate(spec.objects):
+        own = coverage(SceneSpec(objects=(white(o),), background="black"))
+        shown = own * (1.0 - bar)
+        for later in spec.objects[i + 1:]:
+            shown *= 1.0 - coverage(SceneSpec(objects=(white(later),), background="black"))
+        share = shown.sum(axis=(1, 2)) / np.maximum(own.sum(axis=(1, 2)), 1e-6)  # (T,)
+        if (share >= 1 / 3).mean() < 0.25:
+            reasons.append(f"obj{i} ({o.color}) hidden: a third visible in {int((share >= 1 / 3).sum())}/{num_frames} frames")
+        if o.motion == "bouncing":
+            xy = trajectory(o, num_frames, fps, height, width)
+            if not any(_visible_turn(xy[:, ax], max(1.5, 0.04 * min(height, width))) for ax in range(2)):
+                reasons.append(f"obj{i} ({o.color}) bouncing without a visible bounce")
+    return reasons
+
+
 def _describe_miss(i: int, H: int, W: int, variant: str, key: str, spec: SceneSpec, res: JudgeResult) -> str:
     """One line naming a wrong verdict: what the spec says and what the judge saw."""
     head = f"clip {i} {H}x{W} {variant}: {key}"
@@ -957,7 +1012,8 @@ def selftest(n: int = 500, seed: int = 0, progress: bool = True, show_misses: in
     from minisora.data.synthetic import render, sample_scene
 
     start = time.perf_counter()
-    correct = {k: {"clean": [], "mp4": [], "degraded": []} for k in ATTRIBUTE_TYPES}
+    correct = {k: {"clean": [], "mp4": [], "degraded": [], "wp clean": [], "wp mp4": []} for k in ATTRIBUTE_TYPES}
+    n_ill = 0
     reject = {k: {"clean": [], "mp4": []} for k in CHANGE_TYPES}
     junk = {"noise": [], "blank": [], "black": []}
     text_acc: dict[str, list[float]] = {"caption": [], "prompt": []}
@@ -978,6 +1034,8 @@ def selftest(n: int = 500, seed: int = 0, progress: bool = True, show_misses: in
                     "mp4": analyze(_mp4_roundtrip(video, SELFTEST_FPS), SELFTEST_FPS)}
         if i % DEGRADED_EVERY == 0:
             analyses["degraded"] = analyze(degrade(video, np.random.default_rng([seed, i, 77])), SELFTEST_FPS)
+        well_posed = not ill_posed(spec, H, W)
+        n_ill += not well_posed
         for variant, a in analyses.items():
             res = score(a, spec)
             if variant == "degraded":  # informative only: no bar, no per-change rejection runs
@@ -986,6 +1044,8 @@ def selftest(n: int = 500, seed: int = 0, progress: bool = True, show_misses: in
                 continue
             for key, ok in res.checks.items():
                 correct[key.split(".")[-1]][variant].append(ok)
+                if well_posed:
+                    correct[key.split(".")[-1]]["wp " + variant].append(ok)
                 if not ok:
                     failures.append(_describe_miss(i, H, W, variant, key, spec, res))
             for kind in CHANGE_TYPES:
@@ -1028,7 +1088,10 @@ def selftest(n: int = 500, seed: int = 0, progress: bool = True, show_misses: in
           f"{BAR_CORRECT}); reject: share of one-attribute-changed specs whose changed attribute is "
           f"judged wrong (bar >= {BAR_REJECT}); degraded (no bar, every {DEGRADED_EVERY}th clip): blur, "
           "colour cast and grain")
+    print(f"wp clean / wp mp4 (no bar): the {n - n_ill} clips whose every object can be seen (see ill_posed; "
+          f"{n_ill} clips have an object hidden most of the time or a bouncing object that never bounces)")
     cols = (("correct", correct, "clean", BAR_CORRECT), ("mp4", correct, "mp4", BAR_CORRECT),
+            ("wp clean", correct, "wp clean", None), ("wp mp4", correct, "wp mp4", None),
             ("degraded", correct, "degraded", None), ("reject", reject, "clean", BAR_REJECT),
             ("rej mp4", reject, "mp4", BAR_REJECT))
     print(f"{'attribute':<12s}" + "".join(f"{name:>10s}{'n':>6s}" for name, *_ in cols))

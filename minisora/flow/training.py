@@ -81,13 +81,9 @@ def flow_matching_loss(model: nn.Module, latents: torch.Tensor, text_tokens: tor
     t = shift_time(sample_logit_normal(B, cfg.logit_mean, cfg.logit_std, generator, gdev), shift).to(dev)
     x_noise = torch.randn(latents.shape, generator=generator, device=gdev, dtype=torch.float32).to(dev, latents.dtype)
 
-    # 2. text dropout -> the learned null text
+    # 2. text dropout -> the learned null text, substituted inside the model's forward (so DDP / FSDP
+    #    see it; passed even when nothing is dropped, so the null parameters always get a gradient)
     drop = (torch.rand(B, generator=generator, device=gdev) < cfg.text_drop_prob).to(dev)
-    if cfg.text_drop_prob > 0:
-        n_tok, n_mask, n_pool = dit.null_text(B, text_tokens.shape[1])
-        text_tokens = torch.where(drop[:, None, None], n_tok.to(text_tokens.dtype), text_tokens)
-        text_mask = torch.where(drop[:, None], n_mask, text_mask)
-        text_pooled = torch.where(drop[:, None], n_pool.to(text_pooled.dtype), text_pooled)
 
     # 3. given frames (clean in x_t, marked by the mask, excluded from the loss)
     fmask = None
@@ -96,8 +92,8 @@ def flow_matching_loss(model: nn.Module, latents: torch.Tensor, text_tokens: tor
     x_t = hold_given(interpolate(latents, x_noise, t), latents, fmask)
 
     # 4. velocity regression on the frames to be generated
-    v = model(x_t, t, text_tokens, text_mask, text_pooled,
-              frame_cond=latents if fmask is not None else None, frame_mask=fmask, extra_cond=extra_cond)
+    v = model(x_t, t, text_tokens, text_mask, text_pooled, frame_cond=latents if fmask is not None else None,
+              frame_mask=fmask, extra_cond=extra_cond, drop_text=drop)
     err = (v.float() - velocity_target(latents, x_noise).float()).square()  # B, C, T, H, W
     if fmask is None:
         loss = err.mean()

@@ -214,14 +214,37 @@ class RewriterLM(nn.Module):
                 for _ in range(c.depth)]
 
 
+def decode_step(model: RewriterLM, ids: torch.Tensor, caches: list, pos: int) -> torch.Tensor:
+    """One cached decoding step, ids (B,1) ⟶ logits (B,V): the same arithmetic as `model(ids, caches,
+    pos)`, written with functional calls because at batch 1 a step is a few dozen tiny kernels and
+    the nn.Module call machinery would cost as much as the arithmetic."""
+    c = model.config
+    B, h, d = ids.shape[0], c.heads, c.dim // c.heads
+    x = F.embedding(ids, model.tok.weight) + model.pos.weight[pos]  # (B,1,D)
+    for blk, (kc, vc) in zip(model.blocks, caches):
+        y = F.layer_norm(x, (c.dim,), blk.norm1.weight, blk.norm1.bias, blk.norm1.eps)
+        qkv = F.linear(y, blk.attn.qkv.weight, blk.attn.qkv.bias).view(B, 3, h, d)  # (B,3,h,d)
+        kc[:, :, pos] = qkv[:, 1]
+        vc[:, :, pos] = qkv[:, 2]
+        a = F.scaled_dot_product_attention(qkv[:, 0, :, None], kc[:, :, :pos + 1], vc[:, :, :pos + 1])  # (B,h,1,d)
+        x = x + F.linear(a.reshape(B, 1, c.dim), blk.attn.proj.weight, blk.attn.proj.bias)  # (B,1,D)
+        y = F.layer_norm(x, (c.dim,), blk.norm2.weight, blk.norm2.bias, blk.norm2.eps)
+        y = F.gelu(F.linear(y, blk.mlp[0].weight, blk.mlp[0].bias), approximate="tanh")
+        x = x + F.linear(y, blk.mlp[2].weight, blk.mlp[2].bias)
+    x = F.layer_norm(x[:, -1], (c.dim,), model.norm.weight, model.norm.bias, model.norm.eps)  # (B,D)
+    return x @ model.tok.weight.T  # (B,V)
+
+
 @torch.inference_mode()
 def generate(model: RewriterLM, prefix: list[int], *, num_samples: int, max_new_tokens: int, eos: int,
              temperature: float = 1.0, top_k: int = 0, generator: torch.Generator | None = None,
              banned: list[int] | None = None) -> list[list[int]]:
     """Sample `num_samples` continuations of `prefix` (a list of ids ending in <sep>) in one batch.
 
-    Returns the sampled ids per sample, without the prefix and without <eos>. The same generator
-    state gives the same samples (the reproducibility contract: same seed, same output).
+    Sampling is top-k with temperature, drawn by the Gumbel-max trick (argmax of logits/T plus
+    Gumbel noise samples exactly from the softmax, with one cheap kernel). Returns the sampled ids
+    per sample, without the prefix and without <eos>. The same generator state gives the same
+    samples (the reproducibility contract: same seed, same output).
     """
     model.eval()
     dtype = next(model.parameters()).dtype
@@ -236,21 +259,21 @@ def generate(model: RewriterLM, prefix: list[int], *, num_samples: int, max_new_
     pos = len(prefix)
     out = torch.empty(B, max_new_tokens, dtype=torch.long)
     done = torch.zeros(B, dtype=torch.bool)
+    k = top_k if 0 < top_k < logits.shape[-1] else logits.shape[-1]
     n = 0
     for n in range(max_new_tokens):
         if banned:
             logits[:, banned] = -float("inf")
-        logits = logits / temperature
-        if top_k and top_k < logits.shape[-1]:
-            kth = logits.topk(top_k, dim=-1).values[:, -1:]  # (B,1)
-            logits = logits.masked_fill(logits < kth, -float("inf"))
-        nxt = torch.multinomial(logits.softmax(-1), 1, generator=generator)  # (B,1)
+        vals, idx = logits.topk(k, dim=-1)  # (B,k)
+        u = torch.rand(vals.shape, generator=generator, device=vals.device).clamp_(min=1e-20)
+        choice = (vals / temperature - torch.log(-torch.log(u))).argmax(-1, keepdim=True)  # (B,1)
+        nxt = idx.gather(1, choice)  # (B,1)
         nxt = torch.where(done[:, None], torch.full_like(nxt, eos), nxt)
         out[:, n] = nxt[:, 0]
         done |= nxt[:, 0] == eos
         if bool(done.all()):
             break
-        logits = model(nxt, caches, pos)[:, -1].float()  # (B,V)
+        logits = decode_step(model, nxt, caches, pos).float()  # (B,V)
         pos += 1
     result = []
     for row in out[:, :n + 1].tolist():

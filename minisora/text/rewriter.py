@@ -141,6 +141,16 @@ class BuiltinRewriter:
         self.model, self.tokenizer = model.eval(), tokenizer
         self.mapper = mapper if mapper is not None else default_mapper(config.synonym_threshold)
 
+    def save_pretrained(self, path: str | Path) -> Path:
+        """Write this rewriter as a release folder (bf16 safetensors + config.json), e.g. inside a
+        pipeline folder."""
+        from minisora.config import to_dict
+        from minisora.weights import save_weights
+
+        config = dict(self.release_config) if self.release_config else {"kind": "minisora-rewriter"}
+        config.update(lm=to_dict(self.model.config), tokenizer=self.tokenizer.state())
+        return save_weights(path, self.model.state_dict(), config, dtype=torch.bfloat16)
+
     def sample_captions(self, stated: ParsedScene, num: int, generator: torch.Generator) -> list[str]:
         tok = self.tokenizer
         prefix = [tok.bos] + tok.encode(canonical_prompt(stated), merge=False) + [tok.sep]

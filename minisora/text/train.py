@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from minisora.config import to_dict
 from minisora.data import vocabulary as V
-from minisora.data.captions import parse
+from minisora.data.captions import ParsedObject, ParsedScene, parse
 from minisora.text.config import RewriterLMConfig, RewriterTrainConfig
 from minisora.text.lm import RewriterLM, WordTokenizer
 from minisora.text.rewriter import DEFAULT_REWRITER_DIR
@@ -55,14 +55,29 @@ def can_merge(a: str, b: str) -> bool:
     return len(_categories(a) | _categories(b)) <= 1
 
 
-def build_examples(pairs: list[tuple[str, str]], rng: np.random.Generator, caption_share: float = 0.1
-                   ) -> list[tuple[str, str]]:
-    """(model input, target caption): the canonical parsed prompt, or for `caption_share` of the
-    pairs the canonical parsed caption (a user may paste a full description)."""
+def drop_attributes(parsed: ParsedScene, rng: np.random.Generator, p: float) -> ParsedScene:
+    """A copy of `parsed` with each stated attribute forgotten with probability `p`. The prompt
+    writer always names colour and shape; users do not ("a star and a red box"), so the model must
+    also learn to fill any field. The caption stays the same: a forgotten attribute is one to fill."""
+    objects = [ParsedObject(**{f: (None if rng.random() < p else getattr(o, f)) for f in ParsedObject.FIELDS})
+               for o in parsed.objects]
+    return ParsedScene(objects=objects,
+                       background=None if rng.random() < p else parsed.background,
+                       occluder=None if rng.random() < p else parsed.occluder,
+                       count=parsed.count)
+
+
+def build_examples(pairs: list[tuple[str, str]], rng: np.random.Generator, caption_share: float = 0.1,
+                   drop_share: float = 0.3, drop_p: float = 0.35) -> list[tuple[str, str]]:
+    """(model input, target caption): the canonical parsed prompt; for `caption_share` of the pairs
+    the canonical parsed caption instead (a user may paste a full description); for `drop_share`
+    of them with attributes forgotten at random (`drop_attributes`)."""
     out = []
     for prompt, caption in pairs:
-        src = caption if rng.random() < caption_share else prompt
-        out.append((canonical_prompt(parse(src)), caption))
+        parsed = parse(caption if rng.random() < caption_share else prompt)
+        if rng.random() < drop_share:
+            parsed = drop_attributes(parsed, rng, drop_p)
+        out.append((canonical_prompt(parsed), caption))
     return out
 
 

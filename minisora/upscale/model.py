@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from minisora.config import from_dict, to_dict
@@ -32,6 +33,27 @@ def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContex
     if precision == "fp32" or device.type not in ("cpu", "cuda"):
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+class VelocityFromX(nn.Module):
+    """Presents a DiT that predicts clean data x_hat as a velocity model for `flow/` (convention in
+    flow/objective.py: x_t = (1 - t) x_data + t x_noise, v = x_noise - x_data, so
+    v = (x_t - x_data) / t); t is clamped below at t_min, as in Li & He 2025. The DiT is `.module`,
+    so `flow.training.unwrap` finds its config and null text."""
+
+    def __init__(self, dit: DiT, t_min: float):
+        super().__init__()
+        self.module = dit
+        self.t_min = t_min
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        x_hat = self.module(x, t, *args, **kwargs)  # B, C, T, H, W
+        return (x - x_hat) / t.clamp(min=self.t_min).view(-1, *([1] * (x.ndim - 1))).to(x.dtype)
+
+
+def velocity_model(dit: nn.Module, config: UpscalerConfig) -> nn.Module:
+    """The callable `flow/` trains and samples: the DiT itself ("v") or its x-to-v wrapper ("x")."""
+    return VelocityFromX(dit, config.t_min) if config.prediction == "x" else dit
 
 
 class Upscaler:
@@ -80,10 +102,10 @@ class Upscaler:
         from `noise` (same shape as the residual). Euler steps of the rectified flow (flow/objective.py)."""
         B = noise.shape[0]
         tokens, mask, pooled = self.dit.null_text(B)
+        cond = dict(text_tokens=tokens, text_mask=mask, text_pooled=pooled, extra_cond=extra_cond)
         with torch.no_grad(), _autocast(noise.device, self.precision):
-            x = sample(self.dit, noise, steps=steps, method="euler", shift=self.config.shift,
-                       cond=dict(text_tokens=tokens, text_mask=mask, text_pooled=pooled, extra_cond=extra_cond),
-                       progress=False)
+            x = sample(velocity_model(self.dit, self.config), noise, steps=steps, method="euler",
+                       shift=self.config.shift, cond=cond, progress=False)
         return x.float() / self.config.residual_scale
 
     # ------------------------------------------------------------------ public entry point
@@ -122,7 +144,6 @@ class Upscaler:
         if scale == 1:
             # frame-rate only: the 2x pass's new frames, box-downsampled to the input size (the
             # back-projected output box-downsamples to the input), between the untouched input frames
-            _, C, T2, H2, W2 = x.shape
             x = torch.nn.functional.avg_pool2d(x[0].transpose(0, 1), 2).transpose(0, 1)[None]  # 1, 3, T', H, W
             x[:, :, 0::2] = x_in
         # 3. back to frames

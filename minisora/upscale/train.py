@@ -39,10 +39,16 @@ from minisora.train.distributed import DistInfo
 from minisora.train.ema import EMA
 from minisora.upscale.condition import build_condition, upsample_space
 from minisora.upscale.config import UpscaleTrainConfig, UpscalerConfig
-from minisora.upscale.model import Upscaler, _autocast
+from minisora.upscale.model import Upscaler, _autocast, velocity_model
 
-# The flow objective for the residual: no text dropout (text is always null), no given frames.
-FLOW = FlowTrainConfig(text_drop_prob=0.0, frame_cond_prob=0.0, token_dependent_shift=False, base_shift=1.0)
+
+
+def flow_config(cfg: UpscaleTrainConfig) -> FlowTrainConfig:
+    """The flow objective for the residual: no text dropout (text is always null), no given frames,
+    timesteps centred at cfg.logit_mean (> 0 leans towards the noise end, where x-prediction learns
+    the posterior mean; the low-t samples, weighted 1/t^2 in the velocity loss, add mostly noise)."""
+    return FlowTrainConfig(text_drop_prob=0.0, frame_cond_prob=0.0, token_dependent_shift=False, base_shift=1.0,
+                           logit_mean=cfg.logit_mean)
 
 
 class PairPool:
@@ -116,7 +122,7 @@ def make_batch(pool: PairPool, step: int, cfg: UpscaleTrainConfig, ucfg: Upscale
 
 
 def training_loss(dit: torch.nn.Module, ucfg: UpscalerConfig, batch: dict, generator: torch.Generator,
-                  cond_noise_prob: float) -> tuple[torch.Tensor, dict]:
+                  cond_noise_prob: float, flow: FlowTrainConfig) -> tuple[torch.Tensor, dict]:
     """Flow loss of one batch: noise-augment the condition, build it on whole frames (so crops see the
     same bicubic values as inference tiles do), crop, regress the scaled residual."""
     lo, hi = batch["lo"], batch["hi"]
@@ -132,7 +138,8 @@ def training_loss(dit: torch.nn.Module, ucfg: UpscalerConfig, batch: dict, gener
     target = torch.stack([(hi[b] - base[b])[c] for b, c in enumerate(crops)]) * ucfg.residual_scale  # B, 3, Tw, ch, cw
     extra = torch.stack([extra[b][c] for b, c in enumerate(crops)])  # B, 5, Tw, ch, cw
     tokens, mask, pooled = dit.null_text(B)
-    return flow_matching_loss(dit, target, tokens, mask, pooled, FLOW, generator=generator, extra_cond=extra)
+    return flow_matching_loss(velocity_model(dit, ucfg), target, tokens, mask, pooled, flow, generator=generator,
+                              extra_cond=extra)
 
 
 def lr_factor(cfg: UpscaleTrainConfig):
@@ -177,6 +184,7 @@ def train_upscaler(cfg: UpscaleTrainConfig, ucfg: UpscalerConfig | None = None, 
     opt = torch.optim.AdamW(dit.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg))
     model_config = {"upscaler": to_dict(ucfg)}
+    flow = flow_config(cfg)
     # 2. resume
     step = 0
     latest = ckpt.latest_checkpoint(out / "checkpoints")
@@ -215,7 +223,7 @@ def train_upscaler(cfg: UpscaleTrainConfig, ucfg: UpscalerConfig | None = None, 
         batch = make_batch(pool, step, cfg, ucfg)
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         with _autocast(info.device, cfg.precision):
-            loss, stats = training_loss(dit, ucfg, batch, g, cfg.cond_noise_prob)
+            loss, stats = training_loss(dit, ucfg, batch, g, cfg.cond_noise_prob, flow)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss {float(loss)} at step {step}")
         opt.zero_grad(set_to_none=True)
