@@ -33,7 +33,7 @@ import torch
 
 from minisora.data.captions import parse, write_prompt
 from minisora.data.synthetic import sample_scene
-from minisora.text.rewriter import DEFAULT_REWRITER_DIR, load_rewriter
+from minisora.text.rewriter import DEFAULT_REWRITER_DIR, RewriteError, load_rewriter
 from minisora.text.rule_based import check_caption, expand, validity_problems
 from minisora.text.synonyms import CURATED, STOP_WORDS
 
@@ -127,7 +127,15 @@ def main() -> int:
     misses = []
     for k, it in enumerate(items):
         t0 = time.perf_counter()
-        r = rw.rewrite(it["prompt"], seed=k)
+        try:
+            r = rw.rewrite(it["prompt"], seed=k)
+        except RewriteError as e:  # counts as a total loss: nothing kept, nothing valid
+            times.append(time.perf_counter() - t0)
+            paths["error"] = paths.get("error", 0) + 1
+            lost += len(parse(it["original"]).attributes())
+            syn_total += len(it["subs"])
+            misses.append(f"error: {e}")
+            continue
         times.append(time.perf_counter() - t0)
         paths[r.path] = paths.get(r.path, 0) + 1
         truth = check_caption(parse(it["original"]), r.caption)

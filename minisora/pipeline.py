@@ -409,7 +409,7 @@ class Pipeline:
                  strength: float = 0.8, extend: str | None = None, connect: tuple | None = None,
                  loop: bool = False, callback: Callable[[int, float, torch.Tensor], None] | None = None,
                  sampler: str | None = None, fps: float | None = None, progress: bool = True,
-                 return_latents: bool = False) -> PipelineOutput:
+                 return_latents: bool = False, keep_given_frame: bool = True) -> PipelineOutput:
         """Generate one clip.
 
         prompt: what to show (rewritten into a descriptive caption unless rewrite=False);
@@ -422,7 +422,9 @@ class Pipeline:
         start (returns only the new frames);
         connect=(clip_a, clip_b): the frames joining the end of a to the start of b (new frames only);
         loop: a clip whose last frame leads back into its first;
-        callback(i, t, x_t): called at every transformer evaluation with the current latents.
+        callback(i, t, x_t): called at every transformer evaluation with the current latents;
+        keep_given_frame: with image=, return the image itself as frame 0 (resized to the clip) rather
+        than its VAE reconstruction, which a small VAE blurs; the motion is generated from the latent.
         Returns a PipelineOutput (frames uint8 (T, H, W, 3)).
         """
         d = self.index.defaults
@@ -503,7 +505,10 @@ class Pipeline:
 
         # 6. decode --------------------------------------------------------------------------------
         video_out = self.vae.decode(latents.float())  # 1, 3, T, H, W in [-1, 1]
-        frames = _to_uint8(video_out)[plan.get("keep", slice(None))]
+        frames = _to_uint8(video_out)
+        if keep_given_frame and "given_frame0" in plan:
+            frames[0] = plan["given_frame0"]
+        frames = frames[plan.get("keep", slice(None))]
         t0 = lap("decode", t0)
 
         # 7. return ---------------------------------------------------------------------------------
@@ -513,7 +518,8 @@ class Pipeline:
         settings = {"num_frames": num_frames, "height": height, "width": width, "num_inference_steps": steps,
                     "guidance_scale": guidance, "sampler": method, "shift": round(shift, 6), "rewrite": bool(rewrite),
                     "task": task, "strength": strength if task == "sdedit" else None, "extend": extend,
-                    "loop": loop, "model": str(self.folder) if self.folder else None,
+                    "loop": loop, "keep_given_frame": keep_given_frame if task in ("i2v", "loop") else None,
+                    "model": str(self.folder) if self.folder else None,
                     "dtype": str(self.dtype).replace("torch.", "")}
         return PipelineOutput(frames=frames, fps=fps, prompt=prompt, caption=caption,
                               negative_prompt=negative_prompt, seed=seed, settings=settings, timings=timings,
@@ -592,11 +598,13 @@ class Pipeline:
             img = _as_uint8_video(image, "image")
             if img.shape[0] != 1:
                 raise ValueError(f"image must be one frame (H, W, 3), got {img.shape[0]} frames; use video= for clips")
-            z = self.encode_video(img, height, width)  # 1, C, 1, H', W'
+            pixels = _to_model_video(img, height, width)  # 1, 3, 1, H, W
+            z = self.vae.encode(pixels).float()  # 1, C, 1, H', W'
             fc[:, :, :1] = z
             mask[:, :, 0] = True
             if task == "loop":
-                return self._loop_plan(z, latent_shape)
+                return {**self._loop_plan(z, latent_shape), "given_frame0": _to_uint8(pixels)[0]}
+            plan["given_frame0"] = _to_uint8(pixels)[0]  # H, W, 3
         elif task == "extend":
             clip = _as_uint8_video(video, "video")
             if extend == "forward":

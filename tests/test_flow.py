@@ -9,7 +9,7 @@ import torch
 
 from minisora.dit.config import DiTConfig
 from minisora.dit.model import DiT
-from minisora.flow.conditioning import MODES, frame_mask, hold_given, random_frame_masks
+from minisora.flow.conditioning import MODES, frame_mask, random_frame_masks
 from minisora.flow.objective import interpolate, predict_data, velocity_target
 from minisora.flow.samplers import make_noise, sample
 from minisora.flow.schedules import sample_logit_normal, sampling_times, shift_time, token_shift

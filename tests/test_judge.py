@@ -122,7 +122,8 @@ def test_judge_rejects_bad_input():
     with pytest.raises(TypeError, match="SceneSpec or a prompt"):
         J.judge(video, {"objects": []})
     assert J.judge(video, spec).accuracy == 1.0
-    assert J.judge(video, SceneSpec(objects=spec.objects, background="black", occluder=OccluderSpec(x=0.5))).checks["occluder"] is False
+    with_bar = SceneSpec(objects=spec.objects, background="black", occluder=OccluderSpec(x=0.5))
+    assert J.judge(video, with_bar).checks["occluder"] is False
 
 
 def test_ill_posed_flags_hidden_and_unbounced_objects():

@@ -85,10 +85,13 @@ def test_image_to_video_keeps_frame0_latent(pipe):
     z = pipe.encode_video(img[None], 64, 64)  # 1, C, 1, H', W'
     assert torch.equal(out.latents[:, :, :1], z)
     assert out.frames.shape == (17, 64, 64, 3) and out.settings["task"] == "i2v"
-    # frame 0 is the decode of that latent: as close to the image as the VAE alone makes it
+    # frame 0 is the given image itself; without keep_given_frame it is the decode of its latent
+    assert np.array_equal(out.frames[0], img)
+    raw = gen(pipe, image=img, keep_given_frame=False)
     alone = pipe.vae.decode(z)
-    assert np.array_equal(out.frames[0], ((alone[0, :, 0].permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5)
+    assert np.array_equal(raw.frames[0], ((alone[0, :, 0].permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5)
                           .round().to(torch.uint8).numpy())
+    assert np.array_equal(raw.frames[1:], out.frames[1:])
     # an image of another size is centre-cropped and resized, not rejected
     big = np.repeat(np.repeat(img, 2, axis=0), 3, axis=1)  # 128 x 192
     assert gen(pipe, image=big).frames.shape == (17, 64, 64, 3)

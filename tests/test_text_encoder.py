@@ -8,24 +8,26 @@ import pytest
 import torch
 
 from minisora.text.config import TextEncoderConfig
-from minisora.text.encoder import TextEncoder, default_model_path
+from minisora.text.encoder import TextEncoder, default_model_path, shared_encoder
+
+L = TextEncoderConfig().max_length
 
 
 @pytest.fixture(scope="module")
 def encoder() -> TextEncoder:
-    return TextEncoder(TextEncoderConfig(max_length=16))
+    return shared_encoder()  # the process-wide default encoder (the rewriter tests reuse it)
 
 
 def test_shapes_mask_and_pooling(encoder):
     texts = ["a red circle moves left", "star", "a small blue square bounces slowly on a navy background"]
     emb = encoder.encode(texts)
     assert encoder.dim == 384
-    assert emb.tokens.shape == (3, 16, 384) and emb.tokens.dtype == torch.float32
-    assert emb.mask.shape == (3, 16) and emb.mask.dtype == torch.bool
+    assert emb.tokens.shape == (3, L, 384) and emb.tokens.dtype == torch.float32
+    assert emb.mask.shape == (3, L) and emb.mask.dtype == torch.bool
     assert emb.pooled.shape == (3, 384)
     # the mask covers exactly [CLS] + word pieces + [SEP]
     lengths = [len(encoder.tokenizer(t)["input_ids"]) for t in texts]
-    assert emb.mask.sum(1).tolist() == [min(n, 16) for n in lengths]
+    assert emb.mask.sum(1).tolist() == [min(n, L) for n in lengths]
     assert bool(emb.mask[:, 0].all())  # every row has at least one real token
     # padded positions carry nothing; pooled = normalised mean of the real tokens
     assert float(emb.tokens[~emb.mask].abs().max()) == 0.0
@@ -55,7 +57,7 @@ def test_cache_is_per_unique_string_and_batch_independent(encoder):
 def test_truncation_and_bad_input(encoder):
     long = " ".join(["circle"] * 100)
     emb = encoder.encode([long])
-    assert emb.tokens.shape == (1, 16, 384) and bool(emb.mask.all())
+    assert emb.tokens.shape == (1, L, 384) and bool(emb.mask.all())
     with pytest.raises(ValueError, match="empty"):
         encoder.encode([])
     with pytest.raises(TypeError):

@@ -66,6 +66,21 @@ def test_condition_changes_output(trained):
     assert cfg.dit.extra_cond_channels == e1.shape[1]
 
 
+def test_self_ensemble_averages_flipped_passes(trained):
+    from minisora.flow.samplers import make_noise
+
+    cfg = dataclasses.replace(trained.config, back_projection=0)
+    one, two = Upscaler(cfg, trained.dit), Upscaler(dataclasses.replace(cfg, ensemble=2), trained.dit)
+    x_lo = torch.from_numpy(_clip(seed=6)).permute(3, 0, 1, 2)[None].float() / 127.5 - 1
+    base, extra = build_condition(x_lo, 2, 1, torch.zeros(1))
+    noise = make_noise(tuple(base.shape), 0)
+    r0 = one.residual_field(noise, extra, 2)
+    r1 = one.residual_field(noise.flip(4), extra.flip(4), 2).flip(4)  # the mirrored problem, mirrored back
+    assert not torch.allclose(r0, r1)
+    expected = (base + 0.5 * (r0 + r1)).clamp(-1, 1)
+    assert torch.allclose(two.upscale_tensor(x_lo, 1, 2, seed=0), expected, atol=1e-5)
+
+
 def test_same_seed_same_output_and_seed_matters(trained):
     x = _clip(seed=3)
     assert np.array_equal(trained(x, seed=5, steps=2), trained(x, seed=5, steps=2))

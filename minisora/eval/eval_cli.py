@@ -163,6 +163,8 @@ def _task_job(job: tuple) -> tuple:
     from minisora.data.captions import write_prompt
     from minisora.data.synthetic import render, sample_scene
     from minisora.eval.judge import judge
+    import torch
+
     from minisora.eval.metrics import psnr
 
     j, seed, split, gen_kw = job
@@ -172,11 +174,14 @@ def _task_job(job: tuple) -> tuple:
     spec = sample_scene(rng, split=split)
     prompt = write_prompt(spec, rng)
     truth = render(spec, d.height, d.width, d.num_frames, fps=d.fps)  # T, H, W, 3
-    i2v = pipe(prompt, image=truth[0], seed=seed + j, **gen_kw)
+    i2v = pipe(prompt, image=truth[0], seed=seed + j, return_latents=True, **gen_kw)
+    decoded0 = pipe.vae.decode(i2v.latents[:, :, :1])  # the VAE's own rendition of the given frame
+    decoded0 = ((decoded0[0, :, 0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
     ext = pipe(prompt, video=i2v.frames, extend="forward", seed=seed + j, **gen_kw)
     return (psnr(i2v.frames[0], truth[0]), judge(i2v.frames, prompt, fps=i2v.fps).accuracy,
             seam_ratio(i2v.frames, ext.frames),
-            judge(np.concatenate([i2v.frames, ext.frames]), prompt, fps=ext.fps).accuracy)
+            judge(np.concatenate([i2v.frames, ext.frames]), prompt, fps=ext.fps).accuracy,
+            psnr(decoded0, truth[0]), seam_ratio(i2v.frames[:1], i2v.frames[1:]))
 
 
 def _map(fn, jobs: list, workers: int, init_args: tuple, desc: str, quiet: bool):
@@ -237,8 +242,10 @@ def run(args: argparse.Namespace) -> int:
     if args.tasks > 0:
         got = _map(_task_job, [(j, args.seed, args.split, gen_kw) for j in range(args.tasks)], args.workers,
                    init_args, "eval tasks", args.quiet)
-        psnrs, i2v_acc, seams, ext_acc = (np.array(c, dtype=float) for c in zip(*got))
+        psnrs, i2v_acc, seams, ext_acc, psnr_dec, first_step = (np.array(c, dtype=float) for c in zip(*got))
         tasks = {"i2v_psnr_frame0": float(np.mean(psnrs)), "i2v_psnr_frame0_min": float(np.min(psnrs)),
+                 "i2v_psnr_frame0_vae_decoded": float(np.mean(psnr_dec)),
+                 "i2v_frame0_to_1_ratio": float(np.mean(first_step)),
                  "i2v_accuracy": float(np.mean(i2v_acc)), "extend_seam_ratio": float(np.mean(seams)),
                  "extend_seam_ratio_max": float(np.max(seams)), "extend_accuracy": float(np.mean(ext_acc))}
 

@@ -30,14 +30,15 @@ every stated attribute:
    of the 8 directions; speed in min(H, W) per second against the boundary between `V.SPEEDS`.
 7. Count: number of objects found. Occluder: a vertical bar of `V.OCCLUDER_COLOR`.
    Permanence: every frame where an object is missing must be explained by the occluder (or another
-   object, or the frame edge) at the position its trajectory predicts, the object must be seen in
-   a quarter of the frames, and its shape must agree on both sides of a gap.
+   object, or the frame edge) at the position its trajectory predicts (within half a radius), the
+   object must be placed in MIN_PERMANENCE_SIGHTINGS frames, and its shape must agree on both
+   sides of a gap.
 8. Flicker on background pixels, VBench-style: (255 - mean |f(t) - f(t+1)|) / 255.
 
 Accuracy is the share of stated attributes judged correct. For a text target only stated attributes
 count; for a `SceneSpec` everything in it counts, except that a scene without an occluder says
-nothing about one unless the clip shows one. Speed is not judged for still objects. `python -m minisora.eval.judge --selftest`
-measures the judge itself on rendered ground truth (see `selftest`).
+nothing about one unless the clip shows one. Speed is not judged for still objects.
+`python -m minisora.eval.judge --selftest` measures the judge itself on rendered ground truth.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ BG_DIST = 40.0  # a pixel this close to the estimated background is background
 BG_MATCH_DIST = 45.0  # estimated background must be this close to a named background colour
 BG_MIN_SHARE = 0.25  # ... and cover this share of the pixels (pure noise has no background)
 MIN_PRESENT_SHARE = 0.25  # an object must be seen in this share of frames (and >= 2 frames)
+MIN_PERMANENCE_SIGHTINGS = 3  # frames with a known centre needed to judge permanence
 MIN_CORE_SHARE = 0.35  # share of a blob's pixels within CORE_DIST of its colour
 STILL_SPEED = 0.06  # min(H,W) per second; well under "slow" (V.SPEEDS["slow"] = 0.14)
 # Boundaries between named classes: geometric means, the midpoint on a log scale.
@@ -637,9 +639,8 @@ def _permanence(obj: SeenObject, objects: list[SeenObject], span, H: int, W: int
     """
     seen = np.nonzero(~np.isnan(obj.centroid[:, 0]))[0]
     T = len(obj.present)
-    # An object out of sight for most of the clip has not been shown to persist (and a trajectory
-    # from a couple of sightings cannot say where it should be).
-    if len(seen) < max(2, math.ceil(MIN_PRESENT_SHARE * T)):
+    # A trajectory from a couple of sightings cannot say where the object should be.
+    if len(seen) < MIN_PERMANENCE_SIGHTINGS:
         return False
     r = (obj.radius if np.isfinite(obj.radius) else V.SIZES["large"]) * side
     x0, x1 = span
@@ -980,7 +981,8 @@ def ill_posed(spec: SceneSpec, height: int, width: int, num_frames: int = SELFTE
             shown *= 1.0 - coverage(SceneSpec(objects=(white(later),), background="black"))
         share = shown.sum(axis=(1, 2)) / np.maximum(own.sum(axis=(1, 2)), 1e-6)  # (T,)
         if (share >= 1 / 3).mean() < 0.25:
-            reasons.append(f"obj{i} ({o.color}) hidden: a third visible in {int((share >= 1 / 3).sum())}/{num_frames} frames")
+            shown_frames = int((share >= 1 / 3).sum())
+            reasons.append(f"obj{i} ({o.color}) hidden: a third visible in {shown_frames}/{num_frames} frames")
         if o.motion == "bouncing":
             xy = trajectory(o, num_frames, fps, height, width)
             if not any(_visible_turn(xy[:, ax], max(1.5, 0.04 * min(height, width))) for ax in range(2)):
@@ -1114,7 +1116,8 @@ def selftest(n: int = 500, seed: int = 0, progress: bool = True, show_misses: in
             missed.append(f"{name} clip accuracy {mx:.4f} >= {BAR_JUNK}")
     for name, vals in text_acc.items():
         if vals:
-            print(f"{name:<12s} overall accuracy vs parsed text {np.mean(vals):.4f}  min {np.min(vals):.4f}  (n={len(vals)})")
+            print(f"{name:<12s} overall accuracy vs parsed text {np.mean(vals):.4f}  "
+                  f"min {np.min(vals):.4f}  (n={len(vals)})")
     if missed:
         print("MISSED BARS: " + "; ".join(missed))
         return 1

@@ -252,13 +252,20 @@ class WordMapper:
             raise ValueError(f"a prompt must be a non-empty string, got {prompt!r}")
         first = parse(prompt)
         unknown = {w for w in first.unknown_words if " " not in w}
+        return self.normalize_with(prompt, parser_words(prompt), unknown, set())
+
+    def normalize_with(self, prompt: str, words: list[str], unknown: set[str], rejected: set[str]) -> Normalized:
+        """`normalize` for a prompt split into `words`, of which `unknown` need mapping; words in
+        `rejected` are reported as unmapped without a search."""
         out: list[str] = []
         mapped: list[WordMapping] = []
         unmapped: list[str] = []
-        words = parser_words(prompt)
         for i, w in enumerate(words):
             if w not in unknown:
                 out.append(w)
+                continue
+            if w in rejected:
+                unmapped.append(w)
                 continue
             term, how, score = self.map_word(w, slot_categories(words, i, unknown))
             if how in ("curated", "form", "embedding"):
@@ -271,6 +278,16 @@ class WordMapper:
         out = [w for i, w in enumerate(out) if not (i and w == out[i - 1] and w in TERM_CATEGORY)]
         text = " ".join(out)
         parsed = parse(text)
+        colors = [o.color for o in parsed.objects if o.color]
+        repeated = {c for c in colors if colors.count(c) > 1}
+        guesses = [m for m in mapped if m.how == "embedding" and m.term in repeated]
+        if guesses:
+            # An embedding guess that gives two objects the same colour contradicts the prompt's
+            # other words: the guess is the weaker evidence, so report the word as unmapped instead.
+            for m in guesses:
+                mapped.remove(m)
+                unmapped.append(m.word)
+            return self.normalize_with(prompt, words, unknown, {m.word for m in guesses})
         # What the parser still cannot place (e.g. "red background": not a background we have).
         for w in parsed.unknown_words:
             if w not in unmapped:

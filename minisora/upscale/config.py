@@ -65,6 +65,9 @@ class UpscalerConfig:
     # averaging is the renderer's own 2x relation (the 64 px render equals the box-downsampled 128 px
     # one to ~53 dB). Only frames that exist in the input are back-projected.
     back_projection: int = 3
+    # Average the residual over this many flipped copies of the clip (1 = off; up to 8: horizontal,
+    # vertical and time flips), each a full pass of the DiT: less variance for more compute.
+    ensemble: int = 1
     # What the DiT's output means. "x": the clean (scaled) residual, turned into the flow's velocity
     # v = (x_t - x_hat) / max(t, t_min) outside the model (Li & He 2025, "Back to Basics: Let
     # Denoising Generative Models Denoise"): an 8x8x3 = 192-value pixel patch is wider than the
@@ -100,6 +103,8 @@ class UpscalerConfig:
         for name in ("residual_scale", "shift"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be > 0")
+        if not 1 <= self.ensemble <= 8:
+            raise ConfigError(f"ensemble={self.ensemble} must lie in [1, 8]")
         if self.prediction not in PREDICTIONS:
             raise ConfigError(f"prediction={self.prediction!r} is not valid; choose one of {', '.join(PREDICTIONS)}")
         if not 0 < self.t_min < 1:

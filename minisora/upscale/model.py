@@ -27,6 +27,9 @@ from minisora.weights import load_weights, save_weights
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "assets" / "minisora-tiny" / "upscaler"
 MODEL_NAME = "Upscaler"
+# Flipped copies for the self-ensemble (Lim et al. 2017, EDSR's geometric self-ensemble), as dims of
+# (B, C, T, H, W): none, W, H, H+W, then the same with time reversed. The world is symmetric under all.
+ENSEMBLE_FLIPS: tuple[tuple[int, ...], ...] = ((), (4,), (3,), (3, 4), (2,), (2, 4), (2, 3), (2, 3, 4))
 
 
 def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
@@ -166,14 +169,32 @@ class Upscaler:
         aug = make_noise(tuple(x_lo.shape), seed + 1, device=x_lo.device) if cond_noise > 0 else None
         base, extra = build_condition(x_lo, s, time_scale, sigma, aug)  # 1, 3|5, T', H, W
         noise = make_noise(tuple(base.shape), seed, device=x_lo.device)
-        # 3. windows in time x tiles in space, blended; same-shaped tiles run as one batch
-        _, _, Tn, H, W = base.shape
+        # 3. the residual, averaged over flipped copies of the problem (geometric self-ensemble)
+        res = torch.zeros_like(base)
+        for dims in ENSEMBLE_FLIPS[:cfg.ensemble]:
+            flip = (lambda z, d=dims: z.flip(d)) if dims else (lambda z: z)
+            res += flip(self.residual_field(flip(noise), flip(extra), steps, progress))
+        out = (base + res / cfg.ensemble).clamp(-1, 1)  # 1, 3, T', H, W
+        # 4. back-projection onto the input (the frames it has: all, or every other one at 2x fps)
+        if cfg.back_projection:
+            step_t = 2 if time_scale == 2 else 1
+            out[:, :, ::step_t] = back_project(out[:, :, ::step_t], x_lo, s, cfg.back_projection)
+        # 5. undo the padding
+        return out[..., :s * h, :s * w]
+
+    def residual_field(self, noise: torch.Tensor, extra: torch.Tensor, steps: int,
+                       progress: bool = False) -> torch.Tensor:
+        """The residual (1, 3, T, H, W) of a whole clip from its noise (1, 3, T, H, W) and condition
+        (1, 5, T, H, W): windows in time x tiles in space, blended linearly; same-shaped tiles run as
+        one batch, so memory depends on the tile size, not on the clip."""
+        cfg = self.config
+        _, _, Tn, H, W = noise.shape
         t_spans = spans(Tn, cfg.window_frames, cfg.window_overlap)
         h_spans = spans(H, cfg.tile_size, cfg.tile_overlap, cfg.pixel_align)
         w_spans = spans(W, cfg.tile_size, cfg.tile_overlap, cfg.pixel_align)
         boxes = [(t, y, xx) for t in t_spans for y in h_spans for xx in w_spans]
-        acc = torch.zeros(1, 3, Tn, H, W, device=x_lo.device)
-        wsum = torch.zeros(1, 1, Tn, H, W, device=x_lo.device)
+        acc = torch.zeros(1, 3, Tn, H, W, device=noise.device)
+        wsum = torch.zeros(1, 1, Tn, H, W, device=noise.device)
         groups: dict[tuple[int, int, int], list] = {}
         for box in boxes:
             groups.setdefault((box[0][1], box[1][1], box[2][1]), []).append(box)
@@ -192,13 +213,7 @@ class Upscaler:
                     wsum[sl[j]] += wt
                 bar.update(len(chunk))
         bar.close()
-        out = (base + acc / wsum).clamp(-1, 1)  # 1, 3, T', H, W
-        # 4. back-projection onto the input (the frames it has: all, or every other one at 2x fps)
-        if cfg.back_projection:
-            step_t = 2 if time_scale == 2 else 1
-            out[:, :, ::step_t] = back_project(out[:, :, ::step_t], x_lo, s, cfg.back_projection)
-        # 5. undo the padding
-        return out[..., :s * h, :s * w]
+        return acc / wsum
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.dit.parameters())
