@@ -192,3 +192,18 @@ def test_cli_upscale(trained, tmp_path):
     assert frames.shape == (9, 64, 96, 3) and fps == pytest.approx(16.0)
     assert main(["upscale", str(tmp_path / "nope.mp4"), "-o", str(tmp_path / "x.mp4"), "--model",
                  str(tmp_path / "m")]) == 2
+
+
+def test_memory_is_flat_tiles_bound_every_dit_call(trained):
+    """Whatever the clip size, each DiT call sees at most max_tile_batch windows x tiles."""
+    cfg = trained.config
+    seen = []
+    hook = trained.dit.register_forward_hook(lambda m, args, out: seen.append(tuple(args[0].shape)))
+    try:
+        for h, w, t in [(16, 16, 3), (72, 56, 9)]:
+            trained(_clip(h, w, t), steps=1)
+    finally:
+        hook.remove()
+    bound = cfg.max_tile_batch * cfg.window_frames * cfg.tile_size ** 2
+    assert max(b * t * h * w for b, _, t, h, w in seen) <= bound
+    assert all(t <= cfg.window_frames and h <= cfg.tile_size and w <= cfg.tile_size for _, _, t, h, w in seen)

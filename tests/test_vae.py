@@ -34,7 +34,7 @@ def trained() -> tuple[VideoVAE, list[dict], torch.Tensor]:
     """A debug VAE trained for a few seconds on 4 tiny MovingShapes clips (32x32, 5 frames)."""
     torch.manual_seed(0)
     pool = synthetic_pool(4, 32, 32, 5, seed=3, progress=False)
-    cfg = VAETrainConfig(preset="debug", steps=STEPS, batch_size=2, lr=5e-3, warmup_steps=5, crop_size=0,
+    cfg = VAETrainConfig(preset="debug", steps=STEPS, batch_size=2, lr=2e-3, warmup_steps=5, crop_size=0,
                          crop_frames=0, image_every=0, eval_every=0, save_every=0, log_every=1,
                          out="/tmp/minisora-test-vae", min_lr_ratio=0.1)
     vae, hist = train_vae(cfg, pool=pool, val=pool, progress=False)

@@ -169,13 +169,16 @@ class WordMapper:
         returning one (loaded on first need: most prompts never reach that step); None disables it.
     threshold: minimum cosine similarity of the nearest anchor for an embedding match.
     top_k: anchors that vote (weighted by similarity) for the term.
+    free_margin: added to the threshold when the word's place in the sentence does not narrow down
+        its category (see `slot_categories`).
     """
 
-    def __init__(self, encoder=None, threshold: float = 0.5, top_k: int = 3,
-                 curated: dict[str, str] | None = None):
+    def __init__(self, encoder=None, threshold: float = 0.45, top_k: int = 3,
+                 curated: dict[str, str] | None = None, free_margin: float = 0.1):
         self.curated = dict(CURATED if curated is None else curated)
         self.encoder = encoder
         self.threshold = threshold
+        self.free_margin = free_margin
         self.top_k = top_k
         self._anchor_terms: list[str] = []
         self._anchor_vecs: torch.Tensor | None = None
@@ -214,7 +217,9 @@ class WordMapper:
                 allowed = torch.tensor([TERM_CATEGORY[t] in categories for t in self._anchor_terms])
                 sims = sims.masked_fill(~allowed, -1.0)
             top = sims.topk(min(self.top_k, sims.numel()))
-            if float(top.values[0]) < self.threshold:
+            # Without a sentence slot to narrow it down, a guess needs stronger evidence.
+            needed = self.threshold if categories else self.threshold + self.free_margin
+            if float(top.values[0]) < needed:
                 self._memo[key] = None
             else:
                 votes: dict[str, float] = {}

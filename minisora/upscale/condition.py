@@ -1,10 +1,10 @@
 """The upscaler's condition and its tiling: pure tensor functions, shared by training and inference.
 
     low-res clip x_lo (B, 3, T, h, w) in [-1, 1]
-      -> [+ sigma * noise]                                  noise augmentation (training; optional at inference)
       -> bicubic 2x in space                                 (B, 3, T, 2h, 2w)
       -> [linear 2x in time: frame 2j = x_j, 2j+1 = mean]    (B, 3, 2T-1, 2h, 2w)    = base
-    extra_cond = [base | sigma map | interpolated-frame mask]   (B, 5, T', H, W)
+    cond = the same from x_lo + sigma * noise (noise augmentation; sigma = 0 at inference by default)
+    extra_cond = [cond | sigma map | interpolated-frame mask]   (B, 5, T', H, W)
     the DiT generates residual * residual_scale, and output = base + residual.
 """
 
@@ -63,8 +63,11 @@ def build_condition(x_lo: torch.Tensor, scale: int, time_scale: int, sigma: torc
     """(base, extra_cond) for low-res clips x_lo (B, 3, T, h, w) in [-1, 1].
 
     sigma (B,): noise-augmentation std per clip (0 = clean); noise (B, 3, T, h, w) standard normal,
-    needed when any sigma > 0. Returns base (B, 3, T', h*scale, w*scale) with T' = T or 2T-1 and
-    extra_cond (B, 5, T', H, W).
+    needed when any sigma > 0. The noise reaches only the condition the DiT sees, never `base`
+    (the clean upsampled input the residual is added to): as in CDM, augmentation degrades what the
+    model is told, not what it must reproduce, so the residual target keeps its edges-only
+    statistics instead of being dominated by noise removal. Returns base (B, 3, T', h*scale,
+    w*scale) with T' = T or 2T-1 and extra_cond (B, 5, T', H, W).
     """
     if x_lo.ndim != 5 or x_lo.shape[1] != 3:
         raise ValueError(f"x_lo must be (B, 3, T, h, w), got {tuple(x_lo.shape)}")
@@ -74,19 +77,23 @@ def build_condition(x_lo: torch.Tensor, scale: int, time_scale: int, sigma: torc
         raise ValueError("time_scale=2 needs at least 2 frames")
     B = x_lo.shape[0]
     sigma = sigma.to(x_lo).reshape(B)
+
+    def upsample(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        up = upsample_space(x, scale)  # B, 3, T, H, W
+        if time_scale == 2:
+            return upsample_time(up)  # B, 3, 2T-1, H, W
+        return up, torch.zeros(up.shape[2], dtype=torch.bool, device=up.device)
+
+    base, interp = upsample(x_lo)
+    cond = base
     if bool((sigma > 0).any()):
         if noise is None or noise.shape != x_lo.shape:
             raise ValueError(f"sigma > 0 needs noise of shape {tuple(x_lo.shape)}")
-        x_lo = x_lo + sigma.view(B, 1, 1, 1, 1) * noise
-    base = upsample_space(x_lo, scale)  # B, 3, T, H, W
-    if time_scale == 2:
-        base, interp = upsample_time(base)  # B, 3, 2T-1, H, W
-    else:
-        interp = torch.zeros(base.shape[2], dtype=torch.bool, device=base.device)
+        cond, _ = upsample(x_lo + sigma.view(B, 1, 1, 1, 1) * noise)
     _, _, T, H, W = base.shape
     level = (sigma / COND_NOISE_UNIT).view(B, 1, 1, 1, 1).expand(B, 1, T, H, W)
     mask = interp.to(base.dtype).view(1, 1, T, 1, 1).expand(B, 1, T, H, W)
-    extra = torch.cat([base, level, mask], dim=1)  # B, 5, T, H, W
+    extra = torch.cat([cond, level, mask], dim=1)  # B, 5, T, H, W
     assert extra.shape[1] == EXTRA_COND_CHANNELS
     return base, extra
 
