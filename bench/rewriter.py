@@ -125,6 +125,7 @@ def main() -> int:
     paths: dict[str, int] = {}
     times, peer_rule, peer_encode = [], [], []
     misses = []
+    split_counts = {"as written": [0, 0], "paraphrased": [0, 0]}  # [kept, lost] end to end
     for k, it in enumerate(items):
         t0 = time.perf_counter()
         try:
@@ -133,6 +134,7 @@ def main() -> int:
             times.append(time.perf_counter() - t0)
             paths["error"] = paths.get("error", 0) + 1
             lost += len(parse(it["original"]).attributes())
+            split_counts["paraphrased" if it["subs"] else "as written"][1] += len(parse(it["original"]).attributes())
             syn_total += len(it["subs"])
             misses.append(f"error: {e}")
             continue
@@ -141,6 +143,9 @@ def main() -> int:
         truth = check_caption(parse(it["original"]), r.caption)
         kept += len(truth.kept)
         lost += len(truth.lost)
+        half = split_counts["paraphrased" if it["subs"] else "as written"]
+        half[0] += len(truth.kept)
+        half[1] += len(truth.lost)
         read = check_caption(parse(r.normalized), r.caption)
         kept_read += len(read.kept)
         lost_read += len(read.lost)
@@ -173,6 +178,8 @@ def main() -> int:
           f"{syn_total} substituted synonyms)")
     print("paths: " + ", ".join(f"{p}: {c} ({c / n:.1%})" for p, c in sorted(paths.items(), key=lambda x: -x[1])))
     print(f"attributes preserved vs what the rewriter read: {preserved_read:.2%} ({kept_read}/{kept_read + lost_read})")
+    print("attributes preserved end to end: " + ", ".join(
+        f"{name} {k / max(1, k + l):.2%} ({k}/{k + l})" for name, (k, l) in split_counts.items()))
     if misses:
         print("synonym misses (first 25): " + "; ".join(misses))
     print(f"median rewrite {median_ms:.1f} ms (p90 {1000 * float(np.percentile(times, 90)):.1f} ms); peers in "

@@ -29,6 +29,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; released files must be readable by everyone
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -52,6 +53,7 @@ def save_weights(folder: str | Path, state_dict: dict[str, torch.Tensor], config
         save_file(tensors, tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, folder / WEIGHTS_NAME)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -10,6 +10,9 @@ variety the transformer sees (it is judged on unseen phrasings) at almost no cos
 written with the engine's own `CacheWriter`, so `data.source: cache` reads them unchanged. Text is
 encoded with `--max-length` tokens (80: MovingShapes captions run to ~74 MiniLM tokens; 48 would
 cut the third object off 37% of them).
+
+Captions do not depend on the VAE, so their embeddings can be computed ahead (`--text-only FILE`,
+then `--text FILE`), leaving only the VAE pass for when the VAE is final.
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ def weights_digest(folder: Path) -> str:
 _WORKER: dict = {}
 
 
-def _init_worker(vae_dir: str, max_length: int, threads: int) -> None:
-    """Each worker process loads its own VAE and text encoder once."""
+def _init_worker(vae_dir: str | None, max_length: int, threads: int, text_file: str | None) -> None:
+    """Each worker process loads its own VAE (unless text-only) and text encoder or text table once."""
     import torch
 
     from minisora.text.config import TextEncoderConfig
@@ -44,45 +47,66 @@ def _init_worker(vae_dir: str, max_length: int, threads: int) -> None:
 
     if threads:
         torch.set_num_threads(threads)
-    _WORKER["vae"] = VideoVAE.from_pretrained(vae_dir).eval()
-    _WORKER["text"] = TextEncoder(TextEncoderConfig(max_length=max_length))
+    if vae_dir is not None:
+        _WORKER["vae"] = VideoVAE.from_pretrained(vae_dir).eval()
+    if text_file is not None:
+        from safetensors.torch import load_file
+
+        _WORKER["table"] = load_file(text_file)
+    else:
+        _WORKER["text"] = TextEncoder(TextEncoderConfig(max_length=max_length))
+
+
+def _captions(spec, first: str, rng, n: int) -> list[str]:
+    from minisora.data.captions import write_caption
+
+    caps = [first]
+    for _ in range(4 * n):  # distinct phrasings where the writer offers them
+        if len(caps) == n:
+            break
+        c = write_caption(spec, rng)
+        if c not in caps:
+            caps.append(c)
+    return caps
 
 
 def _encode_chunk(job: tuple) -> list[tuple]:
-    """Render clips [start, stop) of bucket b, encode them once and their captions; returns one
-    (latent, tokens, mask, pooled, caption, prompt, bucket) per caption."""
+    """Render clips [start, stop) of bucket b, encode them once (unless text-only) and their captions
+    (or take the captions' rows k0.. of the precomputed table); returns one
+    (latent or None, tokens, mask, pooled, caption, prompt, bucket) per caption."""
     import numpy as np
     import torch
 
-    from minisora.data.captions import write_caption
     from minisora.data.synthetic import MovingShapesDataset
 
-    b, (T, H, W, n), start, stop, split, seed, n_captions = job
-    vae, text = _WORKER["vae"], _WORKER["text"]
+    b, (T, H, W, n), start, stop, split, seed, n_captions, k0 = job
     ds = MovingShapesDataset(n, height=H, width=W, num_frames=T, split=split, seed=seed + 1000 * b)
     idx = list(range(start, stop))
     items = [ds[i] for i in idx]
-    with torch.no_grad():
-        z = vae.encode(torch.stack([it["video"] for it in items]))  # B, C, T', H', W'
+    z = None
+    if "vae" in _WORKER:
+        with torch.no_grad():
+            z = _WORKER["vae"].encode(torch.stack([it["video"] for it in items]))  # B, C, T', H', W'
     captions, owners = [], []
     for j, (i, it) in enumerate(zip(idx, items)):
         spec, _ = ds.scene(i)
-        caps = [it["caption"]]
-        rng = np.random.default_rng((seed, b, i, 7))
-        for _ in range(4 * n_captions):  # distinct phrasings where the writer offers them
-            if len(caps) == n_captions:
-                break
-            c = write_caption(spec, rng)
-            if c not in caps:
-                caps.append(c)
+        caps = _captions(spec, it["caption"], np.random.default_rng((seed, b, i, 7)), n_captions)
         captions += caps
         owners += [(j, it["prompt"])] * len(caps)
-    emb = text.encode(captions)
-    text.clear_cache()
+    if "table" in _WORKER:
+        t = _WORKER["table"]
+        rows = range(k0, k0 + len(captions))
+        tokens, mask, pooled = t["tokens"][k0:k0 + len(captions)], t["mask"][k0:k0 + len(captions)], \
+            t["pooled"][k0:k0 + len(captions)]
+        del rows
+    else:
+        emb = _WORKER["text"].encode(captions)
+        _WORKER["text"].clear_cache()
+        tokens, mask, pooled = emb.tokens, emb.mask, emb.pooled
     out = []
     for k, (j, prompt) in enumerate(owners):
-        out.append((z[j].to(torch.bfloat16).clone(), emb.tokens[k].to(torch.bfloat16).clone(), emb.mask[k].clone(),
-                    emb.pooled[k].to(torch.bfloat16).clone(), captions[k], prompt, (T, H, W)))
+        out.append((None if z is None else z[j].to(torch.bfloat16).clone(), tokens[k].to(torch.bfloat16).clone(),
+                    mask[k].clone(), pooled[k].to(torch.bfloat16).clone(), captions[k], prompt, (T, H, W)))
     return out
 
 
@@ -90,14 +114,15 @@ def main(argv: list[str] | None = None) -> int:
     from concurrent.futures import ProcessPoolExecutor
 
     import torch
+    from safetensors.torch import save_file
     from tqdm import tqdm
 
     from minisora.train.data import CacheMeta, CacheWriter
     from minisora.vae.model import VideoVAE
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--vae", required=True)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--vae", help="VAE weights folder (not needed with --text-only)")
+    ap.add_argument("--out", help="empty folder for the cache")
     ap.add_argument("--videos", type=int, default=1200, help="17-frame clips per size")
     ap.add_argument("--images", type=int, default=300, help="single frames per size")
     ap.add_argument("--frames", type=int, default=17)
@@ -107,34 +132,69 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch-size", type=int, default=8, help="clips per VAE call")
     ap.add_argument("--workers", type=int, default=2, help="encoding processes (1 torch thread each)")
+    ap.add_argument("--text-only", metavar="FILE", help="only embed the captions, into FILE (.safetensors)")
+    ap.add_argument("--text", metavar="FILE", help="caption embeddings precomputed with --text-only (same clip options)")
     args = ap.parse_args(argv)
+    if not args.text_only and not (args.vae and args.out):
+        ap.error("--vae and --out are required (unless --text-only)")
 
-    vae_dir = Path(args.vae)
-    vae = VideoVAE.from_pretrained(vae_dir)  # geometry checks only; workers load their own
-    meta = CacheMeta(latent_channels=vae.latent_channels, spatial_factor=vae.spatial_factor,
-                     temporal_factor=vae.temporal_factor, text_dim=384, text_len=args.max_length)
-    writer = CacheWriter(args.out, meta, shard_size=512, dtype=torch.bfloat16)
     buckets = [(args.frames, h, w, args.videos) for h, w in SIZES] + [(1, h, w, args.images) for h, w in SIZES]
-    for T, H, W, _ in buckets:
-        vae.latent_shape(T, H, W)  # raises naming valid sizes
-    del vae
-    jobs = [(b, bk, s, min(bk[3], s + args.batch_size), args.split, args.seed, args.captions)
-            for b, bk in enumerate(buckets) for s in range(0, bk[3], args.batch_size)]
+    plan = {"buckets": buckets, "captions": args.captions, "split": args.split, "seed": args.seed,
+            "max_length": args.max_length, "batch_size": args.batch_size}
+    starts = [(b, bk, s, min(bk[3], s + args.batch_size)) for b, bk in enumerate(buckets) for s in range(0, bk[3], args.batch_size)]
+    offsets = [0] * len(starts)
+    if args.text:
+        side = json.loads(Path(args.text).with_suffix(".json").read_text())
+        if side["plan"] != json.loads(json.dumps(plan)):
+            raise SystemExit(f"{args.text} was made for other clip options: {side['plan']}; these are {plan}")
+        counts = side["counts"]  # captions per job
+        for j in range(1, len(starts)):
+            offsets[j] = offsets[j - 1] + counts[j - 1]
+    jobs = [(b, bk, s, e, args.split, args.seed, args.captions, offsets[j]) for j, (b, bk, s, e) in enumerate(starts)]
     total = sum(b[3] for b in buckets)
     t0 = time.perf_counter()
-    bar = tqdm(total=total, desc="cache", unit="clip")
+    writer = None
+    if not args.text_only:
+        vae = VideoVAE.from_pretrained(args.vae)  # geometry checks only; workers load their own
+        for T, H, W, _ in buckets:
+            vae.latent_shape(T, H, W)  # raises naming valid sizes
+        meta = CacheMeta(latent_channels=vae.latent_channels, spatial_factor=vae.spatial_factor,
+                         temporal_factor=vae.temporal_factor, text_dim=384, text_len=args.max_length)
+        writer = CacheWriter(args.out, meta, shard_size=512, dtype=torch.bfloat16)
+        del vae
+    text_rows: list[tuple] = []
+    counts: list[int] = []
+    bar = tqdm(total=total, desc="text" if args.text_only else "cache", unit="clip")
     # Several 1-thread processes: on a shared CPU one process with 2 OpenMP threads is far slower.
-    with ProcessPoolExecutor(args.workers, initializer=_init_worker,
-                             initargs=(str(vae_dir), args.max_length, 1)) as pool:
+    init = (None if args.text_only else args.vae, args.max_length, 1, args.text)
+    with ProcessPoolExecutor(args.workers, initializer=_init_worker, initargs=init) as pool:
         for job, rows in zip(jobs, pool.map(_encode_chunk, jobs)):  # map keeps the order: deterministic cache
-            for row in rows:
-                writer.add(*row)
+            if args.text_only:
+                text_rows += [(r[1], r[2], r[3], r[4]) for r in rows]
+                counts.append(len(rows))
+            else:
+                for row in rows:
+                    writer.add(*row)
             bar.update(job[3] - job[2])
     bar.close()
+    if args.text_only:
+        out = Path(args.text_only)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save_file({"tokens": torch.stack([r[0] for r in text_rows]), "mask": torch.stack([r[1] for r in text_rows]),
+                   "pooled": torch.stack([r[2] for r in text_rows])}, str(out))
+        out.with_suffix(".json").write_text(json.dumps({"plan": plan, "counts": counts,
+                                                        "captions": [r[3] for r in text_rows]}) + "\n")
+        print(f"embedded {len(text_rows)} captions of {total} clips into {out} in "
+              f"{(time.perf_counter() - t0) / 60:.1f} min")
+        return 0
+    if args.text:
+        stored = json.loads(Path(args.text).with_suffix(".json").read_text())["captions"]
+        if stored != [it["caption"] for it in writer.items]:
+            raise SystemExit(f"captions in {args.text} do not match the clips: not writing the index")
     out = writer.close()
-    info = {"vae": str(vae_dir), "vae_sha256_16": weights_digest(vae_dir), "items": len(writer.items),
+    info = {"vae": str(args.vae), "vae_sha256_16": weights_digest(Path(args.vae)), "items": len(writer.items),
             "clips": total, "captions_per_clip": args.captions, "max_length": args.max_length,
-            "split": args.split, "seconds": round(time.perf_counter() - t0, 1)}
+            "split": args.split, "seconds": round(time.perf_counter() - t0, 1), "text_from": args.text}
     (Path(args.out) / "cache_info.json").write_text(json.dumps(info, indent=2) + "\n")
     print(f"wrote {len(writer.items)} items ({total} clips) to {out} in {info['seconds'] / 60:.1f} min; "
           f"VAE {info['vae_sha256_16']}")

@@ -136,3 +136,14 @@ def test_ill_posed_flags_hidden_and_unbounced_objects():
     assert "bounce" in J.ill_posed(SceneSpec(objects=(drifting,), background="black"), 64, 64)[0]
     near_wall = ObjectSpec("blue", "square", "small", "bouncing", "fast", 0.75, 0.5, heading=(0.8, 0.6))
     assert J.ill_posed(SceneSpec(objects=(near_wall,), background="black"), 64, 64) == []
+
+
+def test_majority_shape_needs_a_strict_winner():
+    # A shape change across a gap behind the bar is only evidence when each side has a clear
+    # majority; a tie (one misclassified frame of two) says nothing.
+    o = J.SeenObject(color="red", present=np.ones(4, bool), clean=np.ones(4, bool), centroid=np.zeros((4, 2)),
+                     area=np.ones(4), masks=np.zeros((4, 2, 2), bool),
+                     frame_shape=["circle", "square", "circle", None])
+    assert J._majority_shape(o, [0, 1, 2, 3]) == "circle"
+    assert J._majority_shape(o, [0, 1]) is None
+    assert J._majority_shape(o, [3]) is None

@@ -130,10 +130,12 @@ def test_sampled_bouncing_objects_bounce_at_every_aspect(hw):
     # The same spec is rendered at 1:1, 3:5 and 5:3: at each, some axis turns between 20% and 65%
     # of the reference clip (seen on the rendered trajectory, frame by frame), running back
     # >= 0.05 min(H, W) after the turn, and no axis turns earlier.
+    # The turn also happens in view: the object shows >= half its area in the frames around it.
     H, W = hw
     n = 0
-    for spec in _scenes(300, seed=5):
-        for o in spec.objects:
+    for spec in _scenes(300, seed=5, occluder_prob=0.5):
+        share = S.visible_share(spec, H, W)  # (N, T)
+        for k, o in enumerate(spec.objects):
             if o.motion != "bouncing":
                 continue
             n += 1
@@ -147,7 +149,8 @@ def test_sampled_bouncing_objects_bounce_at_every_aspect(hw):
                     continue
                 m = int(back[0])  # the wall is met between frames m and m + 1
                 firsts.append(m)
-                if 0.2 * 16 - 1 <= m <= 0.65 * 16 and abs(xy[-1, a] - xy[m, a]) >= 0.045 * min(H, W):
+                if (0.2 * 16 - 1 <= m <= 0.65 * 16 and abs(xy[-1, a] - xy[m, a]) >= 0.045 * min(H, W)
+                        and share[k, m:m + 2].min() >= 0.5):
                     shown = True
             assert shown, (o, hw)
             assert min(firsts) >= 0.2 * 16 - 1, (o, hw)

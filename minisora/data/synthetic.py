@@ -5,7 +5,10 @@ A `SceneSpec` (see `spec.py`) plus (height, width, num_frames, fps) determines a
 - `trajectory(obj, ...)` gives each object's exact centre per frame;
 - `render(spec, ...)` draws the clip, anti-aliased, deterministic, at any size and frame rate;
 - `sample_scene(rng, split)` draws a random scene (held-out attribute combinations never appear in
-  the "train" split and always appear in the "heldout" split);
+  the "train" split and always appear in the "heldout" split) whose caption can be checked on the
+  pixels at aspect ratios 1:1, 3:5 and 5:3: every object is in view for much of the clip
+  (`every_object_visible`, `visible_share`) and every bouncing object bounces in view
+  (`bounce_is_visible`);
 - `spec_from_parsed(parsed, rng)` completes a parsed prompt into a full scene;
 - `MovingShapesDataset` yields rendered clips with captions on the fly.
 
@@ -278,34 +281,41 @@ def _separated(a: ObjectSpec, others: list[ObjectSpec]) -> bool:
     return True
 
 
-def bounce_is_visible(obj: ObjectSpec, height: int, width: int, num_frames: int = REFERENCE_NUM_FRAMES,
-                      fps: float = REFERENCE_FPS) -> bool:
-    """True when `obj` drawn at height x width visibly bounces in the clip: on some axis its first
-    wall hit falls within BOUNCE_AT of the clip with BOUNCE_MIN_LEG of travel before and after it,
-    and on no axis does it turn earlier than BOUNCE_AT[0] (a turn in the first frames is hard to
-    see and spoils the straight legs). Exact, from the trajectory's reflection bounds."""
-    _check_geometry(height, width, num_frames, fps)
-    if obj.motion != "bouncing":
-        return False
+def _bounce_turns(obj: ObjectSpec, height: int, width: int, num_frames: int, fps: float) -> list[float]:
+    """Frame times (fractional frame indices) of the wall hits that make `obj` visibly bounce at
+    height x width (see bounce_is_visible); empty when it does not."""
+    if obj.motion != "bouncing" or num_frames < 2:
+        return []
     duration = (num_frames - 1) / fps
     side = min(height, width)
     r = object_radius_px(obj, height, width)
     start = (obj.x0 * width - 0.5, obj.y0 * height - 0.5)
     upper = (width - 0.5 - r, height - 0.5 - r)
     speed = V.SPEEDS[obj.speed] * side  # pixels per second
-    turns = False
+    turns = []
     for k, c in enumerate(velocity_direction(obj)):
-        if c == 0 or duration == 0:
+        if c == 0:
             continue
         gap = upper[k] - start[k] if c > 0 else start[k] - (r - 0.5)  # pixels to the wall ahead
         u = max(gap, 0.0) / (speed * abs(c) * duration)  # share of the clip at the first hit
         if u < BOUNCE_AT[0]:
-            return False
+            return []
         along = speed * abs(c) * duration / side  # travel along this axis, fractions of min(H, W)
         if (u <= BOUNCE_AT[1] and u * along >= BOUNCE_MIN_LEG[0] - 1e-9
                 and (1 - u) * along >= BOUNCE_MIN_LEG[1] - 1e-9):
-            turns = True
+            turns.append(u * (num_frames - 1))
     return turns
+
+
+def bounce_is_visible(obj: ObjectSpec, height: int, width: int, num_frames: int = REFERENCE_NUM_FRAMES,
+                      fps: float = REFERENCE_FPS) -> bool:
+    """True when `obj` drawn at height x width visibly bounces in the clip: on some axis its first
+    wall hit falls within BOUNCE_AT of the clip with BOUNCE_MIN_LEG of travel before and after it,
+    and on no axis does it turn earlier than BOUNCE_AT[0] (a turn in the first frames is hard to
+    see and spoils the straight legs). Exact, from the trajectory's reflection bounds. (Whether
+    the occluder hides the turn is every_object_visible's business.)"""
+    _check_geometry(height, width, num_frames, fps)
+    return bool(_bounce_turns(obj, height, width, num_frames, fps))
 
 
 _VIS_GRID = 20  # area samples per radius-sized square side: ~300 per shape, shares to ~1%
@@ -369,18 +379,31 @@ def _reference_samples(objects) -> list[list[tuple[np.ndarray, np.ndarray]]]:
     return [_open_samples(objects, h, w, REFERENCE_NUM_FRAMES, REFERENCE_FPS) for h, w in REFERENCE_SHAPES]
 
 
-def _all_visible(samples: list[list[tuple[np.ndarray, np.ndarray]]], occluder: OccluderSpec | None) -> bool:
+def _all_visible(objects, samples: list[list[tuple[np.ndarray, np.ndarray]]],
+                 occluder: OccluderSpec | None) -> bool:
     need = math.ceil(VISIBLE_FRAMES * REFERENCE_NUM_FRAMES)
-    for (_, w), per_shape in zip(REFERENCE_SHAPES, samples):
-        if ((_shares(per_shape, occluder, w) >= VISIBLE_SHARE).sum(axis=1) < need).any():
+    frames = np.arange(REFERENCE_NUM_FRAMES)
+    for (h, w), per_shape in zip(REFERENCE_SHAPES, samples):
+        seen = _shares(per_shape, occluder, w) >= VISIBLE_SHARE  # (N, T)
+        if (seen.sum(axis=1) < need).any():
             return False
+        for k, o in enumerate(objects):
+            if o.motion != "bouncing":
+                continue
+            # The bounce itself must happen in view (not behind the bar or another object): the
+            # frames within 1.5 frames of some visible wall hit all show the object.
+            turns = _bounce_turns(o, h, w, REFERENCE_NUM_FRAMES, REFERENCE_FPS)
+            if not any(seen[k, np.abs(frames - f) <= 1.5].all() for f in turns):
+                return False
     return True
 
 
 def every_object_visible(spec: SceneSpec) -> bool:
     """True when every object shows >= VISIBLE_SHARE of its area in >= VISIBLE_FRAMES of the
-    reference clip's frames at every shape in REFERENCE_SHAPES (sample_scene promises this)."""
-    return _all_visible(_reference_samples(spec.objects), spec.occluder)
+    reference clip's frames, and every bouncing object shows that much around a wall hit that
+    makes a visible bounce (bounce_is_visible), at every shape in REFERENCE_SHAPES (sample_scene
+    promises this)."""
+    return _all_visible(spec.objects, _reference_samples(spec.objects), spec.occluder)
 
 
 def _x_range(obj: ObjectSpec) -> tuple[float, float]:
@@ -412,7 +435,7 @@ def _occluder_for(objects: list[ObjectSpec], rng: np.random.Generator, samples=N
             continue
         for _ in range(tries):
             occluder = OccluderSpec(x=float(rng.uniform(a, b)))
-            if _all_visible(samples, occluder):
+            if _all_visible(objects, samples, occluder):
                 return occluder
     return None
 
@@ -447,7 +470,10 @@ def sample_scene(rng: np.random.Generator, split: str = "train", max_objects: in
 
     split: "train" (no object has a held-out combination), "heldout" (at least one object has one)
     or "any". 1..max_objects objects with distinct colours; still objects get speed "slow" (speed
-    means nothing for them, and one canonical value keeps specs comparable).
+    means nothing for them, and one canonical value keeps specs comparable). In the reference
+    clip (REFERENCE_NUM_FRAMES at REFERENCE_FPS), at every frame shape of REFERENCE_SHAPES: every
+    bouncing object turns within BOUNCE_AT of the clip, in view, and every object shows
+    VISIBLE_SHARE of its area in VISIBLE_FRAMES of the frames (see every_object_visible).
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
@@ -481,7 +507,7 @@ def sample_scene(rng: np.random.Generator, split: str = "train", max_objects: in
         # Every object must be seen: not hidden under later objects (nor, below, the bar) for
         # most of the clip, at every reference aspect ratio.
         samples = _reference_samples(objects)
-        if not _all_visible(samples, None):
+        if not _all_visible(objects, samples, None):
             continue
         occluder = _occluder_for(objects, rng, samples) if with_occluder else None
         if with_occluder and occluder is None:
@@ -526,7 +552,7 @@ def spec_from_parsed(parsed: "ParsedScene", rng: np.random.Generator) -> SceneSp
         # Prefer scenes where every object can be seen; a prompt may leave no other choice.
         strict = attempt < 150
         samples = _reference_samples(objects)
-        if strict and not _all_visible(samples, None):
+        if strict and not _all_visible(objects, samples, None):
             continue
         occluder = None
         if parsed.occluder:

@@ -597,10 +597,21 @@ def _reversal(t: np.ndarray, s: np.ndarray, delta: float) -> tuple[float, float]
     return best[1], best[2]
 
 
+MOTION_MIN_VISIBLE = 0.35  # share of the object in view for a partly hidden frame to place motion
+MOTION_MIN_FRAMES = 5  # ... unless fewer such frames remain (then every placed frame counts)
+
+
 def _measure_motion(obj: SeenObject, fps: float, side: int) -> None:
     """Direction/bouncing/still and speed from the centre trajectory (frames where it is known:
     centroids of fully visible frames, fitted template centres of partly hidden ones)."""
-    t_idx = np.nonzero(np.isfinite(obj.centroid[:, 0]))[0]
+    known = np.isfinite(obj.centroid[:, 0])
+    # A template placed on a small visible part (mostly behind the bar, or on top of another
+    # object whose pixels hide where this one ends) can land a few pixels off and fake a turn or
+    # bend the direction; use only frames showing MOTION_MIN_VISIBLE of the object when enough
+    # of them remain.
+    vis = obj.visible if obj.visible is not None else np.ones(len(known))
+    solid = known & (obj.clean | (vis >= MOTION_MIN_VISIBLE))
+    t_idx = np.nonzero(solid if solid.sum() >= max(MOTION_MIN_FRAMES, 0.5 * known.sum()) else known)[0]
     if len(t_idx) < 2:
         return
     t = t_idx.astype(np.float64)
@@ -666,8 +677,15 @@ def _permanence(obj: SeenObject, objects: list[SeenObject], span, H: int, W: int
         reach = 0.5 * r + tol
         behind_bar = x0 - reach <= px <= x1 + reach
         at_edge = px < reach or px > W - 1 - reach or py < reach or py > H - 1 - reach
-        ix, iy = int(round(min(max(px, 0), W - 1))), int(round(min(max(py, 0), H - 1)))
-        behind_other = any(o is not obj and o.masks[t, iy, ix] for o in objects)
+        # Behind another object: its pixels reach to within tol of the predicted centre (the
+        # object in front may have been found a pixel short of its edge, e.g. after an mp4 trip).
+        ya, yb = max(int(math.floor(py - tol)), 0), min(int(math.ceil(py + tol)) + 1, H)
+        xa, xb = max(int(math.floor(px - tol)), 0), min(int(math.ceil(px + tol)) + 1, W)
+        behind_other = False
+        if ya < yb and xa < xb:
+            wy, wx = np.mgrid[ya:yb, xa:xb]
+            disk = np.hypot(wx - px, wy - py) <= tol  # (h, w)
+            behind_other = any(o is not obj and (o.masks[t, ya:yb, xa:xb] & disk).any() for o in objects)
         if not (behind_bar or at_edge or behind_other):
             return False
     # Same shape on both sides of any gap.
@@ -675,17 +693,23 @@ def _permanence(obj: SeenObject, objects: list[SeenObject], span, H: int, W: int
     for g in gaps:
         before = [t for t in seen[: g + 1] if obj.clean[t]]
         after = [t for t in seen[g + 1:] if obj.clean[t]]
-        if before and after:
+        # One fully visible frame is no evidence of a changed shape (the classifier can miss a
+        # single frame, e.g. after an mp4 round trip): each side needs two.
+        if len(before) >= 2 and len(after) >= 2:
             sb = _majority_shape(obj, before)
             sa = _majority_shape(obj, after)
-            if sb != sa:
+            if sb is not None and sa is not None and sb != sa:
                 return False
     return True
 
 
 def _majority_shape(obj: SeenObject, frames: list[int]) -> str | None:
+    """The shape most frames show, or None without a strict winner (a tie says nothing)."""
     shapes = [obj.frame_shape[t] for t in frames if obj.frame_shape[t] is not None]
-    return max(set(shapes), key=shapes.count) if shapes else None
+    counts = sorted(((shapes.count(s), s) for s in set(shapes)), reverse=True)
+    if not counts or (len(counts) > 1 and counts[0][0] == counts[1][0]):
+        return None
+    return counts[0][1]
 
 
 # ----------------------------------------------------------------------------------------------

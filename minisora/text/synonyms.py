@@ -286,9 +286,13 @@ class WordMapper:
         colors = [o.color for o in parsed.objects if o.color]
         repeated = {c for c in colors if colors.count(c) > 1}
         guesses = [m for m in mapped if m.how == "embedding" and m.term in repeated]
+        if len(parsed.objects) > V.MAX_OBJECTS or len(parsed.objects) != parsed.count:
+            # a guessed shape word may have opened an object the prompt does not have
+            guesses += [m for m in mapped if m.how == "embedding" and TERM_CATEGORY.get(m.term) == "shape"
+                        and m not in guesses]
         if guesses:
-            # An embedding guess that gives two objects the same colour contradicts the prompt's
-            # other words: the guess is the weaker evidence, so report the word as unmapped instead.
+            # An embedding guess that contradicts the prompt's other words (two objects of one
+            # colour, more objects than it names) is the weaker evidence: report the word instead.
             for m in guesses:
                 mapped.remove(m)
                 unmapped.append(m.word)
@@ -332,7 +336,9 @@ def slot_categories(words: list[str], i: int, unknown: set[str]) -> frozenset[st
     def neighbour(step: int) -> str:
         j = i + step
         while 0 <= j < len(words):
-            if words[j] not in unknown and words[j] not in ("and", "to", "toward", "towards"):
+            if words[j] in unknown:
+                return "unknown"  # two unknown words side by side: neither tells the other's role
+            if words[j] not in ("and", "to", "toward", "towards"):
                 return word_kind(words[j])
             j += step
         return "edge"

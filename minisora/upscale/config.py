@@ -147,6 +147,7 @@ class UpscaleTrainConfig:
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     logit_mean: float = 1.2  # timestep density of the flow loss (see train.flow_config)
+    loss_space: str = "x"  # "x": |x_hat - x|^2 (train.x_space_loss); "v": flow.training.flow_matching_loss
     ema_decay: float = 0.995
     ema_start: int = 200
     # Pairs: the same MovingShapes scene rendered at the low-res size and at 2x (and at 2x frames
@@ -179,6 +180,8 @@ class UpscaleTrainConfig:
         for name in ("steps", "batch_size", "num_frames", "pool_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)} must be >= 1")
+        if self.loss_space not in ("x", "v"):
+            raise ConfigError(f"loss_space={self.loss_space!r} is not valid; choose 'x' or 'v'")
         for name in ("time_prob", "cond_noise_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name}={getattr(self, name)} must lie in [0, 1]")
