@@ -103,11 +103,21 @@ def _encode_chunk(job: tuple) -> list[tuple]:
         emb = _WORKER["text"].encode(captions)
         _WORKER["text"].clear_cache()
         tokens, mask, pooled = emb.tokens, emb.mask, emb.pooled
+    # Rows travel back as numpy (bf16 bit patterns as int16): torch tensors would be passed as shared-
+    # memory file descriptors, and thousands of them exhaust the descriptor limit.
+    bits = lambda x: x.to(torch.bfloat16).contiguous().view(torch.int16).numpy().copy()  # noqa: E731
     out = []
     for k, (j, prompt) in enumerate(owners):
-        out.append((None if z is None else z[j].to(torch.bfloat16).clone(), tokens[k].to(torch.bfloat16).clone(),
-                    mask[k].clone(), pooled[k].to(torch.bfloat16).clone(), captions[k], prompt, (T, H, W)))
+        out.append((None if z is None else bits(z[j]), bits(tokens[k]), mask[k].numpy().copy(), bits(pooled[k]),
+                    captions[k], prompt, (T, H, W)))
     return out
+
+
+def _unpack(row: tuple) -> tuple:
+    import torch
+
+    t = lambda a: None if a is None else torch.from_numpy(a).view(torch.bfloat16)  # noqa: E731
+    return (t(row[0]), t(row[1]), torch.from_numpy(row[2]), t(row[3]), *row[4:])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     init = (None if args.text_only else args.vae, args.max_length, 1, args.text)
     with ProcessPoolExecutor(args.workers, initializer=_init_worker, initargs=init) as pool:
         for job, rows in zip(jobs, pool.map(_encode_chunk, jobs)):  # map keeps the order: deterministic cache
+            rows = [_unpack(r) for r in rows]
             if args.text_only:
                 text_rows += [(r[1], r[2], r[3], r[4]) for r in rows]
                 counts.append(len(rows))

@@ -30,13 +30,14 @@ def _random_vae(seed: int = 0) -> VideoVAE:
 
 
 @pytest.fixture(scope="module")
-def trained() -> tuple[VideoVAE, list[dict], torch.Tensor]:
+def trained(tmp_path_factory) -> tuple[VideoVAE, list[dict], torch.Tensor]:
     """A debug VAE trained for a few seconds on 4 tiny MovingShapes clips (32x32, 5 frames)."""
     torch.manual_seed(0)
     pool = synthetic_pool(4, 32, 32, 5, seed=3, progress=False)
     cfg = VAETrainConfig(preset="debug", steps=STEPS, batch_size=2, lr=2e-3, warmup_steps=5, crop_size=0,
                          crop_frames=0, image_every=0, eval_every=0, save_every=0, log_every=1,
-                         out="/tmp/minisora-test-vae", min_lr_ratio=0.1)
+                         out=str(tmp_path_factory.mktemp("vae")), min_lr_ratio=0.1,
+                         threads=1)  # 1 thread: robust when the machine is shared (restored afterwards)
     vae, hist = train_vae(cfg, pool=pool, val=pool, progress=False)
     return vae.eval(), hist, pool
 
@@ -117,7 +118,7 @@ def test_chunked_time_equals_whole_clip() -> None:
 def test_tiled_equals_untiled_within_tolerance(trained) -> None:
     """Spatial tiles with blended overlaps approximate whole-frame processing closely."""
     vae, _, _ = trained
-    clip = synthetic_pool(1, 96, 96, 9, seed=7, progress=False)
+    clip = synthetic_pool(1, 96, 96, 5, seed=7, progress=False)
     x = to_float(clip)
     with torch.no_grad():
         vae.disable_tiling()

@@ -238,10 +238,20 @@ def train_vae(cfg: VAETrainConfig, vae_config: VAEConfig | None = None, *, pool:
               status_file: str | None = None) -> tuple[VideoVAE, list[dict]]:
     """Train a VAE as configured; returns (model, history of logged dicts).
 
-    `pool` / `val` (uint8 (N,3,T,H,W)) override the configured data, e.g. for tests."""
-    torch.manual_seed(cfg.seed)
+    `pool` / `val` (uint8 (N,3,T,H,W)) override the configured data, e.g. for tests.
+    `cfg.threads` applies for the duration of the call only."""
+    previous = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    try:
+        return _train(cfg, vae_config, pool, val, resume, progress, status_file)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor | None, val: torch.Tensor | None,
+           resume: bool, progress: bool, status_file: str | None) -> tuple[VideoVAE, list[dict]]:
+    torch.manual_seed(cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     vae_config = vae_config or VAEConfig.preset(cfg.preset)
