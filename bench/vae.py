@@ -121,17 +121,40 @@ def throughput(encode, decode, frames: int = 17, size: int = 64, repeats: int = 
 # ----------------------------------------------------------------------------- memory probe
 
 
+def _current_rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
 def memprobe(weights: str, frames: int, size: int, tiled: bool) -> dict:
-    """Run in a fresh process: peak RSS of one encode+decode (and the RSS before it)."""
+    """Run in a fresh process: RSS before, and peak RSS during, one encode+decode.
+
+    ru_maxrss cannot be used alone: loading the weights peaks higher than a small encode+decode.
+    So a thread samples the current RSS every millisecond while the encode+decode runs (torch
+    releases the GIL inside its kernels)."""
+    import threading
+
     vae = VideoVAE.from_pretrained(weights)
     if tiled:
         vae.enable_tiling()
     with torch.no_grad():
         vae.decode(vae.encode(torch.zeros(1, 3, 1, 64, 64)))  # load kernels, thread pools
-        base = _rss_mb()
         x = torch.rand(1, 3, frames, size, size) * 2 - 1
+        base = _current_rss_mb()
+        peak = [base]
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                peak[0] = max(peak[0], _current_rss_mb())
+                time.sleep(0.001)
+
+        th = threading.Thread(target=sample)
+        th.start()
         vae.decode(vae.encode(x))
-    return {"base_mb": base, "peak_mb": _rss_mb()}
+        stop.set()
+        th.join()
+    return {"base_mb": base, "peak_mb": max(peak[0], _current_rss_mb())}
 
 
 def run_memprobe(weights: Path, frames: int, size: int, tiled: bool) -> dict:

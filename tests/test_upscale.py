@@ -120,7 +120,7 @@ def test_training_reduces_loss_and_resume_is_exact(tmp_path):
     from minisora.upscale.train import PairPool, flow_config, make_batch, training_loss
 
     torch.manual_seed(0)
-    cfg = _train_cfg(tmp_path / "a", steps=40, save_every=20, time_prob=0.0)
+    cfg = _train_cfg(tmp_path / "a", steps=80, save_every=40, time_prob=0.0)
     ucfg = UpscalerConfig.preset("debug")
     pool = PairPool(cfg.pool_size, cfg.sizes, cfg.num_frames, cfg.fps, cfg.seed)
     batches = [make_batch(pool, 10_000 + i, cfg, ucfg) for i in range(3)]
@@ -131,10 +131,10 @@ def test_training_reduces_loss_and_resume_is_exact(tmp_path):
             return float(np.mean([float(training_loss(dit, ucfg, b, torch.Generator().manual_seed(i), 0.0, flow_config(cfg))[0])
                                   for i, b in enumerate(batches)]))
 
-    # uninterrupted 40 steps vs. the same run resumed from its step-20 checkpoint (as after a crash)
+    # uninterrupted 80 steps vs. the same run resumed from its step-40 checkpoint (as after a crash)
     train_upscaler(cfg.replace(release_dir=str(tmp_path / "relA")), progress=False)
     import shutil
-    shutil.copytree(tmp_path / "a" / "checkpoints" / "step_00000020", tmp_path / "b" / "checkpoints" / "step_00000020")
+    shutil.copytree(tmp_path / "a" / "checkpoints" / "step_00000040", tmp_path / "b" / "checkpoints" / "step_00000040")
     train_upscaler(cfg.replace(out=str(tmp_path / "b"), release_dir=str(tmp_path / "relB")), progress=False)
     from safetensors.torch import load_file
     a, b = load_file(str(tmp_path / "relA" / "model.safetensors")), load_file(str(tmp_path / "relB" / "model.safetensors"))
@@ -142,7 +142,8 @@ def test_training_reduces_loss_and_resume_is_exact(tmp_path):
     # training helped on held-out batches (fresh model = step 0 of the same seed)
     torch.manual_seed(cfg.seed)  # the initial weights of the runs above
     Upscaler(ucfg, DiT(ucfg.dit)).save_pretrained(tmp_path / "init", dtype=None)
-    assert fixed_loss(tmp_path / "relA") < 0.95 * fixed_loss(tmp_path / "init")
+    trained_loss, init_loss = fixed_loss(tmp_path / "relA"), fixed_loss(tmp_path / "init")
+    assert trained_loss < 0.95 * init_loss  # measured: 0.874 vs 0.946 (the run is fully seeded)
 
 
 def test_tiling_covers_everything():

@@ -116,9 +116,11 @@ class VAETrainConfig:
     steps: int = 20000
     minutes: float = 0.0  # wall-clock budget; 0 = no limit (stops at whichever comes first)
     batch_size: int = 4
-    lr: float = 2e-3
+    # Measured: 2e-3 makes Adam's per-step change ~10% of the 128-channel conv weights; the latent
+    # scale then blows up and training thrashes (21.8 dB after 18 min vs 27.0 dB with 4e-4 in 30 min).
+    lr: float = 4e-4
     min_lr_ratio: float = 0.05  # cosine decay to lr * min_lr_ratio
-    warmup_steps: int = 100
+    warmup_steps: int = 50
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     # Clip geometry. Videos are trained on random crops (a fully convolutional model sees the same
