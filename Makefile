@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 # package's own "torch>=2.4" is then already satisfied, so nothing can pull a multi-GB CUDA build.
 TORCH   := torch==2.13.0
 
-.PHONY: demo test venv bench-vae bench-dit bench-train bench-rewriter bench-upscale train-default eval clean
+.PHONY: demo test venv bench-vae bench-dit bench-train bench-rewriter bench-upscale train-default eval judge-selftest clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -41,3 +41,12 @@ bench-upscale: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+train-default: $(STAMP)
+	bash scripts/train_default.sh
+
+eval: $(STAMP)
+	$(BIN)/python -m minisora.cli eval --n 200 --split heldout
+
+judge-selftest: $(STAMP)
+	$(BIN)/python -m minisora.eval.judge --selftest

@@ -184,3 +184,60 @@ def test_crop_sampler_and_cli_config() -> None:
     assert (cfg.preset, cfg.steps, cfg.kl_weight) == ("debug", 7, 1e-5)
     with pytest.raises(ConfigError, match="kl_wieght"):
         train_cli.config_from_args(p.parse_args(["--set", "kl_wieght=1"]))
+
+
+def test_decoder_only_finetuning_keeps_the_latent_space(tmp_path, trained) -> None:
+    """--freeze-encoder --init-from: encoder tensors, latent statistics and encode() stay bit-identical
+    (in memory and in the released files) while the decoder learns and reconstruction improves."""
+    from safetensors.torch import load_file
+
+    vae, _, pool = trained
+    init = VideoVAE(vae.config)
+    init.load_state_dict(vae.state_dict())
+    init.set_latent_stats(*latent_stats(vae, pool))
+    # A trained encoder with a fresh decoder: 25 decoder-only steps then have a clear job to do (the
+    # fixture's own decoder is already as good as its 60-step encoder's latents allow).
+    torch.manual_seed(1)
+    init.decoder.load_state_dict(VideoVAE(vae.config).decoder.state_dict())
+    init.save_pretrained(tmp_path / "init")  # bf16, as released weights are
+    base = VideoVAE.from_pretrained(tmp_path / "init")
+    x = to_float(pool)
+    with torch.no_grad():
+        z0 = base.encode(x)
+        mse0 = (base.decode(z0) - x).pow(2).mean().item()
+    cfg = VAETrainConfig(preset="debug", steps=25, batch_size=2, lr=2e-3, warmup_steps=2, crop_size=0,
+                         crop_frames=0, image_every=0, eval_every=0, save_every=10, log_every=5, threads=1,
+                         out=str(tmp_path / "run"), release_dir=str(tmp_path / "release"),
+                         init_from=str(tmp_path / "init"), freeze_encoder=True)
+    ft, _ = train_vae(cfg, pool=pool, val=pool, progress=False)
+    ft.eval()
+    enc0, enc1 = base.encoder.state_dict(), ft.encoder.state_dict()
+    assert all(torch.equal(enc0[k], enc1[k]) for k in enc0)
+    assert torch.equal(ft.latent_shift, base.latent_shift) and torch.equal(ft.latent_scale, base.latent_scale)
+    with torch.no_grad():
+        z1 = ft.encode(x)
+        mse1 = (ft.decode(z1) - x).pow(2).mean().item()
+    assert torch.equal(z1, z0)
+    dec0, dec1 = base.decoder.state_dict(), ft.decoder.state_dict()
+    assert sum(not torch.equal(dec0[k], dec1[k]) for k in dec0) > len(dec0) // 2
+    assert mse1 < 0.5 * mse0, (mse0, mse1)
+    # the released files: every non-decoder tensor (encoder + latent statistics) is byte-identical
+    a = load_file(str(tmp_path / "init" / "model.safetensors"))
+    b = load_file(str(tmp_path / "release" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in (k for k in a if not k.startswith("decoder.")):
+        assert a[k].dtype == b[k].dtype and torch.equal(a[k], b[k]), k
+    released = VideoVAE.from_pretrained(tmp_path / "release")
+    with torch.no_grad():
+        assert torch.equal(released.encode(x), z0)
+    with pytest.raises(ConfigError, match="init_from"):
+        VAETrainConfig(freeze_encoder=True)
+    with pytest.raises(ValueError, match="preset"):
+        train_vae(cfg.replace(preset="default", release_dir=""), pool=pool, val=pool, progress=False)
+    from minisora.vae import train_cli
+
+    p = argparse.ArgumentParser()
+    train_cli.add_arguments(p)
+    args = p.parse_args(["--freeze-encoder", "--init-from", "some/dir", "--data-cache", "c"])
+    assert train_cli.config_from_args(args).freeze_encoder is True
+    assert train_cli.config_from_args(p.parse_args([])).freeze_encoder is False

@@ -96,6 +96,10 @@ def _meets(value: float | None, op: str, bar: float) -> bool | None:
     return value >= bar if op == ">=" else value <= bar
 
 
+def _word(verdict: bool | None) -> str:
+    return "not measured" if verdict is None else "ok" if verdict else "MISSED"
+
+
 def frame_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a.astype(np.float32) - b.astype(np.float32)).mean())
 
@@ -259,11 +263,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'attribute':<22s} {'score':>8s} {'n':>6s}  bar")
     for k, row in table.items():
         bar = BARS.get(k)
-        mark = "" if bar is None else f"{bar[0]} {bar[1]:g}  {'ok' if verdicts[k] else 'MISSED'}"
+        mark = "" if bar is None else f"{bar[0]} {bar[1]:g}  {_word(verdicts[k])}"
         print(f"{k:<22s} {row['score']:8.3f} {row['stated']:6d}  {mark}")
     for k, v in tasks.items():
         bar = BARS.get(k)
-        mark = "" if bar is None else f"{bar[0]} {bar[1]:g}  {'ok' if verdicts[k] else 'MISSED'}"
+        mark = "" if bar is None else f"{bar[0]} {bar[1]:g}  {_word(verdicts[k])}"
         print(f"{k:<22s} {'-' if v is None else f'{v:8.3f}':>8s} {args.tasks:6d}  {mark}")
     print(f"{'deterministic':<22s} {str(deterministic):>8s}")
     print(f"{'seconds per clip':<22s} {np.mean(gen_times):8.2f} (median {np.median(gen_times):.2f})")

@@ -149,6 +149,17 @@ class VAETrainConfig:
     stats_clips: int = 128  # clips used to compute the latent shift/scale
     out: str = "runs/vae"
     release_dir: str = ""  # if set, released bf16 weights are written here at every save
+    # Folder of rendered MovingShapes clips (.npy); "" = <out>/data. Point it at another run's cache
+    # to skip rendering the same clips again (the file name encodes count, geometry and seed).
+    data_cache: str = ""
+    # Start from released weights (a `save_pretrained` folder), latent statistics included. Its
+    # config.json fixes the architecture (the preset must describe the same one).
+    init_from: str = ""
+    # Decoder-only fine-tuning (as Stable Diffusion's ft-MSE VAE): the encoder and the latent
+    # statistics stay bit-identical, so a latent space that a DiT was trained on stays valid; only the
+    # decoder learns. The KL term is dropped (it has no gradient left) and statistics are not
+    # re-measured at release. Needs `init_from` (a frozen random encoder would be pointless).
+    freeze_encoder: bool = False
 
     def __post_init__(self) -> None:
         if self.preset not in VAE_PRESETS:
@@ -156,6 +167,9 @@ class VAETrainConfig:
         for name in ("steps", "batch_size", "height", "width", "num_frames"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)} must be >= 1")
+        if self.freeze_encoder and not self.init_from:
+            raise ConfigError("freeze_encoder=True needs init_from=<released VAE folder>: freezing a randomly "
+                              "initialised encoder would fix a useless latent space")
 
     def replace(self, **kw) -> "VAETrainConfig":
         return dataclasses.replace(self, **kw)

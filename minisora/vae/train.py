@@ -7,6 +7,14 @@ Schedule: linear warmup, then cosine decay over the run's progress, where progre
 step / steps and elapsed / minutes, so a wall-clock budget still ends with a fully decayed LR.
 Checkpoints (`<out>/checkpoint/`): model and optimizer tensors as safetensors, scalars and RNG state
 as JSON; no pickle anywhere. Released weights (`release_dir`) are bf16 with fresh latent statistics.
+
+Decoder-only fine-tuning (`freeze_encoder`, with `init_from`): the encoder runs in eval mode under
+no_grad and is not in the optimizer, the latent statistics are the released ones and are never
+re-measured, so the released encoder tensors and statistics are bit-identical to the initial ones
+(bf16 -> fp32 -> bf16 is exact). The decoder is trained on latents *sampled* from the frozen
+posterior, not on its mean: this is the distribution the decoder was trained on in the first place,
+and the DiT's generated latents are themselves samples that only approximate the latent
+distribution, so a decoder that has seen posterior noise is more robust to them.
 """
 
 from __future__ import annotations
@@ -219,12 +227,16 @@ def _log_status(line: str, status_file: str | None) -> None:
             f.write(line + "\n")
 
 
-def release(vae: VideoVAE, folder: str | Path, stats_clips: torch.Tensor, status_file: str | None = None,
+def release(vae: VideoVAE, folder: str | Path, stats_clips: torch.Tensor | None, status_file: str | None = None,
             note: str = "", info: dict | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Measure latent shift/scale on `stats_clips`, store them in the model, save bf16 weights
-    (plus `training.json`, the provenance of the weights, when `info` is given)."""
-    shift, scale = latent_stats(vae, stats_clips)
-    vae.set_latent_stats(shift, scale)
+    (plus `training.json`, the provenance of the weights, when `info` is given).
+    `stats_clips=None` keeps the model's current statistics (decoder-only fine-tuning)."""
+    if stats_clips is None:
+        shift, scale = vae.latent_shift.clone(), vae.latent_scale.clone()
+    else:
+        shift, scale = latent_stats(vae, stats_clips)
+        vae.set_latent_stats(shift, scale)
     vae.save_pretrained(folder, dtype=torch.bfloat16)
     if info is not None:
         atomic_write_bytes(Path(folder) / "training.json", (json.dumps(info, indent=2) + "\n").encode())
@@ -254,7 +266,10 @@ def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor
     torch.manual_seed(cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    vae_config = vae_config or VAEConfig.preset(cfg.preset)
+    init = _load_init(cfg, vae_config)
+    _provenance(cfg)  # read before any release can overwrite it
+    vae_config = init.config if init is not None else (vae_config or VAEConfig.preset(cfg.preset))
+    cache = Path(cfg.data_cache) if cfg.data_cache else out / "data"
     sf, tf = vae_config.spatial_factor, vae_config.temporal_factor
     if cfg.crop_frames and (cfg.crop_frames - 1) % tf:
         raise ValueError(f"crop_frames={cfg.crop_frames} must be 1 + k*{tf} (temporal_factor={tf})")
@@ -265,20 +280,26 @@ def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor
     if pool is None:
         if cfg.data == "synthetic":
             pool = synthetic_pool(cfg.num_train_clips, cfg.height, cfg.width, cfg.num_frames, cfg.seed,
-                                  "train", out / "data", progress)
+                                  "train", cache, progress)
         else:
             pool = folder_pool(cfg.data, cfg.num_train_clips, cfg.height, cfg.width, cfg.num_frames, progress)
     if val is None:
         if cfg.data == "synthetic":
             val = synthetic_pool(cfg.num_val_clips, cfg.height, cfg.width, cfg.num_frames, cfg.seed + 1,
-                                 "heldout", out / "data", progress)
+                                 "heldout", cache, progress)
         else:
             val = pool[-cfg.num_val_clips:]
     sampler = CropSampler(pool, cfg.crop_size, cfg.crop_frames, cfg.seed)
 
     # 2. model and optimizer
-    vae = VideoVAE(vae_config).set_precision(cfg.precision).train()
-    opt = torch.optim.AdamW(vae.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
+    vae = (init if init is not None else VideoVAE(vae_config)).set_precision(cfg.precision).train()
+    if cfg.freeze_encoder:
+        # Everything up to the latent moments is frozen; the latent statistics are buffers (never
+        # trained) and are kept as loaded.
+        vae.encoder.requires_grad_(False)
+        vae.encoder.eval()
+    trainable = [p for p in vae.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     step, elapsed0, history = 0, 0.0, []
     ckpt = out / "checkpoint"
     if resume and (ckpt / "trainer_state.json").is_file():
@@ -306,12 +327,22 @@ def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor
         else:
             x = sampler.videos(cfg.batch_size)
             n_samples = cfg.batch_size
-        with vae.autocast():
-            rec, mean, logvar = vae(x)
-        loss, parts = vae_loss(rec, x, mean, logvar, cfg.l1_weight, cfg.edge_weight, cfg.kl_weight)
+        if cfg.freeze_encoder:
+            vae.encoder.eval()  # evaluation passes call vae.train() afterwards; keep the encoder in eval
+            with torch.no_grad(), vae.autocast():
+                mean, logvar = vae.encode_moments(x)  # (B,C,T',H',W') float32
+                z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)  # a posterior sample
+            with vae.autocast():
+                rec = vae.decode_raw(z)
+            # The KL term depends on the encoder only: without gradients it is a constant, so drop it.
+            loss, parts = vae_loss(rec, x, mean, logvar, cfg.l1_weight, cfg.edge_weight, 0.0)
+        else:
+            with vae.autocast():
+                rec, mean, logvar = vae(x)
+            loss, parts = vae_loss(rec, x, mean, logvar, cfg.l1_weight, cfg.edge_weight, cfg.kl_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(vae.parameters(), cfg.grad_clip).item()
+        gnorm = torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip).item()
         if not math.isfinite(loss.item()):
             raise FloatingPointError(f"VAE loss became {loss.item()} at step {step}; lower lr (now {lr:g})")
         opt.step()
@@ -348,7 +379,36 @@ def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor
     log_f.write(json.dumps(history[-1]) + "\n")
     log_f.close()
     _save(vae, opt, sampler, step, elapsed, cfg, history, pool, status_file)
+    if cfg.freeze_encoder:
+        vae.encoder.eval()
     return vae, history
+
+
+def _load_init(cfg: VAETrainConfig, vae_config: VAEConfig | None) -> VideoVAE | None:
+    """The released VAE of `cfg.init_from` (fp32 copy, latent statistics included), or None."""
+    if not cfg.init_from:
+        return None
+    vae = VideoVAE.from_pretrained(cfg.init_from)
+    expected = vae_config or VAEConfig.preset(cfg.preset)
+    if vae.config != expected:
+        raise ValueError(f"init_from={cfg.init_from!r} holds a VAE with config {to_dict(vae.config)}, which is not "
+                         f"the requested architecture (preset={cfg.preset!r}: {to_dict(expected)}); pick the "
+                         f"matching preset")
+    return vae
+
+
+_PROVENANCE: dict[str, dict] = {}
+
+
+def _provenance(cfg: VAETrainConfig) -> dict | None:
+    """training.json of the `init_from` weights (the earlier phase of training), if any. Read once per
+    process, so that releasing into the `init_from` folder itself does not nest the record."""
+    if not cfg.init_from:
+        return None
+    if cfg.init_from not in _PROVENANCE:
+        path = Path(cfg.init_from) / "training.json"
+        _PROVENANCE[cfg.init_from] = json.loads(path.read_text()) if path.is_file() else {"weights": cfg.init_from}
+    return _PROVENANCE[cfg.init_from]
 
 
 def _save(vae: VideoVAE, opt: torch.optim.Optimizer, sampler: CropSampler, step: int, elapsed: float,
@@ -360,6 +420,17 @@ def _save(vae: VideoVAE, opt: torch.optim.Optimizer, sampler: CropSampler, step:
         info = {"step": step, "minutes": elapsed / 60, "val_psnr": val_psnr, "samples_per_s": sps,
                 "command": " ".join(sys.argv),
                 "train_config": to_dict(cfg)}
-        release(vae, cfg.release_dir, pool[: cfg.stats_clips], status_file,
+        previous = _provenance(cfg)
+        if previous is not None:
+            info["phase"] = "decoder-only fine-tuning" if cfg.freeze_encoder else "fine-tuning"
+            info["init_from"] = cfg.init_from
+            info["previous_phase"] = previous  # e.g. the encoder's (and latent statistics') training run
+            if "minutes" in previous and "step" in previous:
+                info["total_minutes"] = previous["minutes"] + elapsed / 60
+                info["summary"] = (f"{previous['step']} steps / {previous['minutes']:.1f} min "
+                                   f"({previous.get('phase', 'full VAE training')}), then {step} steps / "
+                                   f"{elapsed / 60:.1f} min ({info['phase']}, init from {cfg.init_from})")
+        stats = None if cfg.freeze_encoder else pool[: cfg.stats_clips]
+        release(vae, cfg.release_dir, stats, status_file,
                 note=f"(step {step}, {elapsed / 60:.1f} min, held-out PSNR {val_psnr:.2f} dB)", info=info)
         # Training continues on raw latents; the stored statistics only matter for encode/decode.

@@ -5,6 +5,8 @@ Examples:
     minisora train-vae --preset default --minutes 28 --out runs/vae \\
         --release-dir minisora/assets/minisora-tiny/vae
     minisora train-vae --data path/to/videos --set crop_size=48 --set kl_weight=1e-5
+    minisora train-vae --freeze-encoder --init-from minisora/assets/minisora-tiny/vae --lr 2e-4 \
+        --minutes 30 --out runs/vae-decoder-ft --release-dir runs/vae-decoder-ft/release
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="run folder (checkpoint, log.jsonl, rendered data cache)")
     p.add_argument("--release-dir", help="write released bf16 weights here at every save and at the end")
     p.add_argument("--threads", type=int, help="torch CPU threads (0 = torch default)")
+    p.add_argument("--data-cache", help="folder of rendered clips to reuse (default: <out>/data)")
+    p.add_argument("--init-from", metavar="DIR", help="start from released VAE weights (incl. latent statistics)")
+    p.add_argument("--freeze-encoder", action="store_true", default=None,
+                   help="decoder-only fine-tuning (needs --init-from): encoder and latent statistics stay "
+                        "bit-identical, so latents a DiT was trained on remain valid")
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint if present")
     p.add_argument("--status-file", help="append a line here whenever released weights are updated")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -38,7 +45,8 @@ def config_from_args(args: argparse.Namespace) -> VAETrainConfig:
     cfg = load_yaml(VAETrainConfig, args.config) if args.config else VAETrainConfig()
     flags = {"preset": args.preset, "data": args.data, "steps": args.steps, "minutes": args.minutes,
              "batch_size": args.batch_size, "lr": args.lr, "out": args.out, "release_dir": args.release_dir,
-             "threads": args.threads}
+             "threads": args.threads, "data_cache": args.data_cache, "init_from": args.init_from,
+             "freeze_encoder": args.freeze_encoder}
     cfg = dataclasses.replace(cfg, **{k: v for k, v in flags.items() if v is not None})
     return apply_overrides(cfg, args.set)
 
