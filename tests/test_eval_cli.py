@@ -18,15 +18,6 @@ from minisora.vae.config import VAEConfig
 from minisora.vae.model import VideoVAE
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run small ops: one thread is as fast alone and much faster on a busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_eval_untrained_model_misses_bars(tmp_path, capsys):
     torch.manual_seed(0)
     vae = VideoVAE(VAEConfig.preset("debug"))

@@ -16,15 +16,6 @@ from minisora.vae.config import VAEConfig
 from minisora.vae.model import VideoVAE
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run small ops: one thread is as fast alone and much faster on a busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 STEPS = 2
 
 
