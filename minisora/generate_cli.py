@@ -31,7 +31,7 @@ def _peak_rss_mb() -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from minisora.pipeline import EXTEND_MODES, SAMPLERS
+    from minisora.pipeline import EXTEND_MODES, SAMPLERS, UPSCALE_FACTORS, UPSCALE_TIME_FACTORS
 
     parser.add_argument("prompt", help="what to show, e.g. 'a red circle moving right'")
     parser.add_argument("-o", "--out", default=DEFAULT_OUT, help=f"video file (.mp4, .gif or .png contact sheet); "
@@ -51,6 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--connect", nargs=2, default=None, metavar=("A", "B"), help="generate frames joining clip A to clip B")
     parser.add_argument("--loop", action="store_true", help="a clip that loops seamlessly")
     parser.add_argument("--sampler", choices=SAMPLERS, default=None, help="ODE solver (default: the model's)")
+    parser.add_argument("--upscale", type=int, choices=UPSCALE_FACTORS, default=1,
+                        help="then enlarge the clip this many times in space with the upscaler (4 = two 2x passes)")
+    parser.add_argument("--upscale-time", type=int, choices=UPSCALE_TIME_FACTORS, default=1,
+                        help="2: the upscaler also doubles the frame rate (T -> 2T-1 frames, same duration)")
     parser.add_argument("--model", default=None, metavar="DIR", help="model folder (default: bundled minisora-tiny)")
     parser.add_argument("--join", action="store_true",
                         help="with --extend/--connect: write the input clip(s) and the new frames as one video")
@@ -84,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
                       num_inference_steps=args.steps, guidance_scale=args.guidance, seed=args.seed,
                       rewrite=not args.no_rewrite, image=args.image, video=video, strength=args.strength,
                       extend=args.extend, connect=connect, loop=args.loop, sampler=args.sampler,
-                      progress=not args.quiet, **kw)
+                      upscale=args.upscale, upscale_time=args.upscale_time, progress=not args.quiet, **kw)
     except (ValueError, TypeError, FileNotFoundError) as e:
         print(f"minisora generate: {e}", file=sys.stderr)
         return 2

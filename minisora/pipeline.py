@@ -56,6 +56,8 @@ MODEL_INDEX_FORMAT = "minisora-pipeline/1"
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "minisora-tiny"
 EXTEND_MODES: tuple[str, ...] = ("forward", "backward")
 SAMPLERS: tuple[str, ...] = ("euler", "heun")
+UPSCALE_FACTORS: tuple[int, ...] = (1, 2, 4)  # space; 4 = two chained 2x passes
+UPSCALE_TIME_FACTORS: tuple[int, ...] = (1, 2)  # frame rate
 
 
 # ------------------------------------------------------------------------------------------------
@@ -131,6 +133,9 @@ class ModelIndex:
     name: str = ""
     vae: str = "vae"
     transformer: str = "transformer"
+    # the super-resolution stage (`minisora.upscale`), used when a clip is asked for with upscale > 1
+    # or upscale_time > 1; "" = this model has none
+    upscaler: str = "upscaler"
     text_encoder: TextEncoderRef = field(default_factory=TextEncoderRef)
     rewriter: RewriterRef = field(default_factory=RewriterRef)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
@@ -258,10 +263,13 @@ class Pipeline:
 
     def __init__(self, vae=None, transformer=None, text_encoder=None, rewriter=None,
                  index: ModelIndex | None = None, folder: str | Path | None = None,
-                 dtype: torch.dtype | None = None):
+                 dtype: torch.dtype | None = None, upscaler=None, upscale: int = 1, upscale_time: int = 1):
         self.index = index or ModelIndex()
         self.folder = Path(folder) if folder is not None else None
         self._vae, self._transformer, self._text_encoder, self._rewriter = vae, transformer, text_encoder, rewriter
+        self._upscaler = upscaler
+        # the cascade's default factors for every call (each call may override them)
+        self.upscale, self.upscale_time = _check_upscale(upscale, upscale_time)
         # bf16 weights on CPUs with bf16 matmul (~2.5x fp32 there); fp32 elsewhere unless asked.
         self.dtype = dtype or _default_dtype()
         self.load_seconds: dict[str, float] = {}
@@ -271,14 +279,16 @@ class Pipeline:
     # -------------------------------------------------------------------------- loading
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, dtype: torch.dtype | None = None,
-                        load: bool = False) -> "Pipeline":
+                        load: bool = False, upscale: int = 1, upscale_time: int = 1) -> "Pipeline":
         """Open a model folder (None = the bundled minisora-tiny). Components load on first use;
-        `load=True` loads them all now."""
+        `load=True` loads them all now. upscale (1, 2, 4) and upscale_time (1, 2): the cascade's
+        default factors (generate small, then the upscaler enlarges in space and frame rate)."""
         folder = Path(path) if path is not None else DEFAULT_MODEL_DIR
         if not folder.is_dir():
             hint = " (the bundled model is missing: run `make train-default`)" if path is None else ""
             raise FileNotFoundError(f"model folder {str(folder)!r} does not exist{hint}")
-        pipe = cls(index=ModelIndex.load(folder), folder=folder, dtype=dtype)
+        pipe = cls(index=ModelIndex.load(folder), folder=folder, dtype=dtype, upscale=upscale,
+                   upscale_time=upscale_time)
         for name in ("vae", "transformer"):
             sub = folder / getattr(pipe.index, name)
             if not (sub / "model.safetensors").is_file():
@@ -289,6 +299,8 @@ class Pipeline:
 
     def load_all(self) -> "Pipeline":
         _ = self.vae, self.transformer, self.text_encoder, self.rewriter
+        if self.upscale > 1 or self.upscale_time > 1:
+            _ = self.upscaler
         return self
 
     def _component_dir(self, rel: str) -> Path:
@@ -330,6 +342,24 @@ class Pipeline:
         return self._text_encoder
 
     @property
+    def upscaler(self):
+        """The super-resolution stage (`minisora.upscale.model.Upscaler`), loaded on first use."""
+        if self._upscaler is None:
+            from minisora.upscale.model import Upscaler
+
+            if not self.index.upscaler:
+                raise ValueError("this model has no upscaler (model_index.json: upscaler is empty); "
+                                 "generate with upscale=1 and upscale_time=1, or run `minisora upscale` with one")
+            folder = self._component_dir(self.index.upscaler)
+            if not (folder / "model.safetensors").is_file():
+                raise FileNotFoundError(f"upscale was asked for but {str(folder)!r} holds no upscaler weights "
+                                        f"(train one with `minisora train-upscaler`)")
+            t0 = time.perf_counter()
+            self._upscaler = Upscaler.from_pretrained(folder)
+            self.load_seconds["upscaler"] = time.perf_counter() - t0
+        return self._upscaler
+
+    @property
     def rewriter(self):
         """An object with `.rewrite(prompt, seed) -> RewriteResult`, or None when the index has none."""
         if self._rewriter is None and self.index.rewriter.backend != "none":
@@ -344,7 +374,8 @@ class Pipeline:
 
     # -------------------------------------------------------------------------- saving
     def save_pretrained(self, path: str | Path, dtype: torch.dtype = torch.bfloat16) -> Path:
-        """Write model_index.json, vae/, transformer/ (and rewriter/ when the index has a builtin one)."""
+        """Write model_index.json, vae/, transformer/ (and rewriter/ when the index has a builtin one,
+        upscaler/ when this pipeline has one)."""
         out = Path(path)
         out.mkdir(parents=True, exist_ok=True)
         self.vae.save_pretrained(out / self.index.vae, dtype=dtype)
@@ -360,6 +391,13 @@ class Pipeline:
                     shutil.copytree(self.folder / ref.path, dst, dirs_exist_ok=True)
             else:
                 raise ValueError("the index names a builtin rewriter but this pipeline has none to save")
+        if self.index.upscaler:  # optional stage: saved when loaded or present in the source folder
+            src = self.folder / self.index.upscaler if self.folder is not None else None
+            if self._upscaler is not None:
+                self._upscaler.save_pretrained(out / self.index.upscaler, dtype=dtype)
+            elif src is not None and (src / "model.safetensors").is_file():
+                if src.resolve() != (out / self.index.upscaler).resolve():
+                    shutil.copytree(src, out / self.index.upscaler, dirs_exist_ok=True)
         self.index.save(out)
         return out
 
@@ -409,7 +447,8 @@ class Pipeline:
                  strength: float = 0.8, extend: str | None = None, connect: tuple | None = None,
                  loop: bool = False, callback: Callable[[int, float, torch.Tensor], None] | None = None,
                  sampler: str | None = None, fps: float | None = None, progress: bool = True,
-                 return_latents: bool = False, keep_given_frame: bool = True) -> PipelineOutput:
+                 return_latents: bool = False, keep_given_frame: bool = True, upscale: int | None = None,
+                 upscale_time: int | None = None) -> PipelineOutput:
         """Generate one clip.
 
         prompt: what to show (rewritten into a descriptive caption unless rewrite=False);
@@ -424,7 +463,10 @@ class Pipeline:
         loop: a clip whose last frame leads back into its first;
         callback(i, t, x_t): called at every transformer evaluation with the current latents;
         keep_given_frame: with image=, return the image itself as frame 0 (resized to the clip) rather
-        than its VAE reconstruction, which a small VAE blurs; the motion is generated from the latent.
+        than its VAE reconstruction, which a small VAE blurs; the motion is generated from the latent;
+        upscale (1, 2 or 4) and upscale_time (1 or 2): the cascade's second stage enlarges the decoded
+        clip in space and doubles its frame rate (T -> 2T - 1 frames, same duration); None = the
+        pipeline's defaults (`Pipeline.from_pretrained(..., upscale=2)`).
         Returns a PipelineOutput (frames uint8 (T, H, W, 3)).
         """
         d = self.index.defaults
@@ -445,6 +487,8 @@ class Pipeline:
         guidance = d.guidance_scale if guidance_scale is None else float(guidance_scale)
         method = sampler or self.index.scheduler.method
         fps = float(fps or d.fps)
+        upscale, upscale_time = _check_upscale(self.upscale if upscale is None else upscale,
+                                               self.upscale_time if upscale_time is None else upscale_time)
         task = self._check_task(prompt, negative_prompt, image, video, strength, extend, connect, loop,
                                 steps, guidance, method, seed, generator)
         latent_shape = self.check_size(num_frames, height, width)  # C, T', H', W'  (loads VAE + DiT)
@@ -511,6 +555,13 @@ class Pipeline:
         frames = frames[plan.get("keep", slice(None))]
         t0 = lap("decode", t0)
 
+        # 6b. upscale (the cascade's second stage; skipped at factors 1, 1) ----------------------------
+        if upscale > 1 or upscale_time > 1:
+            frames = self.upscaler(frames, scale=upscale, time_scale=upscale_time, seed=int(seed or 0),
+                                   progress=progress)
+            fps *= upscale_time
+            t0 = lap("upscale", t0)
+
         # 7. return ---------------------------------------------------------------------------------
         timings["total"] = round(time.perf_counter() - t_start, 4)
         if self.load_seconds:
@@ -518,7 +569,7 @@ class Pipeline:
         settings = {"num_frames": num_frames, "height": height, "width": width, "num_inference_steps": steps,
                     "guidance_scale": guidance, "sampler": method, "shift": round(shift, 6), "rewrite": bool(rewrite),
                     "task": task, "strength": strength if task == "sdedit" else None, "extend": extend,
-                    "loop": loop, "keep_given_frame": keep_given_frame if task in ("i2v", "loop") else None,
+                    "loop": loop, "upscale": upscale, "upscale_time": upscale_time, "keep_given_frame": keep_given_frame if task in ("i2v", "loop") else None,
                     "model": str(self.folder) if self.folder else None,
                     "dtype": str(self.dtype).replace("torch.", "")}
         return PipelineOutput(frames=frames, fps=fps, prompt=prompt, caption=caption,
@@ -672,6 +723,16 @@ class Pipeline:
         return sample(model_fn, noise, steps=steps, method=method, guidance_scale=guidance, shift=shift,
                       cond=cond, uncond=uncond, frame_cond=plan.get("frame_cond"), frame_mask=plan.get("frame_mask"),
                       x_init=plan.get("x_init"), strength=plan.get("strength", 1.0), progress=progress)
+
+
+def _check_upscale(upscale, upscale_time) -> tuple[int, int]:
+    """Validate the cascade's factors: space 1, 2 or 4 (4 = two 2x passes), time 1 or 2."""
+    if upscale not in UPSCALE_FACTORS or isinstance(upscale, bool):
+        raise ValueError(f"upscale={upscale!r} is not valid; choose one of {UPSCALE_FACTORS} (1 = no upscaling)")
+    if upscale_time not in UPSCALE_TIME_FACTORS or isinstance(upscale_time, bool):
+        raise ValueError(f"upscale_time={upscale_time!r} is not valid; choose one of {UPSCALE_TIME_FACTORS} "
+                         f"(2 doubles the frame rate)")
+    return int(upscale), int(upscale_time)
 
 
 def _default_dtype() -> torch.dtype:

@@ -177,3 +177,49 @@ def test_bad_model_folders(tmp_path):
     (tmp_path / "bad" / MODEL_INDEX_NAME).write_text(json.dumps({"vae": "vae", "colour": 1}))
     with pytest.raises(ValueError, match="colour"):
         Pipeline.from_pretrained(tmp_path / "bad")
+
+
+def _debug_upscaler():
+    from minisora.upscale.config import UpscalerConfig
+    from minisora.upscale.model import Upscaler
+
+    torch.manual_seed(0)
+    return Upscaler(UpscalerConfig.preset("debug"))
+
+
+@pytest.mark.parametrize("scale,time_scale", [(2, 1), (2, 2), (1, 2)])
+def test_cascade_upscales_in_space_and_time(scale, time_scale):
+    base = debug_pipeline()
+    small = gen(base, num_frames=9, height=48, width=80)
+    pipe = debug_pipeline()
+    pipe._upscaler = _debug_upscaler()
+    out = gen(pipe, num_frames=9, height=48, width=80, upscale=scale, upscale_time=time_scale)
+    assert out.frames.shape == ((9 - 1) * time_scale + 1, 48 * scale, 80 * scale, 3)
+    assert out.fps == small.fps * time_scale
+    assert out.settings["upscale"] == scale and out.settings["upscale_time"] == time_scale
+    assert "upscale" in out.timings
+    # the cascade starts from the same small clip: box-downsampling its output lands near it
+    big = torch.from_numpy(out.frames[::time_scale]).float().permute(0, 3, 1, 2)
+    down = torch.nn.functional.avg_pool2d(big, scale).permute(0, 2, 3, 1).numpy() if scale > 1 else big.permute(0, 2, 3, 1).numpy()
+    assert np.abs(down - small.frames.astype(np.float32)).mean() < 12.0
+
+
+def test_cascade_default_factors_and_bad_factors():
+    pipe = debug_pipeline()
+    pipe._upscaler = _debug_upscaler()
+    pipe.upscale = 2
+    assert gen(pipe, num_frames=1).frames.shape == (1, 128, 128, 3)
+    assert gen(pipe, num_frames=1, upscale=1).frames.shape == (1, 64, 64, 3)
+    for kw, word in (({"upscale": 3}, "upscale=3"), ({"upscale_time": 4}, "upscale_time=4")):
+        with pytest.raises(ValueError, match=word):
+            gen(pipe, **kw)
+    with pytest.raises(ValueError, match="upscale=8"):
+        Pipeline(upscale=8)
+
+
+def test_cascade_without_upscaler_weights_says_so(tmp_path):
+    pipe = debug_pipeline()
+    pipe.save_pretrained(tmp_path / "m")
+    loaded = Pipeline.from_pretrained(tmp_path / "m")
+    with pytest.raises(FileNotFoundError, match="upscaler"):
+        gen(loaded, num_frames=1, upscale=2)

@@ -266,3 +266,42 @@ def test_sample_videos_from_fixed_prompts(tmp_path):
     frames, _ = read_video(videos[0])
     assert frames.shape == (5, 32, 32, 3)  # latent (2, 4, 4) decoded by the x4 time, x8 space VAE
     assert summary["steps"] == 2 and (tmp_path / "run" / "loss_curve.png").is_file()
+
+
+# ---------------------------------------------------------------- fine-tuning from released weights
+
+
+def test_init_from_released_weights(tmp_path):
+    from minisora.dit.model import DiT
+    from minisora.train.config import dit_config
+
+    cache = write_random_cache(tmp_path / "cache", 4, [(4, 3, 8, 8)], text_len=8, text_dim=32)
+    cfg = _cfg(tmp_path, cache)
+    torch.manual_seed(123)
+    released = DiT(dit_config(cfg.model))
+    for p in released.parameters():  # non-zero everywhere, unlike a fresh init's zeroed outputs
+        torch.nn.init.normal_(p, std=0.02)
+    released.save_pretrained(tmp_path / "released")
+    cfg = _cfg(tmp_path, cache, f"model.init_from={tmp_path / 'released'}", "schedule.max_steps=1",
+               "optim.lr=1e-12")
+    train(cfg)
+    from safetensors.torch import load_file
+
+    ckpt_dir = sorted((tmp_path / "run" / "checkpoints").glob("step_*"))[-1]
+    weights = load_file(ckpt_dir / "model.safetensors")
+    name, ref = next(iter(released.state_dict().items()))
+    # Adam moves each weight by about lr per step: the loaded weights, unchanged to 1e-9
+    assert torch.allclose(weights[name].float(), ref.bfloat16().float(), atol=1e-9)  # released as bf16
+    assert ref.abs().max() > 1e-3
+
+
+def test_init_from_a_different_architecture_is_refused(tmp_path):
+    from minisora.dit.model import DiT
+    from minisora.train.config import dit_config
+
+    cache = write_random_cache(tmp_path / "cache", 4, [(4, 3, 8, 8)], text_len=8, text_dim=32)
+    other = load_config(None, ["model.overrides={latent_channels: 4, text_dim: 32, text_len: 8, depth: 1}"])
+    DiT(dit_config(other.model)).save_pretrained(tmp_path / "other")
+    with pytest.raises(ConfigError, match="depth"):
+        train(_cfg(tmp_path, cache, f"model.init_from={tmp_path / 'other'}"))
+    _assert_nothing_trained(tmp_path)

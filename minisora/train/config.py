@@ -30,6 +30,11 @@ class ModelConfig:
     preset: str = "debug"  # a DiTConfig preset: debug, tiny, S, B, L, XL
     # DiTConfig fields replacing the preset's values, e.g. {depth: 4}; unknown names are errors.
     overrides: dict[str, Any] = field(default_factory=dict)
+    # Fine-tuning: start from released transformer weights (a `save_pretrained` folder, e.g. a
+    # model's transformer/) instead of a random init; its config must equal this run's DiTConfig.
+    # Only the weights are taken (optimizer, schedule and data order start fresh); a checkpoint to
+    # resume, when there is one, wins over this.
+    init_from: str = ""
 
 
 @dataclass

@@ -207,6 +207,8 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
     # 2. model, parallelism, EMA, optimizer, schedule ----------------------------------------
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model = DiT(dit_cfg).to(info.device)
+    if cfg.model.init_from:
+        _init_weights(model, cfg.model.init_from, dit_cfg)
     # without text dropout the learned null text never enters the loss
     train_model = apply_parallelism(model, cfg.parallel, info, unused_parameters=cfg.flow.text_drop_prob == 0)
     model = unwrap(train_model)  # same parameters; FSDP2 shards in place
@@ -336,6 +338,22 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
 
         atomic_write_bytes(Path(cfg.run_dir) / "summary.json", (json.dumps(summary) + "\n").encode())
     return summary
+
+
+def _init_weights(model: nn.Module, folder: str, dit_cfg) -> None:
+    """Load released DiT weights (model.init_from) into the freshly built model, in fp32."""
+    from minisora.weights import load_weights
+
+    state, meta = load_weights(folder, dtype=torch.float32)
+    if meta.get("model") != "DiT":
+        raise ConfigError(f"model.init_from={folder!r} holds a {meta.get('model')!r} model, not a DiT")
+    theirs = meta.get("config", {})
+    ours = json.loads(json.dumps(to_dict(dit_cfg)))  # tuples -> lists, as config.json holds them
+    diff = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
+    if diff:
+        raise ConfigError(f"model.init_from={folder!r} was trained with a different architecture: "
+                          + ", ".join(f"{k}: {theirs.get(k)!r} there vs {ours.get(k)!r} here" for k in diff))
+    model.load_state_dict(state, strict=True)
 
 
 def _clip(params: list[nn.Parameter], max_norm: float) -> float:
