@@ -132,3 +132,16 @@ def test_occluder_is_named_when_present():
     for spec in _specs(200, seed=6):
         caption = write_caption(spec, rng).lower()
         assert ("brown" in caption) == (spec.occluder is not None)
+
+
+def test_colour_after_on_names_the_ground_not_another_object():
+    """"a red circle on white": white is where the circle is (a background the world lacks, so it is
+    reported), not a second, shapeless white object."""
+    for text in ("a red circle on white", "red circle on a white moving left", "against white, a red circle"):
+        got = parse(text)
+        assert [(o.color, o.shape) for o in got.objects] == [("red", "circle")], text
+        assert got.unknown_words == ["white background"] and got.background is None, text
+    assert parse("a red circle on black").background == "black"
+    # a colour that a noun follows is still an object: "on a blue square"
+    got = parse("a red circle on a blue square")
+    assert [(o.color, o.shape) for o in got.objects] == [("red", "circle"), ("blue", "square")]

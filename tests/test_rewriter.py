@@ -16,7 +16,8 @@ from minisora.text.lm import RewriterLM, WordTokenizer, generate
 from minisora.text.rewriter import (DEFAULT_REWRITER_DIR, BuiltinRewriter, NoneRewriter, RewriteError,
                                     load_rewriter)
 from minisora.text.rule_based import canonical_prompt, check_caption, expand, make_pairs
-from minisora.text.synonyms import WordMapper
+from minisora.text.synonyms import (_ADVERBIAL, _NOUN, CURATED, MOVE, OUTSIDE_WORLD, STOP_WORDS, TERM_CATEGORY,
+                                    WordMapper)
 
 SHIPPED = (DEFAULT_REWRITER_DIR / "model.safetensors").is_file()
 
@@ -48,9 +49,62 @@ def test_embedding_nearest_neighbour():
     from minisora.text.encoder import shared_encoder
 
     m = WordMapper(encoder=shared_encoder, threshold=0.5)
-    term, how, score = m.map_word("circular")  # in no table: found through MiniLM embeddings
-    assert (term, how) == ("circle", "embedding") and score > 0.5
-    assert WordMapper(encoder=shared_encoder, threshold=0.99).map_word("circular")[1] == "unmapped"
+    # "globule" is in no table and no word form of one: only MiniLM's neighbours place it
+    assert "globule" not in CURATED and m.word_form("globule") is None
+    term, how, score = m.map_word("globule", _NOUN)
+    assert (term, how) == ("circle", "embedding") and score > 0.45
+    assert m.map_word("torpid", _ADVERBIAL)[:2] == ("slow", "embedding")
+    assert WordMapper(encoder=shared_encoder, threshold=0.99).map_word("globule", _NOUN)[1] == "unmapped"
+
+
+def test_unseen_word_forms_resolve_without_encoder():
+    """Derived and compound forms of lexicon words resolve by rule, with no table entry of their own."""
+    m = WordMapper(encoder=None)
+    cases = {"northbound": "up", "groundward": "down", "downstream": "down", "conical": "triangle",
+             "cubelike": "square", "snowball": "circle", "toolbox": "square", "skyblue": "blue",
+             "limeish": "green", "crimsonish": "red", "olivey": "green", "tinier": "small", "boxes": "square"}
+    for word, term in cases.items():
+        assert word not in CURATED, word  # else this would test the table, not the rules
+        assert m.map_word(word) == (term, "form", 1.0), word
+    # inflected words are not split into compounds: "soaring" does not end in a "ring"
+    assert m.word_form("soaring") is None and m.word_form("spring") is None
+    n = m.normalize("a crimsonish snowball heading northbound")
+    assert n.parsed.attributes() == {("obj0.color", "red"), ("obj0.shape", "circle"), ("obj0.motion", "up"),
+                                     ("count", 1)}
+
+
+def test_made_up_and_out_of_world_words_are_reported():
+    from minisora.text.encoder import shared_encoder
+
+    for m in (WordMapper(encoder=None), WordMapper(encoder=shared_encoder)):
+        n = m.normalize("a glorbish ball")
+        assert n.unmapped == ["glorbish"] and n.parsed.objects[0].shape == "circle"
+        assert "glorbish" not in [x.word for x in n.mapped]
+        # a shape the world lacks is reported, not guessed from its neighbours
+        n = m.normalize("a red hexagon spinning")
+        assert set(n.unmapped) == {"hexagon", "spinning"} and not n.mapped
+
+
+def test_on_color_background_is_not_a_second_object():
+    m = WordMapper(encoder=None)
+    n = m.normalize("a crimson circle on ivory")
+    assert [(o.color, o.shape) for o in n.parsed.objects] == [("red", "circle")]
+    assert n.unmapped == ["white background"]  # white is no background the world has: reported
+    n = m.normalize("a crimson circle on charcoal")
+    assert n.parsed.background == "gray" and len(n.parsed.objects) == 1
+
+
+def test_colour_shades_stay_one_colour():
+    m = WordMapper(encoder=None)
+    for prompt, color in (("a light blue ball", "blue"), ("a cherry red cube", "red"), ("a pale scarlet star", "red")):
+        n = m.normalize(prompt)
+        assert [o.color for o in n.parsed.objects] == [color], (prompt, n.text)
+
+
+def test_lexicon_is_consistent():
+    assert not (STOP_WORDS | OUTSIDE_WORLD) & set(CURATED)
+    assert set(CURATED.values()) <= set(TERM_CATEGORY) | {MOVE}
+    assert len(CURATED) > 500  # broad on purpose: users do not type our 30 terms
 
 
 # -- the check and the rule-based expansion -------------------------------------------------------
@@ -140,6 +194,8 @@ def test_impossible_prompts_fail_clearly():
         rw.rewrite("five red circles")
     with pytest.raises(RewriteError, match="same colour"):
         rw.rewrite("a red circle and a red star")
+    with pytest.raises(RewriteError, match="says 2 objects but describes 3"):
+        rw.rewrite("two shapes: a red star, a blue circle and a green square")
     with pytest.raises(ValueError, match="non-empty"):
         rw.rewrite("   ")
     with pytest.raises(ValueError, match="valid: builtin, openai, none"):

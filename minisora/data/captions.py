@@ -351,6 +351,16 @@ def parse(text: str) -> ParsedScene:
                 return kind
         return None
 
+    def names_ground(j: int) -> bool:
+        """"on white", "against a white": a colour after "on"/"against" that no noun, adjective or
+        further colour follows names the ground the objects are on, not one more object."""
+        k = j - 1
+        while k >= 0 and items[k][0] == "article":
+            k -= 1
+        after = items[j + 1][0] if j + 1 < len(items) else None
+        return k >= 0 and items[k][2] in ("on", "against") and \
+            after not in ("shape", "generic", "color", "bgcolor", "size", "speed")
+
     for j, (kind, value, surface) in enumerate(items):
         if kind == "article":
             np_open = True
@@ -358,7 +368,7 @@ def parse(text: str) -> ParsedScene:
             pending_count = int(value)
             np_open = True
         elif kind in ("color", "size"):
-            if kind == "color" and next_content(j) == "bgnoun":
+            if kind == "color" and (next_content(j) == "bgnoun" or names_ground(j)):
                 scene.unknown_words.append(f"{surface} background")  # not a background colour we have
                 continue
             if kind in pending:  # "red and blue ...": the first adjective had no noun of its own

@@ -69,10 +69,13 @@ class RewriteResult:
 
 
 def check_feasible(stated: ParsedScene, prompt: str) -> None:
-    """Raise RewriteError for prompts the world cannot hold (too many objects, repeated colours)."""
+    """Raise RewriteError for prompts the world cannot hold (too many objects, repeated colours) or
+    that contradict themselves (a count below the objects described)."""
     n = max(len(stated.objects), stated.count or 0)
     if n > V.MAX_OBJECTS:
         raise RewriteError(f"{prompt!r} asks for {n} objects; MovingShapes scenes hold 1 to {V.MAX_OBJECTS}")
+    if stated.count is not None and len(stated.objects) > stated.count:
+        raise RewriteError(f"{prompt!r} says {stated.count} objects but describes {len(stated.objects)}")
     colors = [o.color for o in stated.objects if o.color]
     if len(set(colors)) != len(colors):
         raise RewriteError(f"{prompt!r} gives two objects the same colour ({colors}); objects in a scene "
