@@ -147,7 +147,9 @@ def _write_mp4(arr: np.ndarray, path: Path, fps: float, crf: int) -> None:
         stream = container.add_stream("libx264", rate=rate)
         stream.width, stream.height = arr.shape[2], arr.shape[1]
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(int(crf)), "preset": "medium"}
+        # One encoder thread: x264's decisions depend on its thread count (which it takes from the
+        # core count), so this makes the file's bytes a function of the frames alone, on any machine.
+        stream.options = {"crf": str(int(crf)), "preset": "medium", "threads": "1"}
         for frame in arr:
             vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
             for packet in stream.encode(vf.reformat(format="yuv420p")):

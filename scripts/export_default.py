@@ -1,6 +1,6 @@
 """Assemble the minisora-tiny model folder: DiT release weights (EMA, bf16) + model_index.json.
 
-    python scripts/export_default.py --config configs/minisora-tiny.yaml \
+    python scripts/export_default.py --config configs/default.yaml \
         [--checkpoint runs/minisora-tiny/dit/checkpoints/step_XXXX] [--out minisora/assets/minisora-tiny]
 
 The VAE (vae/) and the rewriter (rewriter/) are released into the same folder by their own trainers;
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     from minisora.train.export import export_release
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default="configs/minisora-tiny.yaml")
+    ap.add_argument("--config", default="configs/default.yaml")
     ap.add_argument("--checkpoint", default=None, help="default: the latest checkpoint of the run")
     ap.add_argument("--out", default=str(DEFAULT_MODEL_DIR))
     ap.add_argument("--steps", type=int, default=GenerationDefaults.num_inference_steps, help="default sampling steps")

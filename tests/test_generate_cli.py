@@ -68,3 +68,29 @@ def test_generate_bad_size_is_a_clear_error(model_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "width=70" in err and "64 or 80" in err
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_generate_with_upscale(tmp_path):
+    from minisora.upscale.config import UpscalerConfig
+    from minisora.upscale.model import Upscaler
+
+    torch.manual_seed(0)
+    vae = VideoVAE(VAEConfig.preset("debug"))
+    dit = DiT(DiTConfig.preset("debug", latent_channels=vae.latent_channels))
+    folder = Pipeline(vae=vae, transformer=dit, index=ModelIndex(name="debug"),
+                      upscaler=Upscaler(UpscalerConfig.preset("debug"))).save_pretrained(tmp_path / "m")
+    assert (folder / "upscaler" / "model.safetensors").is_file()
+    out = tmp_path / "big.mp4"
+    rc = cli_main(["generate", "a red circle", "-o", str(out), "--model", str(folder), "--steps", "1",
+                   "--frames", "5", "--upscale", "2", "--upscale-time", "2", "--quiet"])
+    assert rc == 0
+    frames, fps = read_video(out)
+    assert frames.shape == (9, 128, 128, 3) and fps == pytest.approx(16.0)
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["settings"]["upscale"] == 2 and side["settings"]["upscale_time"] == 2
+
+
+def test_generate_rejects_bad_upscale(model_dir, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["generate", "a red circle", "-o", str(tmp_path / "x.mp4"), "--model", str(model_dir), "--upscale", "3"])
+    assert "--upscale" in capsys.readouterr().err
