@@ -7,9 +7,10 @@ paraphrased by replacing one or two attribute words with synonyms from `BENCH_SY
 `BENCH_SYNONYMS` is a held-out list, independent of the mapper: the caption parser does not know its
 words and none is in the mapper's lexicon (`synonyms.CURATED`), stop-words or out-of-world list
 (`check_synonym_list` refuses to run otherwise), so the figure measures how the mapper generalises
-to words it was never given (word-form rules, then MiniLM neighbours), not how well a table was
-copied. The list was fixed before measuring and must not be edited to suit the mapper, nor its words
-added to the lexicon; to grow the lexicon with one of them, replace it here by a fresh held-out word.
+to words it was never given (word-form rules, the xkcd/CSS colour dictionaries, then MiniLM
+neighbours), not how well a table was copied. The list was fixed before measuring and must not be
+edited to suit the mapper, nor its words added to the lexicon; to grow the lexicon with one of them,
+replace it here by a fresh held-out word.
 
 Figures:
 - stated attributes preserved: over every attribute stated in the ORIGINAL (un-paraphrased) prompt,
@@ -21,7 +22,7 @@ Figures:
   alone and one MiniLM encoding of the caption (the pipeline's next step).
 - weights size of the shipped rewriter.
 
-Usage: python bench/rewriter.py [--n 300] [--path DIR] [--seed 0]
+Usage: python bench/rewriter.py [--n 300] [--path DIR] [--seed 0] [--show-misses]
 """
 
 from __future__ import annotations
@@ -114,6 +115,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--path", default=str(DEFAULT_REWRITER_DIR))
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--show-misses", action="store_true",
+                    help="print every mis-mapped synonym and every prompt that lost an attribute, in full")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     check_synonym_list()
@@ -130,6 +133,7 @@ def main() -> int:
     paths: dict[str, int] = {}
     times, peer_rule, peer_encode = [], [], []
     misses = []
+    losses = []  # prompts whose caption lost a stated attribute (end to end), for --show-misses
     split_counts = {"as written": [0, 0], "paraphrased": [0, 0]}  # [kept, lost] end to end
     for k, it in enumerate(items):
         t0 = time.perf_counter()
@@ -144,12 +148,16 @@ def main() -> int:
             for _, term in it["subs"]:
                 syn_by_kind.setdefault(TERM_CATEGORY[term], [0, 0])[1] += 1
             misses.append(f"error: {e}")
+            losses.append(f"{it['prompt']!r}: error: {e}")
             continue
         times.append(time.perf_counter() - t0)
         paths[r.path] = paths.get(r.path, 0) + 1
         truth = check_caption(parse(it["original"]), r.caption)
         kept += len(truth.kept)
         lost += len(truth.lost)
+        if truth.lost:
+            losses.append(f"{it['prompt']!r} (original {it['original']!r}) read as {r.normalized!r}, "
+                          f"lost {truth.lost}, unmapped {r.unmapped}")
         half = split_counts["paraphrased" if it["subs"] else "as written"]
         half[0] += len(truth.kept)
         half[1] += len(truth.lost)
@@ -164,8 +172,9 @@ def main() -> int:
             by_kind = syn_by_kind.setdefault(TERM_CATEGORY[term], [0, 0])
             by_kind[0] += got.get(syn) == term
             by_kind[1] += 1
-            if got.get(syn) != term and len(misses) < 25:
-                misses.append(f"{syn!r} -> {got.get(syn)!r} (wanted {term!r})")
+            if got.get(syn) != term and (args.show_misses or len(misses) < 25):
+                misses.append(f"{syn!r} -> {got.get(syn)!r} (wanted {term!r})"
+                              + (f" in {it['prompt']!r}" if args.show_misses else ""))
         # peers, timed on the same prompt in the same run
         t0 = time.perf_counter()
         expand(parse(r.normalized), seed=k)
@@ -192,7 +201,10 @@ def main() -> int:
         f"{name} {k / max(1, k + l):.2%} ({k}/{k + l})" for name, (k, l) in split_counts.items()))
     print("synonyms mapped correctly by kind: " + ", ".join(
         f"{k} {ok / n:.0%} ({ok}/{n})" for k, (ok, n) in sorted(syn_by_kind.items())))
-    if misses:
+    if args.show_misses:
+        print(f"synonym misses ({len(misses)}):\n  " + "\n  ".join(misses))
+        print(f"prompts that lost an attribute ({len(losses)}):\n  " + "\n  ".join(losses))
+    elif misses:
         print("synonym misses (first 25): " + "; ".join(misses))
     print(f"median rewrite {median_ms:.1f} ms (p90 {1000 * float(np.percentile(times, 90)):.1f} ms); peers in "
           f"this run: rule-based expansion {rule_ms:.2f} ms ({median_ms / rule_ms:.0f}x), MiniLM encode of "

@@ -11,10 +11,14 @@ parser cannot place are mapped, each in this order:
    ("triangular"), headings ("northbound", "skyward", "earthward") and compounds ("snowball",
    "skyblue", "downhill", "starburst");
 4. stop-words ("please", "show", "me") are ignored;
-5. embedding nearest neighbour: the word is embedded with the text encoder (MiniLM) and compared with
+5. colour names: where the word's place in the sentence admits a colour (`slot_categories`), the xkcd
+   and CSS colour dictionaries are consulted (`color_names.ColorNames`): "denim", "eggplant", and
+   two-word names such as "pea soup", are placed on the palette by the colour they name; a colour
+   name between two palette colours, or grey where an object needs a colour, is reported;
+6. embedding nearest neighbour: the word is embedded with the text encoder (MiniLM) and compared with
    every word whose meaning is known (vocabulary, parser synonyms, lexicon), restricted to the
    categories its place in the sentence allows (`slot_categories`), accepted above a threshold;
-6. anything else is reported as unmapped, never silently dropped.
+7. anything else is reported as unmapped, never silently dropped.
 
 A colour word right before another colour ("light blue", "cherry red") is a shade of the second,
 not a colour of its own. The result is re-parsed; what the parser still cannot place ("on ivory":
@@ -22,7 +26,12 @@ white is no background the world has) is reported as unmapped too.
 
 MiniLM knows little about colours: asked which palette colour a colour name is nearest, it is right
 about a quarter of the time (chance: one in eight), against 75-90% for shapes, sizes, speeds and
-directions. Colour names therefore have to come from the lexicon or a word form of one.
+directions. Colour names therefore come from the lexicon, a word form of one, or a colour dictionary
+(step 5), and only what none of those knows ("carrot") is left to MiniLM.
+
+Parser words that only mean something inside a phrase ("upper" in "toward the upper left") are
+mapped last: in "toward the upper westbound" the parser reads "upper left" once "westbound" is
+mapped, while "upper" mapped on its own ("up") would break the phrase.
 """
 
 from __future__ import annotations
@@ -33,7 +42,9 @@ from dataclasses import dataclass, field
 import torch
 
 from minisora.data import vocabulary as V
+from minisora.data.captions import _LEXICON as _PARSER_PHRASES  # the parser's own phrase table
 from minisora.data.captions import ParsedScene, parse
+from minisora.text.color_names import ColorNames
 
 # Attribute category of every vocabulary term (one place: built from data/vocabulary.py).
 TERM_CATEGORY: dict[str, str] = {
@@ -217,8 +228,8 @@ def _parser_synonyms() -> dict[str, str]:
 class WordMapping:
     word: str  # as the user typed it (lower-cased)
     term: str  # what it became
-    how: str  # "curated" | "form" | "embedding" | "shade" (a modifier of the colour named next)
-    score: float = 1.0  # cosine similarity for "embedding"
+    how: str  # "curated" | "form" | "color name" | "embedding" | "shade" (a modifier of the colour named next)
+    score: float = 1.0  # cosine similarity for "embedding", share of the neighbours' votes for "color name"
 
 
 @dataclass
@@ -258,6 +269,7 @@ class WordMapper:
         self._anchor_index: dict[str, torch.Tensor] = {}
         self._anchor_vecs: torch.Tensor | None = None
         self._memo: dict[str, tuple[str, float] | None] = {}
+        self.color_names = ColorNames(self.palette_term)
 
     # -- embedding nearest neighbour -------------------------------------------------------------
     def _embed(self, words: list[str]) -> torch.Tensor:
@@ -358,13 +370,29 @@ class WordMapper:
                 return term
         return None
 
-    def color_of(self, word: str) -> str | None:
-        """The colour (object or background) a word names by table or word form, or None."""
-        term = self.known_term(word) or (self.word_form(word) if word not in OUTSIDE_WORLD else None)
+    def palette_term(self, word: str) -> str | None:
+        """The colour (object or background) a word names by table alone, or None."""
+        term = self.known_term(word)
         return term if TERM_CATEGORY.get(term) in ("color", "background") else None
 
+    def color_of(self, word: str) -> str | None:
+        """The colour (object or background) a word names by table, word form or colour dictionary,
+        or None."""
+        term = self.known_term(word) or (self.word_form(word) if word not in OUTSIDE_WORLD else None)
+        if term is None:
+            verdict = self.color_names.lookup(word, TERM_CATEGORY)
+            term = verdict.term if verdict else None
+        return term if TERM_CATEGORY.get(term) in ("color", "background") else None
+
+    def color_name(self, name: str, categories: frozenset[str] | None):
+        """`ColorNames.lookup` for a word or two-word name whose place admits a colour, else None: only
+        there is a dictionary name read as a colour ("sky", "ocean" and "sand" are xkcd colours too)."""
+        if not {"color", "background"} & set(categories or ()):
+            return None
+        return self.color_names.lookup(name, [t for t, c in TERM_CATEGORY.items() if c in categories])
+
     def map_word(self, word: str, categories: frozenset[str] | None = None) -> tuple[str | None, str, float]:
-        """(replacement or None, how, score); how is curated/form/stop/outside/embedding/unmapped."""
+        """(replacement or None, how, score); how is curated/form/stop/outside/color name/embedding/unmapped."""
         if word in self.curated:
             return self.curated[word], "curated", 1.0
         if word in OUTSIDE_WORLD:
@@ -374,18 +402,37 @@ class WordMapper:
             return term, "form", 1.0
         if word in STOP_WORDS or word.isdigit():
             return None, "stop", 1.0
+        verdict = self.color_name(word, categories)
+        if verdict is not None:  # a colour name: placed by its colour, or reported, never guessed
+            return (verdict.term, "color name", verdict.share) if verdict.term else (None, "unmapped", 0.0)
         hit = self.nearest_term(word, categories)
         if hit is not None:
             return hit[0], "embedding", hit[1]
         return None, "unmapped", 0.0
+
+    def two_word_color(self, words: list[str], i: int, unknown: set[str], resolved: dict[str, str]):
+        """The verdict for words i, i+1 as one colour name ("pea soup", "burnt sienna") when neither
+        is a colour word of its own, both are unknown to the parser, and the pair stands where a
+        colour may; else None. (A colour word second, as in "denim blue", makes the first a shade.)"""
+        if i + 1 >= len(words) or words[i + 1] not in unknown or self.color_of(words[i + 1]):
+            return None
+        verdict = self.color_name(f"{words[i]} {words[i + 1]}", slot_categories(words, i + 1, unknown, resolved))
+        return verdict if verdict is not None and verdict.term is not None else None
 
     # -- a whole prompt ----------------------------------------------------------------------------
     def normalize(self, prompt: str) -> Normalized:
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError(f"a prompt must be a non-empty string, got {prompt!r}")
         first = parse(prompt)
+        words = parser_words(prompt)
         unknown = {w for w in first.unknown_words if " " not in w}
-        return self.normalize_with(prompt, parser_words(prompt), unknown, set())
+        # Phrase words ("upper", "lower") are left for last: mapping their neighbours may complete a
+        # phrase the parser knows ("toward the upper westbound" -> "toward the upper left").
+        deferred = unknown & _PHRASE_WORDS
+        if deferred:
+            trial = self.normalize_with(prompt, words, unknown - deferred, set())
+            unknown = (unknown - deferred) | (deferred & set(trial.parsed.unknown_words))
+        return self.normalize_with(prompt, words, unknown, set())
 
     def normalize_with(self, prompt: str, words: list[str], unknown: set[str], rejected: set[str]) -> Normalized:
         """`normalize` for a prompt split into `words`, of which `unknown` need mapping; words in
@@ -396,21 +443,39 @@ class WordMapper:
         # Words the tables resolve without a search first: they tell their neighbours' slots.
         resolved = {w: t for w in unknown if w not in rejected
                     for t in [self.curated.get(w) or (None if w in OUTSIDE_WORLD else self.word_form(w))] if t}
+        # Colour names the dictionaries place tell their neighbours' roles too: in "a large cornflower
+        # trigon" trigon is the noun once cornflower is known to be a colour.
         for i, w in enumerate(words):
+            if w in unknown and w not in resolved and w not in rejected:
+                verdict = self.color_name(w, slot_categories(words, i, unknown, resolved))
+                if verdict is not None and verdict.term is not None:
+                    resolved[w] = verdict.term
+        skip = -1  # the second word of a two-word colour name, consumed with the first
+        for i, w in enumerate(words):
+            if i == skip:
+                continue
             if w not in unknown:
                 out.append(w)
                 continue
             if w in rejected:
                 unmapped.append(w)
                 continue
+            pair = self.two_word_color(words, i, unknown - rejected, resolved)
+            if pair is not None:
+                mapped.append(WordMapping(f"{w} {words[i + 1]}", pair.term, "color name", pair.share))
+                out.append(pair.term)
+                skip = i + 1
+                continue
             term, how, score = self.map_word(w, slot_categories(words, i, unknown, resolved))
             shade_of = self.color_of(words[i + 1]) if i + 1 < len(words) else None
-            if shade_of and (w in COLOR_MODIFIERS or TERM_CATEGORY.get(term) in ("color", "background")):
-                # "light blue", "cherry red": a shade of the colour named next, not a colour of its
-                # own (two colours in a row would open a second object)
+            if shade_of and (w in COLOR_MODIFIERS or TERM_CATEGORY.get(term) in ("color", "background")
+                             or f"{w} {words[i + 1]}" in self.color_names):
+                # "light blue", "cherry red", "burnt sienna" (a dictionary colour name): a shade of
+                # the colour named next, not a colour of its own (two colours in a row would open a
+                # second object)
                 mapped.append(WordMapping(w, shade_of, "shade"))
                 continue
-            if how in ("curated", "form", "embedding"):
+            if how in ("curated", "form", "color name", "embedding"):
                 mapped.append(WordMapping(w, term, how, score))
             elif how in ("unmapped", "outside"):
                 unmapped.append(w)
@@ -443,6 +508,8 @@ class WordMapper:
 
 
 _PARSER_SYNONYMS = _parser_synonyms()
+# Words of the parser's multi-word phrases ("upper" of "upper left", "pace" of "at a slow pace").
+_PHRASE_WORDS: frozenset[str] = frozenset(w for key in _PARSER_PHRASES if len(key) > 1 for w in key)
 
 
 def word_kind(word: str) -> str:
@@ -499,6 +566,8 @@ def slot_categories(words: list[str], i: int, unknown: set[str],
         return _ADJECTIVE - {before, after}  # "a teeny red ..."
     if before in ("article", "color", "size") and after in ("verb", "motion", "speed", "edge", "other", "article"):
         return _NOUN  # "a red slab gliding left", "a red slab and a blue star"
+    if before in ("article", "edge", "size", "color", "speed") and after == "unknown":
+        return (_ADJECTIVE | _NOUN) - {before}  # "a large cornflower trigon": an adjective or the noun
     if before in ("verb", "shape", "noun", "motion"):
         return _ADVERBIAL  # "gliding westbound", "a circle plummeting"
     return None
