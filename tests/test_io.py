@@ -112,7 +112,3 @@ def test_read_errors(tmp_path, clip):
     with pytest.raises(VideoReadError, match="junk.gif"):
         read_video(tmp_path / "junk.gif")
 
-
-def test_mp4_bytes_depend_only_on_frames(tmp_path, clip):
-    a, b = export_to_video(clip, tmp_path / "a.mp4", fps=8), export_to_video(clip, tmp_path / "b.mp4", fps=8)
-    assert a.read_bytes() == b.read_bytes()
