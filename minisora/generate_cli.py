@@ -31,7 +31,8 @@ def _peak_rss_mb() -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from minisora.pipeline import EXTEND_MODES, SAMPLERS, UPSCALE_FACTORS, UPSCALE_TIME_FACTORS
+    from minisora.pipeline import EXTEND_MODES, SAMPLERS
+    from minisora.upscale.config import SCALES, TIME_SCALES
 
     parser.add_argument("prompt", help="what to show, e.g. 'a red circle moving right'")
     parser.add_argument("-o", "--out", default=DEFAULT_OUT, help=f"video file (.mp4, .gif or .png contact sheet); "
@@ -51,9 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--connect", nargs=2, default=None, metavar=("A", "B"), help="generate frames joining clip A to clip B")
     parser.add_argument("--loop", action="store_true", help="a clip that loops seamlessly")
     parser.add_argument("--sampler", choices=SAMPLERS, default=None, help="ODE solver (default: the model's)")
-    parser.add_argument("--upscale", type=int, choices=UPSCALE_FACTORS, default=1,
+    parser.add_argument("--upscale", type=int, choices=SCALES, default=1,
                         help="then enlarge the clip this many times in space with the upscaler (4 = two 2x passes)")
-    parser.add_argument("--upscale-time", type=int, choices=UPSCALE_TIME_FACTORS, default=1,
+    parser.add_argument("--upscale-time", type=int, choices=TIME_SCALES, default=1,
                         help="2: the upscaler also doubles the frame rate (T -> 2T-1 frames, same duration)")
     parser.add_argument("--model", default=None, metavar="DIR", help="model folder (default: bundled minisora-tiny)")
     parser.add_argument("--join", action="store_true",

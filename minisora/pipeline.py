@@ -56,8 +56,6 @@ MODEL_INDEX_FORMAT = "minisora-pipeline/1"
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "minisora-tiny"
 EXTEND_MODES: tuple[str, ...] = ("forward", "backward")
 SAMPLERS: tuple[str, ...] = ("euler", "heun")
-UPSCALE_FACTORS: tuple[int, ...] = (1, 2, 4)  # space; 4 = two chained 2x passes
-UPSCALE_TIME_FACTORS: tuple[int, ...] = (1, 2)  # frame rate
 
 
 # ------------------------------------------------------------------------------------------------
@@ -381,25 +379,27 @@ class Pipeline:
         self.vae.save_pretrained(out / self.index.vae, dtype=dtype)
         self.transformer.save_pretrained(out / self.index.transformer, dtype=dtype)
         ref = self.index.rewriter
-        if ref.backend == "builtin":
-            dst = out / ref.path
-            rw = self._rewriter
-            if rw is not None and hasattr(rw, "save_pretrained"):
-                rw.save_pretrained(dst)
-            elif self.folder is not None and (self.folder / ref.path).is_dir():
-                if (self.folder / ref.path).resolve() != dst.resolve():
-                    shutil.copytree(self.folder / ref.path, dst, dirs_exist_ok=True)
-            else:
-                raise ValueError("the index names a builtin rewriter but this pipeline has none to save")
+        rw = self._rewriter if hasattr(self._rewriter, "save_pretrained") else None
+        if ref.backend == "builtin" and not self._save_component(rw, ref.path, out, {}):
+            raise ValueError("the index names a builtin rewriter but this pipeline has none to save")
         if self.index.upscaler:  # optional stage: saved when loaded or present in the source folder
-            src = self.folder / self.index.upscaler if self.folder is not None else None
-            if self._upscaler is not None:
-                self._upscaler.save_pretrained(out / self.index.upscaler, dtype=dtype)
-            elif src is not None and (src / "model.safetensors").is_file():
-                if src.resolve() != (out / self.index.upscaler).resolve():
-                    shutil.copytree(src, out / self.index.upscaler, dirs_exist_ok=True)
+            self._save_component(self._upscaler, self.index.upscaler, out, {"dtype": dtype})
         self.index.save(out)
         return out
+
+    def _save_component(self, loaded, rel: str, out: Path, kw: dict) -> bool:
+        """Write component `rel` into `out`: from the loaded object when there is one, else copied
+        from this pipeline's folder (untouched components need not be loaded to be saved).
+        Returns False when there is neither."""
+        dst, src = out / rel, self.folder / rel if self.folder is not None else None
+        if loaded is not None:
+            loaded.save_pretrained(dst, **kw)
+        elif src is not None and src.is_dir() and any(src.iterdir()):
+            if src.resolve() != dst.resolve():
+                shutil.copytree(src, dst, dirs_exist_ok=True)
+        else:
+            return False
+        return True
 
     # -------------------------------------------------------------------------- geometry
     @property
@@ -569,7 +569,8 @@ class Pipeline:
         settings = {"num_frames": num_frames, "height": height, "width": width, "num_inference_steps": steps,
                     "guidance_scale": guidance, "sampler": method, "shift": round(shift, 6), "rewrite": bool(rewrite),
                     "task": task, "strength": strength if task == "sdedit" else None, "extend": extend,
-                    "loop": loop, "upscale": upscale, "upscale_time": upscale_time, "keep_given_frame": keep_given_frame if task in ("i2v", "loop") else None,
+                    "loop": loop, "upscale": upscale, "upscale_time": upscale_time,
+                    "keep_given_frame": keep_given_frame if task in ("i2v", "loop") else None,
                     "model": str(self.folder) if self.folder else None,
                     "dtype": str(self.dtype).replace("torch.", "")}
         return PipelineOutput(frames=frames, fps=fps, prompt=prompt, caption=caption,
@@ -726,11 +727,14 @@ class Pipeline:
 
 
 def _check_upscale(upscale, upscale_time) -> tuple[int, int]:
-    """Validate the cascade's factors: space 1, 2 or 4 (4 = two 2x passes), time 1 or 2."""
-    if upscale not in UPSCALE_FACTORS or isinstance(upscale, bool):
-        raise ValueError(f"upscale={upscale!r} is not valid; choose one of {UPSCALE_FACTORS} (1 = no upscaling)")
-    if upscale_time not in UPSCALE_TIME_FACTORS or isinstance(upscale_time, bool):
-        raise ValueError(f"upscale_time={upscale_time!r} is not valid; choose one of {UPSCALE_TIME_FACTORS} "
+    """Validate the cascade's factors before any work (the Upscaler checks them again, but only after
+    the whole clip was generated): space 1, 2 or 4, time 1 or 2; 1 and 1 = no second stage."""
+    from minisora.upscale.config import SCALES, TIME_SCALES
+
+    if upscale not in SCALES or isinstance(upscale, bool):
+        raise ValueError(f"upscale={upscale!r} is not valid; choose one of {SCALES} (1 = no upscaling)")
+    if upscale_time not in TIME_SCALES or isinstance(upscale_time, bool):
+        raise ValueError(f"upscale_time={upscale_time!r} is not valid; choose one of {TIME_SCALES} "
                          f"(2 doubles the frame rate)")
     return int(upscale), int(upscale_time)
 

@@ -342,18 +342,18 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
 
 def _init_weights(model: nn.Module, folder: str, dit_cfg) -> None:
     """Load released DiT weights (model.init_from) into the freshly built model, in fp32."""
-    from minisora.weights import load_weights
+    from minisora.dit.model import DiT
 
-    state, meta = load_weights(folder, dtype=torch.float32)
-    if meta.get("model") != "DiT":
-        raise ConfigError(f"model.init_from={folder!r} holds a {meta.get('model')!r} model, not a DiT")
-    theirs = meta.get("config", {})
-    ours = json.loads(json.dumps(to_dict(dit_cfg)))  # tuples -> lists, as config.json holds them
-    diff = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
+    try:
+        released = DiT.from_pretrained(folder)
+    except ValueError as e:
+        raise ConfigError(f"model.init_from={folder!r}: {e}") from None
+    theirs, ours = to_dict(released.config), to_dict(dit_cfg)
+    diff = sorted(k for k in ours if ours[k] != theirs[k])
     if diff:
         raise ConfigError(f"model.init_from={folder!r} was trained with a different architecture: "
-                          + ", ".join(f"{k}: {theirs.get(k)!r} there vs {ours.get(k)!r} here" for k in diff))
-    model.load_state_dict(state, strict=True)
+                          + ", ".join(f"{k}: {theirs[k]!r} there vs {ours[k]!r} here" for k in diff))
+    model.load_state_dict(released.state_dict(), strict=True)
 
 
 def _clip(params: list[nn.Parameter], max_norm: float) -> float:

@@ -26,6 +26,7 @@ from minisora.dit.config import DiTConfig
 # interpolation (1). One place, read by the model and by the training loop.
 COND_RGB, COND_NOISE, COND_INTERP = slice(0, 3), slice(3, 4), slice(4, 5)
 EXTRA_COND_CHANNELS = 5
+SCALES: tuple[int, ...] = (1, 2, 4)  # space; 4 = two chained 2x passes, 1 only with time_scale 2
 TIME_SCALES: tuple[int, ...] = (1, 2)
 PREDICTIONS: tuple[str, ...] = ("x", "v")
 

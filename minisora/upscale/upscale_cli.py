@@ -11,11 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-SCALES = (1, 2, 4)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from minisora.upscale.config import TIME_SCALES
+    from minisora.upscale.config import SCALES, TIME_SCALES
 
     p.add_argument("input", help="video file to upscale (.mp4, .gif, .png contact sheet)")
     p.add_argument("-o", "--out", required=True, help="output video file (.mp4, .gif or .png)")

@@ -104,9 +104,6 @@ VAE_PRESETS: dict[str, VAEConfig] = {
                        decoder_channels=(16, 32, 32), mid_blocks=0),
     # The shipped model: 64x64x17 clips -> 16 x 5 x 8 x 8 latents (compression 208896 / 5120 = 40.8).
     "default": VAEConfig(encoder_channels=(32, 64, 128), decoder_channels=(32, 64, 128), full_res_time_kernel=1),
-    # Same compression (40.8) spent differently: 4x space, 4 channels -> 4 x 5 x 16 x 16 latents.
-    "f4c4": VAEConfig(spatial_factor=4, latent_channels=4, patch_size=1, encoder_channels=(32, 64, 128),
-                      decoder_channels=(32, 64, 128), full_res_time_kernel=1),
 }
 
 
