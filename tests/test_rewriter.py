@@ -49,13 +49,13 @@ def test_unmapped_words_are_reported_not_dropped():
 def test_embedding_nearest_neighbour():
     from minisora.text.encoder import shared_encoder
 
-    m = WordMapper(encoder=shared_encoder, threshold=0.5)
+    m = WordMapper(encoder=shared_encoder, threshold=0.5, wordnet=None)  # the thesaurus step would come first
     # "globule" is in no table and no word form of one: only MiniLM's neighbours place it
     assert "globule" not in CURATED and m.word_form("globule") is None
     term, how, score = m.map_word("globule", _NOUN)
     assert (term, how) == ("circle", "embedding") and score > 0.45
     assert m.map_word("torpid", _ADVERBIAL)[:2] == ("slow", "embedding")
-    assert WordMapper(encoder=shared_encoder, threshold=0.99).map_word("globule", _NOUN)[1] == "unmapped"
+    assert WordMapper(encoder=shared_encoder, threshold=0.99, wordnet=None).map_word("globule", _NOUN)[1] == "unmapped"
 
 
 def test_unseen_word_forms_resolve_without_encoder():

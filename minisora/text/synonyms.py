@@ -15,10 +15,15 @@ parser cannot place are mapped, each in this order:
    and CSS colour dictionaries are consulted (`color_names.ColorNames`): "denim", "eggplant", and
    two-word names such as "pea soup", are placed on the palette by the colour they name; a colour
    name between two palette colours, or grey where an object needs a colour, is reported;
-6. embedding nearest neighbour: the word is embedded with the text encoder (MiniLM) and compared with
+6. the thesaurus (WordNet 3.0, `wordnet.py`): the word's synonyms, the adjectives it is "similar
+   to", its hypernyms and the words of its definitions vote for the vocabulary terms they name by
+   table ("minuscule": "very small"; "nimble" shares a synset with "quick"; "languid" is similar to
+   "lethargic"), each sense weighted by its frequency rank, restricted to the categories its place in
+   the sentence allows; skipped when the database is not installed;
+7. embedding nearest neighbour: the word is embedded with the text encoder (MiniLM) and compared with
    every word whose meaning is known (vocabulary, parser synonyms, lexicon), restricted to the
    categories its place in the sentence allows (`slot_categories`), accepted above a threshold;
-7. anything else is reported as unmapped, never silently dropped.
+8. anything else is reported as unmapped, never silently dropped.
 
 A colour word right before another colour ("light blue", "cherry red") is a shade of the second,
 not a colour of its own. The result is re-parsed; what the parser still cannot place ("on ivory":
@@ -45,6 +50,7 @@ from minisora.data import vocabulary as V
 from minisora.data.captions import _LEXICON as _PARSER_PHRASES  # the parser's own phrase table
 from minisora.data.captions import ParsedScene, parse
 from minisora.text.color_names import ColorNames
+from minisora.text.wordnet import WordNet
 
 # Attribute category of every vocabulary term (one place: built from data/vocabulary.py).
 TERM_CATEGORY: dict[str, str] = {
@@ -228,8 +234,9 @@ def _parser_synonyms() -> dict[str, str]:
 class WordMapping:
     word: str  # as the user typed it (lower-cased)
     term: str  # what it became
-    how: str  # "curated" | "form" | "color name" | "embedding" | "shade" (a modifier of the colour named next)
-    score: float = 1.0  # cosine similarity for "embedding", share of the neighbours' votes for "color name"
+    how: str  # "curated" | "form" | "color name" | "thesaurus" | "embedding" | "shade" (a modifier of the colour named next)
+    score: float = 1.0  # cosine similarity for "embedding", share of the neighbours' votes for "color name",
+    # summed evidence weight for "thesaurus"
 
 
 @dataclass
@@ -258,7 +265,8 @@ class WordMapper:
     """
 
     def __init__(self, encoder=None, threshold: float = 0.45, top_k: int = 2,
-                 curated: dict[str, str] | None = None, free_margin: float = 0.1, slot_margin: float = 0.05):
+                 curated: dict[str, str] | None = None, free_margin: float = 0.1, slot_margin: float = 0.05,
+                 wordnet: "WordNet | None | str" = "auto"):
         self.curated = dict(CURATED if curated is None else curated)
         self.encoder = encoder
         self.threshold = threshold
@@ -270,6 +278,8 @@ class WordMapper:
         self._anchor_vecs: torch.Tensor | None = None
         self._memo: dict[str, tuple[str, float] | None] = {}
         self.color_names = ColorNames(self.palette_term)
+        self._wordnet = wordnet  # "auto": found on first need (None when not installed)
+        self._thesaurus_memo: dict[tuple, tuple[str, float] | None] = {}
 
     # -- embedding nearest neighbour -------------------------------------------------------------
     def _embed(self, words: list[str]) -> torch.Tensor:
@@ -320,6 +330,54 @@ class WordMapper:
                                        -self.slot_margin if len(categories) == 1 else 0.0)
             self._memo[key] = (best, best_score) if best is not None and best_score >= needed else None
         return self._memo[key]
+
+    # -- thesaurus ----------------------------------------------------------------------------------
+    @property
+    def wordnet(self) -> WordNet | None:
+        if self._wordnet == "auto":
+            self._wordnet = WordNet.find()
+        return self._wordnet
+
+    def thesaurus_term(self, word: str, categories: frozenset[str] | None = None) -> tuple[str, float] | None:
+        """(vocabulary term, evidence) from WordNet, or None when the evidence is too thin or split.
+
+        Every sense of the word (rank r within its part of speech, weight 1 / (1 + r)) contributes the
+        words it is linked to, each at its relation's weight (`THESAURUS_WEIGHTS`); a related word
+        votes for the term the tables give it. Only terms of the categories the word's place admits
+        compete. The winner needs THESAURUS_MIN evidence (twice that in a slot that says nothing, as
+        for the embedding step) and THESAURUS_MARGIN times the runner-up's.
+        """
+        wn = self.wordnet
+        if wn is None:
+            return None
+        key = (word, categories)
+        if key in self._thesaurus_memo:
+            return self._thesaurus_memo[key]
+        votes: dict[str, float] = {}
+        rank_in_pos: dict[str, int] = {}
+        for synset in wn.senses(word):
+            rank = rank_in_pos.get(synset.pos, 0)
+            rank_in_pos[synset.pos] = rank + 1
+            for related, relation in _thesaurus_evidence(wn, synset, word):
+                term = self.known_term(related)
+                category = TERM_CATEGORY.get(term)
+                if category is None or (categories and category not in categories):
+                    continue
+                if relation == "definition" and synset.pos == "n" and category not in ("color", "background"):
+                    # a noun's definition describes the thing: its colour is what "a honey circle"
+                    # means, its size or speed is not ("moss: tiny leafy plants" says nothing small)
+                    continue
+                votes[term] = votes.get(term, 0.0) + THESAURUS_WEIGHTS[relation] / (1 + rank)
+        ranked = sorted(votes.items(), key=lambda kv: -kv[1])
+        hit = None
+        if ranked:
+            best, score = ranked[0]
+            runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+            needed = THESAURUS_MIN * (1 if categories else 2)
+            if score >= needed and score >= THESAURUS_MARGIN * runner_up:
+                hit = (best, round(score, 3))
+        self._thesaurus_memo[key] = hit
+        return hit
 
     # -- one word the parser does not know ----------------------------------------------------------
     def known_term(self, word: str) -> str | None:
@@ -392,7 +450,8 @@ class WordMapper:
         return self.color_names.lookup(name, [t for t, c in TERM_CATEGORY.items() if c in categories])
 
     def map_word(self, word: str, categories: frozenset[str] | None = None) -> tuple[str | None, str, float]:
-        """(replacement or None, how, score); how is curated/form/stop/outside/color name/embedding/unmapped."""
+        """(replacement or None, how, score); how is curated/form/stop/outside/color name/thesaurus/
+        embedding/unmapped."""
         if word in self.curated:
             return self.curated[word], "curated", 1.0
         if word in OUTSIDE_WORLD:
@@ -405,6 +464,9 @@ class WordMapper:
         verdict = self.color_name(word, categories)
         if verdict is not None:  # a colour name: placed by its colour, or reported, never guessed
             return (verdict.term, "color name", verdict.share) if verdict.term else (None, "unmapped", 0.0)
+        hit = self.thesaurus_term(word, categories)
+        if hit is not None:
+            return hit[0], "thesaurus", hit[1]
         hit = self.nearest_term(word, categories)
         if hit is not None:
             return hit[0], "embedding", hit[1]
@@ -475,7 +537,7 @@ class WordMapper:
                 # second object)
                 mapped.append(WordMapping(w, shade_of, "shade"))
                 continue
-            if how in ("curated", "form", "color name", "embedding"):
+            if how in ("curated", "form", "color name", "thesaurus", "embedding"):
                 mapped.append(WordMapping(w, term, how, score))
             elif how in ("unmapped", "outside"):
                 unmapped.append(w)
@@ -487,14 +549,14 @@ class WordMapper:
         parsed = parse(text)
         colors = [o.color for o in parsed.objects if o.color]
         repeated = {c for c in colors if colors.count(c) > 1}
-        guesses = [m for m in mapped if m.how == "embedding" and m.term in repeated]
+        guesses = [m for m in mapped if m.how in _GUESSES and m.term in repeated]
         if len(parsed.objects) > V.MAX_OBJECTS or len(parsed.objects) != parsed.count:
             # a guessed word may have opened an object the prompt does not have: shapes are the
             # likeliest culprits ("a red slab" read as two nouns); failing that, any guess
-            guessed = [m for m in mapped if m.how == "embedding" and m not in guesses]
+            guessed = [m for m in mapped if m.how in _GUESSES and m not in guesses]
             guesses += [m for m in guessed if TERM_CATEGORY.get(m.term) == "shape"] or guessed
         if guesses:
-            # An embedding guess that contradicts the prompt's other words (two objects of one
+            # A thesaurus or embedding guess that contradicts the prompt's other words (two objects of one
             # colour, more objects than it names) is the weaker evidence: report the word instead.
             for m in guesses:
                 mapped.remove(m)
@@ -510,6 +572,40 @@ class WordMapper:
 _PARSER_SYNONYMS = _parser_synonyms()
 # Words of the parser's multi-word phrases ("upper" of "upper left", "pace" of "at a slow pace").
 _PHRASE_WORDS: frozenset[str] = frozenset(w for key in _PARSER_PHRASES if len(key) > 1 for w in key)
+# Mappings found by search rather than by table: the ones withdrawn when they contradict the prompt.
+_GUESSES = ("thesaurus", "embedding")
+
+# How much a word linked to an unknown word in WordNet says about it: a synonym (same synset) or a
+# definition word most; the head adjective it is "similar to" ("languid" -> "lethargic") and the
+# adjective an adverb pertains to ("hurriedly" -> "hurried") nearly as much; a part of a multi-word
+# synonym ("soar up") or a hypernym ("marble" is a kind of "ball") less; "see also" least.
+THESAURUS_WEIGHTS = {"synonym": 1.0, "definition": 0.7, "similar": 0.8, "pertains": 0.8,
+                     "synonym part": 0.5, "hypernym": 0.5, "see also": 0.3}
+THESAURUS_MIN = 0.6
+THESAURUS_MARGIN = 1.5
+_POINTER_RELATION = {"&": "similar", "\\": "pertains", "@": "hypernym", "@i": "hypernym", "^": "see also"}
+
+
+def _thesaurus_evidence(wn: WordNet, synset, word: str):
+    """(related word, relation) pairs of one synset of `word`."""
+    for lemma in synset.lemmas:
+        if lemma == word:
+            continue
+        parts = re.split(r"[_\-]", lemma)
+        if len(parts) == 1:
+            yield lemma, "synonym"
+        else:
+            for part in parts:
+                yield part, "synonym part"
+    for w in synset.definition_words():
+        yield w, "definition"
+    for symbol, offset, pos in synset.pointers:
+        relation = _POINTER_RELATION.get(symbol)
+        if relation is None:
+            continue
+        for lemma in wn.synset(pos, offset).lemmas:
+            if "_" not in lemma and "-" not in lemma:
+                yield lemma, relation
 
 
 def word_kind(word: str) -> str:
