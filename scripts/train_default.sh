@@ -12,6 +12,9 @@
 #           vae        continue the whole VAE from there, VAE2_MINUTES    -> minisora/assets/minisora-tiny/vae
 #           cache2     new clips (seed 1), CACHE2 clips/size, encoded by the final VAE
 #           dit2       configs/default.yaml + model.init_from=<leg-1 transformer>, DIT2_STEPS steps
+#           export2    transformer/ of leg 2 (EMA, bf16)                  -> $RUN/leg2
+#   leg 3   cache3     new clips (seed 2), CACHE3 clips/size, same VAE
+#           dit3       configs/default.yaml + model.init_from=<leg-2 transformer>, DIT3_STEPS steps
 #           export     transformer/ (EMA, bf16) + model_index.json
 # The upscaler (minisora/assets/minisora-tiny/upscaler) trains separately: `minisora train-upscaler`
 # (see README); it is pixel-space and does not depend on these weights.
@@ -20,7 +23,8 @@
 # rewriter ~10 min, cache 8 min, transformer 2700 steps in 33 min); leg 2 on an idle machine: see the
 # numbers in minisora/assets/minisora-tiny/model_index.json ("training") and the closing notes.
 # Environment knobs (defaults in brackets): VAE_MINUTES [30] VAE_FT_MINUTES [29] VAE2_MINUTES [25]
-#   CACHE1 [1000] CACHE2 [1500] DIT1_STEPS [2700] DIT2_STEPS [21000] SKIP_LEG1 [unset]
+#   CACHE1 [1000] CACHE2 [1500] CACHE3 [1500] DIT1_STEPS [2700] DIT2_STEPS [21000] DIT3_STEPS [22000]
+#   SKIP_LEG1 / SKIP_LEG2 [unset]: start from the previous leg's outputs under $RUN
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -33,6 +37,8 @@ CACHE1=${CACHE1:-1000}
 CACHE2=${CACHE2:-1500}
 DIT1_STEPS=${DIT1_STEPS:-2700}
 DIT2_STEPS=${DIT2_STEPS:-21000}
+CACHE3=${CACHE3:-1500}
+DIT3_STEPS=${DIT3_STEPS:-22000}
 mkdir -p "$RUN" "$ASSETS"
 TOTAL_START=$SECONDS
 declare -a REPORT
@@ -65,19 +71,30 @@ if [[ -z "${SKIP_LEG1:-}" ]]; then
 fi
 
 # ---------------------------------------------------------------------------------------- leg 2
-stage vae-ft "$PY" -m minisora.cli train-vae --preset default --init-from "$RUN/vae1/release" --freeze-encoder \
-  --minutes "$VAE_FT_MINUTES" --lr 2e-4 --threads 1 --out "$RUN/vae-ft" --release-dir "$RUN/vae-ft/release"
-stage vae "$PY" -m minisora.cli train-vae --preset default --init-from "$RUN/vae-ft/release" \
-  --minutes "$VAE2_MINUTES" --lr 2e-4 --threads 2 --out "$RUN/vae2" --release-dir "$ASSETS/vae" \
-  --set warmup_steps=50 --set stats_clips=64 --set num_train_clips=2000
-stage cache2 cache "$ASSETS/vae" "$RUN/cache2" "$CACHE2" 1
-stage dit2 env OMP_NUM_THREADS=2 "$PY" -m minisora.cli train configs/default.yaml "run_dir=$RUN/dit2" \
-  "data.cache_dir=$RUN/cache2" "model.init_from=$RUN/leg1/transformer" "optim.lr=4e-4" \
+if [[ -z "${SKIP_LEG2:-}" ]]; then
+  stage vae-ft "$PY" -m minisora.cli train-vae --preset default --init-from "$RUN/vae1/release" --freeze-encoder \
+    --minutes "$VAE_FT_MINUTES" --lr 2e-4 --threads 1 --out "$RUN/vae-ft" --release-dir "$RUN/vae-ft/release"
+  stage vae "$PY" -m minisora.cli train-vae --preset default --init-from "$RUN/vae-ft/release" \
+    --minutes "$VAE2_MINUTES" --lr 2e-4 --threads 2 --out "$RUN/vae2" --release-dir "$ASSETS/vae" \
+    --set warmup_steps=50 --set stats_clips=64 --set num_train_clips=2000
+  stage cache2 cache "$ASSETS/vae" "$RUN/cache2" "$CACHE2" 1
+  stage dit2 env OMP_NUM_THREADS=2 "$PY" -m minisora.cli train configs/default.yaml "run_dir=$RUN/dit2" \
+    "data.cache_dir=$RUN/cache2" "model.init_from=$RUN/leg1/transformer" "optim.lr=4e-4" \
+    "schedule.warmup_steps=100" "ema.decay=0.999" "flow.frame_cond_prob=0.15" "checkpoint.every=500" \
+    "schedule.max_steps=$DIT2_STEPS"
+  stage export2 "$PY" scripts/export_default.py --config configs/default.yaml --out "$RUN/leg2" \
+    --checkpoint "$(ls -d "$RUN"/dit2/checkpoints/step_* | tail -n 1)"
+fi
+# ---------------------------------------------------------------------------------------- leg 3
+# More transformer training on fresh clips (the VAE stays): the judged attributes still rose with steps.
+stage cache3 cache "$ASSETS/vae" "$RUN/cache3" "$CACHE3" 2
+stage dit3 env OMP_NUM_THREADS=2 "$PY" -m minisora.cli train configs/default.yaml "run_dir=$RUN/dit3" \
+  "data.cache_dir=$RUN/cache3" "model.init_from=$RUN/leg2/transformer" "optim.lr=3e-4" \
   "schedule.warmup_steps=100" "ema.decay=0.999" "flow.frame_cond_prob=0.15" "checkpoint.every=500" \
-  "schedule.max_steps=$DIT2_STEPS"
+  "schedule.max_steps=$DIT3_STEPS"
 stage export "$PY" scripts/export_default.py --config configs/default.yaml \
-  --checkpoint "$(ls -d "$RUN"/dit2/checkpoints/step_* | tail -n 1)" \
-  --note "dit_steps=$DIT1_STEPS+$DIT2_STEPS" --note "cache_clips_per_size=$CACHE1+$CACHE2"
+  --checkpoint "$(ls -d "$RUN"/dit3/checkpoints/step_* | tail -n 1)" \
+  --note "dit_steps=$DIT1_STEPS+$DIT2_STEPS+$DIT3_STEPS" --note "cache_clips_per_size=$CACHE1+$CACHE2+$CACHE3"
 
 echo "=== minisora-tiny trained; wall time per stage:"
 printf '  %s\n' "${REPORT[@]}"

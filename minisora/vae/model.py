@@ -224,7 +224,7 @@ class VideoVAE(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Normalised latent (B,C,T',H',W') -> video (B,3,1+(T'-1)*tf,H'*sf,W'*sf) in [-1,1]."""
         with self.autocast():
-            return self.decode_raw(self.denormalize(z.float())).clamp(-1, 1)
+            return self.decode_raw(self.denormalize(z.float())).clamp_(-1, 1)  # in place: a fresh tensor
 
     def forward(self, video: torch.Tensor, sample: bool = True, generator: torch.Generator | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -65,12 +65,24 @@ def _chunks(n: int, first: int, rest: int) -> list[tuple[int, int]]:
     return out
 
 
-def _stream(net: nn.Module, x: torch.Tensor, first: int, rest: int) -> torch.Tensor:
-    """Run `net` over time chunks of x (B,C,T,H,W) with causal caches; concatenate along T."""
+def _stream(net: nn.Module, x: torch.Tensor, first: int, rest: int, out_frames: int) -> torch.Tensor:
+    """Run `net` over time chunks of x (B,C,T,H,W) with causal caches; the outputs in order along T.
+
+    Each chunk's output goes straight into one float32 result of `out_frames` frames, so memory holds
+    the result and one chunk, not a list of chunks plus their concatenation."""
     if x.shape[2] <= first:
         return net(x)
+    out, t = None, 0
     with streaming(net):
-        return torch.cat([net(x[:, :, a:b]) for a, b in _chunks(x.shape[2], first, rest)], dim=2)
+        for a, b in _chunks(x.shape[2], first, rest):
+            y = net(x[:, :, a:b])
+            if out is None:
+                out = torch.empty(*y.shape[:2], out_frames, *y.shape[3:], dtype=torch.float32, device=y.device)
+            out[:, :, t:t + y.shape[2]] = y
+            t += y.shape[2]
+    if t != out_frames:
+        raise RuntimeError(f"streamed {t} output frames, expected {out_frames}")
+    return out
 
 
 def _starts(size: int, tile: int, stride: int) -> list[int]:
@@ -126,7 +138,7 @@ def tiled_encode(encoder: nn.Module, video: torch.Tensor, cfg: TilingConfig, sf:
     c_out = encoder.conv_out.conv.out_channels
 
     def run(x: torch.Tensor) -> torch.Tensor:
-        return _stream(encoder, x, 1 + cfg.tile_frames, cfg.tile_frames)
+        return _stream(encoder, x, 1 + cfg.tile_frames, cfg.tile_frames, t_lat)
 
     return _tiled(run, video, cfg.tile_size, cfg.tile_overlap, 1 / sf, cfg.tile_overlap // sf, c_out, t_lat)
 
@@ -137,6 +149,6 @@ def tiled_decode(decoder: nn.Module, z: torch.Tensor, cfg: TilingConfig, sf: int
     t_out = 1 + (z.shape[2] - 1) * tf
 
     def run(x: torch.Tensor) -> torch.Tensor:
-        return _stream(decoder, x, 1 + per_chunk, per_chunk)
+        return _stream(decoder, x, 1 + per_chunk, per_chunk, t_out)
 
     return _tiled(run, z, cfg.tile_size // sf, cfg.tile_overlap // sf, sf, cfg.tile_overlap, 3, t_out)
