@@ -97,7 +97,9 @@ class RewriterRef:
 
 @dataclass
 class SchedulerConfig:
-    """Sampling schedule; must mirror the FlowTrainConfig the transformer was trained with."""
+    """Sampling schedule. The token-dependent rule and base_tokens mirror the FlowTrainConfig the
+    transformer was trained with; base_shift may differ (a larger shift puts more sampling steps near
+    the noise end, where count and layout are decided)."""
 
     method: Literal["euler", "heun"] = "euler"
     base_shift: float = 1.0

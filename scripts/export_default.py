@@ -5,7 +5,9 @@
 
 The VAE (vae/) and the rewriter (rewriter/) are released into the same folder by their own trainers;
 this writes transformer/ and the index that ties the folder together, taking the sampling schedule
-from the training config's flow section so sampling mirrors training.
+from the training config's flow section (token-dependent shift, base tokens) and the base shift from
+--sample-shift when given: minisora-tiny samples with base shift 3 (more of the steps near the noise
+end, where the layout is decided), measured on 200 held-out prompts against the training shift 1.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--guidance", type=float, default=GenerationDefaults.guidance_scale, help="default guidance")
     ap.add_argument("--max-length", type=int, default=None,
                     help="text tokens per caption (default: the DiT's text_len, which the cache was written with)")
+    ap.add_argument("--sample-shift", type=float, default=None,
+                    help="base schedule shift for sampling (default: the training config's flow.base_shift)")
     ap.add_argument("--note", action="append", default=[], metavar="KEY=VALUE", help="provenance, repeatable")
     args = ap.parse_args(argv)
 
@@ -50,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     index = ModelIndex(
         name="minisora-tiny", rewriter=rewriter,
         text_encoder=TextEncoderRef(kind="minilm", max_length=args.max_length or dit_config(cfg.model).text_len),
-        scheduler=SchedulerConfig(method="euler", base_shift=f.base_shift, base_tokens=f.base_tokens,
+        scheduler=SchedulerConfig(method="euler", base_tokens=f.base_tokens,
+                                  base_shift=f.base_shift if args.sample_shift is None else args.sample_shift,
                                   token_dependent_shift=f.token_dependent_shift),
         defaults=GenerationDefaults(num_inference_steps=args.steps, guidance_scale=args.guidance),
         trained_sizes=[(64, 64), (48, 80), (80, 48)],

@@ -23,7 +23,7 @@
 # rewriter ~10 min, cache 8 min, transformer 2700 steps in 33 min); leg 2 on an idle machine: see the
 # numbers in minisora/assets/minisora-tiny/model_index.json ("training") and the closing notes.
 # Environment knobs (defaults in brackets): VAE_MINUTES [30] VAE_FT_MINUTES [29] VAE2_MINUTES [25]
-#   CACHE1 [1000] CACHE2 [1500] CACHE3 [1500] DIT1_STEPS [2700] DIT2_STEPS [21000] DIT3_STEPS [22000]
+#   CACHE1 [1000] CACHE2 [1500] CACHE3 [1500] DIT1_STEPS [2700] DIT2_STEPS [21000] DIT3_STEPS [23000]
 #   SKIP_LEG1 / SKIP_LEG2 [unset]: start from the previous leg's outputs under $RUN
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +38,7 @@ CACHE2=${CACHE2:-1500}
 DIT1_STEPS=${DIT1_STEPS:-2700}
 DIT2_STEPS=${DIT2_STEPS:-21000}
 CACHE3=${CACHE3:-1500}
-DIT3_STEPS=${DIT3_STEPS:-22000}
+DIT3_STEPS=${DIT3_STEPS:-23000}
 mkdir -p "$RUN" "$ASSETS"
 TOTAL_START=$SECONDS
 declare -a REPORT
@@ -93,7 +93,7 @@ stage dit3 env OMP_NUM_THREADS=2 "$PY" -m minisora.cli train configs/default.yam
   "schedule.warmup_steps=100" "ema.decay=0.999" "flow.frame_cond_prob=0.15" "checkpoint.every=500" \
   "schedule.max_steps=$DIT3_STEPS"
 stage export "$PY" scripts/export_default.py --config configs/default.yaml \
-  --checkpoint "$(ls -d "$RUN"/dit3/checkpoints/step_* | tail -n 1)" \
+  --checkpoint "$(ls -d "$RUN"/dit3/checkpoints/step_* | tail -n 1)" --sample-shift 3 \
   --note "dit_steps=$DIT1_STEPS+$DIT2_STEPS+$DIT3_STEPS" --note "cache_clips_per_size=$CACHE1+$CACHE2+$CACHE3"
 
 echo "=== minisora-tiny trained; wall time per stage:"
