@@ -244,3 +244,26 @@ def test_packed_sequence_equals_separate_forwards():
                       frame_cond=x if i == 0 else None, frame_mask=fm if i == 0 else None)
         assert packed[i].shape == x.shape
         assert torch.allclose(packed[i], alone, atol=1e-5), (i, (packed[i] - alone).abs().max())
+
+
+def test_text_positions_start_as_identity_and_make_word_order_matter():
+    from minisora.dit.config import DiTConfig
+    from minisora.dit.model import DiT
+
+    torch.manual_seed(0)
+    cfg = dict(latent_channels=4, hidden_size=32, depth=1, num_heads=2, text_dim=16, text_len=6)
+    plain, positioned = DiT(DiTConfig(**cfg)), DiT(DiTConfig(**cfg, text_positions=True))
+    missing = positioned.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert missing == ["text_pos"]
+    for layer in (*(b.cross.proj for b in plain.blocks), plain.final.linear):  # open the zero-initialised outputs
+        torch.nn.init.normal_(layer.weight, std=0.5)
+    positioned.load_state_dict(plain.state_dict(), strict=False)
+    x, t = torch.randn(1, 4, 1, 4, 4), torch.tensor([0.5])
+    tokens, mask, pooled = torch.randn(1, 6, 16), torch.ones(1, 6, dtype=torch.bool), torch.randn(1, 16)
+    with torch.no_grad():
+        assert torch.equal(plain(x, t, tokens, mask, pooled), positioned(x, t, tokens, mask, pooled))
+        swapped = tokens[:, [1, 0, 2, 3, 4, 5]]  # two words swap places
+        assert torch.allclose(plain(x, t, tokens, mask, pooled), plain(x, t, swapped, mask, pooled), atol=1e-5)
+        positioned.text_pos.normal_()
+        assert not torch.allclose(positioned(x, t, tokens, mask, pooled), positioned(x, t, swapped, mask, pooled),
+                                  atol=1e-3)

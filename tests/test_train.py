@@ -305,3 +305,20 @@ def test_init_from_a_different_architecture_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="depth"):
         train(_cfg(tmp_path, cache, f"model.init_from={tmp_path / 'other'}"))
     _assert_nothing_trained(tmp_path)
+
+
+def test_init_from_may_switch_text_positions_on(tmp_path):
+    """A release without text positions fine-tunes into a model with them (the embedding starts at 0)."""
+    from minisora.dit.model import DiT
+    from minisora.train.config import dit_config
+
+    cache = write_random_cache(tmp_path / "cache", 4, [(4, 3, 8, 8)], text_len=8, text_dim=32)
+    released = DiT(dit_config(_cfg(tmp_path, cache).model))
+    released.save_pretrained(tmp_path / "released")
+    with_positions = "model.overrides={latent_channels: 4, text_dim: 32, text_len: 8, text_positions: true}"
+    cfg = _cfg(tmp_path, cache, with_positions, f"model.init_from={tmp_path / 'released'}", "schedule.max_steps=1")
+    assert train(cfg)["steps"] == 1
+    from safetensors.torch import load_file
+
+    weights = load_file(sorted((tmp_path / "run" / "checkpoints").glob("step_*"))[-1] / "model.safetensors")
+    assert "text_pos" in weights and weights["text_pos"].shape == (8, released.config.hidden_size)

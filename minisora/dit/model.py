@@ -50,6 +50,8 @@ class DiT(nn.Module):
         self.pooled_embed = nn.Linear(config.text_dim, D)
         # 3. text tokens projected to the model width once, shared by every block's cross-attention
         self.text_proj = nn.Sequential(nn.Linear(config.text_dim, D), nn.GELU(), nn.Linear(D, D))
+        if config.text_positions:  # zero at first: an added embedding that changes nothing until trained
+            self.text_pos = nn.Parameter(torch.zeros(config.text_len, D))
         # learned "no text" for classifier-free guidance: one token (the rest padded) and a pooled vector
         self.null_token = nn.Parameter(torch.randn(config.text_dim) * 0.02)
         self.null_pooled = nn.Parameter(torch.randn(config.text_dim) * 0.02)
@@ -178,6 +180,11 @@ class DiT(nn.Module):
         c = self.t_embed(timestep_features(t, self.config.timestep_freq_dim).to(dtype)) \
             + self.pooled_embed(text_pooled.to(dtype))  # B, D
         context = self.text_proj(text_tokens.to(dtype))  # B, L, D
+        if self.config.text_positions:
+            L = context.shape[1]
+            if L > self.config.text_len:
+                raise ValueError(f"{L} text tokens, but this model has positions for text_len={self.config.text_len}")
+            context = context + self.text_pos[:L].to(dtype)
         # padding as an additive bias made once: 0 for real tokens, -inf for padding (exactly zero weight)
         bias = torch.zeros(text_mask.shape[0], 1, 1, text_mask.shape[1], dtype=dtype, device=text_mask.device)
         bias.masked_fill_(~text_mask[:, None, None, :], float("-inf"))  # B, 1, 1, L

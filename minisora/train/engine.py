@@ -350,10 +350,16 @@ def _init_weights(model: nn.Module, folder: str, dit_cfg) -> None:
         raise ConfigError(f"model.init_from={folder!r}: {e}") from None
     theirs, ours = to_dict(released.config), to_dict(dit_cfg)
     diff = sorted(k for k in ours if ours[k] != theirs[k])
-    if diff:
+    # Switching text positions on is the one change a release can be fine-tuned into: the new
+    # embedding starts at zero, so the model starts out as the released one.
+    adds_text_positions = diff == ["text_positions"] and ours["text_positions"]
+    if diff and not adds_text_positions:
         raise ConfigError(f"model.init_from={folder!r} was trained with a different architecture: "
                           + ", ".join(f"{k}: {theirs[k]!r} there vs {ours[k]!r} here" for k in diff))
-    model.load_state_dict(released.state_dict(), strict=True)
+    result = model.load_state_dict(released.state_dict(), strict=not adds_text_positions)
+    if adds_text_positions and (result.unexpected_keys or set(result.missing_keys) != {"text_pos"}):
+        raise ConfigError(f"model.init_from={folder!r}: unexpected weights {result.unexpected_keys}, "
+                          f"missing {result.missing_keys}")
 
 
 def _clip(params: list[nn.Parameter], max_norm: float) -> float:
