@@ -62,8 +62,9 @@ def test_thesaurus_step_maps_words_no_table_knows():
         assert word not in mapper.curated and mapper.word_form(word) is None
         hit = mapper.thesaurus_term(word, slot)
         assert hit is not None and hit[0] == term, (word, hit)
-    # a noun's definition gives its colour, never its size: no evidence for a size here
-    assert mapper.thesaurus_term("zzzz", _ADJECTIVE) is None
+    # a noun's definition gives its colour, never its size ("moss: tiny leafy plants" is not small)
+    assert mapper.thesaurus_term("moss", _ADJECTIVE) is None
+    assert mapper.thesaurus_term("zzzz", _ADJECTIVE) is None  # a word WordNet lacks
     # the step runs inside a whole prompt, and says so
     out = mapper.normalize("an elephantine red ball drifting left")
     assert [(m.word, m.term, m.how) for m in out.mapped] == [("elephantine", "large", "thesaurus")]
