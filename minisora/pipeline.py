@@ -75,6 +75,7 @@ class TextEncoderRef:
     max_length: int = 48
     pooling: Literal["mean", "cls", "model"] = "mean"
     normalize_pooled: bool = True
+    object_slots: int = 0  # tokens appended per caption, one per object it names (text/object_slots.py)
 
     def encoder_config(self):
         from minisora.text.config import TextEncoderConfig
@@ -83,7 +84,7 @@ class TextEncoderRef:
             raise ConfigError("text_encoder.kind='local' needs text_encoder.path (a local Hugging Face directory)")
         return TextEncoderConfig(model_path=self.path or None if self.kind == "local" else None,
                                  max_length=self.max_length, pooling=self.pooling,
-                                 normalize_pooled=self.normalize_pooled)
+                                 normalize_pooled=self.normalize_pooled, object_slots=self.object_slots)
 
 
 @dataclass

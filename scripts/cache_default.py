@@ -37,7 +37,8 @@ def weights_digest(folder: Path) -> str:
 _WORKER: dict = {}
 
 
-def _init_worker(vae_dir: str | None, max_length: int, threads: int, text_file: str | None) -> None:
+def _init_worker(vae_dir: str | None, max_length: int, threads: int, text_file: str | None,
+                 object_slots: int = 0) -> None:
     """Each worker process loads its own VAE (unless text-only) and text encoder or text table once."""
     import torch
 
@@ -54,7 +55,7 @@ def _init_worker(vae_dir: str | None, max_length: int, threads: int, text_file: 
 
         _WORKER["table"] = load_file(text_file)
     else:
-        _WORKER["text"] = TextEncoder(TextEncoderConfig(max_length=max_length))
+        _WORKER["text"] = TextEncoder(TextEncoderConfig(max_length=max_length, object_slots=object_slots))
 
 
 def _captions(spec, first: str, rng, n: int) -> list[str]:
@@ -138,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=17)
     ap.add_argument("--captions", type=int, default=2, help="captions drawn per clip (cache items per clip)")
     ap.add_argument("--max-length", type=int, default=80, help="text tokens kept per caption")
+    ap.add_argument("--object-slots", type=int, default=0,
+                    help="object slot tokens appended after the caption tokens (text/object_slots.py)")
     ap.add_argument("--split", default="train", choices=("train", "heldout", "any"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch-size", type=int, default=8, help="clips per VAE call")
@@ -151,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     buckets = [(args.frames, h, w, args.videos) for h, w in SIZES] + [(1, h, w, args.images) for h, w in SIZES]
     plan = {"buckets": buckets, "captions": args.captions, "split": args.split, "seed": args.seed,
             "max_length": args.max_length, "batch_size": args.batch_size}
+    if args.object_slots:
+        plan["object_slots"] = args.object_slots
     starts = [(b, bk, s, min(bk[3], s + args.batch_size)) for b, bk in enumerate(buckets) for s in range(0, bk[3], args.batch_size)]
     offsets = [0] * len(starts)
     if args.text:
@@ -169,14 +174,14 @@ def main(argv: list[str] | None = None) -> int:
         for T, H, W, _ in buckets:
             vae.latent_shape(T, H, W)  # raises naming valid sizes
         meta = CacheMeta(latent_channels=vae.latent_channels, spatial_factor=vae.spatial_factor,
-                         temporal_factor=vae.temporal_factor, text_dim=384, text_len=args.max_length)
+                         temporal_factor=vae.temporal_factor, text_dim=384, text_len=args.max_length + args.object_slots)
         writer = CacheWriter(args.out, meta, shard_size=512, dtype=torch.bfloat16)
         del vae
     text_rows: list[tuple] = []
     counts: list[int] = []
     bar = tqdm(total=total, desc="text" if args.text_only else "cache", unit="clip")
     # Several 1-thread processes: on a shared CPU one process with 2 OpenMP threads is far slower.
-    init = (None if args.text_only else args.vae, args.max_length, 1, args.text)
+    init = (None if args.text_only else args.vae, args.max_length, 1, args.text, args.object_slots)
     with ProcessPoolExecutor(args.workers, initializer=_init_worker, initargs=init) as pool:
         for job, rows in zip(jobs, pool.map(_encode_chunk, jobs)):  # map keeps the order: deterministic cache
             rows = [_unpack(r) for r in rows]
@@ -205,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     out = writer.close()
     info = {"vae": str(args.vae), "vae_sha256_16": weights_digest(Path(args.vae)), "items": len(writer.items),
             "clips": total, "captions_per_clip": args.captions, "max_length": args.max_length,
+            "object_slots": args.object_slots,
             "split": args.split, "seconds": round(time.perf_counter() - t0, 1), "text_from": args.text}
     (Path(args.out) / "cache_info.json").write_text(json.dumps(info, indent=2) + "\n")
     print(f"wrote {len(writer.items)} items ({total} clips) to {out} in {info['seconds'] / 60:.1f} min; "

@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=GenerationDefaults.num_inference_steps, help="default sampling steps")
     ap.add_argument("--guidance", type=float, default=GenerationDefaults.guidance_scale, help="default guidance")
     ap.add_argument("--max-length", type=int, default=None,
-                    help="text tokens per caption (default: the DiT's text_len, which the cache was written with)")
+                    help="text tokens per caption (default: the DiT's text_len less --object-slots, as the cache was written)")
+    ap.add_argument("--object-slots", type=int, default=0, help="object slot tokens the cache was written with")
     ap.add_argument("--sample-shift", type=float, default=None,
                     help="base schedule shift for sampling (default: the training config's flow.base_shift)")
     ap.add_argument("--note", action="append", default=[], metavar="KEY=VALUE", help="provenance, repeatable")
@@ -53,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     rewriter = RewriterRef(backend="builtin", path="rewriter") if (out / "rewriter").is_dir() else RewriterRef()
     index = ModelIndex(
         name="minisora-tiny", rewriter=rewriter,
-        text_encoder=TextEncoderRef(kind="minilm", max_length=args.max_length or dit_config(cfg.model).text_len),
+        text_encoder=TextEncoderRef(kind="minilm", object_slots=args.object_slots,
+                                    max_length=args.max_length or dit_config(cfg.model).text_len - args.object_slots),
         scheduler=SchedulerConfig(method="euler", base_tokens=f.base_tokens,
                                   base_shift=f.base_shift if args.sample_shift is None else args.sample_shift,
                                   token_dependent_shift=f.token_dependent_shift),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make train-default`: train the bundled model minisora-tiny from nothing, on MovingShapes.
 #
-# The shipped weights come from two legs; this script runs both, in order (each stage prints its
+# The shipped weights come from four legs; this script runs them in order (each stage prints its
 # wall time, and the table at the end sums them):
 #   leg 1   vae        minisora train-vae, from scratch, 30 min          -> $RUN/vae1
 #           rewriter   minisora train-rewriter (~10 min)                  -> minisora/assets/minisora-tiny/rewriter
@@ -15,7 +15,11 @@
 #           export2    transformer/ of leg 2 (EMA, bf16)                  -> $RUN/leg2
 #   leg 3   cache3     new clips (seed 2), CACHE3 clips/size, same VAE
 #           dit3       configs/default.yaml + model.init_from=<leg-2 transformer>, DIT3_STEPS steps
-#           export     transformer/ (EMA, bf16) + model_index.json
+#           export3    transformer/ of leg 3 (EMA, bf16)                  -> $RUN/leg3
+#   leg 4   cache4     new clips (seed 3), CACHE4 clips/size, captions encoded with 3 object slots
+#                      (text/object_slots.py: one token per named object, so 80 + 3 text tokens)
+#           dit4       model.init_from=<leg-3 transformer>, text_len 83, DIT4_STEPS steps
+#           export     transformer/ (EMA, bf16) + model_index.json (text encoder with object_slots 3)
 # The upscaler (minisora/assets/minisora-tiny/upscaler) trains separately: `minisora train-upscaler`
 # (see README); it is pixel-space and does not depend on these weights.
 #
@@ -24,7 +28,8 @@
 # numbers in minisora/assets/minisora-tiny/model_index.json ("training") and the closing notes.
 # Environment knobs (defaults in brackets): VAE_MINUTES [30] VAE_FT_MINUTES [29] VAE2_MINUTES [25]
 #   CACHE1 [1000] CACHE2 [1500] CACHE3 [1500] DIT1_STEPS [2700] DIT2_STEPS [21000] DIT3_STEPS [23000]
-#   SKIP_LEG1 / SKIP_LEG2 [unset]: start from the previous leg's outputs under $RUN
+#   CACHE4 [1500] DIT4_STEPS [18000]
+#   SKIP_LEG1 / SKIP_LEG2 / SKIP_LEG3 [unset]: start from the previous leg's outputs under $RUN
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -39,6 +44,8 @@ DIT1_STEPS=${DIT1_STEPS:-2700}
 DIT2_STEPS=${DIT2_STEPS:-21000}
 CACHE3=${CACHE3:-1500}
 DIT3_STEPS=${DIT3_STEPS:-23000}
+CACHE4=${CACHE4:-1500}
+DIT4_STEPS=${DIT4_STEPS:-18000}
 mkdir -p "$RUN" "$ASSETS"
 TOTAL_START=$SECONDS
 declare -a REPORT
@@ -54,7 +61,8 @@ stage() {  # stage NAME COMMAND...: run, time, remember
 }
 cache() {  # cache VAE_DIR OUT CLIPS_PER_SIZE SEED: 17-frame clips at 64x64, 48x80, 80x48 + a quarter as many images
   rm -rf "$2"
-  "$PY" scripts/cache_default.py --vae "$1" --out "$2" --videos "$3" --images $(($3 / 4)) --captions 3 --seed "$4"
+  "$PY" scripts/cache_default.py --vae "$1" --out "$2" --videos "$3" --images $(($3 / 4)) --captions 3 --seed "$4" \
+    "${@:5}"
 }
 
 # ---------------------------------------------------------------------------------------- leg 1
@@ -87,14 +95,27 @@ if [[ -z "${SKIP_LEG2:-}" ]]; then
 fi
 # ---------------------------------------------------------------------------------------- leg 3
 # More transformer training on fresh clips (the VAE stays): the judged attributes still rose with steps.
-stage cache3 cache "$ASSETS/vae" "$RUN/cache3" "$CACHE3" 2
-stage dit3 env OMP_NUM_THREADS=2 "$PY" -m minisora.cli train configs/default.yaml "run_dir=$RUN/dit3" \
-  "data.cache_dir=$RUN/cache3" "model.init_from=$RUN/leg2/transformer" "optim.lr=3e-4" \
-  "schedule.warmup_steps=100" "ema.decay=0.999" "flow.frame_cond_prob=0.15" "checkpoint.every=500" \
-  "schedule.max_steps=$DIT3_STEPS"
-stage export "$PY" scripts/export_default.py --config configs/default.yaml \
-  --checkpoint "$(ls -d "$RUN"/dit3/checkpoints/step_* | tail -n 1)" --sample-shift 3 \
-  --note "dit_steps=$DIT1_STEPS+$DIT2_STEPS+$DIT3_STEPS" --note "cache_clips_per_size=$CACHE1+$CACHE2+$CACHE3"
+if [[ -z "${SKIP_LEG3:-}" ]]; then
+  stage cache3 cache "$ASSETS/vae" "$RUN/cache3" "$CACHE3" 2
+  stage dit3 env OMP_NUM_THREADS=2 "$PY" -m minisora.cli train configs/default.yaml "run_dir=$RUN/dit3" \
+    "data.cache_dir=$RUN/cache3" "model.init_from=$RUN/leg2/transformer" "optim.lr=3e-4" \
+    "schedule.warmup_steps=100" "ema.decay=0.999" "flow.frame_cond_prob=0.15" "checkpoint.every=500" \
+    "schedule.max_steps=$DIT3_STEPS"
+  stage export3 "$PY" scripts/export_default.py --config configs/default.yaml --out "$RUN/leg3" \
+    --checkpoint "$(ls -d "$RUN"/dit3/checkpoints/step_* | tail -n 1)"
+fi
+# ---------------------------------------------------------------------------------------- leg 4
+# Object slots: with several objects the transformer could not tell which object a direction or a
+# shape belonged to; one slot token per object carries each object's attributes already bound.
+stage cache4 cache "$ASSETS/vae" "$RUN/cache4" "$CACHE4" 3 --object-slots 3
+stage dit4 env OMP_NUM_THREADS=2 "$PY" -m minisora.cli train configs/default.yaml "run_dir=$RUN/dit4" \
+  "data.cache_dir=$RUN/cache4" "model.init_from=$RUN/leg3/transformer" "model.overrides.text_len=83" \
+  "optim.lr=3e-4" "schedule.warmup_steps=100" "ema.decay=0.999" "flow.frame_cond_prob=0.15" \
+  "checkpoint.every=500" "schedule.max_steps=$DIT4_STEPS"
+stage export "$PY" scripts/export_default.py --config configs/default.yaml --object-slots 3 \
+  --checkpoint "$(ls -d "$RUN"/dit4/checkpoints/step_* | tail -n 1)" --sample-shift 3 \
+  --note "dit_steps=$DIT1_STEPS+$DIT2_STEPS+$DIT3_STEPS+$DIT4_STEPS" \
+  --note "cache_clips_per_size=$CACHE1+$CACHE2+$CACHE3+$CACHE4"
 
 echo "=== minisora-tiny trained; wall time per stage:"
 printf '  %s\n' "${REPORT[@]}"

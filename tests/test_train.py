@@ -322,3 +322,23 @@ def test_init_from_may_switch_text_positions_on(tmp_path):
 
     weights = load_file(sorted((tmp_path / "run" / "checkpoints").glob("step_*"))[-1] / "model.safetensors")
     assert "text_pos" in weights and weights["text_pos"].shape == (8, released.config.hidden_size)
+
+
+def test_init_from_may_change_the_text_length(tmp_path):
+    """A release without text positions fine-tunes on longer text (object slots appended): text_len
+    only sets the null text's length there. With text positions, a length change is refused."""
+    from minisora.dit.model import DiT
+    from minisora.train.config import dit_config
+
+    cache = write_random_cache(tmp_path / "cache", 4, [(4, 3, 8, 8)], text_len=11, text_dim=32)
+    short = load_config(None, ["model.overrides={latent_channels: 4, text_dim: 32, text_len: 8}"])
+    DiT(dit_config(short.model)).save_pretrained(tmp_path / "released")
+    longer = "model.overrides={latent_channels: 4, text_dim: 32, text_len: 11}"
+    cfg = _cfg(tmp_path, cache, longer, f"model.init_from={tmp_path / 'released'}", "schedule.max_steps=1")
+    assert train(cfg)["steps"] == 1
+
+    positioned = load_config(None, ["model.overrides={latent_channels: 4, text_dim: 32, text_len: 8, text_positions: true}"])
+    DiT(dit_config(positioned.model)).save_pretrained(tmp_path / "positioned")
+    longer_positioned = "model.overrides={latent_channels: 4, text_dim: 32, text_len: 11, text_positions: true}"
+    with pytest.raises(ConfigError, match="text_len"):
+        train(_cfg(tmp_path / "b", cache, longer_positioned, f"model.init_from={tmp_path / 'positioned'}"))

@@ -28,6 +28,8 @@ class TextEncoderConfig:
     normalize_pooled: L2-normalise `pooled` (MiniLM's sentence embedding is unit length).
     dtype: compute dtype of the encoder; outputs are always float32.
     cache_size: how many unique strings keep their embedding in memory (0 disables the cache).
+    object_slots: S > 0 appends S tokens after the L caption tokens, one per object the caption
+        names (text/object_slots.py), so `tokens` is (B, L + S, D); 0 = caption tokens only.
     """
 
     model_path: str | None = None
@@ -37,10 +39,13 @@ class TextEncoderConfig:
     dtype: Literal["float32", "bfloat16"] = "float32"
     device: str = "cpu"
     cache_size: int = 100_000
+    object_slots: int = 0
 
     def __post_init__(self) -> None:
         if self.max_length < 2:
             raise ConfigError(f"text encoder max_length must be >= 2, got {self.max_length}")
+        if not 0 <= self.object_slots <= 16:
+            raise ConfigError(f"text encoder object_slots must be in 0..16, got {self.object_slots}")
         if self.cache_size < 0:
             raise ConfigError(f"text encoder cache_size must be >= 0, got {self.cache_size}")
 

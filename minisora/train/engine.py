@@ -350,12 +350,15 @@ def _init_weights(model: nn.Module, folder: str, dit_cfg) -> None:
         raise ConfigError(f"model.init_from={folder!r}: {e}") from None
     theirs, ours = to_dict(released.config), to_dict(dit_cfg)
     diff = sorted(k for k in ours if ours[k] != theirs[k])
-    # Switching text positions on is the one change a release can be fine-tuned into: the new
-    # embedding starts at zero, so the model starts out as the released one.
-    adds_text_positions = diff == ["text_positions"] and ours["text_positions"]
-    if diff and not adds_text_positions:
+    # Two changes a release can be fine-tuned into, because the model starts out as the released one:
+    # switching text positions on (the new embedding starts at zero) and a longer or shorter text
+    # sequence (e.g. object slots appended to the caption) while the release has no text positions
+    # (then text_len only sets the length of the null text).
+    tunable = {"text_positions", "text_len"} if not theirs["text_positions"] else {"text_positions"}
+    if set(diff) - tunable or (ours["text_positions"] is False and "text_positions" in diff):
         raise ConfigError(f"model.init_from={folder!r} was trained with a different architecture: "
                           + ", ".join(f"{k}: {theirs[k]!r} there vs {ours[k]!r} here" for k in diff))
+    adds_text_positions = "text_positions" in diff
     result = model.load_state_dict(released.state_dict(), strict=not adds_text_positions)
     if adds_text_positions and (result.unexpected_keys or set(result.missing_keys) != {"text_pos"}):
         raise ConfigError(f"model.init_from={folder!r}: unexpected weights {result.unexpected_keys}, "
