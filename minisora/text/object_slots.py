@@ -26,7 +26,6 @@ import torch
 
 _MOTION_WORDS = {"still": "standing still", "bouncing": "bouncing around"}
 SLOT_NORM = 8.0  # about the norm of a MiniLM token state, so a slot looks like any other token
-FIELDS = ("size", "color", "shape", "motion", "speed")
 # Motion and shape weigh more in the sum: MiniLM places "moving left" and "moving right" (and the four
 # shape nouns) close together, and they are what the model bound worst without slots.
 FIELD_WEIGHTS = {"size": 1.0, "color": 1.0, "shape": 1.5, "motion": 2.0, "speed": 1.0}
@@ -48,11 +47,11 @@ def vocabulary_values() -> dict[str, list[str]]:
 
 def parsed_objects(text: str, max_objects: int) -> list[dict[str, str]]:
     """The stated attributes of the objects `text` names, in order, at most `max_objects`."""
-    from minisora.data.captions import parse
+    from minisora.data.captions import ParsedObject, parse
 
     out = []
     for obj in parse(text).objects[:max_objects]:
-        fields = {f: getattr(obj, f) for f in FIELDS if getattr(obj, f) is not None}
+        fields = {f: getattr(obj, f) for f in ParsedObject.FIELDS if getattr(obj, f) is not None}
         if fields:
             out.append(fields)
     return out
@@ -83,7 +82,8 @@ class SlotMaker:
             table.update({(field, x): v[i] for i, x in enumerate(values)})
         return table
 
-    def slot(self, fields: dict[str, str]) -> torch.Tensor:
+    def slot(self, fields: dict[str, str]) -> torch.Tensor | None:
+        """The slot vector (D,) of one object's attributes; None when none is in the vocabulary."""
         if self._table is None:
             self._table = self._build()
         parts = [FIELD_WEIGHTS[f] * self._table[(f, v)] for f, v in fields.items() if (f, v) in self._table]
