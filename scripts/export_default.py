@@ -13,6 +13,7 @@ end, where the layout is decided), measured on 200 held-out prompts against the 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -24,7 +25,6 @@ sys.path.insert(0, str(ROOT))
 def main(argv: list[str] | None = None) -> int:
     from minisora.pipeline import (DEFAULT_MODEL_DIR, GenerationDefaults, ModelIndex, RewriterRef, SchedulerConfig,
                                    TextEncoderRef)
-    from minisora.train.config import dit_config
     from minisora.train.checkpoint import latest_checkpoint
     from minisora.train.config import load_config
     from minisora.train.export import export_release
@@ -50,12 +50,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     out = Path(args.out)
     export_release(ckpt, out / "transformer")
+    # the text length the transformer was trained with (the checkpoint's, which may override the YAML)
+    text_len = json.loads((out / "transformer" / "config.json").read_text())["config"]["text_len"]
     f = cfg.flow
     rewriter = RewriterRef(backend="builtin", path="rewriter") if (out / "rewriter").is_dir() else RewriterRef()
     index = ModelIndex(
         name="minisora-tiny", rewriter=rewriter,
         text_encoder=TextEncoderRef(kind="minilm", object_slots=args.object_slots,
-                                    max_length=args.max_length or dit_config(cfg.model).text_len - args.object_slots),
+                                    max_length=args.max_length or text_len - args.object_slots),
         scheduler=SchedulerConfig(method="euler", base_tokens=f.base_tokens,
                                   base_shift=f.base_shift if args.sample_shift is None else args.sample_shift,
                                   token_dependent_shift=f.token_dependent_shift),

@@ -12,7 +12,7 @@ import torch
 from minisora.cli import main as cli_main
 from minisora.dit.config import DiTConfig
 from minisora.dit.model import DiT
-from minisora.eval.eval_cli import pooled_table, seam_ratio
+from minisora.eval.eval_cli import by_object_count, pooled_table, seam_ratio
 from minisora.pipeline import ModelIndex, Pipeline
 from minisora.vae.config import VAEConfig
 from minisora.vae.model import VideoVAE
@@ -49,3 +49,17 @@ def test_seam_ratio_and_pooling():
                       R({"obj0.color": True}, 1.0)])
     assert t["color"]["score"] == 2 / 3 and t["color"]["stated"] == 3 and t["count"]["score"] == 1.0
     assert abs(t["flicker"]["score"] - 0.95) < 1e-9
+
+
+def test_by_object_count_splits_per_object_attributes():
+    class R:
+        def __init__(self, checks):
+            self.checks = checks
+
+    t = by_object_count([R({"obj0.motion": True, "obj0.color": True, "count": True}),
+                         R({"obj0.motion": False, "obj1.motion": True, "obj1.color": False}),
+                         R({"obj0.motion": False, "obj1.motion": False})])
+    assert t["motion"][1] == {"passed": 1, "stated": 1, "score": 1.0}
+    assert t["motion"][2] == {"passed": 1, "stated": 4, "score": 0.25}
+    assert t["color"] == {1: {"passed": 1, "stated": 1, "score": 1.0}, 2: {"passed": 0, "stated": 1, "score": 0.0}}
+    assert "count" not in t

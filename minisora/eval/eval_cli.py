@@ -90,6 +90,27 @@ def pooled_table(results: list) -> dict[str, dict[str, float]]:
     return table
 
 
+PER_OBJECT = ("color", "shape", "size", "motion", "speed")
+
+
+def by_object_count(results: list) -> dict[str, dict[int, dict[str, float]]]:
+    """Per-object attributes split by how many objects the prompt names: binding an attribute to
+    the right object is the hard part with several, and the pooled score hides it."""
+    table: dict[str, dict[int, dict[str, float]]] = {}
+    for r in results:
+        n = len({k.split(".")[0] for k in r.checks if k.startswith("obj")})
+        for k, ok in r.checks.items():
+            t = _type_of(k)
+            if k.startswith("obj") and t in PER_OBJECT:
+                row = table.setdefault(t, {}).setdefault(n, {"passed": 0, "stated": 0})
+                row["passed"] += int(bool(ok))
+                row["stated"] += 1
+    for rows in table.values():
+        for row in rows.values():
+            row["score"] = row["passed"] / row["stated"]
+    return {t: dict(sorted(table[t].items())) for t in PER_OBJECT if t in table}
+
+
 def _meets(value: float | None, op: str, bar: float) -> bool | None:
     if value is None or not np.isfinite(value):
         return None
@@ -269,6 +290,13 @@ def run(args: argparse.Namespace) -> int:
         bar = BARS.get(k)
         mark = "" if bar is None else f"{bar[0]} {bar[1]:g}  {_word(verdicts[k])}"
         print(f"{k:<22s} {'-' if v is None else f'{v:8.3f}':>8s} {args.tasks:6d}  {mark}")
+    split = by_object_count(results)
+    counts = sorted({n for rows in split.values() for n in rows})
+    if counts:
+        print("by objects in the prompt  " + "  ".join(f"{n:>9d}" for n in counts))
+        for t, rows in split.items():
+            print(f"  {t:<22s}  " + "  ".join(f"{rows[n]['score']:5.3f}/{rows[n]['stated']:<3d}" if n in rows
+                                               else f"{'-':>9s}" for n in counts))
     print(f"{'deterministic':<22s} {str(deterministic):>8s}")
     print(f"{'seconds per clip':<22s} {np.mean(gen_times):8.2f} (median {np.median(gen_times):.2f})")
 
@@ -283,7 +311,7 @@ def run(args: argparse.Namespace) -> int:
                                                                 "steps": args.steps or d.num_inference_steps,
                                                                 "guidance": args.guidance or d.guidance_scale,
                                                                 "rewrite": not args.no_rewrite},
-              "table": table, "tasks": tasks, "bars": {k: list(v) for k, v in BARS.items()},
+              "table": table, "by_objects": split, "tasks": tasks, "bars": {k: list(v) for k, v in BARS.items()},
               "verdicts": verdicts, "missed": missed, "deterministic": deterministic,
               "seconds_per_clip": float(np.mean(gen_times)), "wall_s": round(time.perf_counter() - t_all, 1),
               "samples": samples}
