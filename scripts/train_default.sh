@@ -28,7 +28,7 @@
 # numbers in minisora/assets/minisora-tiny/model_index.json ("training") and the closing notes.
 # Environment knobs (defaults in brackets): VAE_MINUTES [30] VAE_FT_MINUTES [29] VAE2_MINUTES [25]
 #   CACHE1 [1000] CACHE2 [1500] CACHE3 [1500] DIT1_STEPS [2700] DIT2_STEPS [21000] DIT3_STEPS [23000]
-#   CACHE4 [1500] DIT4_STEPS [18000]
+#   CACHE4 [1500] DIT4_STEPS [30000]
 #   SKIP_LEG1 / SKIP_LEG2 / SKIP_LEG3 [unset]: start from the previous leg's outputs under $RUN
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,7 +45,7 @@ DIT2_STEPS=${DIT2_STEPS:-21000}
 CACHE3=${CACHE3:-1500}
 DIT3_STEPS=${DIT3_STEPS:-23000}
 CACHE4=${CACHE4:-1500}
-DIT4_STEPS=${DIT4_STEPS:-18000}
+DIT4_STEPS=${DIT4_STEPS:-30000}
 mkdir -p "$RUN" "$ASSETS"
 TOTAL_START=$SECONDS
 declare -a REPORT
