@@ -87,8 +87,8 @@ class TextEncoder:
         self.dim: int = int(getattr(hf, "hidden_size", None) or getattr(hf, "d_model"))
         self._cache: OrderedDict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = OrderedDict()
         self.cache_hits = 0
-        self._slots = SlotMaker(self._phrase_states, self.config.object_slots)
         self.cache_misses = 0
+        self._slots = SlotMaker(self._phrase_states, self.config.object_slots)
 
     def __repr__(self) -> str:
         slots = f", object_slots={self.config.object_slots}" if self.config.object_slots else ""
