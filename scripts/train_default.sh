@@ -65,6 +65,14 @@ cache() {  # cache VAE_DIR OUT CLIPS_PER_SIZE SEED: 17-frame clips at 64x64, 48x
   "$PY" scripts/cache_default.py --vae "$1" --out "$2" --videos "$3" --images $(($3 / 4)) --captions 3 --seed "$4" \
     "${@:5}"
 }
+latest() {  # latest RUN_NAME: the newest checkpoint of $RUN/RUN_NAME
+  ls -d "$RUN/$1"/checkpoints/step_* | tail -n 1
+}
+finetune() {  # finetune RUN_NAME CACHE INIT_FROM LR STEPS [OVERRIDE...]: the transformer's legs 2-4
+  env OMP_NUM_THREADS=2 "$PY" -m minisora.cli train configs/default.yaml "run_dir=$RUN/$1" \
+    "data.cache_dir=$RUN/$2" "model.init_from=$3" "optim.lr=$4" "schedule.max_steps=$5" \
+    "schedule.warmup_steps=100" "ema.decay=0.999" "flow.frame_cond_prob=0.15" "checkpoint.every=500" "${@:6}"
+}
 
 # ---------------------------------------------------------------------------------------- leg 1
 if [[ -z "${SKIP_LEG1:-}" ]]; then
@@ -76,7 +84,7 @@ if [[ -z "${SKIP_LEG1:-}" ]]; then
   stage dit1 env OMP_NUM_THREADS=1 "$PY" -m minisora.cli train configs/default.yaml "run_dir=$RUN/dit1" \
     "data.cache_dir=$RUN/cache1" "schedule.max_steps=$DIT1_STEPS"
   stage export1 "$PY" scripts/export_default.py --config configs/default.yaml --out "$RUN/leg1" \
-    --checkpoint "$(ls -d "$RUN"/dit1/checkpoints/step_* | tail -n 1)"
+    --checkpoint "$(latest dit1)"
 fi
 
 # ---------------------------------------------------------------------------------------- leg 2
@@ -87,34 +95,25 @@ if [[ -z "${SKIP_LEG2:-}" ]]; then
     --minutes "$VAE2_MINUTES" --lr 2e-4 --threads 2 --out "$RUN/vae2" --release-dir "$ASSETS/vae" \
     --set warmup_steps=50 --set stats_clips=64 --set num_train_clips=2000
   stage cache2 cache "$ASSETS/vae" "$RUN/cache2" "$CACHE2" 1
-  stage dit2 env OMP_NUM_THREADS=2 "$PY" -m minisora.cli train configs/default.yaml "run_dir=$RUN/dit2" \
-    "data.cache_dir=$RUN/cache2" "model.init_from=$RUN/leg1/transformer" "optim.lr=4e-4" \
-    "schedule.warmup_steps=100" "ema.decay=0.999" "flow.frame_cond_prob=0.15" "checkpoint.every=500" \
-    "schedule.max_steps=$DIT2_STEPS"
+  stage dit2 finetune dit2 cache2 "$RUN/leg1/transformer" 4e-4 "$DIT2_STEPS"
   stage export2 "$PY" scripts/export_default.py --config configs/default.yaml --out "$RUN/leg2" \
-    --checkpoint "$(ls -d "$RUN"/dit2/checkpoints/step_* | tail -n 1)"
+    --checkpoint "$(latest dit2)"
 fi
 # ---------------------------------------------------------------------------------------- leg 3
 # More transformer training on fresh clips (the VAE stays): the judged attributes still rose with steps.
 if [[ -z "${SKIP_LEG3:-}" ]]; then
   stage cache3 cache "$ASSETS/vae" "$RUN/cache3" "$CACHE3" 2
-  stage dit3 env OMP_NUM_THREADS=2 "$PY" -m minisora.cli train configs/default.yaml "run_dir=$RUN/dit3" \
-    "data.cache_dir=$RUN/cache3" "model.init_from=$RUN/leg2/transformer" "optim.lr=3e-4" \
-    "schedule.warmup_steps=100" "ema.decay=0.999" "flow.frame_cond_prob=0.15" "checkpoint.every=500" \
-    "schedule.max_steps=$DIT3_STEPS"
+  stage dit3 finetune dit3 cache3 "$RUN/leg2/transformer" 3e-4 "$DIT3_STEPS"
   stage export3 "$PY" scripts/export_default.py --config configs/default.yaml --out "$RUN/leg3" \
-    --checkpoint "$(ls -d "$RUN"/dit3/checkpoints/step_* | tail -n 1)"
+    --checkpoint "$(latest dit3)"
 fi
 # ---------------------------------------------------------------------------------------- leg 4
 # Object slots: with several objects the transformer could not tell which object a direction or a
 # shape belonged to; one slot token per object carries each object's attributes already bound.
 stage cache4 cache "$ASSETS/vae" "$RUN/cache4" "$CACHE4" 3 --object-slots 3
-stage dit4 env OMP_NUM_THREADS=2 "$PY" -m minisora.cli train configs/default.yaml "run_dir=$RUN/dit4" \
-  "data.cache_dir=$RUN/cache4" "model.init_from=$RUN/leg3/transformer" "model.overrides.text_len=83" \
-  "optim.lr=3e-4" "schedule.warmup_steps=100" "ema.decay=0.999" "flow.frame_cond_prob=0.15" \
-  "checkpoint.every=500" "schedule.max_steps=$DIT4_STEPS"
+stage dit4 finetune dit4 cache4 "$RUN/leg3/transformer" 3e-4 "$DIT4_STEPS" "model.overrides.text_len=83"
 stage export "$PY" scripts/export_default.py --config configs/default.yaml --object-slots 3 \
-  --checkpoint "$(ls -d "$RUN"/dit4/checkpoints/step_* | tail -n 1)" --sample-shift 3 \
+  --checkpoint "$(latest dit4)" --sample-shift 3 \
   --note "dit_steps=$DIT1_STEPS+$DIT2_STEPS+$DIT3_STEPS+$DIT4_STEPS" \
   --note "cache_clips_per_size=$CACHE1+$CACHE2+$CACHE3+$CACHE4"
 

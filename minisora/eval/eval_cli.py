@@ -90,25 +90,24 @@ def pooled_table(results: list) -> dict[str, dict[str, float]]:
     return table
 
 
-PER_OBJECT = ("color", "shape", "size", "motion", "speed")
-
-
 def by_object_count(results: list) -> dict[str, dict[int, dict[str, float]]]:
     """Per-object attributes split by how many objects the prompt names: binding an attribute to
     the right object is the hard part with several, and the pooled score hides it."""
+    from minisora.data.captions import ParsedObject
+
     table: dict[str, dict[int, dict[str, float]]] = {}
     for r in results:
         n = len({k.split(".")[0] for k in r.checks if k.startswith("obj")})
         for k, ok in r.checks.items():
             t = _type_of(k)
-            if k.startswith("obj") and t in PER_OBJECT:
+            if k.startswith("obj") and t in ParsedObject.FIELDS:
                 row = table.setdefault(t, {}).setdefault(n, {"passed": 0, "stated": 0})
                 row["passed"] += int(bool(ok))
                 row["stated"] += 1
     for rows in table.values():
         for row in rows.values():
             row["score"] = row["passed"] / row["stated"]
-    return {t: dict(sorted(table[t].items())) for t in PER_OBJECT if t in table}
+    return {t: dict(sorted(table[t].items())) for t in ParsedObject.FIELDS if t in table}
 
 
 def _meets(value: float | None, op: str, bar: float) -> bool | None:
