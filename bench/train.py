@@ -80,6 +80,7 @@ def main() -> int:
     ap.add_argument("--no-ddp", action="store_true")
     args = ap.parse_args()
 
+    from minisora.precision import resolve as resolve_precision
     from minisora.train.config import dit_config, load_config
     from minisora.train.data import write_random_cache
 
@@ -88,7 +89,7 @@ def main() -> int:
     dit_cfg = dit_config(load_config(args.config, [f"model.preset={preset}"]).model)
     text_len = dit_cfg.text_len
     gb = base.optim.global_batch_size
-    bf16 = base.precision.dtype == "bf16"
+    bf16 = resolve_precision(base.precision.dtype) == "bf16"
     work = Path(tempfile.mkdtemp(prefix="minisora-bench-train-"))
     latents = [(dit_cfg.latent_channels, *s[1:]) for s in DEFAULT_LATENTS]
     cache = write_random_cache(work / "cache", args.items, latents, text_len=text_len, text_dim=dit_cfg.text_dim)

@@ -50,6 +50,7 @@ import numpy as np
 import torch
 
 from minisora.config import ConfigError, from_dict, to_dict
+from minisora.precision import resolve_dtype
 
 MODEL_INDEX_NAME = "model_index.json"
 MODEL_INDEX_FORMAT = "minisora-pipeline/1"
@@ -271,8 +272,8 @@ class Pipeline:
         self._upscaler = upscaler
         # the cascade's default factors for every call (each call may override them)
         self.upscale, self.upscale_time = _check_upscale(upscale, upscale_time)
-        # bf16 weights on CPUs with bf16 matmul (~2.5x fp32 there); fp32 elsewhere unless asked.
-        self.dtype = dtype or _default_dtype()
+        # bf16 only where the CPU/GPU multiplies it natively (minisora.precision; MINISORA_PRECISION overrides)
+        self.dtype = dtype or resolve_dtype("auto")
         self.load_seconds: dict[str, float] = {}
         if transformer is not None:
             self._prepare_transformer(transformer)
@@ -304,6 +305,11 @@ class Pipeline:
             _ = self.upscaler
         return self
 
+    @property
+    def _precision(self) -> str:
+        """The convolutional components compute in the pipeline's dtype (bf16 autocast or fp32)."""
+        return "bf16" if self.dtype == torch.bfloat16 else "fp32"
+
     def _component_dir(self, rel: str) -> Path:
         if self.folder is None:
             raise ValueError(f"component {rel!r} was not given and this pipeline has no model folder to load it from")
@@ -315,7 +321,7 @@ class Pipeline:
             from minisora.vae.model import VideoVAE
 
             t0 = time.perf_counter()
-            self._vae = VideoVAE.from_pretrained(self._component_dir(self.index.vae))
+            self._vae = VideoVAE.from_pretrained(self._component_dir(self.index.vae)).set_precision(self._precision)
             self.load_seconds["vae"] = time.perf_counter() - t0
         return self._vae
 
@@ -356,7 +362,7 @@ class Pipeline:
                 raise FileNotFoundError(f"upscale was asked for but {str(folder)!r} holds no upscaler weights "
                                         f"(train one with `minisora train-upscaler`)")
             t0 = time.perf_counter()
-            self._upscaler = Upscaler.from_pretrained(folder)
+            self._upscaler = Upscaler.from_pretrained(folder).set_precision(self._precision)
             self.load_seconds["upscaler"] = time.perf_counter() - t0
         return self._upscaler
 
@@ -740,18 +746,3 @@ def _check_upscale(upscale, upscale_time) -> tuple[int, int]:
         raise ValueError(f"upscale_time={upscale_time!r} is not valid; choose one of {TIME_SCALES} "
                          f"(2 doubles the frame rate)")
     return int(upscale), int(upscale_time)
-
-
-def _default_dtype() -> torch.dtype:
-    """bf16 where the CPU multiplies bf16 natively (AVX-512 bf16 / AMX), else fp32."""
-    env = os.environ.get("MINISORA_DTYPE")
-    if env:
-        choices = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp32": torch.float32, "float32": torch.float32}
-        if env not in choices:
-            raise ValueError(f"MINISORA_DTYPE={env!r} is not valid; choose one of {', '.join(choices)}")
-        return choices[env]
-    try:
-        cap = torch.backends.cpu.get_cpu_capability()
-    except Exception:  # pragma: no cover - older torch
-        cap = ""
-    return torch.bfloat16 if "AVX512" in cap.upper() or "AMX" in cap.upper() else torch.float32

@@ -80,8 +80,9 @@ def _encode_chunk(job: tuple) -> list[tuple]:
 
     from minisora.data.synthetic import MovingShapesDataset
 
-    b, (T, H, W, n), start, stop, split, seed, n_captions, k0 = job
-    ds = MovingShapesDataset(n, height=H, width=W, num_frames=T, split=split, seed=seed + 1000 * b)
+    b, (T, H, W, n), start, stop, split, seed, n_captions, k0, count_probs = job
+    ds = MovingShapesDataset(n, height=H, width=W, num_frames=T, split=split, seed=seed + 1000 * b,
+                             count_probs=count_probs)
     idx = list(range(start, stop))
     items = [ds[i] for i in idx]
     z = None
@@ -121,6 +122,18 @@ def _unpack(row: tuple) -> tuple:
     return (t(row[0]), t(row[1]), torch.from_numpy(row[2]), t(row[3]), *row[4:])
 
 
+def _probs(text: str) -> tuple[float, ...]:
+    from minisora.data import vocabulary as V
+    from minisora.data.synthetic import check_count_probs
+
+    try:
+        values = tuple(float(v) for v in text.split(","))
+        check_count_probs(values, V.MAX_OBJECTS)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return values
+
+
 def main(argv: list[str] | None = None) -> int:
     from concurrent.futures import ProcessPoolExecutor
 
@@ -143,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="object slot tokens appended after the caption tokens (text/object_slots.py)")
     ap.add_argument("--split", default="train", choices=("train", "heldout", "any"))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--count-probs", type=_probs, default=None, metavar="P1,P2,P3",
+                    help="chance of 1, 2, 3 objects per scene (default: uniform); weigh crowded scenes more")
     ap.add_argument("--batch-size", type=int, default=8, help="clips per VAE call")
     ap.add_argument("--workers", type=int, default=2, help="encoding processes (1 torch thread each)")
     ap.add_argument("--text-only", metavar="FILE", help="only embed the captions, into FILE (.safetensors)")
@@ -156,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
             "max_length": args.max_length, "batch_size": args.batch_size}
     if args.object_slots:
         plan["object_slots"] = args.object_slots
+    if args.count_probs:
+        plan["count_probs"] = list(args.count_probs)
     starts = [(b, bk, s, min(bk[3], s + args.batch_size)) for b, bk in enumerate(buckets) for s in range(0, bk[3], args.batch_size)]
     offsets = [0] * len(starts)
     if args.text:
@@ -165,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         counts = side["counts"]  # captions per job
         for j in range(1, len(starts)):
             offsets[j] = offsets[j - 1] + counts[j - 1]
-    jobs = [(b, bk, s, e, args.split, args.seed, args.captions, offsets[j]) for j, (b, bk, s, e) in enumerate(starts)]
+    jobs = [(b, bk, s, e, args.split, args.seed, args.captions, offsets[j], args.count_probs)
+            for j, (b, bk, s, e) in enumerate(starts)]
     total = sum(b[3] for b in buckets)
     t0 = time.perf_counter()
     writer = None
@@ -210,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     out = writer.close()
     info = {"vae": str(args.vae), "vae_sha256_16": weights_digest(Path(args.vae)), "items": len(writer.items),
             "clips": total, "captions_per_clip": args.captions, "max_length": args.max_length,
-            "object_slots": args.object_slots,
+            "object_slots": args.object_slots, "count_probs": args.count_probs,
             "split": args.split, "seconds": round(time.perf_counter() - t0, 1), "text_from": args.text}
     (Path(args.out) / "cache_info.json").write_text(json.dumps(info, indent=2) + "\n")
     print(f"wrote {len(writer.items)} items ({total} clips) to {out} in {info['seconds'] / 60:.1f} min; "

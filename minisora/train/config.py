@@ -18,10 +18,10 @@ from typing import Any, Literal
 
 from minisora.config import ConfigError, apply_overrides, from_dict, load_yaml, to_dict
 from minisora.flow.training import FlowTrainConfig
+from minisora.precision import Precision
 
 DataSource = Literal["synthetic", "folder", "cache"]
 Strategy = Literal["none", "ddp", "fsdp"]
-Precision = Literal["fp32", "bf16"]
 Backend = Literal["auto", "gloo", "nccl"]
 
 
@@ -85,7 +85,8 @@ class EMAConfig:
 @dataclass
 class PrecisionConfig:
     # bf16: forward/backward under torch.autocast(bfloat16) on CPU and CUDA; master weights,
-    # optimizer state and EMA stay float32.
+    # optimizer state and EMA stay float32. auto: bf16 where the device runs it natively, else fp32
+    # (minisora.precision; on an AVX2-only CPU emulated bf16 is ~100x slower than fp32).
     dtype: Precision = "fp32"
 
 

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from minisora.config import ConfigError, to_dict
+from minisora.precision import autocast as precision_autocast
 from minisora.train import checkpoint as ckpt
 from minisora.train.config import TrainConfig, check, dit_config
 from minisora.train.data import (LatentCacheDataset, PixelEncoder, cache_is_compatible,
@@ -248,8 +249,7 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
     monitor = Monitor(cfg.run_dir, enabled=info.is_main, total_steps=cfg.schedule.max_steps, start_step=step,
                       samples_per_step=cfg.optim.global_batch_size, tensorboard=cfg.logging.tensorboard,
                       progress=cfg.logging.progress)
-    autocast = (torch.autocast(device_type=info.device.type, dtype=torch.bfloat16)
-                if cfg.precision.dtype == "bf16" else contextlib.nullcontext())
+    autocast = precision_autocast(cfg.precision.dtype, info.device)
     fsdp = cfg.parallel.strategy == "fsdp" and info.distributed
     ddp = cfg.parallel.strategy == "ddp" and info.distributed
     start_step, t_start = step, time.perf_counter()

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from minisora.config import ConfigError
 from minisora.dit.config import DiTConfig
+from minisora.precision import PRECISIONS
 
 # Channels of the DiT's extra condition, in order: bicubic-upsampled RGB (3), the condition's
 # noise-augmentation level (1, constant map), and the mask of frames synthesised by temporal
@@ -167,7 +168,7 @@ class UpscaleTrainConfig:
     cond_noise_prob: float = 0.2  # share of samples whose condition is noise-augmented
     val_clips: int = 4  # held-out scenes for the PSNR printed at each eval
     seed: int = 0
-    precision: str = "bf16"  # "bf16" autocast (CPU with AVX-512 bf16, CUDA) or "fp32"
+    precision: str = "auto"  # minisora.precision: "auto" (bf16 where native), "bf16" autocast or "fp32"
     threads: int = 0  # torch CPU threads (0 = torch's default)
     log_every: int = 25
     eval_every: int = 250
@@ -179,8 +180,8 @@ class UpscaleTrainConfig:
     def __post_init__(self) -> None:
         if self.preset not in UPSCALER_PRESETS:
             raise ConfigError(f"preset={self.preset!r} is not valid; choose one of {', '.join(UPSCALER_PRESETS)}")
-        if self.precision not in ("bf16", "fp32"):
-            raise ConfigError(f"precision={self.precision!r} is not valid; choose 'bf16' or 'fp32'")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision={self.precision!r} is not valid; choose one of {', '.join(PRECISIONS)}")
         for name in ("steps", "batch_size", "num_frames", "pool_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)} must be >= 1")

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from minisora.config import from_dict, to_dict
 from minisora.dit.model import DiT
 from minisora.flow.samplers import make_noise, sample
+from minisora.precision import autocast as precision_autocast, check as check_precision
 from minisora.upscale.condition import (build_condition, frames_to_tensor, ramp, spans, tensor_to_frames,
                                         upsample_space)
 from minisora.upscale.config import TIME_SCALES, UpscalerConfig
@@ -33,9 +34,7 @@ ENSEMBLE_FLIPS: tuple[tuple[int, ...], ...] = ((), (4,), (3,), (3, 4), (2,), (2,
 
 
 def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    if precision == "fp32" or device.type not in ("cpu", "cuda"):
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return precision_autocast(precision, device)
 
 
 class VelocityFromX(nn.Module):
@@ -67,7 +66,7 @@ class Upscaler:
         self.dit = (dit or DiT(self.config.dit)).eval()
         if self.dit.config != self.config.dit:
             raise ValueError("dit.config differs from config.dit")
-        self.precision = "bf16"
+        self.precision = "auto"  # minisora.precision: bf16 only where the device runs it natively
 
     # ------------------------------------------------------------------ weights
     @classmethod
@@ -93,10 +92,9 @@ class Upscaler:
         return self.dit.null_token.device
 
     def set_precision(self, precision: str) -> "Upscaler":
-        """'bf16' (autocast; ~2.5x faster matmuls on CPUs with AVX-512 bf16) or 'fp32'."""
-        if precision not in ("bf16", "fp32"):
-            raise ValueError(f"precision={precision!r} is not valid; choose 'bf16' or 'fp32'")
-        self.precision = precision
+        """'auto' (default; see minisora.precision), 'bf16' (autocast; ~2.5x faster matmuls on CPUs
+        with AVX-512 bf16, ~100x slower on AVX2-only ones) or 'fp32'."""
+        self.precision = check_precision(precision)
         return self
 
     # ------------------------------------------------------------------ the network on one batch

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from minisora.config import ConfigError
-
-Precision = Literal["bf16", "fp32"]
+from minisora.precision import Precision
 
 
 @dataclass(frozen=True)
@@ -139,7 +138,7 @@ class VAETrainConfig:
     num_train_clips: int = 1000
     num_val_clips: int = 16
     seed: int = 0
-    precision: Precision = "bf16"
+    precision: Precision = "auto"  # minisora.precision: bf16 where native (AVX-512 BF16/AMX/CUDA)
     # CPU threads for torch (0 = torch's default). On a machine shared with other jobs, 1 thread can
     # beat 2: OpenMP workers waiting at barriers for a descheduled sibling waste whole time slices.
     threads: int = 0

@@ -27,7 +27,8 @@ import torch
 from torch import nn
 
 from minisora.config import from_dict, to_dict
-from minisora.vae.config import Precision, VAEConfig
+from minisora.precision import Precision, autocast as precision_autocast, check as check_precision
+from minisora.vae.config import VAEConfig
 from minisora.vae.layers import (CausalConv3d, ChannelRMSNorm, Downsample, ResBlock, Upsample, channel_average,
                                  patchify, unpatchify)
 from minisora.weights import load_weights, save_weights
@@ -110,7 +111,7 @@ class VideoVAE(nn.Module):
         # Per-channel latent statistics (saved with the weights): z_normalised = (z - shift) / scale.
         self.register_buffer("latent_shift", torch.zeros(c))
         self.register_buffer("latent_scale", torch.ones(c))
-        self.precision: Precision = "bf16"
+        self.precision: Precision = "auto"  # minisora.precision: bf16 only where it is native
         self.tiling = None  # a tiling.TilingConfig once enable_tiling() is called
 
     # ----------------------------------------------------------------- geometry
@@ -154,17 +155,13 @@ class VideoVAE(nn.Module):
 
     # ----------------------------------------------------------------- precision and tiling
     def set_precision(self, precision: Precision) -> "VideoVAE":
-        """'bf16' (default: autocast, ~10x faster 3D convs on CPUs with AVX-512 bf16) or 'fp32'."""
-        if precision not in ("bf16", "fp32"):
-            raise ValueError(f"precision={precision!r} is not valid; choose 'bf16' or 'fp32'")
-        self.precision = precision
+        """'auto' (default: bf16 where the device multiplies bf16 natively, see minisora.precision),
+        'bf16' (autocast; ~10x faster 3D convs on CPUs with AVX-512 bf16) or 'fp32'."""
+        self.precision = check_precision(precision)
         return self
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        device = next(self.parameters()).device.type
-        if self.precision == "fp32" or device not in ("cpu", "cuda"):
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=device, dtype=torch.bfloat16)
+        return precision_autocast(self.precision, next(self.parameters()).device)
 
     def enable_tiling(self, tile_frames: int = 16, tile_size: int = 128, tile_overlap: int = 32) -> "VideoVAE":
         """Encode/decode in chunks of `tile_frames` frames (exact) and overlapping `tile_size`-pixel
