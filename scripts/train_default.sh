@@ -19,11 +19,6 @@
 #   leg 4   cache4     new clips (seed 3), CACHE4 clips/size, captions encoded with 3 object slots
 #                      (text/object_slots.py: one token per named object, so 80 + 3 text tokens)
 #           dit4       model.init_from=<leg-3 transformer>, text_len 83, DIT4_STEPS steps
-#           export4    transformer/ of leg 4 (EMA, bf16)                  -> $RUN/leg4
-#   leg 5   cache5     new clips (seed 4), CACHE5 clips/size, 3 object slots, and a crowded-scene
-#                      curriculum: 1, 2, 3 objects with chance 0.15, 0.35, 0.5 (the world's own law is
-#                      uniform; three-object scenes hold half of all objects and bound worst)
-#           dit5       model.init_from=<leg-4 transformer>, lr 2e-4, DIT5_STEPS steps
 #           export     transformer/ (EMA, bf16) + model_index.json (text encoder with object_slots 3)
 # The upscaler (minisora/assets/minisora-tiny/upscaler) trains separately: `minisora train-upscaler`
 # (see README); it is pixel-space and does not depend on these weights.
@@ -31,13 +26,11 @@
 # Measured on this 2-core CPU (AVX-512 bf16): leg 1 ran in a session shared with other jobs (VAE 30 min,
 # rewriter ~10 min, cache 8 min, transformer 2700 steps in 33 min); leg 2 on an idle machine: see the
 # numbers in minisora/assets/minisora-tiny/model_index.json ("training") and the closing notes. Leg 4:
-# cache 2.6 min, 30000 transformer steps in ~120 min (~4.1 steps/s at batch 16, 2 threads). Leg 5 ran on
-# an AVX2-only 2-core EPYC (no native bf16, so fp32 by precision "auto"): cache 10.5 min, 5000 steps at
-# ~1 step/s, ~85 min.
+# cache 2.6 min, 30000 transformer steps in ~120 min (~4.1 steps/s at batch 16, 2 threads).
 # Environment knobs (defaults in brackets): VAE_MINUTES [30] VAE_FT_MINUTES [29] VAE2_MINUTES [25]
 #   CACHE1 [1000] CACHE2 [1500] CACHE3 [1500] DIT1_STEPS [2700] DIT2_STEPS [21000] DIT3_STEPS [23000]
-#   CACHE4 [1500] DIT4_STEPS [30000] CACHE5 [1000] DIT5_STEPS [5000]
-#   SKIP_LEG1 ... SKIP_LEG4 [unset]: start from the previous leg's outputs under $RUN
+#   CACHE4 [1500] DIT4_STEPS [30000]
+#   SKIP_LEG1 / SKIP_LEG2 / SKIP_LEG3 [unset]: start from the previous leg's outputs under $RUN
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -54,8 +47,6 @@ CACHE3=${CACHE3:-1500}
 DIT3_STEPS=${DIT3_STEPS:-23000}
 CACHE4=${CACHE4:-1500}
 DIT4_STEPS=${DIT4_STEPS:-30000}
-CACHE5=${CACHE5:-1000}
-DIT5_STEPS=${DIT5_STEPS:-5000}
 mkdir -p "$RUN" "$ASSETS"
 TOTAL_START=$SECONDS
 declare -a REPORT
@@ -119,20 +110,12 @@ fi
 # ---------------------------------------------------------------------------------------- leg 4
 # Object slots: with several objects the transformer could not tell which object a direction or a
 # shape belonged to; one slot token per object carries each object's attributes already bound.
-if [[ -z "${SKIP_LEG4:-}" ]]; then
-  stage cache4 cache "$ASSETS/vae" "$RUN/cache4" "$CACHE4" 3 --object-slots 3
-  stage dit4 finetune dit4 cache4 "$RUN/leg3/transformer" 3e-4 "$DIT4_STEPS" "model.overrides.text_len=83"
-  stage export4 "$PY" scripts/export_default.py --config configs/default.yaml --object-slots 3 --out "$RUN/leg4" \
-    --checkpoint "$(latest dit4)"
-fi
-# ---------------------------------------------------------------------------------------- leg 5
-# A crowded-scene curriculum: direction was 1.00 / 0.86 / 0.67 for one / two / three objects after leg 4.
-stage cache5 cache "$ASSETS/vae" "$RUN/cache5" "$CACHE5" 4 --object-slots 3 --count-probs 0.15,0.35,0.5
-stage dit5 finetune dit5 cache5 "$RUN/leg4/transformer" 2e-4 "$DIT5_STEPS" "model.overrides.text_len=83"
+stage cache4 cache "$ASSETS/vae" "$RUN/cache4" "$CACHE4" 3 --object-slots 3
+stage dit4 finetune dit4 cache4 "$RUN/leg3/transformer" 3e-4 "$DIT4_STEPS" "model.overrides.text_len=83"
 stage export "$PY" scripts/export_default.py --config configs/default.yaml --object-slots 3 \
-  --checkpoint "$(latest dit5)" --sample-shift 3 \
-  --note "dit_steps=$DIT1_STEPS+$DIT2_STEPS+$DIT3_STEPS+$DIT4_STEPS+$DIT5_STEPS" \
-  --note "cache_clips_per_size=$CACHE1+$CACHE2+$CACHE3+$CACHE4+$CACHE5"
+  --checkpoint "$(latest dit4)" --sample-shift 3 \
+  --note "dit_steps=$DIT1_STEPS+$DIT2_STEPS+$DIT3_STEPS+$DIT4_STEPS" \
+  --note "cache_clips_per_size=$CACHE1+$CACHE2+$CACHE3+$CACHE4"
 
 echo "=== minisora-tiny trained; wall time per stage:"
 printf '  %s\n' "${REPORT[@]}"

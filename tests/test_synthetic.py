@@ -340,3 +340,17 @@ def test_synth_cli(tmp_path, capsys):
     assert main(["synth", "--out", str(tmp_path / "x"), "--n", "1", "--size", "64by64"]) == 2
     err = capsys.readouterr().out
     assert "--overwrite" in err and "WIDTHxHEIGHT" in err
+
+
+def test_count_probs_weigh_scene_sizes_and_leave_the_default_stream_alone():
+    from collections import Counter
+
+    from minisora.data.synthetic import MovingShapesDataset
+
+    uniform = MovingShapesDataset(40, seed=5)
+    assert [uniform.scene(i)[0] for i in range(5)] == [MovingShapesDataset(40, seed=5, count_probs=None).scene(i)[0]
+                                                       for i in range(5)]
+    crowded = MovingShapesDataset(60, seed=5, count_probs=(0.0, 0.0, 1.0))
+    assert Counter(len(crowded.scene(i)[0].objects) for i in range(60)) == {3: 60}
+    with pytest.raises(ValueError, match="count_probs must hold 3 non-negative probabilities"):
+        MovingShapesDataset(4, count_probs=(0.5, 0.5))
