@@ -168,7 +168,9 @@ def main(argv=None) -> int:
     if not native:
         print("this CPU has no native bf16 (minisora.precision): bf16 rows skipped, bars judged in fp32 "
               "(--force-bf16 runs them anyway)")
-    dtypes = ([torch.bfloat16] if native else []) + ([] if args.no_fp32 and native else [torch.float32])
+    dtypes = [torch.bfloat16] if native else []
+    if not (native and args.no_fp32):  # fp32 is the bar's dtype where bf16 is not native
+        dtypes.append(torch.float32)
     print(describe(cfg, *thw, args.text_len))
     print(f"batch {args.batch}: {flops['tokens']} tokens, {flops['total'] / 1e9:.2f} GFLOP per forward, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.clock} clock", flush=True)

@@ -9,7 +9,6 @@ prompt, so one set of weights serves any prompt and any clip (`minisora upscale 
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +30,6 @@ MODEL_NAME = "Upscaler"
 # Flipped copies for the self-ensemble (Lim et al. 2017, EDSR's geometric self-ensemble), as dims of
 # (B, C, T, H, W): none, W, H, H+W, then the same with time reversed. The world is symmetric under all.
 ENSEMBLE_FLIPS: tuple[tuple[int, ...], ...] = ((), (4,), (3,), (3, 4), (2,), (2, 4), (2, 3), (2, 3, 4))
-
-
-def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    return precision_autocast(precision, device)
 
 
 class VelocityFromX(nn.Module):
@@ -104,7 +99,7 @@ class Upscaler:
         B = noise.shape[0]
         tokens, mask, pooled = self.dit.null_text(B)
         cond = dict(text_tokens=tokens, text_mask=mask, text_pooled=pooled, extra_cond=extra_cond)
-        with torch.no_grad(), _autocast(noise.device, self.precision):
+        with torch.no_grad(), precision_autocast(self.precision, noise.device):
             x = sample(velocity_model(self.dit, self.config), noise, steps=steps, method="euler",
                        shift=self.config.shift, cond=cond, progress=False)
         return x.float() / self.config.residual_scale

@@ -39,9 +39,10 @@ from minisora.flow.training import FlowTrainConfig, flow_matching_loss
 from minisora.train import checkpoint as ckpt
 from minisora.train.distributed import DistInfo
 from minisora.train.ema import EMA
+from minisora.precision import autocast as precision_autocast
 from minisora.upscale.condition import build_condition, upsample_space
 from minisora.upscale.config import UpscaleTrainConfig, UpscalerConfig
-from minisora.upscale.model import Upscaler, _autocast, velocity_model
+from minisora.upscale.model import Upscaler, velocity_model
 
 
 
@@ -244,7 +245,7 @@ def train_upscaler(cfg: UpscaleTrainConfig, ucfg: UpscalerConfig | None = None, 
             break
         batch = make_batch(pool, step, cfg, ucfg)
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-        with _autocast(info.device, cfg.precision):
+        with precision_autocast(cfg.precision, info.device):
             loss, stats = training_loss(dit, ucfg, batch, g, cfg.cond_noise_prob, flow, cfg.loss_space)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss {float(loss)} at step {step}")
