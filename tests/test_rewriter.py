@@ -287,6 +287,30 @@ def test_shipped_rewriter_keeps_attributes_on_heldout_combinations():
 
 
 @pytest.mark.skipif(not SHIPPED, reason="shipped rewriter weights not trained yet")
+def test_unstated_sizes_are_filled_with_the_configured_size():
+    """An object whose prompt names no size is shown at `unstated_size` (reported as filled) in scenes
+    of up to `unstated_size_up_to` objects; a stated size always wins; "" leaves the choice to the LM,
+    as its training captions do, and so do crowded scenes."""
+    rw = load_rewriter("builtin")
+    prompt = "a yellow star and a small blue circle moving left"
+    for seed in range(4):
+        r = rw.rewrite(prompt, seed=seed)
+        scene = parse(r.caption)
+        assert [o.size for o in scene.objects] == ["large", "small"], r.caption
+        assert "obj0.size=large" in r.filled and "obj1.size=small" in r.kept
+    free = load_rewriter("builtin", unstated_size="")
+    sizes = {parse(free.rewrite("a yellow star", seed=s).caption).objects[0].size for s in range(12)}
+    assert sizes == {"small", "large"}
+    crowded = "a yellow star, a blue circle and a red square"
+    sizes = {o.size for s in range(4) for o in parse(rw.rewrite(crowded, seed=s).caption).objects}
+    assert sizes == {"small", "large"}
+    with pytest.raises(ValueError, match="unstated_size='medium' is not valid"):
+        RewriterConfig(unstated_size="medium")
+    with pytest.raises(ValueError, match="unstated_size_up_to=-1"):
+        RewriterConfig(unstated_size_up_to=-1)
+
+
+@pytest.mark.skipif(not SHIPPED, reason="shipped rewriter weights not trained yet")
 def test_rewrite_cli_prints_kept_filled_unmapped(capsys):
     from minisora.cli import main
 

@@ -241,3 +241,24 @@ def test_decoder_only_finetuning_keeps_the_latent_space(tmp_path, trained) -> No
     args = p.parse_args(["--freeze-encoder", "--init-from", "some/dir", "--data-cache", "c"])
     assert train_cli.config_from_args(args).freeze_encoder is True
     assert train_cli.config_from_args(p.parse_args([])).freeze_encoder is False
+
+
+def test_foreground_weighting_finds_small_objects_and_reweights_the_loss() -> None:
+    from minisora.vae.losses import foreground_weights, vae_loss
+
+    target = torch.full((1, 3, 3, 32, 32), -0.9)  # flat background
+    target[:, 0, :, 10:13, 20:23] = 0.8  # a 3x3 red object
+    w = foreground_weights(target, 4.0)
+    assert w.shape == (1, 1, 3, 32, 32)
+    assert torch.all(w[0, 0, :, 9:14, 19:24] == 5.0)  # the object, grown by one pixel
+    assert (w == 5.0).sum() == 3 * 25 and torch.all(w[w != 5.0] == 1.0)
+    # An error on the object costs more with the weighting; an error on background costs less.
+    on_object, on_background = target.clone(), target.clone()
+    on_object[:, :, :, 11, 21] += 0.5
+    on_background[:, :, :, 0, 0] += 0.5
+    zeros = torch.zeros(1)
+    plain = [vae_loss(r, target, zeros, zeros, 1.0, 1.0, 0.0)[0] for r in (on_object, on_background)]
+    weighted = [vae_loss(r, target, zeros, zeros, 1.0, 1.0, 0.0, 4.0)[0] for r in (on_object, on_background)]
+    assert weighted[0] > plain[0] and weighted[1] < plain[1]
+    with pytest.raises(ConfigError, match="foreground_weight"):
+        VAETrainConfig(foreground_weight=-1.0)

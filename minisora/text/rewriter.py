@@ -17,14 +17,14 @@ Every backend here answers `rewrite(prompt, seed) -> RewriteResult`:
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
 
 from minisora.config import from_dict
 from minisora.data import vocabulary as V
-from minisora.data.captions import ParsedScene, parse
+from minisora.data.captions import ParsedObject, ParsedScene, parse
 from minisora.text.config import REWRITER_BACKENDS, OpenAIConfig, RewriterConfig, RewriterLMConfig, TextEncoderConfig
 from minisora.text.lm import RewriterLM, WordTokenizer, generate
 from minisora.text.rule_based import CaptionCheck, canonical_prompt, check_caption, expand
@@ -80,6 +80,15 @@ def check_feasible(stated: ParsedScene, prompt: str) -> None:
     if len(set(colors)) != len(colors):
         raise RewriteError(f"{prompt!r} gives two objects the same colour ({colors}); objects in a scene "
                            f"have distinct colours")
+
+
+def with_unstated_size(parsed: ParsedScene, size: str, up_to: int) -> ParsedScene:
+    """parsed with `size` given to every described object that has none, in scenes of at most `up_to`
+    objects (size "" = unchanged)."""
+    if not size or max(len(parsed.objects), parsed.count or 0) > up_to:
+        return parsed
+    objects: list[ParsedObject] = [o if o.size else replace(o, size=size) for o in parsed.objects]
+    return replace(parsed, objects=objects)
 
 
 def result_from_check(caption: str, check: CaptionCheck, norm: Normalized, path: str, attempts: int,
@@ -166,21 +175,28 @@ class BuiltinRewriter:
         t0 = time.perf_counter()
         norm = self.mapper.normalize(prompt)
         check_feasible(norm.parsed, prompt)
+        # What the caption must show: the stated attributes plus the configured size where none was
+        # stated. The report still calls that size "filled" (checked against the prompt as typed).
+        wanted = replace(norm, parsed=with_unstated_size(norm.parsed, self.config.unstated_size,
+                                                         self.config.unstated_size_up_to))
         generator = torch.Generator().manual_seed(int(seed))
         attempts = 0
         last_problem = ""
         # One caption first (most are accepted); then batches of `candidates` per further try.
         for attempt in range(self.config.max_tries + 1):
             num = 1 if attempt == 0 else self.config.candidates
-            for caption in self.sample_captions(norm.parsed, num, generator):
+            for caption in self.sample_captions(wanted.parsed, num, generator):
                 attempts += 1
-                check = check_caption(norm.parsed, caption)
+                check = check_caption(wanted.parsed, caption)
                 if check.ok:
                     notes = [f"accepted sample {attempts}"] if attempts > 1 else []
-                    return result_from_check(caption, check, norm, "builtin", attempts, notes, t0)
+                    return result_from_check(caption, check_caption(norm.parsed, caption), norm, "builtin",
+                                             attempts, notes, t0)
                 last_problem = "; ".join(check.problems + [f"lost {x}" for x in check.lost])
         notes = [f"{attempts} LM samples rejected (last: {last_problem})"]
-        return fallback_rewrite(norm, seed, t0, attempts, notes)
+        result = fallback_rewrite(wanted, seed, t0, attempts, notes)
+        check = check_caption(norm.parsed, result.caption)
+        return replace(result, kept=check.kept, filled=check.filled, lost=check.lost)
 
 
 class NoneRewriter:

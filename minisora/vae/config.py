@@ -134,6 +134,9 @@ class VAETrainConfig:
     l1_weight: float = 1.0
     edge_weight: float = 1.0
     kl_weight: float = 1e-6
+    # Extra weight of foreground pixels (those unlike their frame's median colour) in L1 and the edge
+    # term; 0 = unweighted. Small objects otherwise cost almost nothing to blur (vae/losses.py).
+    foreground_weight: float = 0.0
     # Data pool (MovingShapes): clips rendered once and reused; random crops make each use new.
     num_train_clips: int = 1000
     num_val_clips: int = 16
@@ -166,6 +169,8 @@ class VAETrainConfig:
         for name in ("steps", "batch_size", "height", "width", "num_frames"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)} must be >= 1")
+        if self.foreground_weight < 0:
+            raise ConfigError(f"foreground_weight={self.foreground_weight} must be >= 0 (0 = unweighted)")
         if self.freeze_encoder and not self.init_from:
             raise ConfigError("freeze_encoder=True needs init_from=<released VAE folder>: freezing a randomly "
                               "initialised encoder would fix a useless latent space")
