@@ -230,8 +230,10 @@ def main_table(args) -> int:
     train_info = Path(args.weights) / "training.json"
     if train_info.is_file():
         info = json.loads(train_info.read_text())
-        rows.append(("training", f"{info['minutes']:.1f} min, {info['step']} steps",
+        rows.append(("training (last phase)", f"{info['minutes']:.1f} min, {info['step']} steps",
                      f"{info.get('samples_per_s', float('nan')):.1f} clips/s last window; {info.get('command', '')}"))
+        if "total_minutes" in info:  # fine-tuned weights: every phase of training.json's chain
+            rows.append(("training (all phases)", f"{info['total_minutes']:.1f} min", info.get("summary", "")))
 
     checks = {
         f"PSNR >= {BARS['psnr_db']} dB": p_ms >= BARS["psnr_db"],

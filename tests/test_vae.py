@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 import pytest
 import torch
@@ -201,6 +202,8 @@ def test_decoder_only_finetuning_keeps_the_latent_space(tmp_path, trained) -> No
     init.decoder.load_state_dict(VideoVAE(vae.config).decoder.state_dict())
     init.save_pretrained(tmp_path / "init")  # bf16, as released weights are
     base = VideoVAE.from_pretrained(tmp_path / "init")
+    # the init's own record: a fine-tune of a fine-tune, 30 min in all (10 in its last phase)
+    (tmp_path / "init" / "training.json").write_text('{"step": 5, "minutes": 10.0, "total_minutes": 30.0}')
     x = to_float(pool)
     with torch.no_grad():
         z0 = base.encode(x)
@@ -230,6 +233,9 @@ def test_decoder_only_finetuning_keeps_the_latent_space(tmp_path, trained) -> No
     released = VideoVAE.from_pretrained(tmp_path / "release")
     with torch.no_grad():
         assert torch.equal(released.encode(x), z0)
+    record = json.loads((tmp_path / "release" / "training.json").read_text())
+    assert record["total_minutes"] == pytest.approx(30.0 + record["minutes"])  # the whole chain
+    assert record["previous_phase"]["step"] == 5
     with pytest.raises(ConfigError, match="init_from"):
         VAETrainConfig(freeze_encoder=True)
     with pytest.raises(ValueError, match="preset"):

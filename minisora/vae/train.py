@@ -427,7 +427,8 @@ def _save(vae: VideoVAE, opt: torch.optim.Optimizer, sampler: CropSampler, step:
             info["init_from"] = cfg.init_from
             info["previous_phase"] = previous  # e.g. the encoder's (and latent statistics') training run
             if "minutes" in previous and "step" in previous:
-                info["total_minutes"] = previous["minutes"] + elapsed / 60
+                # The earlier phase may itself have earlier phases: add up the whole chain.
+                info["total_minutes"] = previous.get("total_minutes", previous["minutes"]) + elapsed / 60
                 info["summary"] = (f"{previous['step']} steps / {previous['minutes']:.1f} min "
                                    f"({previous.get('phase', 'full VAE training')}), then {step} steps / "
                                    f"{elapsed / 60:.1f} min ({info['phase']}, init from {cfg.init_from})")
