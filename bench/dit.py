@@ -13,17 +13,21 @@ bf16 there at ~1 GFLOP/s) the bf16 rows are skipped and the same bars are judged
 
     python bench/dit.py                      # default: preset tiny, batch 16, latent 5x8x8 (64x64x17 video)
     python bench/dit.py --preset debug --rounds 1 --no-peer
+    python bench/dit.py --model minisora/assets/minisora-tiny/transformer --text-len 83   # the shipped size
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 import time
+from pathlib import Path
 
 import torch
 
+from minisora.config import from_dict
 from minisora.dit.config import DiTConfig
 from minisora.dit.flops import describe, forward_flops
 from minisora.dit.model import DiT
@@ -134,6 +138,9 @@ def peer(cfg: DiTConfig, dtype: torch.dtype, inp: dict):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--preset", default="tiny")
+    ap.add_argument("--model", default=None, metavar="DIR",
+                    help="take width, depth, heads and text length from a transformer folder instead "
+                         "(e.g. minisora/assets/minisora-tiny/transformer, the shipped model)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--latent", default="5x8x8", help="latent T x H x W (5x8x8 = 64x64 pixels, 17 frames)")
     ap.add_argument("--text-len", type=int, default=48)
@@ -157,7 +164,10 @@ def main(argv=None) -> int:
             ap.error("--clock cpu needs --threads 1 (CPU time of several threads counts their waiting too)")
         global CLOCK
         CLOCK = time.process_time
-    cfg = DiTConfig.preset(args.preset)
+    if args.model:
+        cfg = from_dict(DiTConfig, json.loads((Path(args.model) / "config.json").read_text())["config"])
+    else:
+        cfg = DiTConfig.preset(args.preset)
     thw = tuple(int(v) for v in args.latent.split("x"))
     inp = make_inputs(cfg, args.batch, thw, args.text_len)
     flops = forward_flops(cfg, *thw, args.text_len, batch=args.batch)
