@@ -8,12 +8,17 @@ things down. FLOPs are the matmul FLOPs of `minisora.dit.flops` (the same count 
 a training step is 3x a forward).
 
 Bars (exit status 1 when missed): bf16 training step >= 60% of the bf16 matmul peak, and >= 1.2x the
-throughput of Wan in the same configuration. On a CPU without native bf16 (AVX2 only; torch emulates
-bf16 there at ~1 GFLOP/s) the bf16 rows are skipped and the same bars are judged in fp32.
+throughput of Wan in the same configuration. The bars are judged on the faster of the two ways the
+training engine runs the model: eager (the default), or with each block compiled by torch.compile
+(`parallel.compile=true` on the command line or in a config); both rows are printed. On a CPU
+without native bf16 (AVX2 only; torch emulates bf16 there at ~1 GFLOP/s) the bf16 rows are skipped
+and the same bars are judged in fp32.
 
-    python bench/dit.py                      # default: preset tiny, batch 16, latent 5x8x8 (64x64x17 video)
-    python bench/dit.py --preset debug --rounds 1 --no-peer
-    python bench/dit.py --model minisora/assets/minisora-tiny/transformer --text-len 83   # the shipped size
+    python bench/dit.py                   # default: the shipped minisora-tiny transformer's size (the one
+                                          # configs/default.yaml trains: 320w x 6d x 5h, text 83), batch 16,
+                                          # latent 5x8x8 (a 64x64x17 video)
+    python bench/dit.py --preset tiny     # the `tiny` preset (384w x 6d x 6h, text 48)
+    python bench/dit.py --preset debug --rounds 1 --no-peer --no-compile
 """
 
 from __future__ import annotations
@@ -74,7 +79,10 @@ def ours(cfg: DiTConfig, dtype: torch.dtype, inp: dict, compile_: bool, sdpa_onl
         for p in model.parameters():
             p.normal_(0, 0.02)
     model = model.to(dtype)
-    fn = torch.compile(model) if compile_ else model
+    if compile_:  # exactly what the training engine does for `parallel.compile: true` (train/distributed.py)
+        for block in model.blocks:
+            block.compile()
+    fn = model
     params = [p for p in model.parameters()]
 
     def forward():
@@ -137,18 +145,20 @@ def peer(cfg: DiTConfig, dtype: torch.dtype, inp: dict):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--preset", default="tiny")
-    ap.add_argument("--model", default=None, metavar="DIR",
-                    help="take width, depth, heads and text length from a transformer folder instead "
-                         "(e.g. minisora/assets/minisora-tiny/transformer, the shipped model)")
+    ap.add_argument("--model", default="minisora/assets/minisora-tiny/transformer", metavar="DIR",
+                    help="take width, depth, heads and text length from a transformer folder "
+                         "(default: the shipped model's)")
+    ap.add_argument("--preset", default=None, help="a DiT preset instead of --model (debug, tiny, S, B, L, XL)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--latent", default="5x8x8", help="latent T x H x W (5x8x8 = 64x64 pixels, 17 frames)")
-    ap.add_argument("--text-len", type=int, default=48)
+    ap.add_argument("--text-len", type=int, default=None,
+                    help="text tokens (default: the model's text_len)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best of all is reported")
     ap.add_argument("--iters", type=int, default=3, help="timed calls per round")
     ap.add_argument("--no-peer", action="store_true", help="skip diffusers' Wan transformer")
     ap.add_argument("--no-fp32", action="store_true")
-    ap.add_argument("--compile", action="store_true", help="also torch.compile minisora's DiT")
+    ap.add_argument("--no-compile", action="store_true",
+                    help="skip the row with compiled blocks (torch.compile needs a C++ compiler)")
     ap.add_argument("--force-bf16", action="store_true", help="bf16 rows even where bf16 is emulated (slow)")
     ap.add_argument("--no-sdpa-row", action="store_true", help="skip the row that forces torch SDPA attention")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -164,10 +174,12 @@ def main(argv=None) -> int:
             ap.error("--clock cpu needs --threads 1 (CPU time of several threads counts their waiting too)")
         global CLOCK
         CLOCK = time.process_time
-    if args.model:
-        cfg = from_dict(DiTConfig, json.loads((Path(args.model) / "config.json").read_text())["config"])
-    else:
+    if args.preset:
         cfg = DiTConfig.preset(args.preset)
+    else:
+        cfg = from_dict(DiTConfig, json.loads((Path(args.model) / "config.json").read_text())["config"])
+    if args.text_len is None:
+        args.text_len = cfg.text_len
     thw = tuple(int(v) for v in args.latent.split("x"))
     inp = make_inputs(cfg, args.batch, thw, args.text_len)
     flops = forward_flops(cfg, *thw, args.text_len, batch=args.batch)
@@ -190,7 +202,7 @@ def main(argv=None) -> int:
         runs[("minisora", dt)] = ours(cfg, dt, inp, False)
         if not args.no_sdpa_row:
             runs[("minisora SDPA-only", dt)] = ours(cfg, dt, inp, False, sdpa_only=True)
-        if args.compile:
+        if not args.no_compile:
             runs[("minisora+compile", dt)] = ours(cfg, dt, inp, True)
         if not args.no_peer:
             runs[("diffusers Wan", dt)] = peer(cfg, dt, inp)
@@ -224,11 +236,14 @@ def main(argv=None) -> int:
     lines = ["", "matmul peak (2048^3, same run): " + ", ".join(f"{str(d).replace('torch.', '')} {p:.0f} GFLOP/s"
                                                               for d, p in peaks.items()), header, "-" * len(header)]
     lines += rows
-    bf = best[("minisora", bar_dtype, "train")]
+    # the bars judge the faster way the training engine can run the model (eager or compiled blocks)
+    variant = min((v for v in ("minisora", "minisora+compile") if (v, bar_dtype, "train") in best),
+                  key=lambda v: best[(v, bar_dtype, "train")])
+    bf = best[(variant, bar_dtype, "train")]
     name = str(bar_dtype).replace("torch.", "")
     share = flops["total"] * 3 / bf / 1e9 / peaks[bar_dtype]
     lines.append("")
-    lines.append(f"bar: {name} training step at {100 * share:.1f}% of the {name} matmul peak "
+    lines.append(f"bar: {name} training step ({variant}) at {100 * share:.1f}% of the {name} matmul peak "
                  f"(need >= {100 * BAR_PEAK_SHARE:.0f}%): {'PASS' if share >= BAR_PEAK_SHARE else 'MISS'}")
     ok &= share >= BAR_PEAK_SHARE
     if not args.no_peer:
