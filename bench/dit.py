@@ -162,11 +162,17 @@ def main(argv=None) -> int:
     ap.add_argument("--force-bf16", action="store_true", help="bf16 rows even where bf16 is emulated (slow)")
     ap.add_argument("--no-sdpa-row", action="store_true", help="skip the row that forces torch SDPA attention")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--malloc", choices=("minisora", "system"), default="minisora",
+                    help="minisora: keep freed memory for reuse, as every minisora command does "
+                         "(minisora/malloc.py); system: glibc's defaults")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="wall: elapsed time; cpu: process CPU time — with --threads 1 a proxy for an idle "
                          "core that other processes sharing the machine cannot distort")
     args = ap.parse_args(argv)
 
+    if args.malloc == "minisora":
+        from minisora.malloc import keep_freed_memory
+        keep_freed_memory()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.clock == "cpu":
@@ -195,7 +201,7 @@ def main(argv=None) -> int:
         dtypes.append(torch.float32)
     print(describe(cfg, *thw, args.text_len))
     print(f"batch {args.batch}: {flops['tokens']} tokens, {flops['total'] / 1e9:.2f} GFLOP per forward, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.clock} clock", flush=True)
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.clock} clock, malloc {args.malloc}", flush=True)
 
     runs = {}  # (model, dtype) -> (forward_fn, train_fn)
     for dt in dtypes:

@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         build_parser().print_help()
         return 2
+    from minisora.malloc import keep_freed_memory
+    keep_freed_memory()  # before the command allocates anything big (minisora/malloc.py says why)
     module = importlib.import_module(COMMANDS[args.command][0])
     return int(module.run(args) or 0)
 
