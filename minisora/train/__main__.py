@@ -6,9 +6,11 @@
 import os
 import sys
 
+from minisora.malloc import keep_freed_memory
 from minisora.train.cli import main
 
 if __name__ == "__main__":
+    keep_freed_memory()  # as every `minisora` command does (minisora/malloc.py)
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()
