@@ -23,9 +23,9 @@ def step():  # a DiT training step: activations of many sizes, made and freed, f
 for _ in range(3):
     step()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(5):
+for _ in range(6):
     step()
-print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 5)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 6)
 """
 
 
@@ -41,14 +41,15 @@ def _probe(env_extra: dict) -> tuple[str, int]:
 def test_freed_memory_is_reused_without_page_faults():
     applied, faults = _probe({})
     assert applied == "True"
-    applied_system, faults_system = _probe({"MINISORA_MALLOC": "system"})
-    assert applied_system == "False"
-    # glibc's defaults hand the step's activations back and fault them in again (thousands of 4 KiB
-    # pages per step); kept, they are reused: (nearly) no page faults once warm
-    assert faults_system > 1000, faults_system
-    assert faults < faults_system / 20, (faults, faults_system)
+    # The contrast, made deterministic: glibc's initial mmap threshold fixed (no dynamic adjustment,
+    # as bench/vae.py's memory probe runs) maps every activation afresh and faults it in each step.
+    # glibc's true default adapts its threshold as it goes and lands anywhere between the two.
+    applied_mapped, faults_mapped = _probe({"MALLOC_MMAP_THRESHOLD_": "131072"})
+    assert applied_mapped == "False"  # the user's own setting is left alone
+    assert faults_mapped > 10000, faults_mapped
+    assert faults < faults_mapped / 50, (faults, faults_mapped)
 
 
-def test_a_users_own_malloc_setting_is_left_alone():
-    applied, _ = _probe({"MALLOC_MMAP_THRESHOLD_": "131072"})
+def test_opting_out_leaves_glibc_alone():
+    applied, _ = _probe({"MINISORA_MALLOC": "system"})
     assert applied == "False"
