@@ -82,16 +82,15 @@ def ours(cfg: DiTConfig, dtype: torch.dtype, inp: dict, compile_: bool, sdpa_onl
     if compile_:  # exactly what the training engine does for `parallel.compile: true` (train/distributed.py)
         for block in model.blocks:
             block.compile()
-    fn = model
     params = [p for p in model.parameters()]
 
     def forward():
         with torch.no_grad(), attention_kernel(sdpa_only):
-            fn(**inp)
+            model(**inp)
 
     def train():
         with attention_kernel(sdpa_only):
-            v = fn(**inp)
+            v = model(**inp)
             v.float().square().mean().backward()
         for p in params:
             p.grad = None

@@ -1,5 +1,6 @@
 """minisora.malloc: freed memory stays mapped and is reused (no page faults on the next step)."""
 
+import os
 import subprocess
 import sys
 
@@ -30,7 +31,6 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 6)
 
 
 def _probe(env_extra: dict) -> tuple[str, int]:
-    import os
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUNABLES", "MINISORA_MALLOC"))}
     out = subprocess.run([sys.executable, "-c", PROBE], env={**env, **env_extra}, capture_output=True, text=True,
                          check=True).stdout.split()

@@ -1,8 +1,9 @@
 """DiT configuration: one typed dataclass, named presets after DiT's family (plus `debug`, `tiny`).
 
 Widths follow DiT (Peebles & Xie, 2023, Table 1): S = 384/12/6, B = 768/12/12, L = 1024/24/16,
-XL = 1152/28/16 (width / depth / heads). `tiny` is the shipped default: it trains to decent quality
-on a 2-core laptop CPU in about half an hour; `debug` trains in seconds and is used by the tests.
+XL = 1152/28/16 (width / depth / heads). `tiny` is the base of the shipped default (configs/default.yaml
+narrows it to 320 wide with 5 heads: 14.4 M parameters, 28.7 MB in bf16);
+`debug` trains in seconds and is used by the tests.
 """
 
 from __future__ import annotations
