@@ -78,6 +78,10 @@ cache() {  # cache VAE_DIR OUT CLIPS_PER_SIZE SEED: 17-frame clips at 64x64, 48x
 latest() {  # latest RUN_NAME: the newest checkpoint of $RUN/RUN_NAME
   ls -d "$RUN/$1"/checkpoints/step_* | tail -n 1
 }
+release() {  # release RUN_NAME STEPS CLIPS: the run's newest checkpoint -> $ASSETS (transformer + model_index.json)
+  "$PY" scripts/export_default.py --config configs/default.yaml --object-slots 3 --checkpoint "$(latest "$1")" \
+    --sample-shift 3 --note "dit_steps=$2" --note "cache_clips_per_size=$3"
+}
 finetune() {  # finetune RUN_NAME CACHE INIT_FROM LR STEPS [OVERRIDE...]: the transformer's legs 2-4
   env OMP_NUM_THREADS=2 "$PY" -m minisora.cli train configs/default.yaml "run_dir=$RUN/$1" \
     "data.cache_dir=$RUN/$2" "model.init_from=$3" "optim.lr=$4" "schedule.max_steps=$5" \
@@ -122,10 +126,7 @@ fi
 # shape belonged to; one slot token per object carries each object's attributes already bound.
 stage cache4 cache "$ASSETS/vae" "$RUN/cache4" "$CACHE4" 3 --object-slots 3
 stage dit4 finetune dit4 cache4 "$RUN/leg3/transformer" 3e-4 "$DIT4_STEPS" "model.overrides.text_len=83"
-stage export "$PY" scripts/export_default.py --config configs/default.yaml --object-slots 3 \
-  --checkpoint "$(latest dit4)" --sample-shift 3 \
-  --note "dit_steps=$DIT1_STEPS+$DIT2_STEPS+$DIT3_STEPS+$DIT4_STEPS" \
-  --note "cache_clips_per_size=$CACHE1+$CACHE2+$CACHE3+$CACHE4"
+stage export release dit4 "$DIT1_STEPS+$DIT2_STEPS+$DIT3_STEPS+$DIT4_STEPS" "$CACHE1+$CACHE2+$CACHE3+$CACHE4"
 # ---------------------------------------------------------------------------------------- leg 5
 # The judge on the VAE's own reconstructions (bench/vae_ceiling.py) kept a small star's shape in 35% of
 # clips: an unweighted loss spends the decoder on flat background. 22 min here (AVX2, fp32, ~4 steps/s):
@@ -141,10 +142,8 @@ stage vae-fg-copy cp "$RUN/vae-fg/release/config.json" "$RUN/vae-fg/release/mode
 # shape 0.789/0.839/0.792 -> 0.801/0.824/0.843, motion 0.781/0.797/0.822 -> 0.807/0.800/0.811.
 stage cache6 cache "$ASSETS/vae" "$RUN/cache6" "$CACHE6" 4 --object-slots 3
 stage dit6 finetune dit6 cache6 "$ASSETS/transformer" 1.5e-4 "$DIT6_STEPS" "model.overrides.text_len=83"
-stage export6 "$PY" scripts/export_default.py --config configs/default.yaml --object-slots 3 \
-  --checkpoint "$(latest dit6)" --sample-shift 3 \
-  --note "dit_steps=$DIT1_STEPS+$DIT2_STEPS+$DIT3_STEPS+$DIT4_STEPS+$DIT6_STEPS" \
-  --note "cache_clips_per_size=$CACHE1+$CACHE2+$CACHE3+$CACHE4+$CACHE6"
+stage export6 release dit6 "$DIT1_STEPS+$DIT2_STEPS+$DIT3_STEPS+$DIT4_STEPS+$DIT6_STEPS" \
+  "$CACHE1+$CACHE2+$CACHE3+$CACHE4+$CACHE6"
 
 echo "=== minisora-tiny trained; wall time per stage:"
 printf '  %s\n' "${REPORT[@]}"

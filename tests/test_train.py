@@ -227,23 +227,33 @@ def test_shipped_configs_load():
     assert gpu.parallel.strategy == "fsdp" and gpu.precision.dtype == "bf16"
 
 
-def test_activation_checkpointing_keeps_gradients_and_names():
+def _dit_grads(parallel, randomise_weights: bool = False) -> dict:
+    """Gradients of a debug DiT's loss on fixed inputs, with the model wrapped by apply_parallelism."""
     from minisora.dit.config import DiTConfig
     from minisora.dit.model import DiT
-    from minisora.train.config import ParallelConfig
     from minisora.train.distributed import DistInfo, apply_parallelism
 
     cfg = DiTConfig.preset("debug", latent_channels=4, text_dim=32, text_len=8)
     info = DistInfo(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
     g = torch.Generator().manual_seed(0)
     x, t = torch.randn(2, 4, 3, 8, 8, generator=g), torch.rand(2, generator=g)
-    tok, mask, pooled = torch.randn(2, 8, 32, generator=g), torch.ones(2, 8, dtype=torch.bool), torch.randn(2, 32)
-    grads = []
-    for ac in (False, True):
-        torch.manual_seed(0)
-        model = apply_parallelism(DiT(cfg), ParallelConfig(activation_checkpointing=ac), info)
-        model(x, t, tok, mask, pooled).square().mean().backward()
-        grads.append({n: p.grad for n, p in model.named_parameters()})
+    tok, mask = torch.randn(2, 8, 32, generator=g), torch.ones(2, 8, dtype=torch.bool)
+    pooled = torch.randn(2, 32, generator=g)  # every input from g: two calls see the same batch
+    torch.manual_seed(0)
+    model = DiT(cfg)
+    if randomise_weights:  # adaLN-Zero starts every block as the identity: make the blocks matter
+        with torch.no_grad():
+            for p in model.parameters():
+                p.normal_(0, 0.1)
+    model = apply_parallelism(model, parallel, info)
+    model(x, t, tok, mask, pooled).square().mean().backward()
+    return {n: p.grad for n, p in model.named_parameters()}
+
+
+def test_activation_checkpointing_keeps_gradients_and_names():
+    from minisora.train.config import ParallelConfig
+
+    grads = [_dit_grads(ParallelConfig(activation_checkpointing=ac)) for ac in (False, True)]
     assert grads[0].keys() == grads[1].keys()  # checkpoint keys unchanged by the wrapping
     for n in grads[0]:
         torch.testing.assert_close(grads[1][n], grads[0][n], rtol=1e-5, atol=1e-7)
@@ -349,26 +359,9 @@ def test_init_from_may_change_the_text_length(tmp_path):
                     reason="torch.compile's CPU backend needs a C++ compiler")
 def test_compiled_blocks_match_eager_and_keep_names():
     """parallel.compile=true (what bench/dit.py's compiled row measures) gives the eager gradients."""
-    from minisora.dit.config import DiTConfig
-    from minisora.dit.model import DiT
     from minisora.train.config import ParallelConfig
-    from minisora.train.distributed import DistInfo, apply_parallelism
 
-    cfg = DiTConfig.preset("debug", latent_channels=4, text_dim=32, text_len=8)
-    info = DistInfo(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
-    g = torch.Generator().manual_seed(0)
-    x, t = torch.randn(2, 4, 3, 8, 8, generator=g), torch.rand(2, generator=g)
-    tok, mask, pooled = torch.randn(2, 8, 32, generator=g), torch.ones(2, 8, dtype=torch.bool), torch.randn(2, 32)
-    grads = []
-    for compiled in (False, True):
-        torch.manual_seed(0)
-        model = DiT(cfg)
-        with torch.no_grad():  # adaLN-Zero starts every block as the identity: make the blocks matter
-            for p in model.parameters():
-                p.normal_(0, 0.1)
-        model = apply_parallelism(model, ParallelConfig(compile=compiled), info)
-        model(x, t, tok, mask, pooled).square().mean().backward()
-        grads.append({n: p.grad for n, p in model.named_parameters()})
+    grads = [_dit_grads(ParallelConfig(compile=c), randomise_weights=True) for c in (False, True)]
     assert grads[0].keys() == grads[1].keys()  # checkpoint keys unchanged by compiling
     for n in grads[0]:
         torch.testing.assert_close(grads[1][n], grads[0][n], rtol=1e-4, atol=1e-6)
