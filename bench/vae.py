@@ -292,7 +292,8 @@ class OursAdapter(torch.nn.Module):
 
 def train_side(model: torch.nn.Module, pool: torch.Tensor, tc: VAETrainConfig, steps: int, minutes: float) -> dict:
     sampler = CropSampler(pool, tc.crop_size, tc.crop_frames, tc.seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, betas=(0.9, 0.99))
+    # the optimizer minisora's trainer uses (fused AdamW), for both models
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, betas=(0.9, 0.99), fused=True)
     model.train()
     t0 = time.perf_counter()
     done = 0
@@ -307,7 +308,8 @@ def train_side(model: torch.nn.Module, pool: torch.Tensor, tc: VAETrainConfig, s
         x = sampler.videos(tc.batch_size)
         with precision_autocast("auto", "cpu"):
             rec, mean, logvar = model(x)
-        loss, _ = vae_loss(rec, x, mean, logvar, tc.l1_weight, tc.edge_weight, tc.kl_weight)
+        loss, _ = vae_loss(rec, x, mean, logvar, tc.l1_weight, tc.edge_weight, tc.kl_weight,
+                           mse_weight=tc.mse_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)

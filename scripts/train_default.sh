@@ -57,6 +57,9 @@ DIT4_STEPS=${DIT4_STEPS:-30000}
 VAE_FG_MINUTES=${VAE_FG_MINUTES:-22}
 CACHE6=${CACHE6:-2000}
 DIT6_STEPS=${DIT6_STEPS:-12000}
+# Legs 1-5 trained the VAE with the loss of the time, L1 + edge term; the default is now squared error
+# (minisora/vae/config.py), so these legs name their loss explicitly.
+L1_EDGE_LOSS=(--set l1_weight=1 --set edge_weight=1 --set mse_weight=0)
 mkdir -p "$RUN" "$ASSETS"
 TOTAL_START=$SECONDS
 declare -a REPORT
@@ -91,7 +94,7 @@ finetune() {  # finetune RUN_NAME CACHE INIT_FROM LR STEPS [OVERRIDE...]: the tr
 # ---------------------------------------------------------------------------------------- leg 1
 if [[ -z "${SKIP_LEG1:-}" ]]; then
   stage vae "$PY" -m minisora.cli train-vae --preset default --minutes "$VAE_MINUTES" --lr 4e-4 --threads 1 \
-    --out "$RUN/vae1" --release-dir "$RUN/vae1/release" --set stats_clips=48 --set warmup_steps=50
+    --out "$RUN/vae1" --release-dir "$RUN/vae1/release" --set stats_clips=48 --set warmup_steps=50 "${L1_EDGE_LOSS[@]}"
   stage rewriter "$PY" -m minisora.cli train-rewriter --out "$ASSETS/rewriter"
   stage cache1 cache "$RUN/vae1/release" "$RUN/cache1" "$CACHE1" 0
   # one process, one thread: on a busy 2-core machine this beat 2 OpenMP threads and 2 DDP ranks
@@ -104,10 +107,11 @@ fi
 # ---------------------------------------------------------------------------------------- leg 2
 if [[ -z "${SKIP_LEG2:-}" ]]; then
   stage vae-ft "$PY" -m minisora.cli train-vae --preset default --init-from "$RUN/vae1/release" --freeze-encoder \
-    --minutes "$VAE_FT_MINUTES" --lr 2e-4 --threads 1 --out "$RUN/vae-ft" --release-dir "$RUN/vae-ft/release"
+    --minutes "$VAE_FT_MINUTES" --lr 2e-4 --threads 1 --out "$RUN/vae-ft" --release-dir "$RUN/vae-ft/release" \
+    "${L1_EDGE_LOSS[@]}"
   stage vae "$PY" -m minisora.cli train-vae --preset default --init-from "$RUN/vae-ft/release" \
     --minutes "$VAE2_MINUTES" --lr 2e-4 --threads 2 --out "$RUN/vae2" --release-dir "$ASSETS/vae" \
-    --set warmup_steps=50 --set stats_clips=64 --set num_train_clips=2000
+    --set warmup_steps=50 --set stats_clips=64 --set num_train_clips=2000 "${L1_EDGE_LOSS[@]}"
   stage cache2 cache "$ASSETS/vae" "$RUN/cache2" "$CACHE2" 1
   stage dit2 finetune dit2 cache2 "$RUN/leg1/transformer" 4e-4 "$DIT2_STEPS"
   stage export2 "$PY" scripts/export_default.py --config configs/default.yaml --out "$RUN/leg2" \
@@ -133,7 +137,7 @@ stage export release dit4 "$DIT1_STEPS+$DIT2_STEPS+$DIT3_STEPS+$DIT4_STEPS" "$CA
 # held-out PSNR 31.8 -> 32.3 dB, small stars 0.35 -> 0.63, reconstruction shape 0.916 -> 0.948.
 stage vae-fg "$PY" -m minisora.cli train-vae --preset default --init-from "$ASSETS/vae" --freeze-encoder \
   --minutes "$VAE_FG_MINUTES" --lr 2e-4 --threads 2 --out "$RUN/vae-fg" --release-dir "$RUN/vae-fg/release" \
-  --set foreground_weight=8 --set num_train_clips=2000 --set warmup_steps=50
+  --set foreground_weight=8 --set num_train_clips=2000 --set warmup_steps=50 "${L1_EDGE_LOSS[@]}"
 stage vae-fg-copy cp "$RUN/vae-fg/release/config.json" "$RUN/vae-fg/release/model.safetensors" \
   "$RUN/vae-fg/release/training.json" "$ASSETS/vae/"
 # ---------------------------------------------------------------------------------------- leg 6

@@ -130,9 +130,14 @@ class VAETrainConfig:
     crop_size: int = 32  # 0 = no crop
     crop_frames: int = 9  # 0 = all frames; must be 1 + k * temporal_factor
     image_every: int = 8  # 0 = never train on single frames
-    # Loss: L1 + edge term (L1 between spatial/temporal finite differences) + KL.
-    l1_weight: float = 1.0
-    edge_weight: float = 1.0
+    # Loss: squared error + optional L1 and edge term (L1 between spatial/temporal finite differences) + KL.
+    # Squared error is the default: measured at equal time (6 min, 1 thread, default preset) it reached
+    # 29.1 dB held-out PSNR against 25.8 dB for L1 + edge (weights 1 and 1), and 34.3 dB in a 30-min run
+    # against 32.8 dB for the 106 minutes of L1 + edge training behind the leg-5 VAE. 96% of the remaining
+    # error sits on the 11% of pixels at object edges, which the squared error already weights most.
+    mse_weight: float = 1.0
+    l1_weight: float = 0.0
+    edge_weight: float = 0.0
     kl_weight: float = 1e-6
     # Extra weight of foreground pixels (those unlike their frame's median colour) in L1 and the edge
     # term; 0 = unweighted. Small objects otherwise cost almost nothing to blur (vae/losses.py).

@@ -69,12 +69,13 @@ def psnr(rec: torch.Tensor, target: torch.Tensor) -> float:
 
 def vae_loss(rec: torch.Tensor, target: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor,
              l1_weight: float, edge_weight: float, kl_weight: float,
-             foreground_weight: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+             foreground_weight: float = 0.0, mse_weight: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
     """Total loss and its parts (floats, for logging). All terms are computed in float32."""
     rec = rec.float()
     w = foreground_weights(target, foreground_weight) if foreground_weight > 0 else None
     l1 = _weighted_mean((rec - target).abs(), w)
     edge = edge_loss(rec, target, w) if edge_weight > 0 else rec.new_zeros(())
+    mse = _weighted_mean((rec - target).pow(2), w) if mse_weight > 0 else rec.new_zeros(())
     kl = kl_loss(mean.float(), logvar.float())
-    loss = l1_weight * l1 + edge_weight * edge + kl_weight * kl
-    return loss, {"loss": loss.item(), "l1": l1.item(), "edge": edge.item(), "kl": kl.item()}
+    loss = l1_weight * l1 + edge_weight * edge + mse_weight * mse + kl_weight * kl
+    return loss, {"loss": loss.item(), "l1": l1.item(), "edge": edge.item(), "mse": mse.item(), "kl": kl.item()}

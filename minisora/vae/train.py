@@ -299,7 +299,9 @@ def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor
         vae.encoder.requires_grad_(False)
         vae.encoder.eval()
     trainable = [p for p in vae.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(trainable, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
+    # fused: one kernel per step for all parameters. Measured on the 2-core CPU: the per-tensor loop
+    # of the default implementation took ~30% of a default-preset training step.
+    opt = torch.optim.AdamW(trainable, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay, fused=True)
     step, elapsed0, history = 0, 0.0, []
     ckpt = out / "checkpoint"
     if resume and (ckpt / "trainer_state.json").is_file():
@@ -335,12 +337,13 @@ def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor
             with vae.autocast():
                 rec = vae.decode_raw(z)
             # The KL term depends on the encoder only: without gradients it is a constant, so drop it.
-            loss, parts = vae_loss(rec, x, mean, logvar, cfg.l1_weight, cfg.edge_weight, 0.0, cfg.foreground_weight)
+            loss, parts = vae_loss(rec, x, mean, logvar, cfg.l1_weight, cfg.edge_weight, 0.0, cfg.foreground_weight,
+                                   cfg.mse_weight)
         else:
             with vae.autocast():
                 rec, mean, logvar = vae(x)
             loss, parts = vae_loss(rec, x, mean, logvar, cfg.l1_weight, cfg.edge_weight, cfg.kl_weight,
-                                   cfg.foreground_weight)
+                                   cfg.foreground_weight, cfg.mse_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip).item()
