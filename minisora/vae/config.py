@@ -139,7 +139,7 @@ class VAETrainConfig:
     l1_weight: float = 0.0
     edge_weight: float = 0.0
     kl_weight: float = 1e-6
-    # Extra weight of foreground pixels (those unlike their frame's median colour) in L1 and the edge
+    # Extra weight of foreground pixels (those unlike their frame's median colour) in every reconstruction
     # term; 0 = unweighted. Small objects otherwise cost almost nothing to blur (vae/losses.py).
     foreground_weight: float = 0.0
     # Data pool (MovingShapes): clips rendered once and reused; random crops make each use new.

@@ -1,4 +1,5 @@
-"""Training losses of the VAE: L1 reconstruction, an edge term, and the KL regulariser.
+"""Training losses of the VAE: squared error (the default) or L1 reconstruction, an edge term, and the KL
+regulariser.
 
 The edge term is the L1 distance between finite differences (along W, H and T) of the
 reconstruction and of the target. Plain L1/L2 losses let a small decoder blur edges (blur costs
@@ -73,7 +74,7 @@ def vae_loss(rec: torch.Tensor, target: torch.Tensor, mean: torch.Tensor, logvar
     """Total loss and its parts (floats, for logging). All terms are computed in float32."""
     rec = rec.float()
     w = foreground_weights(target, foreground_weight) if foreground_weight > 0 else None
-    l1 = _weighted_mean((rec - target).abs(), w)
+    l1 = _weighted_mean((rec - target).abs(), w) if l1_weight > 0 else rec.new_zeros(())
     edge = edge_loss(rec, target, w) if edge_weight > 0 else rec.new_zeros(())
     mse = _weighted_mean((rec - target).pow(2), w) if mse_weight > 0 else rec.new_zeros(())
     kl = kl_loss(mean.float(), logvar.float())

@@ -338,12 +338,12 @@ def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor
                 rec = vae.decode_raw(z)
             # The KL term depends on the encoder only: without gradients it is a constant, so drop it.
             loss, parts = vae_loss(rec, x, mean, logvar, cfg.l1_weight, cfg.edge_weight, 0.0, cfg.foreground_weight,
-                                   cfg.mse_weight)
+                                   mse_weight=cfg.mse_weight)
         else:
             with vae.autocast():
                 rec, mean, logvar = vae(x)
             loss, parts = vae_loss(rec, x, mean, logvar, cfg.l1_weight, cfg.edge_weight, cfg.kl_weight,
-                                   cfg.foreground_weight, cfg.mse_weight)
+                                   cfg.foreground_weight, mse_weight=cfg.mse_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip).item()
