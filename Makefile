@@ -48,8 +48,7 @@ train-default: $(STAMP)
 # The default VAE recipe from scratch: 30 min on 2 cores (squared-error loss), then its benchmark table.
 train-vae-default: $(STAMP)
 	$(BIN)/minisora train-vae --preset default --minutes 30 --steps 1000000 --threads 2 --out runs/vae-default \
-		--release-dir runs/vae-default/release --set num_train_clips=2000 --set eval_every=1000 --set save_every=1000 \
-		--set compile=true
+		--release-dir runs/vae-default/release --set num_train_clips=2000 --set eval_every=1000 --set save_every=1000
 	$(BIN)/python bench/vae.py --weights runs/vae-default/release
 
 eval: $(STAMP)

@@ -274,7 +274,7 @@ def test_foreground_weighting_finds_small_objects_and_reweights_the_loss() -> No
 @pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
                     reason="torch.compile's CPU backend needs a C++ compiler")
 def test_compiled_training_pass_matches_eager_and_keeps_names() -> None:
-    """compile=true (what `make train-vae-default` uses) gives the eager reconstruction and gradients,
+    """compile=true gives the eager reconstruction and gradients,
     and leaves the state dict's names alone (checkpoints stay interchangeable)."""
     torch.manual_seed(0)
     x = torch.rand(2, 3, 5, 16, 16) * 2 - 1
