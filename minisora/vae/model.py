@@ -233,8 +233,8 @@ class VideoVAE(nn.Module):
         """Run `forward` (the training pass) through torch.compile'd encoder and decoder.
 
         Measured on the 2-core CPU (default preset, 4 x 9 x 32 x 32 crops, bf16): a training step
-        falls from ~90 to ~71 ms, as inductor fuses the norms, activations and autocast casts around
-        the convolutions; compiling costs ~100 s once. `encode`/`decode` (evaluation, latent statistics,
+        falls from ~88 to ~68 ms, as inductor fuses the norms, activations and autocast casts around
+        the convolutions; compiling costs ~75 s per input shape from a cold cache. `encode`/`decode` (evaluation, latent statistics,
         inference) stay eager, so their other shapes never trigger a recompile."""
         self._compiled = (torch.compile(self.encoder, dynamic=False), torch.compile(self.decoder, dynamic=False))
         return self
