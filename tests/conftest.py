@@ -1,7 +1,13 @@
 """Shared test set-up."""
 
+import shutil
+
 import pytest
 import torch
+
+# torch.compile's CPU backend (inductor) writes and builds C++; without a compiler those tests skip.
+needs_cxx = pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
+                               reason="torch.compile's CPU backend needs a C++ compiler")
 
 
 @pytest.fixture(scope="session", autouse=True)

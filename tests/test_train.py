@@ -2,13 +2,13 @@
 latent cache round trip, and the command line."""
 
 import json
-import shutil
 import math
 from pathlib import Path
 
 import pytest
 import torch
 
+from conftest import needs_cxx
 from minisora.config import ConfigError
 from minisora.train.config import TrainConfig, load_config
 from minisora.train.data import CacheMeta, CacheWriter, LatentCacheDataset, write_random_cache
@@ -355,8 +355,7 @@ def test_init_from_may_change_the_text_length(tmp_path):
         train(_cfg(tmp_path / "b", cache, longer_positioned, f"model.init_from={tmp_path / 'positioned'}"))
 
 
-@pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
-                    reason="torch.compile's CPU backend needs a C++ compiler")
+@needs_cxx
 def test_compiled_blocks_match_eager_and_keep_names():
     """parallel.compile=true (what bench/dit.py's compiled row measures) gives the eager gradients."""
     from minisora.train.config import ParallelConfig

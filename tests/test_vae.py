@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 
 import pytest
 import torch
 
+from conftest import needs_cxx
 from minisora.config import ConfigError
 from minisora.vae.config import VAEConfig, VAETrainConfig
 from minisora.vae.losses import psnr
@@ -271,8 +271,7 @@ def test_foreground_weighting_finds_small_objects_and_reweights_the_loss() -> No
         VAETrainConfig(foreground_weight=-1.0)
 
 
-@pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
-                    reason="torch.compile's CPU backend needs a C++ compiler")
+@needs_cxx
 def test_compiled_training_pass_matches_eager_and_keeps_names() -> None:
     """compile=true gives the eager reconstruction and gradients,
     and leaves the state dict's names alone (checkpoints stay interchangeable)."""
