@@ -140,6 +140,9 @@ class VAETrainConfig:
     mse_weight: float = 1.0
     l1_weight: float = 0.0
     edge_weight: float = 0.0
+    # > 0: the squared error enters as the mean over samples of ln(mse_i + floor) (losses.log_mse), which
+    # maximises mean per-clip PSNR rather than pooled PSNR; 0 = pooled mean squared error.
+    log_mse_floor: float = 0.0
     kl_weight: float = 1e-6
     # Extra weight of foreground pixels (those unlike their frame's median colour) in every reconstruction
     # term; 0 = unweighted. Small objects otherwise cost almost nothing to blur (vae/losses.py).

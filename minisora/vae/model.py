@@ -239,9 +239,12 @@ class VideoVAE(nn.Module):
         self._compiled = (torch.compile(self.encoder, dynamic=False), torch.compile(self.decoder, dynamic=False))
         return self
 
-    def forward(self, video: torch.Tensor, sample: bool = True, generator: torch.Generator | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Training pass: (reconstruction, mean, logvar); no autocast or clamping (the caller decides)."""
+    def forward(self, video: torch.Tensor, sample: bool = True, generator: torch.Generator | None = None,
+                noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Training pass: (reconstruction, mean, logvar); no autocast or clamping (the caller decides).
+
+        `noise` (the latent's shape) is the posterior sample's standard normal draw, when the caller owns
+        it (data-parallel training draws it for the global batch); otherwise it is drawn with `generator`."""
         compiled = self._compiled if self.tiling is None else None
         if compiled is not None:
             self._check_video(video)
@@ -250,7 +253,8 @@ class VideoVAE(nn.Module):
             mean, logvar = self.encode_moments(video)
         z = mean
         if sample:
-            eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+            eps = (noise.to(mean.dtype) if noise is not None else
+                   torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype))
             z = mean + torch.exp(0.5 * logvar) * eps
         return (compiled[1](z).float() if compiled is not None else self.decode_raw(z)), mean, logvar
 

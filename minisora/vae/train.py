@@ -33,6 +33,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from minisora.config import from_dict, to_dict
+from minisora.vae import data_parallel
 from minisora.vae.config import VAEConfig, VAETrainConfig
 from minisora.vae.losses import psnr, vae_loss
 from minisora.vae.model import VideoVAE
@@ -250,6 +251,9 @@ def train_vae(cfg: VAETrainConfig, vae_config: VAEConfig | None = None, *, pool:
               status_file: str | None = None) -> tuple[VideoVAE, list[dict]]:
     """Train a VAE as configured; returns (model, history of logged dicts).
 
+    Under torchrun (WORLD_SIZE > 1) the ranks split each global batch (vae/data_parallel.py); rank 0 logs,
+    evaluates and saves, and the other ranks return an empty history.
+
     `pool` / `val` (uint8 (N,3,T,H,W)) override the configured data, e.g. for tests.
     `cfg.threads` applies for the duration of the call only."""
     previous = torch.get_num_threads()
@@ -263,6 +267,11 @@ def train_vae(cfg: VAETrainConfig, vae_config: VAEConfig | None = None, *, pool:
 
 def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor | None, val: torch.Tensor | None,
            resume: bool, progress: bool, status_file: str | None) -> tuple[VideoVAE, list[dict]]:
+    group = data_parallel.join()  # one process, or the ranks torchrun started
+    if cfg.batch_size % group.world_size:
+        raise ValueError(f"batch_size={cfg.batch_size} is the global batch and must divide evenly among "
+                         f"{group.world_size} processes; use a multiple of {group.world_size}")
+    progress = progress and group.is_main
     torch.manual_seed(cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -276,7 +285,9 @@ def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor
     if cfg.crop_size and cfg.crop_size % sf:
         raise ValueError(f"crop_size={cfg.crop_size} must be a multiple of spatial_factor={sf}")
 
-    # 1. data
+    # 1. data (rank 0 renders and caches it first; the other ranks then read the cache)
+    if not group.is_main:
+        data_parallel.barrier(group)
     if pool is None:
         if cfg.data == "synthetic":
             pool = synthetic_pool(cfg.num_train_clips, cfg.height, cfg.width, cfg.num_frames, cfg.seed,
@@ -289,6 +300,8 @@ def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor
                                  "heldout", cache, progress)
         else:
             val = pool[-cfg.num_val_clips:]
+    if group.is_main:
+        data_parallel.barrier(group)
     sampler = CropSampler(pool, cfg.crop_size, cfg.crop_frames, cfg.seed)
 
     # 2. model and optimizer
@@ -309,16 +322,19 @@ def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor
     if resume and (ckpt / "trainer_state.json").is_file():
         state = load_checkpoint(ckpt, vae, opt, sampler)
         step, elapsed0, history = state["step"], state["elapsed"], state["history"]
-    (out / "config.json").write_text(json.dumps({"train": to_dict(cfg), "vae": to_dict(vae_config)}, indent=2))
+    data_parallel.broadcast_parameters(vae, group)
+    if group.is_main:
+        (out / "config.json").write_text(json.dumps({"train": to_dict(cfg), "vae": to_dict(vae_config)}, indent=2))
 
     # 3. loop
     budget = cfg.minutes * 60.0
     t_start = time.perf_counter() - elapsed0
     bar = tqdm(total=cfg.steps, initial=step, desc="train-vae", disable=not progress, dynamic_ncols=True)
-    log_f = open(out / "log.jsonl", "a")
+    log_f = open(out / "log.jsonl", "a") if group.is_main else None
     window_t, window_n = time.perf_counter(), 0
     while step < cfg.steps:
-        elapsed = time.perf_counter() - t_start
+        # Rank 0's clock drives the schedule and the stop, so all ranks take the same steps.
+        elapsed = data_parallel.broadcast_float(time.perf_counter() - t_start, group)
         if budget and elapsed >= budget:
             break
         frac = max(step / cfg.steps, elapsed / budget if budget else 0.0)
@@ -326,36 +342,44 @@ def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor
         for g in opt.param_groups:
             g["lr"] = lr
         if cfg.image_every and step % cfg.image_every == cfg.image_every - 1:
-            x = sampler.images(cfg.batch_size * max(1, cfg.crop_frames or cfg.num_frames) // 2)
+            per_rank = cfg.batch_size // group.world_size * max(1, cfg.crop_frames or cfg.num_frames) // 2
+            x = group.shard(sampler.images(per_rank * group.world_size))
             n_samples = 0
         else:
-            x = sampler.videos(cfg.batch_size)
+            x = group.shard(sampler.videos(cfg.batch_size))  # every rank draws the global batch
             n_samples = cfg.batch_size
+        # The posterior sample's noise is drawn for the global batch and sharded like the data, so the run
+        # does not depend on the number of processes.
+        noise = group.shard(torch.randn(x.shape[0] * group.world_size, *vae.latent_shape(*x.shape[2:])))
         if cfg.freeze_encoder:
             vae.encoder.eval()  # evaluation passes call vae.train() afterwards; keep the encoder in eval
             with torch.no_grad(), vae.autocast():
                 mean, logvar = vae.encode_moments(x)  # (B,C,T',H',W') float32
-                z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)  # a posterior sample
+                z = mean + torch.exp(0.5 * logvar) * noise  # a posterior sample
             with vae.autocast():
                 rec = vae.decode_raw(z)
             # The KL term depends on the encoder only: without gradients it is a constant, so drop it.
             loss, parts = vae_loss(rec, x, mean, logvar, cfg.l1_weight, cfg.edge_weight, 0.0, cfg.foreground_weight,
-                                   mse_weight=cfg.mse_weight)
+                                   mse_weight=cfg.mse_weight, log_mse_floor=cfg.log_mse_floor)
         else:
             with vae.autocast():
-                rec, mean, logvar = vae(x)
+                rec, mean, logvar = vae(x, noise=noise)
             loss, parts = vae_loss(rec, x, mean, logvar, cfg.l1_weight, cfg.edge_weight, cfg.kl_weight,
-                                   cfg.foreground_weight, mse_weight=cfg.mse_weight)
+                                   cfg.foreground_weight, mse_weight=cfg.mse_weight, log_mse_floor=cfg.log_mse_floor)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        data_parallel.average_gradients(trainable, group)
         gnorm = torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip).item()
-        if not math.isfinite(loss.item()):
+        # gnorm is the same on every rank (averaged gradients), so all ranks stop together.
+        if not (math.isfinite(loss.item()) and math.isfinite(gnorm)):
             raise FloatingPointError(f"VAE loss became {loss.item()} at step {step}; lower lr (now {lr:g})")
         opt.step()
         step += 1
         window_n += n_samples
         bar.update(1)
 
+        if not group.is_main:
+            continue  # logging, evaluation and checkpoints are rank 0's
         if step % cfg.log_every == 0 or step == cfg.steps:
             now = time.perf_counter()
             sps = window_n / max(now - window_t, 1e-9)
@@ -379,15 +403,17 @@ def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor
         if cfg.save_every and step % cfg.save_every == 0 and step < cfg.steps:
             _save(vae, opt, sampler, step, time.perf_counter() - t_start, cfg, history, pool, status_file)
     bar.close()
-    elapsed = time.perf_counter() - t_start
-    v = psnr(reconstruct(vae, val), to_float(val))
-    history.append({"step": step, "val_psnr": v, "elapsed_s": elapsed, "final": True})
-    log_f.write(json.dumps(history[-1]) + "\n")
-    log_f.close()
-    _save(vae, opt, sampler, step, elapsed, cfg, history, pool, status_file)
+    if group.is_main:
+        elapsed = time.perf_counter() - t_start
+        v = psnr(reconstruct(vae, val), to_float(val))
+        history.append({"step": step, "val_psnr": v, "elapsed_s": elapsed, "final": True})
+        log_f.write(json.dumps(history[-1]) + "\n")
+        log_f.close()
+        _save(vae, opt, sampler, step, elapsed, cfg, history, pool, status_file)
+    data_parallel.leave(group)  # the other ranks wait here for rank 0's final save
     if cfg.freeze_encoder:
         vae.encoder.eval()
-    return vae, history
+    return vae, (history if group.is_main else [])
 
 
 def _load_init(cfg: VAETrainConfig, vae_config: VAEConfig | None) -> VideoVAE | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 
 from minisora.config import apply_overrides, load_yaml, to_dict
 from minisora.vae.config import VAE_PRESETS, VAETrainConfig
@@ -55,8 +56,12 @@ def run(args: argparse.Namespace) -> int:
     from minisora.vae.train import train_vae
 
     cfg = config_from_args(args)
-    print("train-vae config:", to_dict(cfg))
+    main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
+    if main_rank:
+        print("train-vae config:", to_dict(cfg))
     vae, history = train_vae(cfg, resume=args.resume, progress=not args.no_progress, status_file=args.status_file)
+    if not history:
+        return 0
     final = history[-1]
     print(f"done: {final['step']} steps in {final['elapsed_s'] / 60:.1f} min, held-out PSNR "
           f"{final['val_psnr']:.2f} dB; checkpoint in {cfg.out}/checkpoint"
