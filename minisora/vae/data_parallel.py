@@ -8,9 +8,9 @@ in ~88 ms, two 1-thread processes each run one in ~115 ms, i.e. ~1.5x the sample
 
 Every rank draws the same global batch from one shared generator and trains on its own slice, so the
 data order (and the checkpointed sampler state) does not depend on the number of processes, and rank 0's
-checkpoint resumes any world size. Gradients are averaged by one all-reduce of a flat buffer after
-backward (rather than DDP's hooks): it works unchanged with `compile` and decoder-only fine-tuning,
-and at ~7M parameters the overlap DDP would buy is a few milliseconds.
+checkpoint resumes any world size. Gradients are averaged once per step after backward (rather than by
+DDP's hooks), which works unchanged with `compile` and decoder-only fine-tuning; on one host they travel
+through shared memory (GradientAverager says why).
 """
 
 from __future__ import annotations
@@ -59,18 +59,72 @@ def broadcast_parameters(module: nn.Module, group: Group) -> None:
             dist.broadcast(t.data, src=0)
 
 
-def average_gradients(params: list[torch.Tensor], group: Group) -> None:
-    """Replace each gradient by its mean over ranks: one all-reduce of a flat fp32 buffer."""
-    if not group.distributed:
-        return
-    grads = [p.grad for p in params if p.grad is not None]
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    flat /= group.world_size
-    offset = 0
-    for g in grads:
-        g.copy_(flat[offset:offset + g.numel()].view_as(g))
-        offset += g.numel()
+class GradientAverager:
+    """Replaces each gradient by its mean over ranks (identical on every rank, so weights stay in step).
+
+    Ranks on one host (torchrun --standalone) exchange gradients through a shared-memory file: each rank
+    writes its flat fp32 gradient into its own slot, a barrier, and every rank sums the slots itself.
+    Measured on the 2-core CPU, default preset, batch 4 per rank: gloo's all-reduce of the ~28 MB buffer
+    took ~45 ms of a 234 ms step (its TCP threads compete with the training for the two cores); two
+    memory copies take a few. Across hosts, the gloo all-reduce is used.
+    """
+
+    def __init__(self, params: list[torch.Tensor], group: Group):
+        self.params, self.group = [p for p in params if p.requires_grad], group
+        self.numel = sum(p.numel() for p in self.params)
+        self.slots: torch.Tensor | None = None
+        self.calls = 0
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", "0")) == group.world_size
+        if group.distributed and local and os.path.isdir(SHM_DIR):
+            self.slots = _shared_slots(self.numel, group)
+
+    def __call__(self) -> None:
+        if not self.group.distributed:
+            return
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
+        if self.slots is None:
+            flat = torch.cat([g.reshape(-1).float() for g in grads])
+            dist.all_reduce(flat)
+            flat /= self.group.world_size
+        else:
+            # Two sets of slots used in turn: a rank writing step k+1 never overwrites what a slower rank
+            # is still summing for step k (the barrier of step k+1 waits for that rank's own write).
+            slots = self.slots[self.calls % 2]
+            torch.cat([g.reshape(-1).float() for g in grads], out=slots[self.group.rank])
+            dist.barrier()
+            flat = slots[0].clone()
+            for other in slots[1:]:  # pairwise adds: ~5x faster here than slots.sum(dim=0), a strided reduction
+                flat += other
+            flat /= self.group.world_size
+        self.calls += 1
+        offset = 0
+        for p in self.params:  # a parameter without a gradient (the same on every rank) keeps none
+            n = p.numel()
+            if p.grad is not None:
+                p.grad.copy_(flat[offset:offset + n].view_as(p))
+            offset += n
+
+
+SHM_DIR = "/dev/shm"
+
+
+def _shared_slots(numel: int, group: Group) -> torch.Tensor:
+    """A (2, world, numel) fp32 tensor mapped from one file by every rank; the file is unlinked as soon as
+    all ranks hold the mapping, so nothing is left behind even if a rank dies."""
+    run = os.environ.get("TORCHELASTIC_RUN_ID", "run") + "-" + os.environ.get("MASTER_PORT", "0")
+    path = os.path.join(SHM_DIR, f"minisora-vae-grads-{run}")
+    size = 2 * group.world_size * numel
+    if group.is_main:
+        if os.path.exists(path):
+            os.unlink(path)  # a stale file of an earlier run with the same id
+        slots = torch.from_file(path, shared=True, size=size, dtype=torch.float32)
+    dist.barrier()
+    if not group.is_main:
+        slots = torch.from_file(path, shared=True, size=size, dtype=torch.float32)
+    dist.barrier()
+    if group.is_main:
+        os.unlink(path)
+    return slots.view(2, group.world_size, numel)
 
 
 def broadcast_float(x: float, group: Group) -> float:

@@ -57,28 +57,6 @@ def edge_loss(rec: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | N
     return sum(terms) / len(terms)
 
 
-# Gradient scale of the per-sample log-MSE term: d/dθ [S ln(mse_i + floor)] = S / (mse_i + floor) * d mse_i/dθ,
-# so a sample at mse = S (~36 dB) gets the gradient plain MSE would give it; Adam is scale-free, but
-# gradient clipping is not, and this keeps the clip threshold meaningful.
-LOG_MSE_SCALE = 1e-3
-
-
-def log_mse(rec: torch.Tensor, target: torch.Tensor, floor: float, weights: torch.Tensor | None = None) -> torch.Tensor:
-    """LOG_MSE_SCALE * mean over samples of ln(mse_i + floor), rec/target (B,C,T,H,W).
-
-    Minimising it maximises the mean per-sample PSNR (the figure benchmarks report), where a plain mean
-    squared error maximises the PSNR of the pooled error: it spends the same effort on a clip at 29 dB
-    as on one at 40 dB, although 1 dB costs the second ten times less squared error. `floor` keeps crops
-    of flat background (mse ~ 0) from taking all the weight.
-    """
-    err = (rec - target).pow(2)
-    if weights is None:
-        per_sample = err.flatten(1).mean(dim=1)
-    else:
-        per_sample = (err * weights).flatten(1).sum(dim=1) / (weights.flatten(1).sum(dim=1) * err.shape[1])
-    return LOG_MSE_SCALE * torch.log(per_sample + floor).mean()
-
-
 def kl_loss(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mean, exp(logvar)) || N(0, 1)), averaged over latent elements."""
     return 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
@@ -92,19 +70,13 @@ def psnr(rec: torch.Tensor, target: torch.Tensor) -> float:
 
 def vae_loss(rec: torch.Tensor, target: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor,
              l1_weight: float, edge_weight: float, kl_weight: float,
-             foreground_weight: float = 0.0, mse_weight: float = 0.0,
-             log_mse_floor: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
-    """Total loss and its parts (floats, for logging). All terms are computed in float32.
-
-    With `log_mse_floor` > 0 the squared-error term is `log_mse` (per-sample PSNR) instead of the pooled mean;
-    the logged "mse" stays the pooled mean either way, so runs compare.
-    """
+             foreground_weight: float = 0.0, mse_weight: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """Total loss and its parts (floats, for logging). All terms are computed in float32."""
     rec = rec.float()
     w = foreground_weights(target, foreground_weight) if foreground_weight > 0 else None
     l1 = _weighted_mean((rec - target).abs(), w) if l1_weight > 0 else rec.new_zeros(())
     edge = edge_loss(rec, target, w) if edge_weight > 0 else rec.new_zeros(())
     mse = _weighted_mean((rec - target).pow(2), w) if mse_weight > 0 else rec.new_zeros(())
-    sq = log_mse(rec, target, log_mse_floor, w) if (mse_weight > 0 and log_mse_floor > 0) else mse
     kl = kl_loss(mean.float(), logvar.float())
-    loss = l1_weight * l1 + edge_weight * edge + mse_weight * sq + kl_weight * kl
+    loss = l1_weight * l1 + edge_weight * edge + mse_weight * mse + kl_weight * kl
     return loss, {"loss": loss.item(), "l1": l1.item(), "edge": edge.item(), "mse": mse.item(), "kl": kl.item()}

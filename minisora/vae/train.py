@@ -323,6 +323,7 @@ def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor
         state = load_checkpoint(ckpt, vae, opt, sampler)
         step, elapsed0, history = state["step"], state["elapsed"], state["history"]
     data_parallel.broadcast_parameters(vae, group)
+    average_gradients = data_parallel.GradientAverager(trainable, group)
     if group.is_main:
         (out / "config.json").write_text(json.dumps({"train": to_dict(cfg), "vae": to_dict(vae_config)}, indent=2))
 
@@ -360,15 +361,15 @@ def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor
                 rec = vae.decode_raw(z)
             # The KL term depends on the encoder only: without gradients it is a constant, so drop it.
             loss, parts = vae_loss(rec, x, mean, logvar, cfg.l1_weight, cfg.edge_weight, 0.0, cfg.foreground_weight,
-                                   mse_weight=cfg.mse_weight, log_mse_floor=cfg.log_mse_floor)
+                                   mse_weight=cfg.mse_weight)
         else:
             with vae.autocast():
                 rec, mean, logvar = vae(x, noise=noise)
             loss, parts = vae_loss(rec, x, mean, logvar, cfg.l1_weight, cfg.edge_weight, cfg.kl_weight,
-                                   cfg.foreground_weight, mse_weight=cfg.mse_weight, log_mse_floor=cfg.log_mse_floor)
+                                   cfg.foreground_weight, mse_weight=cfg.mse_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        data_parallel.average_gradients(trainable, group)
+        average_gradients()
         gnorm = torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip).item()
         # gnorm is the same on every rank (averaged gradients), so all ranks stop together.
         if not (math.isfinite(loss.item()) and math.isfinite(gnorm)):
