@@ -8,7 +8,8 @@ import sys
 import torch
 from safetensors.torch import load_file
 
-from minisora.vae.config import VAETrainConfig
+from minisora.vae.config import VAEConfig, VAETrainConfig
+from minisora.vae.model import VideoVAE
 from minisora.vae.train import train_vae
 
 STEPS = 6
@@ -35,8 +36,6 @@ def test_two_ranks_equal_one_process(tmp_path):
     b = load_file(str(tmp_path / "two" / "checkpoint" / "model.safetensors"))
     assert a.keys() == b.keys()
     torch.manual_seed(0)  # train_vae's seed: the weights at step 0, so that the tolerance is not vacuous
-    from minisora.vae.config import VAEConfig
-    from minisora.vae.model import VideoVAE
     start = VideoVAE(VAEConfig.preset("debug")).state_dict()
     moved = max((a[k] - start[k]).abs().max().item() for k in start if k in a)
     assert moved > 1e-3, "training did not move the weights: the comparison would be vacuous"

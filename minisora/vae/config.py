@@ -174,9 +174,10 @@ class VAETrainConfig:
     freeze_encoder: bool = False
     # torch.compile the encoder and decoder for the training pass (VideoVAE.compile_training_pass).
     # Measured on the 2-core CPU, default preset: 68 ms per video step against ~88 ms eager, after
-    # ~75 s of compiling from a cold cache (~120 s with image steps, a second graph). Off by default: in
-    # the 30-min default recipe the extra steps did not show up in quality (34.1 dB held-out after 23250
-    # compiled steps against 34.3 dB eager), within run-to-run noise. Needs a C++ compiler on CPU
+    # ~75 s of compiling from a cold cache (~120 s with image steps, a second graph). Alone, in one process,
+    # the extra steps did not show up in quality (34.1 dB held-out after 23250 compiled steps against
+    # 34.3 dB eager); with two data-parallel ranks they did (33.6 against 33.2 dB eager on one day), so
+    # `make train-vae-default` turns it on. Off by default here: needs a C++ compiler on CPU
     # (inductor). Not used with freeze_encoder (that loop calls encode/decode itself).
     compile: bool = False
 

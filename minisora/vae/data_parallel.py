@@ -15,10 +15,10 @@ What it buys on the 2-core CPU (default preset, 9x32x32 crops), measured: a micr
 clips per rank takes 211 ms for two 1-thread ranks against 134 ms for 4 clips in one 2-thread process,
 1.27x the clips per second (1.09x with gloo's all-reduce instead of shared memory). In real 10-min runs
 the gain was 1.13x (36.8 against 32.7 clips/s) and the held-out PSNR the same, 30.69 against 30.71 dB,
-as a batch of 8 takes fewer steps than a batch of 4; with `compile` 1.4x, and 33.6 dB after 30 min
-(9746 steps), below the 34.3 dB the single-process recipe reached on a day this machine ran ~20%
-faster. So `make train-vae-default` stays one process; the split is for machines whose cores one
-process of this small model cannot keep busy.
+as a batch of 8 takes fewer steps than a batch of 4. With `compile` on top the ranks ran 1.4x the clips
+per second, and after 30 min reached 33.6 dB held-out (9746 steps) against 33.2 dB for the eager
+single-process run of the same day (15908 steps): `make train-vae-default` uses it. (On an earlier day,
+when this VM ran ~25% faster, the single-process recipe reached 34.3 dB; compare runs of one day only.)
 """
 
 from __future__ import annotations
