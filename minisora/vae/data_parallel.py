@@ -73,8 +73,8 @@ class GradientAverager:
     Ranks on one host (torchrun --standalone) exchange gradients through a shared-memory file: each rank
     writes its flat fp32 gradient into its own slot, a barrier, and every rank sums the slots itself.
     Measured on the 2-core CPU, default preset, batch 4 per rank: gloo's all-reduce of the ~28 MB buffer
-    took ~45 ms of a 234 ms step (its TCP threads compete with the training for the two cores); two
-    memory copies take a few. Across hosts, the gloo all-reduce is used.
+    took ~45 ms of a 234 ms step (its TCP threads compete with the training for the two cores); through
+    shared memory the step took 211 ms. Across hosts, the gloo all-reduce is used.
     """
 
     def __init__(self, params: list[torch.Tensor], group: Group):
