@@ -24,43 +24,29 @@ when this VM ran ~25% faster, the single-process recipe reached 34.3 dB; compare
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-
 import torch
 import torch.distributed as dist
 from torch import nn
 
-
-@dataclass(frozen=True)
-class Group:
-    rank: int = 0
-    world_size: int = 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def distributed(self) -> bool:
-        return self.world_size > 1
-
-    def shard(self, batch: torch.Tensor) -> torch.Tensor:
-        """This rank's equal slice of a global batch (B, ...), B divisible by the world size."""
-        n = batch.shape[0] // self.world_size
-        return batch[self.rank * n:(self.rank + 1) * n]
+from minisora.train.distributed import DistInfo
 
 
-def join() -> Group:
-    """The process group torchrun describes (gloo, CPU), or a one-process group without torchrun."""
+def join() -> DistInfo:
+    """The process group torchrun describes (gloo: VAE training runs on the CPU), or one process without it."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return Group()
-    if not dist.is_initialized():
+    if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="gloo", rank=int(os.environ["RANK"]), world_size=world)
-    return Group(dist.get_rank(), dist.get_world_size())
+    rank = dist.get_rank() if world > 1 else 0
+    return DistInfo(rank, world, int(os.environ.get("LOCAL_RANK", "0")), torch.device("cpu"))
 
 
-def broadcast_parameters(module: nn.Module, group: Group) -> None:
+def shard(batch: torch.Tensor, group: DistInfo) -> torch.Tensor:
+    """This rank's equal slice of a global batch (B, ...), B divisible by the world size."""
+    n = batch.shape[0] // group.world_size
+    return batch[group.rank * n:(group.rank + 1) * n]
+
+
+def broadcast_parameters(module: nn.Module, group: DistInfo) -> None:
     """Give every rank rank 0's weights and buffers (the seeded inits already agree; this makes sure)."""
     if group.distributed:
         for t in list(module.parameters()) + list(module.buffers()):
@@ -77,7 +63,7 @@ class GradientAverager:
     shared memory the step took 211 ms. Across hosts, the gloo all-reduce is used.
     """
 
-    def __init__(self, params: list[torch.Tensor], group: Group):
+    def __init__(self, params: list[torch.Tensor], group: DistInfo):
         self.params, self.group = [p for p in params if p.requires_grad], group
         self.numel = sum(p.numel() for p in self.params)
         self.slots: torch.Tensor | None = None
@@ -116,7 +102,7 @@ class GradientAverager:
 SHM_DIR = "/dev/shm"
 
 
-def _shared_slots(numel: int, group: Group) -> torch.Tensor:
+def _shared_slots(numel: int, group: DistInfo) -> torch.Tensor:
     """A (2, world, numel) fp32 tensor mapped from one file by every rank; the file is unlinked as soon as
     all ranks hold the mapping, so nothing is left behind even if a rank dies."""
     run = os.environ.get("TORCHELASTIC_RUN_ID", "run") + "-" + os.environ.get("MASTER_PORT", "0")
@@ -135,7 +121,7 @@ def _shared_slots(numel: int, group: Group) -> torch.Tensor:
     return slots.view(2, group.world_size, numel)
 
 
-def broadcast_float(x: float, group: Group) -> float:
+def broadcast_float(x: float, group: DistInfo) -> float:
     """Rank 0's value of x on every rank (e.g. the elapsed time that drives the schedule and the stop)."""
     if not group.distributed:
         return x
@@ -144,13 +130,6 @@ def broadcast_float(x: float, group: Group) -> float:
     return float(t.item())
 
 
-def barrier(group: Group) -> None:
+def barrier(group: DistInfo) -> None:
     if group.distributed:
         dist.barrier()
-
-
-def leave(group: Group) -> None:
-    """Barrier, then destroy the process group (see minisora.train.distributed.shutdown for why)."""
-    if group.distributed and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()

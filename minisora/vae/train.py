@@ -33,6 +33,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from minisora.config import from_dict, to_dict
+from minisora.train.distributed import shutdown
 from minisora.vae import data_parallel
 from minisora.vae.config import VAEConfig, VAETrainConfig
 from minisora.vae.losses import psnr, vae_loss
@@ -344,14 +345,14 @@ def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor
             g["lr"] = lr
         if cfg.image_every and step % cfg.image_every == cfg.image_every - 1:
             per_rank = cfg.batch_size // group.world_size * max(1, cfg.crop_frames or cfg.num_frames) // 2
-            x = group.shard(sampler.images(per_rank * group.world_size))
+            x = data_parallel.shard(sampler.images(per_rank * group.world_size), group)
             n_samples = 0
         else:
-            x = group.shard(sampler.videos(cfg.batch_size))  # every rank draws the global batch
+            x = data_parallel.shard(sampler.videos(cfg.batch_size), group)  # every rank draws the global batch
             n_samples = cfg.batch_size
         # The posterior sample's noise is drawn for the global batch and sharded like the data, so the run
         # does not depend on the number of processes.
-        noise = group.shard(torch.randn(x.shape[0] * group.world_size, *vae.latent_shape(*x.shape[2:])))
+        noise = data_parallel.shard(torch.randn(x.shape[0] * group.world_size, *vae.latent_shape(*x.shape[2:])), group)
         if cfg.freeze_encoder:
             vae.encoder.eval()  # evaluation passes call vae.train() afterwards; keep the encoder in eval
             with torch.no_grad(), vae.autocast():
@@ -411,7 +412,7 @@ def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor
         log_f.write(json.dumps(history[-1]) + "\n")
         log_f.close()
         _save(vae, opt, sampler, step, elapsed, cfg, history, pool, status_file)
-    data_parallel.leave(group)  # the other ranks wait here for rank 0's final save
+    shutdown(group)  # the other ranks wait here for rank 0's final save
     if cfg.freeze_encoder:
         vae.encoder.eval()
     return vae, (history if group.is_main else [])
