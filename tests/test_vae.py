@@ -290,3 +290,27 @@ def test_compiled_training_pass_matches_eager_and_keeps_names() -> None:
     torch.testing.assert_close(rec1, rec0, rtol=1e-4, atol=1e-5)
     for n in grads0:
         torch.testing.assert_close(grads1[n], grads0[n], rtol=1e-3, atol=1e-6)
+
+
+@pytest.mark.parametrize("knob", [{"long_clip_every": 2}, {"long_clip_from": 0.5}])
+def test_long_clip_steps_train_on_whole_clips(tmp_path, monkeypatch, knob) -> None:
+    """Whole-clip steps: every 2nd video step, or every step in the second half of the run, takes all of a
+    clip's frames at a batch of the same pixel count (4 crops of 5 frames -> 2 clips of 9 frames)."""
+    shapes: list[tuple[int, ...]] = []
+    videos = CropSampler.videos
+
+    def recording(self, batch, full_length=False):
+        out = videos(self, batch, full_length)
+        shapes.append(tuple(out.shape))
+        return out
+
+    monkeypatch.setattr(CropSampler, "videos", recording)
+    pool = synthetic_pool(4, 16, 16, 9, seed=3, progress=False)
+    cfg = VAETrainConfig(preset="debug", steps=6, batch_size=4, crop_size=8, crop_frames=5, image_every=0,
+                         eval_every=0, save_every=0, out=str(tmp_path), threads=1, precision="fp32", **knob)
+    train_vae(cfg, pool=pool, val=pool, progress=False)
+    long, short = (2, 3, 9, 8, 8), (4, 3, 5, 8, 8)
+    expected = [long, short] * 3 if "long_clip_every" in knob else [short] * 3 + [long] * 3
+    assert shapes == expected
+    with pytest.raises(ConfigError, match="long_clip_from"):
+        VAETrainConfig(long_clip_from=1.5)

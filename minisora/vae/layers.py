@@ -10,6 +10,11 @@ same and earlier input frames. Two consequences follow:
 
 Normalisation is per position over channels (RMSNorm, as in Wan's VAE): GroupNorm would mix
 statistics across frames (breaking causality) and across tiles (breaking tiled decoding).
+
+Memory format: plain contiguous (B,C,T,H,W). Measured on the 2-core CPU in bf16 with the default preset's
+shapes (batch 4, 9x32x32 crops): channels_last_3d makes the convolutions alone 5-7% faster forward and
+backward, but a whole training step 15% slower (104 against 89 ms), because the norms, folds and
+depth-to-space reshapes around them then copy between layouts.
 """
 
 from __future__ import annotations

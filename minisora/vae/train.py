@@ -101,10 +101,10 @@ class CropSampler:
     def _randint(self, hi: int) -> int:
         return int(torch.randint(0, hi, (1,), generator=self.gen)) if hi > 1 else 0
 
-    def videos(self, batch: int) -> torch.Tensor:
-        """(B,3,t,s,s) float in [-1,1]."""
+    def videos(self, batch: int, full_length: bool = False) -> torch.Tensor:
+        """(B,3,t,s,s) float in [-1,1]; `full_length` takes every frame of the pool's clips."""
         N, _, T, H, W = self.pool.shape
-        t = self.crop_frames or T
+        t = T if full_length else (self.crop_frames or T)
         s_h = min(self.crop_size or H, H)
         s_w = min(self.crop_size or W, W)
         out = []
@@ -304,6 +304,13 @@ def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor
     if group.is_main:
         data_parallel.barrier(group)
     sampler = CropSampler(pool, cfg.crop_size, cfg.crop_frames, cfg.seed)
+    long_clip_batch = 0
+    if (cfg.long_clip_every or cfg.long_clip_from < 1.0) and cfg.crop_frames and cfg.crop_frames < pool.shape[2]:
+        long_clip_batch = cfg.batch_size * cfg.crop_frames // pool.shape[2] // group.world_size * group.world_size
+        if long_clip_batch < group.world_size:
+            raise ValueError(f"batch_size={cfg.batch_size} is too small for whole-clip steps of {pool.shape[2]} frames "
+                             f"(crop_frames={cfg.crop_frames}) on {group.world_size} processes; use a batch of at "
+                             f"least {group.world_size * -(-pool.shape[2] // cfg.crop_frames)}")
 
     # 2. model and optimizer
     vae = (init if init is not None else VideoVAE(vae_config)).set_precision(cfg.precision).train()
@@ -348,8 +355,16 @@ def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor
             x = data_parallel.shard(sampler.images(per_rank * group.world_size), group)
             n_samples = 0
         else:
-            x = data_parallel.shard(sampler.videos(cfg.batch_size), group)  # every rank draws the global batch
-            n_samples = cfg.batch_size
+            video_step = step - (step // cfg.image_every if cfg.image_every else 0)
+            if long_clip_batch and ((cfg.long_clip_every and video_step % cfg.long_clip_every == 0)
+                                    or frac >= cfg.long_clip_from):
+                # Whole clips at a batch of the same pixel count: the causal layers then also learn the
+                # frames deep into a clip, which short crops never reach (vae/config.py, long_clip_every).
+                x = data_parallel.shard(sampler.videos(long_clip_batch, full_length=True), group)
+                n_samples = long_clip_batch
+            else:
+                x = data_parallel.shard(sampler.videos(cfg.batch_size), group)  # every rank draws the global batch
+                n_samples = cfg.batch_size
         # The posterior sample's noise is drawn for the global batch and sharded like the data, so the run
         # does not depend on the number of processes.
         noise = data_parallel.shard(torch.randn(x.shape[0] * group.world_size, *vae.latent_shape(*x.shape[2:])), group)
