@@ -48,8 +48,8 @@ train-default: $(STAMP)
 # The default VAE recipe from scratch: 30 min on 2 cores (squared-error loss), then its benchmark table.
 # Two 1-thread ranks (minisora/vae/data_parallel.py) with torch.compile: measured on the 2-core CPU on one
 # day, 33.6 dB held-out after 30 min against 33.2 dB for one eager 2-thread process (1.4x the clips/s).
-# The last 20% trains on whole 17-frame clips (long_clip_from, vae/config.py): frames 9-16 then decode
-# ~0.8 dB better; 33.4 dB held-out in a 30-min run on a day when the VM ran ~30% fewer clips/s.
+# The last 20% trains on whole 17-frame clips (long_clip_from, vae/config.py): the same mean (33.39 against
+# 33.36 dB held-out in a same-day pair of 30-min runs) with quality even across the clip's frames.
 train-vae-default: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/torchrun --standalone --nproc_per_node=2 -m minisora.cli train-vae --preset default \
 		--minutes 30 --steps 1000000 --threads 1 --batch-size 8 --lr 6e-4 --out runs/vae-default \
