@@ -314,3 +314,38 @@ def test_long_clip_steps_train_on_whole_clips(tmp_path, monkeypatch, knob) -> No
     assert shapes == expected
     with pytest.raises(ConfigError, match="long_clip_from"):
         VAETrainConfig(long_clip_from=1.5)
+
+
+def test_ema_weights_are_evaluated_released_and_resumed(tmp_path) -> None:
+    """ema_decay: the log holds the averaged and the trained weights' PSNR, the released weights are the
+    average (not the trained weights), and a resumed run reloads the same average."""
+    from safetensors.torch import load_file
+
+    pool = synthetic_pool(2, 16, 16, 5, seed=3, progress=False)
+    cfg = VAETrainConfig(preset="debug", steps=12, batch_size=2, lr=2e-3, warmup_steps=2, crop_size=0,
+                         crop_frames=0, image_every=0, eval_every=6, save_every=6, log_every=3, threads=1,
+                         precision="fp32", out=str(tmp_path / "run"), release_dir=str(tmp_path / "release"),
+                         ema_decay=0.9)
+    vae, hist = train_vae(cfg, pool=pool, val=pool, progress=False)
+    evals = [h for h in hist if "val_psnr" in h]
+    assert len(evals) == 3 and all("val_psnr_trained" in h for h in evals)
+    assert evals[-1]["val_psnr"] != evals[-1]["val_psnr_trained"]
+    ema = load_file(str(tmp_path / "run" / "checkpoint" / "ema.safetensors"))
+    trained = load_file(str(tmp_path / "run" / "checkpoint" / "model.safetensors"))
+    released = load_file(str(tmp_path / "release" / "model.safetensors"))
+    name = "decoder.conv_out.weight" if "decoder.conv_out.weight" in ema else next(iter(ema))
+    assert torch.equal(released[name], ema[name].bfloat16())
+    assert not torch.equal(released[name], trained[name].bfloat16())
+    returned = vae.state_dict()
+    assert all(torch.equal(returned[k], ema[k]) for k in ema)  # train_vae hands back the released weights
+    # resuming the finished run reloads model and average: the release is written again unchanged
+    train_vae(cfg, pool=pool, val=pool, resume=True, progress=False)
+    again = load_file(str(tmp_path / "release" / "model.safetensors"))
+    assert all(torch.equal(again[k], released[k]) for k in released)
+    train_vae(cfg.replace(ema_decay=0.0, release_dir="", out=str(tmp_path / "plain"), steps=2, save_every=0,
+                          eval_every=0), pool=pool, val=pool, progress=False)
+    with pytest.raises(ValueError, match="no EMA weights"):
+        train_vae(cfg.replace(out=str(tmp_path / "plain"), release_dir=""), pool=pool, val=pool, resume=True,
+                  progress=False)
+    with pytest.raises(ConfigError, match="ema_decay"):
+        VAETrainConfig(ema_decay=1.0)

@@ -23,6 +23,7 @@ import json
 import math
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +35,7 @@ from tqdm import tqdm
 
 from minisora.config import from_dict, to_dict
 from minisora.train.distributed import shutdown
+from minisora.train.ema import EMA
 from minisora.vae import data_parallel
 from minisora.vae.config import VAEConfig, VAETrainConfig
 from minisora.vae.losses import psnr, vae_loss
@@ -192,24 +194,34 @@ def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]
 
 
 def save_checkpoint(folder: Path, vae: VideoVAE, opt: torch.optim.Optimizer, sampler: CropSampler,
-                    step: int, elapsed: float, cfg: VAETrainConfig, history: list[dict]) -> None:
-    """Slots: model (fp32 safetensors), optimizer (safetensors + JSON scalars), step, elapsed time,
-    data RNG, config and log history (JSON). Written file by file atomically, the state file last."""
+                    step: int, elapsed: float, cfg: VAETrainConfig, history: list[dict], ema: EMA | None = None) -> None:
+    """Slots: model (fp32 safetensors), optimizer (safetensors + JSON scalars), EMA weights (if any),
+    step, elapsed time, data RNG, config and log history (JSON). Written file by file atomically, the
+    state file last."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name, tensors in (("model", vae.state_dict()), ("optimizer", _optimizer_tensors(opt)[0])):
+    slots = [("model", vae.state_dict()), ("optimizer", _optimizer_tensors(opt)[0])]
+    if ema is not None:
+        slots.append(("ema", ema.state_dict()))
+    for name, tensors in slots:
         tmp = folder / f".{name}.safetensors.tmp"
         save_file({k: v.detach().contiguous() for k, v in tensors.items()}, str(tmp))
         tmp.replace(folder / f"{name}.safetensors")
     state = {"step": step, "elapsed": elapsed, "train_config": to_dict(cfg), "vae_config": to_dict(vae.config),
              "optimizer": _optimizer_tensors(opt)[1], "sampler_rng": sampler.gen.get_state().tolist(),
-             "history": history}
+             "history": history, "has_ema": ema is not None}
     atomic_write_bytes(folder / "trainer_state.json", json.dumps(state).encode())
 
 
-def load_checkpoint(folder: Path, vae: VideoVAE, opt: torch.optim.Optimizer, sampler: CropSampler) -> dict:
+def load_checkpoint(folder: Path, vae: VideoVAE, opt: torch.optim.Optimizer, sampler: CropSampler,
+                    ema: EMA | None = None) -> dict:
     state = json.loads((folder / "trainer_state.json").read_text())
+    if ema is not None and not state.get("has_ema", False):
+        raise ValueError(f"checkpoint {str(folder)!r} holds no EMA weights but ema_decay={ema.decay}; resume "
+                         f"with ema_decay=0 or start a new run (another --out)")
     vae.load_state_dict(load_file(str(folder / "model.safetensors")))
     _load_optimizer(opt, load_file(str(folder / "optimizer.safetensors")), state["optimizer"])
+    if ema is not None:
+        ema.load_state_dict(load_file(str(folder / "ema.safetensors")))
     sampler.gen.set_state(torch.tensor(state["sampler_rng"], dtype=torch.uint8))
     return state
 
@@ -221,6 +233,27 @@ def lr_at(progress: float, step: int, cfg: VAETrainConfig) -> float:
     warm = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
     cos = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
     return cfg.lr * warm * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cos)
+
+
+@contextmanager
+def averaged_weights(vae: VideoVAE, ema: EMA | None):
+    """Inside the block `vae` holds the EMA weights (if any); the trained weights come back after."""
+    if ema is None:
+        yield vae
+        return
+    params = [p for p in vae.parameters() if p.requires_grad]
+    trained = [p.detach().clone() for p in params]
+    ema.copy_to(vae)
+    try:
+        yield vae
+    finally:
+        with torch.no_grad():
+            torch._foreach_copy_(params, trained)
+
+
+def _ema_decay_at(step: int, cfg: VAETrainConfig) -> float:
+    """Ramped decay: early in a run the average follows the weights closely (it forgets the random start)."""
+    return min(cfg.ema_decay, (1 + step) / (10 + step))
 
 
 def _log_status(line: str, status_file: str | None) -> None:
@@ -325,12 +358,15 @@ def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor
     # fused: one kernel per step for all parameters. Measured on the 2-core CPU: the per-tensor loop
     # of the default implementation took ~30% of a default-preset training step.
     opt = torch.optim.AdamW(trainable, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay, fused=True)
+    ema = EMA(vae, cfg.ema_decay) if cfg.ema_decay > 0 else None
     step, elapsed0, history = 0, 0.0, []
     ckpt = out / "checkpoint"
     if resume and (ckpt / "trainer_state.json").is_file():
-        state = load_checkpoint(ckpt, vae, opt, sampler)
+        state = load_checkpoint(ckpt, vae, opt, sampler, ema)
         step, elapsed0, history = state["step"], state["elapsed"], state["history"]
     data_parallel.broadcast_parameters(vae, group)
+    if ema is not None and step == 0:
+        ema = EMA(vae, cfg.ema_decay)  # start from the broadcast weights, identical on every rank
     average_gradients = data_parallel.GradientAverager(trainable, group)
     if group.is_main:
         (out / "config.json").write_text(json.dumps({"train": to_dict(cfg), "vae": to_dict(vae_config)}, indent=2))
@@ -392,6 +428,9 @@ def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor
             raise FloatingPointError(f"VAE loss became {loss.item()} at step {step}; lower lr (now {lr:g})")
         opt.step()
         step += 1
+        if ema is not None:
+            ema.decay = _ema_decay_at(step, cfg)
+            ema.update(vae, step)
         window_n += n_samples
         bar.update(1)
 
@@ -412,25 +451,44 @@ def _train(cfg: VAETrainConfig, vae_config: VAEConfig | None, pool: torch.Tensor
             bar.set_postfix(loss=f"{parts['loss']:.4f}", psnr=f"{rec_psnr:.1f}", sps=f"{sps:.1f}",
                             eta=f"{eta / 60:.1f}m")
         if cfg.eval_every and (step % cfg.eval_every == 0):
-            v = psnr(reconstruct(vae, val), to_float(val))
-            history.append({"step": step, "val_psnr": v, "elapsed_s": time.perf_counter() - t_start})
+            history.append({"step": step, **_evaluate(vae, ema, val), "elapsed_s": time.perf_counter() - t_start})
             log_f.write(json.dumps(history[-1]) + "\n")
             log_f.flush()
-            bar.write(f"step {step}: held-out PSNR {v:.2f} dB")
+            bar.write(f"step {step}: held-out PSNR {_describe(history[-1])}")
         if cfg.save_every and step % cfg.save_every == 0 and step < cfg.steps:
-            _save(vae, opt, sampler, step, time.perf_counter() - t_start, cfg, history, pool, status_file)
+            _save(vae, opt, sampler, step, time.perf_counter() - t_start, cfg, history, pool, status_file, ema)
     bar.close()
     if group.is_main:
         elapsed = time.perf_counter() - t_start
-        v = psnr(reconstruct(vae, val), to_float(val))
-        history.append({"step": step, "val_psnr": v, "elapsed_s": elapsed, "final": True})
+        history.append({"step": step, **_evaluate(vae, ema, val), "elapsed_s": elapsed, "final": True})
         log_f.write(json.dumps(history[-1]) + "\n")
         log_f.close()
-        _save(vae, opt, sampler, step, elapsed, cfg, history, pool, status_file)
+        _save(vae, opt, sampler, step, elapsed, cfg, history, pool, status_file, ema)
     shutdown(group)  # the other ranks wait here for rank 0's final save
+    if ema is not None:
+        ema.copy_to(vae)  # hand back the weights that were released
     if cfg.freeze_encoder:
         vae.encoder.eval()
     return vae, (history if group.is_main else [])
+
+
+def _evaluate(vae: VideoVAE, ema: EMA | None, val: torch.Tensor) -> dict[str, float]:
+    """Held-out PSNR of the weights that get released (`val_psnr`) and, with EMA on, of the trained
+    weights too (`val_psnr_trained`), so the log shows what the averaging is worth."""
+    target = to_float(val)
+    out = {}
+    if ema is not None:
+        out["val_psnr_trained"] = psnr(reconstruct(vae, val), target)
+    with averaged_weights(vae, ema):
+        out["val_psnr"] = psnr(reconstruct(vae, val), target)
+    return out
+
+
+def _describe(entry: dict) -> str:
+    text = f"{entry['val_psnr']:.2f} dB"
+    if "val_psnr_trained" in entry:
+        text += f" (EMA; trained weights {entry['val_psnr_trained']:.2f} dB)"
+    return text
 
 
 def _load_init(cfg: VAETrainConfig, vae_config: VAEConfig | None) -> VideoVAE | None:
@@ -461,8 +519,9 @@ def _provenance(cfg: VAETrainConfig) -> dict | None:
 
 
 def _save(vae: VideoVAE, opt: torch.optim.Optimizer, sampler: CropSampler, step: int, elapsed: float,
-          cfg: VAETrainConfig, history: list[dict], pool: torch.Tensor, status_file: str | None) -> None:
-    save_checkpoint(Path(cfg.out) / "checkpoint", vae, opt, sampler, step, elapsed, cfg, history)
+          cfg: VAETrainConfig, history: list[dict], pool: torch.Tensor, status_file: str | None,
+          ema: EMA | None = None) -> None:
+    save_checkpoint(Path(cfg.out) / "checkpoint", vae, opt, sampler, step, elapsed, cfg, history, ema)
     if cfg.release_dir:
         val_psnr = next((h["val_psnr"] for h in reversed(history) if "val_psnr" in h), float("nan"))
         sps = next((h["samples_per_s"] for h in reversed(history) if "samples_per_s" in h), float("nan"))
@@ -481,6 +540,7 @@ def _save(vae: VideoVAE, opt: torch.optim.Optimizer, sampler: CropSampler, step:
                                    f"({previous.get('phase', 'full VAE training')}), then {step} steps / "
                                    f"{elapsed / 60:.1f} min ({info['phase']}, init from {cfg.init_from})")
         stats = None if cfg.freeze_encoder else pool[: cfg.stats_clips]
-        release(vae, cfg.release_dir, stats, status_file,
-                note=f"(step {step}, {elapsed / 60:.1f} min, held-out PSNR {val_psnr:.2f} dB)", info=info)
+        with averaged_weights(vae, ema):  # the statistics are measured on the encoder that is released
+            release(vae, cfg.release_dir, stats, status_file,
+                    note=f"(step {step}, {elapsed / 60:.1f} min, held-out PSNR {val_psnr:.2f} dB)", info=info)
         # Training continues on raw latents; the stored statistics only matter for encode/decode.
