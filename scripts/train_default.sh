@@ -93,7 +93,7 @@ finetune() {  # finetune RUN_NAME CACHE INIT_FROM LR STEPS [OVERRIDE...]: the tr
 
 # ---------------------------------------------------------------------------------------- leg 1
 if [[ -z "${SKIP_LEG1:-}" ]]; then
-  stage vae "$PY" -m minisora.cli train-vae --preset default --minutes "$VAE_MINUTES" --lr 4e-4 --threads 1 \
+  stage vae "$PY" -m minisora.cli train-vae --preset minisora-tiny --minutes "$VAE_MINUTES" --lr 4e-4 --threads 1 \
     --out "$RUN/vae1" --release-dir "$RUN/vae1/release" --set stats_clips=48 --set warmup_steps=50 "${L1_EDGE_LOSS[@]}"
   stage rewriter "$PY" -m minisora.cli train-rewriter --out "$ASSETS/rewriter"
   stage cache1 cache "$RUN/vae1/release" "$RUN/cache1" "$CACHE1" 0
@@ -106,10 +106,10 @@ fi
 
 # ---------------------------------------------------------------------------------------- leg 2
 if [[ -z "${SKIP_LEG2:-}" ]]; then
-  stage vae-ft "$PY" -m minisora.cli train-vae --preset default --init-from "$RUN/vae1/release" --freeze-encoder \
+  stage vae-ft "$PY" -m minisora.cli train-vae --preset minisora-tiny --init-from "$RUN/vae1/release" --freeze-encoder \
     --minutes "$VAE_FT_MINUTES" --lr 2e-4 --threads 1 --out "$RUN/vae-ft" --release-dir "$RUN/vae-ft/release" \
     "${L1_EDGE_LOSS[@]}"
-  stage vae "$PY" -m minisora.cli train-vae --preset default --init-from "$RUN/vae-ft/release" \
+  stage vae "$PY" -m minisora.cli train-vae --preset minisora-tiny --init-from "$RUN/vae-ft/release" \
     --minutes "$VAE2_MINUTES" --lr 2e-4 --threads 2 --out "$RUN/vae2" --release-dir "$ASSETS/vae" \
     --set warmup_steps=50 --set stats_clips=64 --set num_train_clips=2000 "${L1_EDGE_LOSS[@]}"
   stage cache2 cache "$ASSETS/vae" "$RUN/cache2" "$CACHE2" 1
@@ -135,7 +135,7 @@ stage export release dit4 "$DIT1_STEPS+$DIT2_STEPS+$DIT3_STEPS+$DIT4_STEPS" "$CA
 # The judge on the VAE's own reconstructions (bench/vae_ceiling.py) kept a small star's shape in 35% of
 # clips: an unweighted loss spends the decoder on flat background. 22 min here (AVX2, fp32, ~4 steps/s):
 # held-out PSNR 31.8 -> 32.3 dB, small stars 0.35 -> 0.63, reconstruction shape 0.916 -> 0.948.
-stage vae-fg "$PY" -m minisora.cli train-vae --preset default --init-from "$ASSETS/vae" --freeze-encoder \
+stage vae-fg "$PY" -m minisora.cli train-vae --preset minisora-tiny --init-from "$ASSETS/vae" --freeze-encoder \
   --minutes "$VAE_FG_MINUTES" --lr 2e-4 --threads 2 --out "$RUN/vae-fg" --release-dir "$RUN/vae-fg/release" \
   --set foreground_weight=8 --set num_train_clips=2000 --set warmup_steps=50 "${L1_EDGE_LOSS[@]}"
 stage vae-fg-copy cp "$RUN/vae-fg/release/config.json" "$RUN/vae-fg/release/model.safetensors" \

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 
 import pytest
@@ -19,11 +20,16 @@ from minisora.vae.train import CropSampler, latent_stats, synthetic_pool, to_flo
 STEPS = 60
 
 
-def _random_vae(seed: int = 0) -> VideoVAE:
+# Every upsampling kernel the config allows in time: a 1-frame kernel needs no causal cache at all.
+UPSAMPLE_KERNELS = [(3, 3, 3), (1, 3, 3), (1, 1, 1)]
+
+
+def _random_vae(seed: int = 0, upsample_kernel: tuple[int, int, int] = (3, 3, 3)) -> VideoVAE:
     """A debug VAE with every weight random (the zero-initialised residual convs too), in fp32,
     so that causality and tiling checks exercise every layer."""
     torch.manual_seed(seed)
-    vae = VideoVAE(VAEConfig.preset("debug")).set_precision("fp32").eval()
+    cfg = dataclasses.replace(VAEConfig.preset("debug"), upsample_kernel=upsample_kernel)
+    vae = VideoVAE(cfg).set_precision("fp32").eval()
     with torch.no_grad():
         for m in vae.modules():
             if isinstance(m, torch.nn.Conv3d):
@@ -64,6 +70,8 @@ def test_shapes_and_geometry() -> None:
         VAEConfig(spatial_factor=8, patch_size=2, encoder_channels=(8, 8), decoder_channels=(8, 8))
     with pytest.raises(ConfigError, match="temporal_factor=3"):
         VAEConfig(temporal_factor=3)
+    with pytest.raises(ConfigError, match="upsample_kernel"):
+        VAEConfig(upsample_kernel=(2, 3, 3))
 
 
 def test_other_compressions() -> None:
@@ -79,9 +87,10 @@ def test_other_compressions() -> None:
         assert VideoVAE(cfg1).encode(torch.zeros(1, 3, 3, 16, 16)).shape == (1, 4, 3, 2, 2)
 
 
-def test_causal_in_time() -> None:
+@pytest.mark.parametrize("upsample_kernel", UPSAMPLE_KERNELS)
+def test_causal_in_time(upsample_kernel) -> None:
     """Changing frame k never changes the latents of earlier latent frames (nor decoded frames)."""
-    vae = _random_vae()
+    vae = _random_vae(upsample_kernel=upsample_kernel)
     torch.manual_seed(1)
     x = torch.rand(1, 3, 13, 32, 32) * 2 - 1
     with torch.no_grad():
@@ -103,8 +112,9 @@ def test_causal_in_time() -> None:
         assert (y3[:, :, 5:9] - y[:, :, 5:9]).abs().max() > 1e-3
 
 
-def test_chunked_time_equals_whole_clip() -> None:
-    vae = _random_vae()
+@pytest.mark.parametrize("upsample_kernel", UPSAMPLE_KERNELS)
+def test_chunked_time_equals_whole_clip(upsample_kernel) -> None:
+    vae = _random_vae(upsample_kernel=upsample_kernel)
     torch.manual_seed(2)
     x = torch.rand(2, 3, 17, 32, 32) * 2 - 1
     with torch.no_grad():
@@ -349,3 +359,12 @@ def test_ema_weights_are_evaluated_released_and_resumed(tmp_path) -> None:
                   progress=False)
     with pytest.raises(ConfigError, match="ema_decay"):
         VAETrainConfig(ema_decay=1.0)
+
+
+def test_bundled_vae_matches_its_preset() -> None:
+    """scripts/train_default.sh reproduces the bundled VAE with --preset minisora-tiny (init_from checks it)."""
+    from minisora.config import from_dict
+    from minisora.pipeline import DEFAULT_MODEL_DIR
+
+    bundled = from_dict(VAEConfig, json.loads((DEFAULT_MODEL_DIR / "vae" / "config.json").read_text()))
+    assert bundled == VAEConfig.preset("minisora-tiny")

@@ -138,11 +138,12 @@ class Upsample(nn.Module):
     is dropped: 1 + k frames -> 1 + 2k frames.
     """
 
-    def __init__(self, cin: int, cout: int, temporal: bool, shortcut: bool = True) -> None:
+    def __init__(self, cin: int, cout: int, temporal: bool, shortcut: bool = True,
+                 kernel: tuple[int, int, int] = (3, 3, 3)) -> None:
         super().__init__()
         self.st = 2 if temporal else 1
         self.cout = cout
-        self.conv = CausalConv3d(cin, cout * self.st * 4, 3)
+        self.conv = CausalConv3d(cin, cout * self.st * 4, kernel)
         # Parameter-free shortcut (DC-AE): repeat channels, then the same depth-to-space; the mirror
         # of Downsample's fold-and-average.
         n = cout * self.st * 4

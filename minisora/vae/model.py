@@ -82,7 +82,7 @@ class Decoder(nn.Module):
         layers: list[nn.Module] = [ResBlock(c, c, cfg.norm_eps) for _ in range(cfg.mid_blocks)]
         for i, c_out in enumerate(reversed(ch)):
             if i > 0:
-                layers.append(Upsample(c, c_out, temporal[i - 1], cfg.shortcuts))
+                layers.append(Upsample(c, c_out, temporal[i - 1], cfg.shortcuts, cfg.upsample_kernel))
                 c = c_out
             tk = cfg.full_res_time_kernel if i == len(ch) - 1 else 3
             layers += [ResBlock(c, c_out, cfg.norm_eps, tk) for _ in range(cfg.decoder_blocks)]
