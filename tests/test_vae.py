@@ -361,10 +361,14 @@ def test_ema_weights_are_evaluated_released_and_resumed(tmp_path) -> None:
         VAETrainConfig(ema_decay=1.0)
 
 
-def test_bundled_vae_matches_its_preset() -> None:
+def test_released_vaes_match_their_presets() -> None:
     """scripts/train_default.sh reproduces the bundled VAE with --preset minisora-tiny (init_from checks it)."""
     from minisora.config import from_dict
     from minisora.pipeline import DEFAULT_MODEL_DIR
 
     bundled = from_dict(VAEConfig, json.loads((DEFAULT_MODEL_DIR / "vae" / "config.json").read_text()))
     assert bundled == VAEConfig.preset("minisora-tiny")
+    # ... and minisora/assets/vae-default (bench/vae.py's default) is the default preset, loadable as such.
+    trained = VideoVAE.from_pretrained(DEFAULT_MODEL_DIR.parent / "vae-default")
+    assert trained.config == VAEConfig.preset("default") != bundled
+    assert trained.latent_shape(17, 64, 64) == (16, 5, 8, 8)

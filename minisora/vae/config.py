@@ -119,9 +119,9 @@ VAE_PRESETS: dict[str, VAEConfig] = {
     # - no residual block at latent resolution (mid_blocks=0): 31.83 dB against 31.39 dB (both 1x1x1), and
     #   no worse at an equal step count. Dropping the encoder's per-stage blocks instead gave 31.80 dB,
     #   moving them into the decoder (decoder_blocks=2) 31.60 dB.
-    # Together a training step costs ~40% less than minisora-tiny's; `make train-vae-default` (30 min, two
-    # ranks) reached 35.80 dB held-out (16289 steps) where the same recipe on minisora-tiny's architecture
-    # reached 33.05-33.62 dB (~8-10k steps).
+    # Together an eager training step takes 32-39% less time than minisora-tiny's (2 and 1 threads, batch 4 of
+    # 9x32x32 crops, bf16); `make train-vae-default` (30 min, two ranks) reached 35.80 dB held-out in 16289
+    # steps, where the same recipe on minisora-tiny's architecture reached 33.05-33.62 dB in ~8-10k steps.
     "default": VAEConfig(encoder_channels=(32, 64, 128), decoder_channels=(32, 64, 128), full_res_time_kernel=1,
                          upsample_kernel=(1, 1, 1), mid_blocks=0),
     # The VAE inside the bundled minisora-tiny, trained (and its transformer on its latents) before the
