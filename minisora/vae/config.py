@@ -177,6 +177,8 @@ class VAETrainConfig:
     # Exponential moving average of the weights (0 = off): evaluation, the held-out PSNR in the log and
     # the released weights use the average; checkpoints keep both. The decay ramps up as
     # min(ema_decay, (1 + step) / (10 + step)), so the average never carries much of the random start.
+    # Measured (three 20-min runs, 1 thread each, decay 0.999): 0.2-0.6 dB ahead of the trained weights
+    # mid-run, within 0.05 dB at the end of the cosine schedule; so off by default (it costs time per step).
     ema_decay: float = 0.0
     # Loss: squared error + optional L1 and edge term (L1 between spatial/temporal finite differences) + KL.
     # Squared error is the default: measured at equal time (6 min, 1 thread, default preset) it reached
