@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from conftest import needs_cxx
-from minisora.config import ConfigError
+from minisora.config import ConfigError, from_dict
+from minisora.pipeline import DEFAULT_MODEL_DIR
 from minisora.vae.config import VAEConfig, VAETrainConfig
 from minisora.vae.losses import psnr
 from minisora.vae.model import VideoVAE
@@ -20,7 +21,7 @@ from minisora.vae.train import CropSampler, latent_stats, synthetic_pool, to_flo
 STEPS = 60
 
 
-# Every upsampling kernel the config allows in time: a 1-frame kernel needs no causal cache at all.
+# Upsampling kernels with 3 and 1 frames in time (a 1-frame kernel keeps no causal cache) and 3 and 1 pixels in space.
 UPSAMPLE_KERNELS = [(3, 3, 3), (1, 3, 3), (1, 1, 1)]
 
 
@@ -363,9 +364,6 @@ def test_ema_weights_are_evaluated_released_and_resumed(tmp_path) -> None:
 
 def test_released_vaes_match_their_presets() -> None:
     """scripts/train_default.sh reproduces the bundled VAE with --preset minisora-tiny (init_from checks it)."""
-    from minisora.config import from_dict
-    from minisora.pipeline import DEFAULT_MODEL_DIR
-
     bundled = from_dict(VAEConfig, json.loads((DEFAULT_MODEL_DIR / "vae" / "config.json").read_text()))
     assert bundled == VAEConfig.preset("minisora-tiny")
     # ... and minisora/assets/vae-default (bench/vae.py's default) is the default preset, loadable as such.

@@ -105,12 +105,16 @@ class VAEConfig:
         return VAE_PRESETS[name]
 
 
+# The VAE inside the bundled minisora-tiny, trained (and its transformer on its latents) before the default
+# preset moved to cheap upsamplings; scripts/train_default.sh reproduces it with this preset.
+_MINISORA_TINY = VAEConfig(encoder_channels=(32, 64, 128), decoder_channels=(32, 64, 128), full_res_time_kernel=1)
+
 VAE_PRESETS: dict[str, VAEConfig] = {
     # Trains in seconds on a CPU; used by the tests. Same compression as the default.
     "debug": VAEConfig(latent_channels=8, patch_size=2, encoder_channels=(16, 32, 32),
                        decoder_channels=(16, 32, 32), mid_blocks=0),
     # For 64x64x17 clips -> 16 x 5 x 8 x 8 latents (compression 208896 / 5120 = 40.8); 2.80M parameters.
-    # Cheaper than the minisora-tiny architecture below in two places, each measured on the 2-core CPU in
+    # Cheaper than the minisora-tiny architecture above in two places, each measured on the 2-core CPU in
     # 20-min runs three side by side (1 thread each, batch 8, lr 6e-4; mean per-frame PSNR on the 200
     # held-out clips of bench/vae.py):
     # - upsamplings are 1x1x1 sub-pixel convolutions (a learned depth-to-space, like a stride-2 transposed
@@ -122,12 +126,8 @@ VAE_PRESETS: dict[str, VAEConfig] = {
     # Together an eager training step takes 32-39% less time than minisora-tiny's (2 and 1 threads, batch 4 of
     # 9x32x32 crops, bf16); `make train-vae-default` (30 min, two ranks) reached 35.80 dB held-out in 16289
     # steps, where the same recipe on minisora-tiny's architecture reached 33.05-33.62 dB in ~8-10k steps.
-    "default": VAEConfig(encoder_channels=(32, 64, 128), decoder_channels=(32, 64, 128), full_res_time_kernel=1,
-                         upsample_kernel=(1, 1, 1), mid_blocks=0),
-    # The VAE inside the bundled minisora-tiny, trained (and its transformer on its latents) before the
-    # default preset moved to cheap upsamplings; scripts/train_default.sh reproduces it with this preset.
-    "minisora-tiny": VAEConfig(encoder_channels=(32, 64, 128), decoder_channels=(32, 64, 128),
-                               full_res_time_kernel=1),
+    "default": dataclasses.replace(_MINISORA_TINY, upsample_kernel=(1, 1, 1), mid_blocks=0),
+    "minisora-tiny": _MINISORA_TINY,
 }
 
 
