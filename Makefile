@@ -64,4 +64,4 @@ eval: $(STAMP)
 	$(BIN)/python -m minisora.cli eval --n 200 --split heldout
 
 judge-selftest: $(STAMP)
-	$(BIN)/python -m minisora.eval.judge --selftest
+	$(BIN)/python -m minisora.world.judge.selftest --selftest

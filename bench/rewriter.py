@@ -5,7 +5,7 @@ the rewriter never saw in training, e.g. a red star). Half are used as written; 
 paraphrased by replacing one or two attribute words with synonyms from `BENCH_SYNONYMS` below.
 
 `BENCH_SYNONYMS` is a held-out list, independent of the mapper: the caption parser does not know its
-words and none is in the mapper's lexicon (`synonyms.CURATED`), stop-words or out-of-world list
+words and none is in the mapper's lexicon (`world.normalize.CURATED`), stop-words or out-of-world list
 (`check_synonym_list` refuses to run otherwise), so the figure measures how the mapper generalises
 to words it was never given (word-form rules, the xkcd/CSS colour dictionaries, then MiniLM
 neighbours), not how well a table was copied. The list was fixed before measuring and must not be
@@ -36,11 +36,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from minisora.data.captions import parse, write_prompt
-from minisora.data.synthetic import sample_scene
+from minisora.world.grammar import parse
+from minisora.world.captions import write_prompt
+from minisora.world.scenes import sample_scene
 from minisora.text.rewriter import DEFAULT_REWRITER_DIR, RewriteError, load_rewriter
-from minisora.text.rule_based import check_caption, expand, validity_problems
-from minisora.text.synonyms import CURATED, OUTSIDE_WORLD, STOP_WORDS, TERM_CATEGORY
+from minisora.world.rules import check_caption, expand, validity_problems
+from minisora.world.normalize import CURATED, OUTSIDE_WORLD, STOP_WORDS, TERM_CATEGORY
 
 # Synonyms for the paraphrased half, keyed by the vocabulary word they replace in a prompt.
 BENCH_SYNONYMS: dict[str, tuple[str, ...]] = {

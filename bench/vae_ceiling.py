@@ -23,10 +23,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from minisora.data.captions import write_prompt  # noqa: E402
-from minisora.data.synthetic import render, sample_scene  # noqa: E402
+from minisora.world.captions import write_prompt  # noqa: E402
+from minisora.world.render import render  # noqa: E402
+from minisora.world.scenes import sample_scene
 from minisora.eval.eval_cli import pooled_table  # noqa: E402
-from minisora.eval.judge import judge  # noqa: E402
+from minisora.world.judge.scoring import judge  # noqa: E402
 from minisora.vae.model import VideoVAE  # noqa: E402
 
 

@@ -47,7 +47,22 @@ def main(argv: list[str] | None = None) -> int:
     from minisora.malloc import keep_freed_memory
     keep_freed_memory()  # before the command allocates anything big (minisora/malloc.py says why)
     module = importlib.import_module(COMMANDS[args.command][0])
-    return int(module.run(args) or 0)
+    try:
+        return int(module.run(args) or 0)
+    except user_errors() as e:
+        # Bad input (a corrupt weights file, invalid YAML/JSON, an unreadable video, ...) is reported
+        # as one line naming the file or key, whichever command met it; a traceback means a bug.
+        print(f"minisora {args.command}: {e}", file=sys.stderr)
+        return 2
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """The project's own error types for bad input (each names the file or key and what is valid)."""
+    from minisora.config import ConfigError
+    from minisora.io import VideoReadError
+    from minisora.weights import WeightsError
+
+    return (ConfigError, WeightsError, VideoReadError, FileNotFoundError)
 
 
 if __name__ == "__main__":

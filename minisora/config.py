@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import types
 import typing
@@ -114,6 +115,8 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{path}: expected a number, got {value!r}")
+        if not math.isfinite(value):  # `.nan` / `.inf` in YAML, NaN in JSON: never a usable setting
+            raise ConfigError(f"{path}: {value!r} is not a finite number; give a finite value")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -150,13 +153,47 @@ def apply_overrides(obj: T, overrides: list[str]) -> T:
     return from_dict(type(obj), data)
 
 
+def _read_text(path: Path, what: str) -> str:
+    if not path.is_file():
+        raise ConfigError(f"{what} file {str(path)!r} does not exist")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}); a {what} file must be UTF-8") from None
+
+
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file -> plain data; malformed YAML raises ConfigError naming the file, line and column."""
+    path = Path(path)
+    text = _read_text(path, "YAML")
+    try:
+        return parse_yaml(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{path}{where}: not valid YAML ({problem})") from None
+
+
+def read_json(path: str | Path) -> Any:
+    """A JSON file -> plain data; invalid JSON raises ConfigError naming the file, line and column."""
+    path = Path(path)
+    text = _read_text(path, "JSON")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}:{e.lineno}:{e.colno}: not valid JSON ({e.msg})") from None
+
+
 def load_yaml(cls: type[T], path: str | Path) -> T:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
-    with open(path) as f:
-        data = parse_yaml(f.read()) or {}
-    return from_dict(cls, data)
+    data = read_yaml(path) or {}
+    try:
+        return from_dict(cls, data)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
 
 
 def save_yaml(obj: Any, path: str | Path) -> None:
@@ -168,4 +205,9 @@ def save_json(obj: Any, path: str | Path) -> None:
 
 
 def load_json(cls: type[T], path: str | Path) -> T:
-    return from_dict(cls, json.loads(Path(path).read_text()))
+    try:
+        return from_dict(cls, read_json(path))
+    except ConfigError as e:
+        if str(e).startswith(str(path)):
+            raise
+        raise ConfigError(f"{path}: {e}") from None

@@ -20,8 +20,10 @@ PROMPT = "a red circle moving right and a blue star bouncing on a navy backgroun
 def _render_fallback(prompt: str, out: Path, seed: int) -> int:
     import numpy as np
 
-    from minisora.data.captions import parse, write_caption
-    from minisora.data.synthetic import render, spec_from_parsed
+    from minisora.world.grammar import parse
+    from minisora.world.captions import write_caption
+    from minisora.world.render import render
+    from minisora.world.scenes import spec_from_parsed
     from minisora.io import export_to_video
 
     parsed = parse(prompt)

@@ -18,9 +18,11 @@ Frames are always uint8 RGB arrays of shape (T, H, W, 3). Formats:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import warnings
 from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
@@ -42,6 +44,57 @@ _GIF_COMMENT_PREFIX = "minisora "
 
 class VideoReadError(ValueError):
     """A video file exists but cannot be decoded (corrupt, truncated, not a video)."""
+
+
+class CorruptVideoWarning(UserWarning):
+    """The decoder reported errors inside a video that still decoded: some frames may be damaged."""
+
+
+IMAGE_FORMATS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+
+
+def read_image(path) -> np.ndarray:
+    """Decode one image file -> uint8 (H, W, 3) RGB. Raises FileNotFoundError for a missing file and
+    VideoReadError naming the file for one that is not a readable image."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such image file: {str(path)!r}")
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB")).copy()
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:  # Pillow's errors for bad files
+        raise VideoReadError(f"cannot read {str(path)!r} as an image ({type(e).__name__}: {e}); "
+                             f"valid: a readable {', '.join(IMAGE_FORMATS)} file") from None
+
+
+@contextlib.contextmanager
+def _decoder_errors(path: Path, errors: list | None):
+    """Collect the error messages FFmpeg's decoders log while the block runs (a damaged H.264 slice
+    is concealed, not raised: the log is the only sign), then report them: appended to `errors`
+    when a list is given, else one CorruptVideoWarning naming the file and the count."""
+    import av.logging
+
+    before, skip_before = av.logging.get_level(), av.logging.get_skip_repeated()
+    av.logging.set_level(av.logging.ERROR)
+    av.logging.set_skip_repeated(False)  # else reading the same damaged file twice reports nothing
+    found: list[str] = []
+    try:
+        # local=False: frame-threaded decoding logs from FFmpeg's worker threads
+        with av.logging.Capture(local=False) as logs:
+            yield found
+        found.extend(f"{name}: {msg.strip()}" for level, name, msg in logs if level <= av.logging.ERROR)
+    finally:
+        av.logging.set_level(before)
+        av.logging.set_skip_repeated(skip_before)
+    if not found:
+        return
+    if errors is not None:
+        errors.extend(found)
+    else:
+        warnings.warn(f"{path}: the decoder reported {len(found)} error(s) (first: {found[0]}); "
+                      f"some frames may be damaged", CorruptVideoWarning, stacklevel=3)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,11 +257,13 @@ def _write_png_sheet(arr: np.ndarray, path: Path, fps: float) -> None:
 # Reading
 # ---------------------------------------------------------------------------------------------
 
-def read_video(path) -> tuple[np.ndarray, float]:
+def read_video(path, decode_errors: list | None = None) -> tuple[np.ndarray, float]:
     """Decode a video file -> (frames uint8 (T, H, W, 3), fps as float).
 
     Raises FileNotFoundError for a missing file, ValueError for an unknown extension and
     VideoReadError (a ValueError) for a file that cannot be decoded or holds no frames.
+    Errors the decoder reports inside a file that still decodes (damaged frames) are appended to
+    `decode_errors` when given, else warned once as a CorruptVideoWarning with their count.
     """
     path = Path(path)
     ext = _suffix(path, READ_FORMATS, "read")
@@ -221,14 +276,19 @@ def read_video(path) -> tuple[np.ndarray, float]:
             return _read_gif(path)
         if ext == ".png":
             return _read_png(path)
-        return _read_av(path)
+        with _decoder_errors(path, decode_errors) as found:
+            frames, fps, expected = _read_av(path)
+            if expected and frames.shape[0] != expected:
+                found.append(f"container: its header lists {expected} frames but {frames.shape[0]} decoded")
+        return frames, fps
     except VideoReadError:
         raise
     except Exception as e:  # FFmpeg/Pillow errors come in many types; name the file and the cause
         raise VideoReadError(f"cannot read {str(path)!r}: {type(e).__name__}: {e}") from e
 
 
-def _read_av(path: Path) -> tuple[np.ndarray, float]:
+def _read_av(path: Path) -> tuple[np.ndarray, float, int]:
+    """-> (frames, fps, frame count stated by the header or 0)."""
     import av
 
     with av.open(str(path), mode="r") as container:
@@ -237,11 +297,12 @@ def _read_av(path: Path) -> tuple[np.ndarray, float]:
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+        expected = int(stream.frames or 0)
     if not frames:
         raise VideoReadError(f"cannot read {str(path)!r}: no frame could be decoded")
     if not rate:
         raise VideoReadError(f"cannot read {str(path)!r}: the stream states no frame rate")
-    return np.stack(frames), float(rate)
+    return np.stack(frames), float(rate), expected
 
 
 def _read_gif(path: Path) -> tuple[np.ndarray, float]:
@@ -326,7 +387,8 @@ def probe_video(path) -> tuple[int, float, int, int]:
     return int(n), float(rate), int(height), int(width)
 
 
-def read_frames(path, indices: Sequence[int], size: tuple[int, int] | None = None) -> tuple[np.ndarray, int]:
+def read_frames(path, indices: Sequence[int], size: tuple[int, int] | None = None,
+                decode_errors: list | None = None) -> tuple[np.ndarray, int]:
     """Decode only the frames at `indices` (non-decreasing, may repeat) -> (uint8 (len, H, W, 3),
     number of indices that lay past the end of the file and were filled with the last frame).
 
@@ -335,7 +397,8 @@ def read_frames(path, indices: Sequence[int], size: tuple[int, int] | None = Non
     stack of full-size frames afterwards.
 
     Decoding runs from the start and stops after the last index needed, so a short clip from
-    the beginning of a long file stays cheap; raises VideoReadError if nothing decodes.
+    the beginning of a long file stays cheap; raises VideoReadError if nothing decodes. Decoder
+    errors inside the file are reported as in `read_video` (`decode_errors`).
     """
     path = Path(path)
     ext = _suffix(path, READ_FORMATS, "read")
@@ -343,7 +406,7 @@ def read_frames(path, indices: Sequence[int], size: tuple[int, int] | None = Non
     if not idx or any(i < 0 for i in idx) or any(b < a for a, b in zip(idx, idx[1:])):
         raise ValueError(f"indices must be a non-empty, non-decreasing list of frame numbers >= 0, got {idx[:8]}...")
     if ext in (".gif", ".png"):
-        frames, _ = read_video(path)
+        frames, _ = read_video(path, decode_errors)
         if size is not None:
             from PIL import Image
 
@@ -356,7 +419,7 @@ def read_frames(path, indices: Sequence[int], size: tuple[int, int] | None = Non
         wanted, last = set(idx), idx[-1]
         got = {}
         try:
-            with av.open(str(path), mode="r") as container:
+            with _decoder_errors(path, decode_errors), av.open(str(path), mode="r") as container:
                 stream = container.streams.video[0]
                 stream.thread_type = "AUTO"
                 def convert(frame) -> np.ndarray:
@@ -390,3 +453,28 @@ def read_frames(path, indices: Sequence[int], size: tuple[int, int] | None = Non
             earlier = [k for k in decoded if k <= i]
             out.append(got[earlier[-1] if earlier else decoded[0]])
     return np.stack(out), filled
+
+
+# ---------------------------------------------------------------------------------------------
+# The pixel scale: uint8 [0, 255] on disk and in outputs, float [-1, 1] inside every model.
+# These two functions are the only place the scale is written; the axis order is the caller's.
+# ---------------------------------------------------------------------------------------------
+
+PIXEL_HALF_RANGE = 127.5  # uint8 v <-> float v / 127.5 - 1
+
+
+def pixels_to_unit(pixels):
+    """uint8 pixels (numpy array or tensor, any shape) -> float32 tensor in [-1, 1], same shape."""
+    import torch
+
+    x = torch.as_tensor(np.asarray(pixels) if not isinstance(pixels, torch.Tensor) else pixels)
+    if x.dtype != torch.uint8:
+        raise TypeError(f"pixels must be uint8 (0..255), got {x.dtype}")
+    return x.float() / PIXEL_HALF_RANGE - 1.0
+
+
+def unit_to_pixels(x):
+    """float tensor in [-1, 1] (any shape; values outside are clamped) -> uint8 tensor, same shape."""
+    import torch
+
+    return ((x.float().clamp(-1, 1) + 1.0) * PIXEL_HALF_RANGE).round().to(torch.uint8)

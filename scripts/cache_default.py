@@ -59,7 +59,7 @@ def _init_worker(vae_dir: str | None, max_length: int, threads: int, text_file: 
 
 
 def _captions(spec, first: str, rng, n: int) -> list[str]:
-    from minisora.data.captions import write_caption
+    from minisora.world.captions import write_caption
 
     caps = [first]
     for _ in range(4 * n):  # distinct phrasings where the writer offers them
@@ -78,7 +78,7 @@ def _encode_chunk(job: tuple) -> list[tuple]:
     import numpy as np
     import torch
 
-    from minisora.data.synthetic import MovingShapesDataset
+    from minisora.world.dataset import MovingShapesDataset
 
     b, (T, H, W, n), start, stop, split, seed, n_captions, k0, count_probs = job
     ds = MovingShapesDataset(n, height=H, width=W, num_frames=T, split=split, seed=seed + 1000 * b,
@@ -123,8 +123,8 @@ def _unpack(row: tuple) -> tuple:
 
 
 def _probs(text: str) -> tuple[float, ...]:
-    from minisora.data import vocabulary as V
-    from minisora.data.synthetic import check_count_probs
+    from minisora.world import vocabulary as V
+    from minisora.world.scenes import check_count_probs
 
     try:
         values = tuple(float(v) for v in text.split(","))

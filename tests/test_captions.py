@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from minisora.data import synthetic as S
-from minisora.data import vocabulary as V
-from minisora.data.captions import (ParsedObject, ParsedScene, parse, parsed_from_spec, write_caption,
-                                    write_prompt)
-from minisora.data.spec import ObjectSpec, OccluderSpec, SceneSpec
+from minisora.world import scenes as S
+from minisora.world import vocabulary as V
+from minisora.world.scene import ParsedObject, ParsedScene, parsed_from_spec
+from minisora.world.grammar import parse
+from minisora.world.captions import write_caption, write_prompt
+from minisora.world.spec import ObjectSpec, OccluderSpec, SceneSpec
 
 
 def _specs(n, seed=0):

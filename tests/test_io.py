@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from minisora.data import synthetic as S
+from minisora.world import render as R, scenes as S
 from minisora.io import (VideoReadError, contact_sheet, export_to_video, probe_video, read_frames,
                          read_video)
 
@@ -14,7 +14,7 @@ from minisora.io import (VideoReadError, contact_sheet, export_to_video, probe_v
 @pytest.fixture(scope="module")
 def clip() -> np.ndarray:
     spec = S.sample_scene(np.random.default_rng(0), "any", occluder_prob=1.0)
-    return S.render(spec, 64, 64, 17)  # (17, 64, 64, 3)
+    return R.render(spec, 64, 64, 17)  # (17, 64, 64, 3)
 
 
 def _psnr(a, b):

@@ -1,12 +1,15 @@
-"""The judge on rendered ground truth: a small version of `python -m minisora.eval.judge --selftest`."""
+"""The judge on rendered ground truth: a small version of `python -m minisora.world.judge.selftest --selftest`."""
 
 import numpy as np
 import pytest
 
-from minisora.data import vocabulary as V
-from minisora.data.spec import ObjectSpec, OccluderSpec, SceneSpec
-from minisora.data.synthetic import render, sample_scene
-from minisora.eval import judge as J
+from minisora.world import vocabulary as V
+from minisora.world.spec import ObjectSpec, OccluderSpec, SceneSpec
+from minisora.world.render import render
+from minisora.world.scenes import sample_scene
+from minisora.world import judge as J
+from minisora.world.judge import selftest as ST
+from minisora.world.judge.measure import majority_shape
 
 N_CLIPS = 36
 
@@ -18,9 +21,9 @@ def clips():
     for i in range(N_CLIPS):
         rng = np.random.default_rng([123, i])
         spec = sample_scene(rng, split=("train", "heldout")[i % 2], occluder_prob=0.3)
-        H, W = J.SELFTEST_SIZES[i % 3]
-        video = render(spec, H, W, J.SELFTEST_FRAMES, J.SELFTEST_FPS)
-        out.append((spec, H, W, video, J.analyze(video, J.SELFTEST_FPS)))
+        H, W = ST.SELFTEST_SIZES[i % 3]
+        video = render(spec, H, W, ST.SELFTEST_FRAMES, ST.SELFTEST_FPS)
+        out.append((spec, H, W, video, J.analyze(video, ST.SELFTEST_FPS)))
     return out
 
 
@@ -46,7 +49,7 @@ def test_ground_truth_is_judged_correct(clips):
 def test_changed_attribute_is_rejected(clips, kind):
     rejected = []
     for i, (spec, _, _, _, a) in enumerate(clips):
-        changed = J._change(spec, kind, np.random.default_rng([7, i]))
+        changed = ST._change(spec, kind, np.random.default_rng([7, i]))
         if changed is None:
             continue
         spec2, key = changed
@@ -65,7 +68,7 @@ def test_noise_and_blank_clips_score_low(clips):
 
 
 def test_every_shape_and_size_recognised_at_every_test_size():
-    for H, W in J.SELFTEST_SIZES:
+    for H, W in ST.SELFTEST_SIZES:
         for shape in V.SHAPES:
             for size in V.SIZES:
                 obj = ObjectSpec(color="purple", shape=shape, size=size, motion="right", speed="slow", x0=0.35, y0=0.45)
@@ -91,12 +94,12 @@ def test_vanishing_object_fails_permanence():
     found = 0
     for i in range(40):
         spec = sample_scene(np.random.default_rng([5, i]), occluder_prob=1.0)
-        H, W = J.SELFTEST_SIZES[i % 3]
-        vanish = J._vanishing_clip(spec, H, W)
+        H, W = ST.SELFTEST_SIZES[i % 3]
+        vanish = ST._vanishing_clip(spec, H, W)
         if vanish is None:
             continue
         clip, key = vanish
-        honest = J.judge(render(spec, H, W, J.SELFTEST_FRAMES, J.SELFTEST_FPS), spec)
+        honest = J.judge(render(spec, H, W, ST.SELFTEST_FRAMES, ST.SELFTEST_FPS), spec)
         assert honest.checks[key], f"scene {i}: honest clip fails {key}"
         assert not J.judge(clip, spec).checks[key], f"scene {i}: vanishing object passes {key}"
         found += 1
@@ -106,7 +109,7 @@ def test_vanishing_object_fails_permanence():
 
 
 def test_mp4_round_trip_keeps_verdicts(clips):
-    results = [J.judge(J._mp4_roundtrip(video, J.SELFTEST_FPS), spec) for spec, _, _, video, _ in clips[:9]]
+    results = [J.judge(ST._mp4_roundtrip(video, ST.SELFTEST_FPS), spec) for spec, _, _, video, _ in clips[:9]]
     assert np.mean([r.accuracy for r in results]) > 0.95
 
 
@@ -128,14 +131,14 @@ def test_judge_rejects_bad_input():
 
 def test_ill_posed_flags_hidden_and_unbounced_objects():
     hidden = ObjectSpec("red", "circle", "small", "still", "slow", 0.5, 0.5)
-    assert J.ill_posed(SceneSpec(objects=(hidden,), background="gray"), 64, 64) == []
-    reasons = J.ill_posed(SceneSpec(objects=(hidden,), background="gray", occluder=OccluderSpec(x=0.5)), 64, 64)
+    assert ST.ill_posed(SceneSpec(objects=(hidden,), background="gray"), 64, 64) == []
+    reasons = ST.ill_posed(SceneSpec(objects=(hidden,), background="gray", occluder=OccluderSpec(x=0.5)), 64, 64)
     assert len(reasons) == 1 and "hidden" in reasons[0]
     # A bouncing object starting in the middle, heading along the diagonal slowly, never meets a wall.
     drifting = ObjectSpec("blue", "square", "small", "bouncing", "slow", 0.4, 0.4, heading=(0.6, 0.8))
-    assert "bounce" in J.ill_posed(SceneSpec(objects=(drifting,), background="black"), 64, 64)[0]
+    assert "bounce" in ST.ill_posed(SceneSpec(objects=(drifting,), background="black"), 64, 64)[0]
     near_wall = ObjectSpec("blue", "square", "small", "bouncing", "fast", 0.75, 0.5, heading=(0.8, 0.6))
-    assert J.ill_posed(SceneSpec(objects=(near_wall,), background="black"), 64, 64) == []
+    assert ST.ill_posed(SceneSpec(objects=(near_wall,), background="black"), 64, 64) == []
 
 
 def test_majority_shape_needs_a_strict_winner():
@@ -144,6 +147,6 @@ def test_majority_shape_needs_a_strict_winner():
     o = J.SeenObject(color="red", present=np.ones(4, bool), clean=np.ones(4, bool), centroid=np.zeros((4, 2)),
                      area=np.ones(4), masks=np.zeros((4, 2, 2), bool),
                      frame_shape=["circle", "square", "circle", None])
-    assert J._majority_shape(o, [0, 1, 2, 3]) == "circle"
-    assert J._majority_shape(o, [0, 1]) is None
-    assert J._majority_shape(o, [3]) is None
+    assert majority_shape(o, [0, 1, 2, 3]) == "circle"
+    assert majority_shape(o, [0, 1]) is None
+    assert majority_shape(o, [3]) is None

@@ -11,7 +11,9 @@ import torch
 
 from minisora.dit.config import DiTConfig
 from minisora.dit.model import DiT
-from minisora.pipeline import MODEL_INDEX_NAME, ModelIndex, Pipeline
+from minisora.conditioning_plan import context_latents
+from minisora.model_folder import MODEL_INDEX_NAME, ModelIndex
+from minisora.pipeline import Pipeline
 from minisora.vae.config import VAEConfig
 from minisora.vae.model import VideoVAE
 
@@ -103,7 +105,7 @@ def test_extend_connect_loop_sdedit_lengths(pipe):
     fwd = gen(pipe, video=clip, extend="forward", return_latents=True)
     assert fwd.frames.shape[0] == 12  # window 17, the first 5 repeat the clip's last 5
     assert len(clip) + len(fwd.frames) == 29  # a valid 1 + 4k length again
-    assert torch.equal(fwd.latents[:, :, :2], pipe._context_latents(clip, 2, True, 64, 64))
+    assert torch.equal(fwd.latents[:, :, :2], context_latents(pipe.encode_video, clip, 2, True, pipe.vae.temporal_factor, 64, 64))
     bwd = gen(pipe, video=clip, extend="backward")
     assert bwd.frames.shape[0] == 8 and (len(bwd.frames) + len(clip) - 1) % 4 == 0
     con = gen(pipe, connect=(clip, clip[::-1].copy()))

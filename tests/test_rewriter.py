@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from minisora.data.captions import parse, write_prompt
-from minisora.data.synthetic import sample_scene
+from minisora.world.grammar import parse
+from minisora.world.captions import write_prompt
+from minisora.world.scenes import sample_scene
 from minisora.text.config import RewriterConfig, RewriterLMConfig
 from minisora.text.lm import RewriterLM, WordTokenizer, generate
 from minisora.text.rewriter import (DEFAULT_REWRITER_DIR, BuiltinRewriter, NoneRewriter, RewriteError,
                                     load_rewriter)
-from minisora.text.rule_based import canonical_prompt, check_caption, expand, make_pairs
+from minisora.world.rules import canonical_prompt, check_caption, expand, make_pairs
 from minisora.text.color_names import ColorNames
-from minisora.text.synonyms import (_ADVERBIAL, _NOUN, CURATED, MOVE, OUTSIDE_WORLD, STOP_WORDS, TERM_CATEGORY,
-                                    WordMapper, slot_categories)
+from minisora.world.normalize import _ADVERBIAL, _NOUN, CURATED, MOVE, OUTSIDE_WORLD, STOP_WORDS, TERM_CATEGORY, WordMapper, slot_categories
 
 SHIPPED = (DEFAULT_REWRITER_DIR / "model.safetensors").is_file()
 

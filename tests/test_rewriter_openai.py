@@ -9,12 +9,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from minisora.data.captions import parse
+from minisora.world.grammar import parse
 from minisora.text.config import OpenAIConfig
 from minisora.text.openai_backend import OpenAIRewriter
 from minisora.text.rewriter import RewriteError
-from minisora.text.rule_based import check_caption
-from minisora.text.synonyms import WordMapper
+from minisora.world.rules import check_caption
+from minisora.world.normalize import WordMapper
 
 GOOD = "A small red circle glides slowly to the left across a black background. Nothing blocks the view."
 LOSES_COLOR = "A small blue circle glides slowly to the left across a black background. Nothing blocks the view."

@@ -6,9 +6,9 @@ import json
 
 from minisora.text.config import RewriterTrainConfig
 from minisora.text.rewriter import load_rewriter
-from minisora.text.rule_based import check_caption
+from minisora.world.rules import check_caption
 from minisora.text.train import train_rewriter
-from minisora.data.captions import parse
+from minisora.world.grammar import parse
 
 
 def test_train_release_load_rewrite(tmp_path):

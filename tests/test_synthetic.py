@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from minisora.data import synthetic as S
-from minisora.data import vocabulary as V
-from minisora.data.captions import parse, parsed_from_spec
-from minisora.data.spec import ObjectSpec, OccluderSpec, SceneSpec
+from minisora.world import dataset as D, render as R, scenes as S
+from minisora.world import vocabulary as V
+from minisora.world.grammar import parse
+from minisora.world.scene import parsed_from_spec
+from minisora.world.spec import ObjectSpec, OccluderSpec, SceneSpec
 
 
 def _obj(**kw) -> ObjectSpec:
@@ -40,11 +41,11 @@ def test_trajectory_matches_rendered_centroid(shape, motion):
     obj = _obj(shape=shape, motion=motion, speed="fast", x0=0.45, y0=0.5, heading=(0.6, 0.8))
     spec = SceneSpec((obj,), "black")
     H, W, T = 64, 80, 17
-    frames = S.render(spec, H, W, T)
-    traj = S.trajectory(obj, T, 8.0, H, W)
+    frames = R.render(spec, H, W, T)
+    traj = R.trajectory(obj, T, 8.0, H, W)
     m = _mask(frames, "black")
     ys, xs = np.mgrid[:H, :W]
-    r = S.object_radius_px(obj, H, W)
+    r = R.object_radius_px(obj, H, W)
     checked = 0
     for t in range(T):
         x, y = traj[t]
@@ -65,10 +66,10 @@ def test_shape_areas_and_antialiasing():
     areas = {"circle": math.pi * r * r, "square": 2 * r * r,
              "triangle": 3 * math.sqrt(3) / 4 * r * r,
              # star: 10 triangles (centre, tip, inner vertex)
-             "star": 10 * 0.5 * r * (S.STAR_INNER_RATIO * r) * math.sin(math.pi / n)}
+             "star": 10 * 0.5 * r * (R.STAR_INNER_RATIO * r) * math.sin(math.pi / n)}
     for shape, area in areas.items():
         spec = SceneSpec((_obj(shape=shape, motion="still", x0=0.5, y0=0.5),), "black")
-        frame = S.render(spec, H, W, 1)[0]
+        frame = R.render(spec, H, W, 1)[0]
         red = (frame[..., 0].astype(np.float64) - V.BACKGROUNDS["black"][0]) / (V.COLORS["red"][0] - V.BACKGROUNDS["black"][0])
         assert abs(red.sum() - area) / area < 0.01, shape
         partial = ((red > 0.05) & (red < 0.95)).sum()
@@ -78,13 +79,13 @@ def test_shape_areas_and_antialiasing():
 def test_render_shapes_dtypes_and_determinism():
     spec = _scenes(1, seed=3, occluder_prob=1.0)[0]
     for (h, w, t, fps) in [(64, 64, 17, 8.0), (33, 47, 5, 3.0), (16, 96, 1, 24.0)]:
-        a = S.render(spec, h, w, t, fps)
+        a = R.render(spec, h, w, t, fps)
         assert a.shape == (t, h, w, 3) and a.dtype == np.uint8
-        assert np.array_equal(a, S.render(spec, h, w, t, fps))
+        assert np.array_equal(a, R.render(spec, h, w, t, fps))
     # fps changes time, not speed: frame 2 at 16 fps == frame 1 at 8 fps
     obj = _obj(motion="right")
-    a = S.render(SceneSpec((obj,), "gray"), 64, 64, 3, fps=16.0)
-    b = S.render(SceneSpec((obj,), "gray"), 64, 64, 2, fps=8.0)
+    a = R.render(SceneSpec((obj,), "gray"), 64, 64, 3, fps=16.0)
+    b = R.render(SceneSpec((obj,), "gray"), 64, 64, 2, fps=8.0)
     assert np.array_equal(a[2], b[1])
 
 
@@ -95,20 +96,20 @@ def test_render_rejects_bad_geometry(bad):
     args = {"height": 64, "width": 64, "num_frames": 4, "fps": 8.0, **bad}
     name = next(iter(bad))
     with pytest.raises(ValueError, match=name):
-        S.render(spec, **args)
+        R.render(spec, **args)
 
 
 def test_occluder_is_drawn_on_top():
     occ = OccluderSpec(x=0.5)
     obj = _obj(motion="right", speed="fast", x0=0.25, y0=0.5)
     spec = SceneSpec((obj,), "black", occ)
-    frames = S.render(spec, 64, 64, 17)
+    frames = R.render(spec, 64, 64, 17)
     assert S.crosses_occluder(obj, occ)
     col = 32  # bar centre column: always the occluder colour, even while the object passes
     assert np.all(frames[:, :, col] == np.asarray(V.OCCLUDER_COLOR, dtype=np.uint8))
     # while the object is behind the bar, less of it is visible than before
     red = lambda f: (f[..., 0].astype(int) > 200).sum()  # noqa: E731
-    traj = S.trajectory(obj, 17, 8.0, 64, 64)
+    traj = R.trajectory(obj, 17, 8.0, 64, 64)
     t_behind = int(np.argmin(np.abs(traj[:, 0] - 31.5)))
     assert red(frames[t_behind]) < 0.6 * red(frames[0])
 
@@ -116,8 +117,8 @@ def test_occluder_is_drawn_on_top():
 def test_bouncing_reflects_and_stays_inside():
     obj = _obj(motion="bouncing", speed="fast", heading=(0.6, 0.8), x0=0.5, y0=0.5)
     H, W = 48, 64
-    traj = S.trajectory(obj, 200, 8.0, H, W)
-    r = S.object_radius_px(obj, H, W)
+    traj = R.trajectory(obj, 200, 8.0, H, W)
+    r = R.object_radius_px(obj, H, W)
     assert traj[:, 0].min() >= r - 0.5 - 1e-9 and traj[:, 0].max() <= W - 0.5 - r + 1e-9
     assert traj[:, 1].min() >= r - 0.5 - 1e-9 and traj[:, 1].max() <= H - 0.5 - r + 1e-9
     steps = np.diff(traj, axis=0)
@@ -140,7 +141,7 @@ def test_sampled_bouncing_objects_bounce_at_every_aspect(hw):
                 continue
             n += 1
             assert S.bounce_is_visible(o, H, W)
-            xy = S.trajectory(o, 17, 8.0, H, W)
+            xy = R.trajectory(o, 17, 8.0, H, W)
             d = np.diff(xy, axis=0)  # (16, 2)
             firsts, shown = [], False
             for a in (0, 1):
@@ -180,10 +181,10 @@ def test_visible_share_matches_the_rendered_pixels():
                      "black", OccluderSpec(x=0.35))
     H, W = 48, 80
     share = S.visible_share(spec, H, W, 17)
-    frames = S.render(spec, H, W, 17).astype(np.float64)
+    frames = R.render(spec, H, W, 17).astype(np.float64)
     gone = SceneSpec(spec.objects[1:], "black", spec.occluder)
-    alone = S.render(SceneSpec(spec.objects[:1], "black"), H, W, 17).astype(np.float64)
-    added = np.abs(frames - S.render(gone, H, W, 17)).sum(axis=(1, 2, 3))
+    alone = R.render(SceneSpec(spec.objects[:1], "black"), H, W, 17).astype(np.float64)
+    added = np.abs(frames - R.render(gone, H, W, 17)).sum(axis=(1, 2, 3))
     own = np.abs(alone - np.asarray(V.BACKGROUNDS["black"], np.float64)).sum(axis=(1, 2, 3))
     truth = added / own
     assert np.abs(share[0] - truth).max() < 0.06
@@ -240,8 +241,8 @@ def test_scene_statistics_and_placement():
         assert len({o.color for o in s.objects}) == len(s.objects)
         for i, a in enumerate(s.objects):
             # whole object inside the frame for the reference clip
-            traj = S.trajectory(a, 17, 8.0, 64, 64)
-            r = S.object_radius_px(a, 64, 64)
+            traj = R.trajectory(a, 17, 8.0, 64, 64)
+            r = R.object_radius_px(a, 64, 64)
             assert traj.min() - r >= -0.5 - 1e-6 and traj.max() + r <= 63.5 + 1e-6
             if a.motion == "still":
                 assert a.speed == "slow" and a.heading == (0.0, 0.0)
@@ -290,20 +291,20 @@ def test_spec_from_parsed_fills_unstated_attributes():
 # -- dataset, speed, CLI ----------------------------------------------------------------------
 
 def test_dataset_items():
-    ds = S.MovingShapesDataset(8, height=32, width=48, num_frames=9, fps=8.0, split="heldout", seed=3)
+    ds = D.MovingShapesDataset(8, height=32, width=48, num_frames=9, fps=8.0, split="heldout", seed=3)
     item = ds[5]
     assert item["video"].shape == (3, 9, 32, 48) and item["video"].dtype == torch.float32
     assert item["video"].min() >= -1 and item["video"].max() <= 1
     spec = SceneSpec.from_dict(item["spec"])
     assert spec.is_heldout
-    frames = S.render(spec, 32, 48, 9)
+    frames = R.render(spec, 32, 48, 9)
     assert np.array_equal(ds.frames(5), frames)
     assert torch.equal(item["video"], torch.from_numpy(frames).permute(3, 0, 1, 2).float() / 127.5 - 1)
     assert parse(item["caption"]).attributes() == parsed_from_spec(spec).attributes()
-    again = S.MovingShapesDataset(8, height=32, width=48, num_frames=9, split="heldout", seed=3)[5]
+    again = D.MovingShapesDataset(8, height=32, width=48, num_frames=9, split="heldout", seed=3)[5]
     assert again["caption"] == item["caption"] and again["prompt"] == item["prompt"]
     assert ds[4]["spec"] != item["spec"]
-    assert S.MovingShapesDataset(8, split="train", seed=3)[5]["spec"] != item["spec"]
+    assert D.MovingShapesDataset(8, split="train", seed=3)[5]["spec"] != item["spec"]
     with pytest.raises(IndexError):
         ds[8]
 
@@ -314,7 +315,7 @@ def test_render_speed():
     for _ in range(3):  # best of 3 rounds: the CPU is shared
         t0 = time.perf_counter()
         for s in specs:
-            S.render(s, 64, 64, 17)
+            R.render(s, 64, 64, 17)
         best = min(best, (time.perf_counter() - t0) / len(specs))
     print(f"render 64x64x17: {best * 1e3:.2f} ms/clip")
     assert best < 0.020
@@ -332,9 +333,9 @@ def test_synth_cli(tmp_path, capsys):
     rec = json.loads(lines[1])
     frames, fps = read_video(out / rec["path"])
     assert frames.shape == (9, 32, 48, 3) and fps == 8.0
-    ds = S.MovingShapesDataset(3, 32, 48, 9, split="heldout", seed=2)
+    ds = D.MovingShapesDataset(3, 32, 48, 9, split="heldout", seed=2)
     assert rec["caption"] == ds[1]["caption"] and rec["spec"] == ds[1]["spec"]
-    expect = S.render(SceneSpec.from_dict(rec["spec"]), 32, 48, 9).astype(float)
+    expect = R.render(SceneSpec.from_dict(rec["spec"]), 32, 48, 9).astype(float)
     assert np.abs(frames - expect).mean() < 6
     assert main(["synth", "--out", str(out), "--n", "3"]) == 2  # refuses to overwrite
     assert main(["synth", "--out", str(tmp_path / "x"), "--n", "1", "--size", "64by64"]) == 2
@@ -345,7 +346,7 @@ def test_synth_cli(tmp_path, capsys):
 def test_count_probs_weigh_scene_sizes_and_leave_the_default_stream_alone():
     from collections import Counter
 
-    from minisora.data.synthetic import MovingShapesDataset
+    from minisora.world.dataset import MovingShapesDataset
 
     uniform = MovingShapesDataset(40, seed=5)
     assert [uniform.scene(i)[0] for i in range(5)] == [MovingShapesDataset(40, seed=5, count_probs=None).scene(i)[0]

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from minisora.data.synthetic import render, sample_scene
+from minisora.world.render import render
+from minisora.world.scenes import sample_scene
 from minisora.dit.model import DiT
 from minisora.upscale.condition import build_condition, ramp, spans, upsample_time
 from minisora.upscale.config import UpscaleTrainConfig, UpscalerConfig

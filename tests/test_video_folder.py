@@ -98,8 +98,8 @@ def test_temporal_resampling_and_padding(tmp_path):
 
 def test_jsonl_and_csv_index(tmp_path):
     from minisora.data.synth_cli import synthesize
-    from minisora.data.synthetic import render
-    from minisora.data.spec import SceneSpec
+    from minisora.world.render import render
+    from minisora.world.spec import SceneSpec
 
     index = synthesize(tmp_path / "shapes", n=3, height=32, width=32, num_frames=9, fps=8.0, progress=False)
     ds = VideoFolderDataset(index, num_frames=9, height=32, width=32, clip_start="start")

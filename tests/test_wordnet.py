@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from minisora.text.synonyms import _ADJECTIVE, _ADVERBIAL, _NOUN, WordMapper
+from minisora.world.normalize import _ADJECTIVE, _ADVERBIAL, _NOUN, WordMapper
 from minisora.text.wordnet import WordNet, default_location
 
 # Two adjective synsets: "teensy" is similar to the head "small"; offsets are byte positions (LF).

@@ -19,7 +19,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from minisora.data.synthetic import SPLITS, MovingShapesDataset, render
+from minisora.world.scenes import SPLITS
+from minisora.world.dataset import MovingShapesDataset
+from minisora.world.render import render
 
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 
@@ -53,7 +55,7 @@ def synthesize(out: Path, n: int, height: int, width: int, num_frames: int, fps:
                seed: int = 0, occluder_prob: float = 0.15, overwrite: bool = False, progress: bool = True) -> Path:
     """Render `n` clips into `out`; returns the path of captions.jsonl. The index is written
     under a temporary name and renamed at the end, so an interrupted run leaves no index."""
-    from minisora.data.captions import write_caption, write_prompt
+    from minisora.world.captions import write_caption, write_prompt
     from minisora.io import export_to_video
 
     if n < 1:

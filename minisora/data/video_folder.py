@@ -18,16 +18,18 @@ Choices, stated once:
   reproducible and `set_epoch` varies it) or "start" (always frame 0).
 - Files shorter than the clip are PADDED by repeating their last frame (so short clips and
   near-still videos remain usable); how many items were padded is counted in `.report()`.
-- Unreadable files (corrupt, truncated, not a video) are skipped: ONE warning per file, counted in
-  `.report()`, and `__getitem__` falls through to the next readable index, so an epoch never
+- Unreadable files (corrupt, truncated, not a video), and videos whose caption file is not UTF-8
+  text, are skipped: ONE warning per file, counted in `.report()`, and `__getitem__` falls through to the next readable index, so an epoch never
   crashes on a bad file. Only if every file is unreadable does it raise. With DataLoader
   workers, each worker keeps its own tally; call `.validate()` in the main process for a full
-  report up front.
+  report up front. Files that decode but with decoder errors (damaged frames) are kept and counted
+  in `.report()["damaged"]`; `.summary()` is the one-line tally the CLIs print.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import warnings
@@ -77,19 +79,25 @@ class VideoFolderDataset(torch.utils.data.Dataset):
         self.fps = None if fps is None else float(fps)
         self.clip_start, self.seed, self.epoch = clip_start, int(seed), 0
         self.source = Path(root_or_index)
-        self.items: list[tuple[Path, str]] = self._list(self.source)
-        if not self.items:
-            raise ValueError(f"no videos found in {str(self.source)!r} (looked for {', '.join(VIDEO_EXTENSIONS)})")
-        self._probe: dict[int, tuple[int, float, int, int]] = {}
         self._bad: dict[str, str] = {}  # path -> reason
+        self._damaged: dict[str, int] = {}  # path -> decoder errors seen while reading it
+        self.items: list[tuple[Path, str]] = self._list(self.source, self._bad)
+        if not self.items and not self._bad:
+            raise ValueError(f"no videos found in {str(self.source)!r} (looked for {', '.join(VIDEO_EXTENSIONS)})")
+        if not self.items:
+            raise ValueError(f"none of the {len(self._bad)} videos in {str(self.source)!r} is usable; "
+                             f"first failure: {next(iter(self._bad.items()))}")
+        self._probe: dict[int, tuple[int, float, int, int]] = {}
         self._padded: set[str] = set()
+        self._skipped_at_listing = len(self._bad)  # not in self.items: listed, but their caption was unreadable
         self._missing_captions = sum(1 for _, c in self.items if c is None)
         self.items = [(p, c or "") for p, c in self.items]
 
     # -- listing ---------------------------------------------------------------------------
 
     @staticmethod
-    def _list(source: Path) -> list[tuple[Path, str | None]]:
+    def _list(source: Path, bad: dict[str, str]) -> list[tuple[Path, str | None]]:
+        """(video, caption or None) pairs; videos whose caption file cannot be read go to `bad`."""
         if not source.exists():
             raise FileNotFoundError(f"no such folder or index file: {str(source)!r}")
         if source.is_dir():
@@ -97,23 +105,32 @@ class VideoFolderDataset(torch.utils.data.Dataset):
             for p in sorted(source.rglob("*")):
                 if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS and not p.name.startswith("."):
                     txt = p.with_suffix(".txt")
-                    out.append((p, txt.read_text().strip() if txt.is_file() else None))
+                    try:
+                        out.append((p, txt.read_text(encoding="utf-8").strip() if txt.is_file() else None))
+                    except (UnicodeDecodeError, OSError) as e:
+                        reason = (f"caption file {txt} is not UTF-8 text (byte {e.start}: {e.reason})"
+                                  if isinstance(e, UnicodeDecodeError) else f"caption file {txt}: {e}")
+                        bad[str(p)] = reason
+                        warnings.warn(f"skipping {p}: {reason}", RuntimeWarning, stacklevel=3)
             return out
         ext = source.suffix.lower()
         if ext not in INDEX_EXTENSIONS:
             raise ValueError(f"{str(source)!r} is neither a folder nor an index file; valid index "
                              f"extensions: {', '.join(INDEX_EXTENSIONS)}")
+        try:
+            text = source.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{source}: not UTF-8 text (byte {e.start}); an index file must be UTF-8") from None
         if ext == ".jsonl":
             rows = []
-            for n, line in enumerate(source.read_text().splitlines(), 1):
+            for n, line in enumerate(text.splitlines(), 1):
                 if line.strip():
                     try:
                         rows.append(json.loads(line))
                     except json.JSONDecodeError as e:
                         raise ValueError(f"{source}:{n}: not valid JSON ({e})") from None
         else:
-            with open(source, newline="") as f:
-                rows = list(csv.DictReader(f))
+            rows = list(csv.DictReader(io.StringIO(text, newline="")))
         out = []
         for n, row in enumerate(rows, 1):
             missing = [k for k in ("path", "caption") if k not in row]
@@ -150,7 +167,14 @@ class VideoFolderDataset(torch.utils.data.Dataset):
         num_source, source_fps, h, w = self._probe[index]
         idx = self._indices(index, num_source, source_fps)
         # Scale while decoding to the covering size; resize_center_crop then only crops.
-        frames, filled = read_frames(path, idx, size=cover_size(h, w, self.height, self.width))  # (T,h',w',3)
+        errors: list[str] = []
+        frames, filled = read_frames(path, idx, size=cover_size(h, w, self.height, self.width),
+                                     decode_errors=errors)  # (T,h',w',3)
+        if errors and str(path) not in self._damaged:
+            warnings.warn(f"{path}: the decoder reported {len(errors)} error(s) (first: {errors[0]}); "
+                          f"kept, but some frames may be damaged", RuntimeWarning, stacklevel=3)
+        if errors:
+            self._damaged[str(path)] = max(self._damaged.get(str(path), 0), len(errors))
         if filled:
             self._padded.add(str(path))
         # Elementwise work in numpy on contiguous arrays: torch's strided CPU kernels on permuted
@@ -198,9 +222,22 @@ class VideoFolderDataset(torch.utils.data.Dataset):
         return self.report()
 
     def report(self) -> dict:
-        """{"total", "skipped", "skipped_files": {path: reason}, "padded", "missing_captions"}."""
-        return {"total": len(self.items), "skipped": len(self._bad), "skipped_files": dict(self._bad),
-                "padded": len(self._padded), "missing_captions": self._missing_captions}
+        """{"total", "skipped", "skipped_files": {path: reason}, "padded", "missing_captions",
+        "damaged": {path: decoder errors}}. total counts the usable videos plus the skipped ones."""
+        return {"total": len(self.items) + self._skipped_at_listing, "skipped": len(self._bad),
+                "skipped_files": dict(self._bad), "padded": len(self._padded),
+                "missing_captions": self._missing_captions, "damaged": dict(self._damaged)}
+
+    def summary(self) -> str:
+        """One line for the CLIs: how many files were used, skipped (and why, first one), padded, damaged."""
+        r = self.report()
+        line = (f"{self.source}: {r['total'] - r['skipped']} of {r['total']} videos usable, {r['skipped']} skipped, "
+                f"{r['padded']} padded, {len(r['damaged'])} with decoder errors, "
+                f"{r['missing_captions']} without a caption")
+        if r["skipped"]:
+            path, reason = next(iter(r["skipped_files"].items()))
+            line += f"; first skipped: {path}: {reason}"
+        return line
 
     def __repr__(self) -> str:
         r = self.report()

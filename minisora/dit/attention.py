@@ -38,20 +38,37 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Ten
     return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
 
 
+def qk_norms(dim: int, head_dim: int, qk_norm: bool, style: str, eps: float) -> tuple[nn.Module, nn.Module, bool]:
+    """(q_norm, k_norm, across_heads): per-head LayerNorms applied after the head split, or (style
+    "rms_across_heads", Wan2.1) RMSNorms over all `dim` channels applied before it."""
+    if not qk_norm:
+        return nn.Identity(), nn.Identity(), False
+    if style == "rms_across_heads":
+        return nn.RMSNorm(dim, eps=eps), nn.RMSNorm(dim, eps=eps), True
+    return nn.LayerNorm(head_dim, eps=eps), nn.LayerNorm(head_dim, eps=eps), False
+
+
 class SelfAttention(nn.Module):
-    def __init__(self, dim: int, num_heads: int, qk_norm: bool = True, eps: float = 1e-6):
+    def __init__(self, dim: int, num_heads: int, qk_norm: bool = True, eps: float = 1e-6,
+                 qk_norm_style: str = "head_layernorm"):
         super().__init__()
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
         self.qkv = nn.Linear(dim, 3 * dim)  # one fused matmul for q, k, v
-        self.q_norm = nn.LayerNorm(self.head_dim, eps=eps) if qk_norm else nn.Identity()
-        self.k_norm = nn.LayerNorm(self.head_dim, eps=eps) if qk_norm else nn.Identity()
+        self.q_norm, self.k_norm, self.across_heads = qk_norms(dim, self.head_dim, qk_norm, qk_norm_style, eps)
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
                 attn_mask: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, N, D); cos/sin (N, head_dim) tables of rope.rope_cos_sin; attn_mask (B, 1, N, N) additive or None."""
         B, N, D = x.shape
+        if self.across_heads:
+            q, k, v = self.qkv(x).chunk(3, dim=-1)  # B, N, D each
+            q = self.q_norm(q).view(B, N, self.num_heads, self.head_dim).transpose(1, 2)  # B, h, N, hd
+            k = self.k_norm(k).view(B, N, self.num_heads, self.head_dim).transpose(1, 2)  # B, h, N, hd
+            v = v.reshape(B, N, self.num_heads, self.head_dim).transpose(1, 2)  # B, h, N, hd
+            out = attention(apply_rope(q, cos, sin), apply_rope(k, cos, sin), v, attn_mask)  # B, h, N, hd
+            return self.proj(out.transpose(1, 2).reshape(B, N, D))  # B, N, D
         qkv = self.qkv(x).view(B, N, 3, self.num_heads, self.head_dim)  # B, N, 3, h, hd
         q, k, v = qkv.unbind(2)  # B, N, h, hd each (views)
         q = apply_rope(self.q_norm(q.transpose(1, 2)), cos, sin)  # B, h, N, hd
@@ -64,20 +81,27 @@ class SelfAttention(nn.Module):
 class CrossAttention(nn.Module):
     """Video tokens attend to text tokens; padded text positions (mask False) get exactly zero weight."""
 
-    def __init__(self, dim: int, num_heads: int, qk_norm: bool = True, eps: float = 1e-6):
+    def __init__(self, dim: int, num_heads: int, qk_norm: bool = True, eps: float = 1e-6,
+                 qk_norm_style: str = "head_layernorm"):
         super().__init__()
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
         self.q = nn.Linear(dim, dim)
         self.kv = nn.Linear(dim, 2 * dim)  # fused k, v projection of the text context
-        self.q_norm = nn.LayerNorm(self.head_dim, eps=eps) if qk_norm else nn.Identity()
-        self.k_norm = nn.LayerNorm(self.head_dim, eps=eps) if qk_norm else nn.Identity()
+        self.q_norm, self.k_norm, self.across_heads = qk_norms(dim, self.head_dim, qk_norm, qk_norm_style, eps)
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor, context_bias: torch.Tensor) -> torch.Tensor:
         """x (B, N, D); context (B, L, D); context_bias (B, 1, 1, L): 0 for real tokens, -inf for padding."""
         B, N, D = x.shape
         L = context.shape[1]
+        if self.across_heads:
+            q = self.q_norm(self.q(x)).view(B, N, self.num_heads, self.head_dim).transpose(1, 2)  # B, h, N, hd
+            k, v = self.kv(context).chunk(2, dim=-1)  # B, L, D each
+            k = self.k_norm(k).view(B, L, self.num_heads, self.head_dim).transpose(1, 2)  # B, h, L, hd
+            v = v.reshape(B, L, self.num_heads, self.head_dim).transpose(1, 2)  # B, h, L, hd
+            out = attention(q, k, v, context_bias)  # B, h, N, hd
+            return self.proj(out.transpose(1, 2).reshape(B, N, D))  # B, N, D
         q = self.q_norm(self.q(x).view(B, N, self.num_heads, self.head_dim).transpose(1, 2))  # B, h, N, hd
         kv = self.kv(context).view(B, L, 2, self.num_heads, self.head_dim)  # B, L, 2, h, hd
         k, v = kv.unbind(2)  # B, L, h, hd each

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from minisora.config import from_dict, to_dict
-from minisora.dit.blocks import DiTBlock, FinalLayer
+from minisora.dit.blocks import DiTBlock, FinalLayer, zero_init
 from minisora.dit.config import DiTConfig
 from minisora.dit.patchify import grid_size, patchify, unpatchify
 from minisora.dit.rope import rope_cos_sin
@@ -49,16 +49,22 @@ class DiT(nn.Module):
         self.t_embed = nn.Sequential(nn.Linear(config.timestep_freq_dim, D), nn.SiLU(), nn.Linear(D, D))
         self.pooled_embed = nn.Linear(config.text_dim, D)
         # 3. text tokens projected to the model width once, shared by every block's cross-attention
-        self.text_proj = nn.Sequential(nn.Linear(config.text_dim, D), nn.GELU(), nn.Linear(D, D))
+        gelu = "tanh" if config.gelu == "tanh" else "none"
+        self.text_proj = nn.Sequential(nn.Linear(config.text_dim, D), nn.GELU(approximate=gelu), nn.Linear(D, D))
         if config.text_positions:  # zero at first: an added embedding that changes nothing until trained
             self.text_pos = nn.Parameter(torch.zeros(config.text_len, D))
         # learned "no text" for classifier-free guidance: one token (the rest padded) and a pooled vector
         self.null_token = nn.Parameter(torch.randn(config.text_dim) * 0.02)
         self.null_pooled = nn.Parameter(torch.randn(config.text_dim) * 0.02)
         # 4. blocks and output head
-        self.blocks = nn.ModuleList(DiTBlock(D, config.num_heads, config.mlp_hidden, config.qk_norm, config.norm_eps)
+        shared = config.modulation == "shared"
+        self.blocks = nn.ModuleList(DiTBlock(D, config.num_heads, config.mlp_hidden, config.qk_norm, config.norm_eps,
+                                             config.qk_norm_style, config.gelu, shared)
                                     for _ in range(config.depth))
-        self.final = FinalLayer(D, config.latent_channels * patch_volume, config.norm_eps)
+        self.final = FinalLayer(D, config.latent_channels * patch_volume, config.norm_eps, shared)
+        if shared:  # one SiLU(c) -> 6D projection for every block (Wan2.1's time_proj), zero like adaLN-Zero
+            self.shared_mod = nn.Linear(D, 6 * D)
+            zero_init(self.shared_mod)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -153,8 +159,9 @@ class DiT(nn.Module):
         c, context, context_bias = self._condition(t, text_tokens, text_mask, text_pooled, dtype)
 
         # 3. blocks
+        block_c = self._block_condition(c)
         for block in self.blocks:
-            h = block(h, c, context, context_bias, cos, sin)
+            h = block(h, block_c, context, context_bias, cos, sin)
 
         # 4. head: tokens -> patch values -> latent video
         out = self.final(h, c)  # B, N, pt*ph*pw*C
@@ -188,8 +195,13 @@ class DiT(nn.Module):
         # padding as an additive bias made once: 0 for real tokens, -inf for padding (exactly zero weight)
         bias = torch.zeros(text_mask.shape[0], 1, 1, text_mask.shape[1], dtype=dtype, device=text_mask.device)
         bias.masked_fill_(~text_mask[:, None, None, :], float("-inf"))  # B, 1, 1, L
+        if self.config.modulation == "shared":
+            return c, context, bias  # raw c: the head uses it as is, the blocks through `_block_condition`
         return F.silu(c), context, bias
 
+    def _block_condition(self, c: torch.Tensor) -> torch.Tensor:
+        """What every block receives: SiLU(c) (B, D), or with shared modulation its projection (B, 6D)."""
+        return self.shared_mod(F.silu(c)) if self.config.modulation == "shared" else c
     # ------------------------------------------------------------------ packed sequences
     def forward_packed(self, xs: list[torch.Tensor], t: torch.Tensor, text_tokens: torch.Tensor,
                        text_mask: torch.Tensor, text_pooled: torch.Tensor,
@@ -231,8 +243,9 @@ class DiT(nn.Module):
         cross_bias = torch.where(seg[:, None] == text_seg[None, :], context_bias.reshape(1, n * L),
                                  blocked)[None, None]  # 1, 1, N_total, n*L
         context = context.reshape(1, n * L, -1)  # 1, n*L, D
+        block_c = self._block_condition(c)
         for block in self.blocks:
-            h = block(h, c, context, cross_bias, cos, sin, attn_mask=self_bias, segments=seg)
+            h = block(h, block_c, context, cross_bias, cos, sin, attn_mask=self_bias, segments=seg)
         out = self.final(h, c, segments=seg)[0]  # N_total, pt*ph*pw*C
         outs, start = [], 0
         for x, thw in zip(xs, shapes):

@@ -6,6 +6,8 @@ aspect ratios; tokens are ordered t-major, then h, then w (the order `rope.grid_
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -25,6 +27,11 @@ def check_divisible(shape_thw: tuple[int, int, int], patch: tuple[int, int, int]
 def grid_size(shape_thw: tuple[int, int, int], patch: tuple[int, int, int]) -> tuple[int, int, int]:
     check_divisible(shape_thw, patch)
     return tuple(n // p for n, p in zip(shape_thw, patch))
+
+
+def num_tokens(shape_thw: tuple[int, int, int], patch: tuple[int, int, int]) -> int:
+    """N = (T/pt)(H/ph)(W/pw): the one token count (flops, the schedule shift and the model all use it)."""
+    return math.prod(grid_size(shape_thw, patch))
 
 
 def patchify(x: torch.Tensor, patch: tuple[int, int, int]) -> torch.Tensor:

@@ -93,7 +93,7 @@ def pooled_table(results: list) -> dict[str, dict[str, float]]:
 def by_object_count(results: list) -> dict[str, dict[int, dict[str, float]]]:
     """Per-object attributes split by how many objects the prompt names: binding an attribute to
     the right object is the hard part with several, and the pooled score hides it."""
-    from minisora.data.captions import ParsedObject
+    from minisora.world.scene import ParsedObject
 
     table: dict[str, dict[int, dict[str, float]]] = {}
     for r in results:
@@ -167,9 +167,9 @@ def _init(model: str | None, threads: int) -> None:
 
 def _t2v_job(job: tuple) -> tuple:
     """Sample i: scene (seed, i) of the split -> prompt -> clip (seed + i) -> judge."""
-    from minisora.data.captions import write_prompt
-    from minisora.data.synthetic import sample_scene
-    from minisora.eval.judge import judge
+    from minisora.world.captions import write_prompt
+    from minisora.world.scenes import sample_scene
+    from minisora.world.judge.scoring import judge
 
     i, seed, split, (h, w), gen_kw = job
     rng = np.random.default_rng((seed, i))
@@ -184,9 +184,10 @@ def _t2v_job(job: tuple) -> tuple:
 
 def _task_job(job: tuple) -> tuple:
     """Image-to-video from a rendered first frame, then a forward extension of the result."""
-    from minisora.data.captions import write_prompt
-    from minisora.data.synthetic import render, sample_scene
-    from minisora.eval.judge import judge
+    from minisora.world.captions import write_prompt
+    from minisora.world.render import render
+    from minisora.world.scenes import sample_scene
+    from minisora.world.judge.scoring import judge
     import torch
 
     from minisora.eval.metrics import psnr

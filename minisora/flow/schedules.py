@@ -29,6 +29,15 @@ def token_shift(num_tokens: int, base_shift: float = 1.0, base_tokens: int = 80)
     return base_shift * math.sqrt(num_tokens / base_tokens)
 
 
+def schedule_shift(rule, num_tokens: int) -> float:
+    """The shift for `num_tokens` tokens under `rule`: any config with the fields token_dependent_shift,
+    base_shift and base_tokens (FlowTrainConfig when training, the model folder's SchedulerConfig when
+    sampling: the same three fields, so a sampler can use exactly the shift the model was trained with)."""
+    if rule.token_dependent_shift:
+        return token_shift(num_tokens, rule.base_shift, rule.base_tokens)
+    return float(rule.base_shift)
+
+
 def sample_logit_normal(batch: int, mean: float = 0.0, std: float = 1.0,
                         generator: torch.Generator | None = None, device=None) -> torch.Tensor:
     """t = sigmoid(mean + std * n), n ~ N(0, 1): (batch,) float32 in (0, 1)."""

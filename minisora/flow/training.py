@@ -8,7 +8,6 @@ guidance has an unconditional branch to subtract); give a share of samples some 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -16,7 +15,8 @@ from torch import nn
 
 from minisora.flow.conditioning import MODES, hold_given, random_frame_masks
 from minisora.flow.objective import interpolate, velocity_target
-from minisora.flow.schedules import sample_logit_normal, shift_time, token_shift
+from minisora.dit.patchify import num_tokens
+from minisora.flow.schedules import sample_logit_normal, schedule_shift, shift_time
 
 
 @dataclass
@@ -42,10 +42,6 @@ class FlowTrainConfig:
             raise ValueError("logit_std and base_shift must be > 0 and base_tokens >= 1")
         self.frame_cond_modes = tuple(self.frame_cond_modes)
 
-    def shift_for(self, num_tokens: int) -> float:
-        return token_shift(num_tokens, self.base_shift, self.base_tokens) if self.token_dependent_shift \
-            else self.base_shift
-
 
 def unwrap(model: nn.Module) -> nn.Module:
     """The DiT inside DDP / torch.compile wrappers (for its config and null text)."""
@@ -56,10 +52,6 @@ def unwrap(model: nn.Module) -> nn.Module:
             model = model._orig_mod
         else:
             return model
-
-
-def num_tokens(config, shape_thw: tuple[int, int, int]) -> int:
-    return math.prod(n // p for n, p in zip(shape_thw, config.patch_size))
 
 
 def flow_matching_loss(model: nn.Module, latents: torch.Tensor, text_tokens: torch.Tensor,
@@ -77,7 +69,7 @@ def flow_matching_loss(model: nn.Module, latents: torch.Tensor, text_tokens: tor
     gdev = generator.device if generator is not None else dev
 
     # 1. timesteps and noise
-    shift = cfg.shift_for(num_tokens(dit.config, (T, H, W)))
+    shift = schedule_shift(cfg, num_tokens((T, H, W), dit.config.patch_size))
     t = shift_time(sample_logit_normal(B, cfg.logit_mean, cfg.logit_std, generator, gdev), shift).to(dev)
     x_noise = torch.randn(latents.shape, generator=generator, device=gdev, dtype=torch.float32).to(dev, latents.dtype)
 

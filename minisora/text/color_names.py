@@ -1,7 +1,7 @@
 """Colour names the mapper's tables lack ("denim", "eggplant", "pea soup"), placed on the world's
 palette by the colour they name rather than by their spelling.
 
-MiniLM knows little about colour names (see `synonyms.py`), but matplotlib, a dependency already,
+MiniLM knows little about colour names (see `world/normalize.py`), but matplotlib, a dependency already,
 ships two real dictionaries of them with RGB values: `XKCD_COLORS`, 949 names from the xkcd colour
 survey (the names people typed for RGB samples shown to them), and `CSS4_COLORS`, the 148 web colours.
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from minisora.config import ConfigError
-from minisora.data import vocabulary as V
+from minisora.world import vocabulary as V
 
 Pooling = Literal["mean", "cls", "model"]
 RewriterBackend = Literal["builtin", "openai", "none"]

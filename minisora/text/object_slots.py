@@ -39,7 +39,7 @@ def field_words(field: str, value: str) -> str:
 
 
 def vocabulary_values() -> dict[str, list[str]]:
-    from minisora.data import vocabulary as V
+    from minisora.world import vocabulary as V
 
     return {"size": list(V.SIZES), "color": list(V.COLORS), "shape": list(V.SHAPES), "motion": list(V.MOTIONS),
             "speed": list(V.SPEEDS)}
@@ -47,7 +47,8 @@ def vocabulary_values() -> dict[str, list[str]]:
 
 def parsed_objects(text: str, max_objects: int) -> list[dict[str, str]]:
     """The stated attributes of the objects `text` names, in order, at most `max_objects`."""
-    from minisora.data.captions import ParsedObject, parse
+    from minisora.world.scene import ParsedObject
+    from minisora.world.grammar import parse
 
     out = []
     for obj in parse(text).objects[:max_objects]:

@@ -18,12 +18,12 @@ from __future__ import annotations
 import os
 import time
 
-from minisora.data import vocabulary as V
+from minisora.world import vocabulary as V
 from minisora.text.config import OpenAIConfig
 from minisora.text.rewriter import (RewriteError, RewriteResult, check_feasible, default_mapper,
                                     fallback_rewrite, result_from_check)
-from minisora.text.rule_based import check_caption, make_pairs
-from minisora.text.synonyms import WordMapper
+from minisora.world.rules import check_caption, make_pairs
+from minisora.world.normalize import WordMapper
 
 # Few-shot examples are drawn from this seed's training pairs (fixed: the same request every time).
 FEW_SHOT_SEED = 1234

@@ -6,9 +6,9 @@ Every backend here answers `rewrite(prompt, seed) -> RewriteResult`:
 
 - `builtin` (`BuiltinRewriter`): minisora's own small transformer LM (`lm.py`), trained on
   (short prompt ⟶ caption) pairs of the training world. The prompt is first normalised onto the
-  vocabulary (`synonyms.WordMapper`), parsed, and serialised canonically; the LM samples captions
+  vocabulary (`world.normalize.WordMapper`), parsed, and serialised canonically; the LM samples captions
   (seeded); each is parsed back and checked: it must be a valid caption and keep every stated
-  attribute. After `max_tries` failed batches the rule-based expansion (`rule_based.expand`) is
+  attribute. After `max_tries` failed batches the rule-based expansion (`world.rules.expand`) is
   used, and `path` says so.
 - `openai` (`openai_backend.OpenAIRewriter`): any OpenAI-compatible chat-completions endpoint.
 - `none` (`NoneRewriter`): the prompt is used as is.
@@ -23,12 +23,13 @@ from pathlib import Path
 import torch
 
 from minisora.config import from_dict
-from minisora.data import vocabulary as V
-from minisora.data.captions import ParsedObject, ParsedScene, parse
+from minisora.world import vocabulary as V
+from minisora.world.scene import ParsedObject, ParsedScene
+from minisora.world.grammar import parse
 from minisora.text.config import REWRITER_BACKENDS, OpenAIConfig, RewriterConfig, RewriterLMConfig, TextEncoderConfig
 from minisora.text.lm import RewriterLM, WordTokenizer, generate
-from minisora.text.rule_based import CaptionCheck, canonical_prompt, check_caption, expand
-from minisora.text.synonyms import Normalized, WordMapper
+from minisora.world.rules import CaptionCheck, canonical_prompt, check_caption, expand
+from minisora.world.normalize import Normalized, WordMapper
 from minisora.weights import load_weights
 
 DEFAULT_REWRITER_DIR = Path(__file__).resolve().parent.parent / "assets" / "minisora-tiny" / "rewriter"

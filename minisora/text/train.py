@@ -1,6 +1,6 @@
 """Training the builtin prompt rewriter on (short prompt ⟶ descriptive caption) pairs.
 
-The pairs come from the world itself (`rule_based.make_pairs`): a scene of the *train* split
+The pairs come from the world itself (`world.rules.make_pairs`): a scene of the *train* split
 (held-out attribute combinations never appear) is written once as a short user prompt and once as
 a dense caption. The model reads the canonical form of the parsed prompt and learns to write the
 caption, so its rewrites land in the caption distribution the video model was trained on. A tenth
@@ -23,12 +23,13 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from minisora.config import to_dict
-from minisora.data import vocabulary as V
-from minisora.data.captions import ParsedObject, ParsedScene, parse
+from minisora.world import vocabulary as V
+from minisora.world.scene import ParsedObject, ParsedScene
+from minisora.world.grammar import parse
 from minisora.text.config import RewriterLMConfig, RewriterTrainConfig
 from minisora.text.lm import RewriterLM, WordTokenizer
 from minisora.text.rewriter import DEFAULT_REWRITER_DIR
-from minisora.text.rule_based import canonical_prompt, check_caption, make_pairs
+from minisora.world.rules import canonical_prompt, check_caption, make_pairs
 from minisora.weights import save_weights
 
 NUM_MERGES = 300

@@ -1,5 +1,9 @@
 """`minisora train CONFIG.yaml [key=value ...]`: parse, then call `minisora.train.engine.train`.
 
+Every trainer (`train`, `train-vae`, `train-upscaler`, `train-rewriter`) is entered the same way:
+an optional YAML file serialising its typed config, then `key=value` overrides, then a few flags
+(`--allow-changed`, `--print-config`). `add_run_arguments` and `run_trainer` below are that one way in.
+
 The same command runs under torchrun (`torchrun --nproc_per_node=N -m minisora.train CONFIG.yaml`):
 the process group and the parallel wrapping come from the config and torchrun's environment.
 """
@@ -8,28 +12,51 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from typing import Any, Callable
 
 from minisora.config import ConfigError
 
+# exit status of a run stopped by SIGINT/SIGTERM after writing its checkpoint (128 + SIGTERM, as a shell reports)
+INTERRUPTED_EXIT = 143
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="YAML file serialising TrainConfig (see configs/)")
+
+def add_run_arguments(parser: argparse.ArgumentParser, config_help: str) -> None:
+    parser.add_argument("config", nargs="?", default=None, help=config_help)
     parser.add_argument("overrides", nargs="*", metavar="key=value",
-                        help="override single fields, e.g. optim.lr=1e-4 schedule.max_steps=200")
+                        help="override single fields of the config, e.g. lr=1e-4 (nested: optim.lr=1e-4)")
+    parser.add_argument("--allow-changed", action="store_true",
+                        help="resume although the config differs from the checkpoint's in more than the budget")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    parser.add_argument("--export", metavar="DIR", default=None,
-                        help="after training, export the EMA weights as a release folder (safetensors + config.json)")
 
 
-def run(args: argparse.Namespace) -> int:
-    from minisora.train.config import load_config
+def load_run_config(cls: type, args: argparse.Namespace, aliases: dict[str, Any] | None = None):
+    """`cls` from the YAML file (or the dataclass defaults), the flag aliases, then key=value overrides.
 
-    try:
-        cfg = load_config(args.config, args.overrides)
-    except (ConfigError, ValueError) as e:
-        print(f"minisora train: config error: {e}", file=sys.stderr)
-        return 2
+    aliases: {field name: flag value or None}, e.g. {"steps": args.steps}; None means not given.
+    """
+    from minisora.config import apply_overrides, load_yaml
+
+    config = args.config
+    overrides = list(args.overrides)
+    if config is not None and "=" in config and not config.endswith((".yaml", ".yml")):
+        config, overrides = None, [config, *overrides]  # no file, only overrides
+    cfg = load_yaml(cls, config) if config is not None else cls()
+    given = [f"{k}={_yaml_value(v)}" for k, v in (aliases or {}).items() if v is not None]
+    return apply_overrides(cfg, given + overrides)
+
+
+def _yaml_value(v: Any) -> str:
+    return json.dumps(v) if isinstance(v, (bool, list, tuple)) else str(v)
+
+
+def run_trainer(prog: str, args: argparse.Namespace, cfg: Any, train: Callable[[], dict]) -> int:
+    """Print or run; the errors a user can fix become one line on stderr and an exit status."""
+    from minisora.train.checkpoint import CheckpointError
+    from minisora.train.harness import Interrupted
+    from minisora.train.monitor import DivergedError
+
     if args.print_config:
         import yaml
 
@@ -37,26 +64,47 @@ def run(args: argparse.Namespace) -> int:
 
         print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
         return 0
-    from minisora.train.checkpoint import CheckpointError
+    try:
+        summary = train()
+    except Interrupted as e:
+        print(str(e), file=sys.stderr)
+        return INTERRUPTED_EXIT
+    except (ConfigError, CheckpointError, FileNotFoundError, DivergedError) as e:
+        print(f"minisora {prog}: {e}", file=sys.stderr)
+        return 1
+    if int(os.environ.get("RANK", "0")) == 0:
+        summary = {k: v for k, v in summary.items() if k not in ("history", "step_records")}
+        print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_run_arguments(parser, "YAML file serialising TrainConfig (see configs/)")
+    parser.add_argument("--export", metavar="DIR", default=None,
+                        help="after training, export the EMA weights as a release folder (safetensors + config.json)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from minisora.train.config import TrainConfig, check, dit_config
     from minisora.train.engine import train
-    from minisora.train.monitor import DivergedError
 
     try:
-        summary = train(cfg)
-    except (ConfigError, CheckpointError, FileNotFoundError, DivergedError) as e:
-        print(f"minisora train: {e}", file=sys.stderr)
-        return 1
-    import os
+        cfg = load_run_config(TrainConfig, args)
+        check(cfg)
+        dit_config(cfg.model)  # validate the model section now, not after the data has loaded
+    except (ConfigError, ValueError) as e:
+        print(f"minisora train: config error: {e}", file=sys.stderr)
+        return 2
 
-    if int(os.environ.get("RANK", "0")) == 0:
-        if args.export and summary["checkpoint"]:
+    def go() -> dict:
+        summary = train(cfg, allow_changed=args.allow_changed)
+        if args.export and summary["checkpoint"] and int(os.environ.get("RANK", "0")) == 0:
             from minisora.train.export import export_release
 
-            export_release(summary["checkpoint"], args.export)
-            summary["release"] = args.export
-        summary.pop("step_records", None)  # per-step timings stay in <run_dir>/summary.json
-        print(json.dumps(summary, indent=2))
-    return 0
+            summary["release"] = str(export_release(summary["checkpoint"], args.export))
+        return summary
+
+    return run_trainer("train", args, cfg, go)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,7 @@ from minisora.flow.training import FlowTrainConfig
 from minisora.precision import Precision
 
 DataSource = Literal["synthetic", "folder", "cache"]
-Strategy = Literal["none", "ddp", "fsdp"]
+Strategy = Literal["none", "ddp", "fsdp", "average"]
 Backend = Literal["auto", "gloo", "nccl"]
 
 
@@ -69,6 +69,9 @@ class OptimConfig:
 @dataclass
 class ScheduleConfig:
     max_steps: int = 1000  # optimizer steps of the whole run
+    # wall-clock budget in minutes (0: none); the run ends at whichever of max_steps and minutes comes
+    # first, and the cosine follows whichever is further along
+    minutes: float = 0.0
     warmup_steps: int = 50  # linear warmup from 0 to optim.lr
     min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio at max_steps
 
@@ -92,7 +95,9 @@ class PrecisionConfig:
 
 @dataclass
 class ParallelConfig:
-    strategy: Strategy = "none"  # under torchrun with world size > 1: ddp or fsdp
+    # under torchrun with world size > 1: ddp, fsdp, or average (gradients averaged after backward,
+    # through shared memory on one host: distributed.GradientAverager)
+    strategy: Strategy = "none"
     backend: Backend = "auto"  # auto: nccl on CUDA, gloo on CPU
     activation_checkpointing: bool = False
     compile: bool = False
@@ -179,6 +184,8 @@ def check(cfg: TrainConfig) -> None:
     if o.lr <= 0 or o.grad_clip < 0 or o.weight_decay < 0:
         raise ConfigError(f"optim.lr must be > 0 and optim.grad_clip, optim.weight_decay >= 0; got "
                           f"lr={o.lr}, grad_clip={o.grad_clip}, weight_decay={o.weight_decay}")
+    if not s.minutes >= 0:
+        raise ConfigError(f"schedule.minutes must be >= 0 (0: no time budget), got {s.minutes}")
     if not 0 <= s.warmup_steps <= s.max_steps:
         raise ConfigError(f"schedule.warmup_steps must be in [0, max_steps={s.max_steps}], got {s.warmup_steps}")
     if not 0.0 <= s.min_lr_ratio <= 1.0:

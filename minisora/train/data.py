@@ -101,7 +101,7 @@ class BucketedPixelDataset(Dataset):
 def synthetic_dataset(num_samples: int, buckets: list[tuple[int, int, int]], split: str, seed: int,
                       fps: float = 8.0, counts: list[int | None] | None = None) -> BucketedPixelDataset:
     """MovingShapes rendered on the fly: `num_samples` clips shared among the buckets."""
-    from minisora.data.synthetic import MovingShapesDataset
+    from minisora.world.dataset import MovingShapesDataset
 
     counts = split_counts(num_samples, buckets, counts or [None] * len(buckets))
     # each bucket draws its scenes from its own seed so adding a bucket does not reshuffle the others

@@ -59,7 +59,7 @@ def init_distributed(cfg: ParallelConfig) -> DistInfo:
     return DistInfo(rank=rank, world_size=world, local_rank=local_rank, device=device)
 
 
-def apply_parallelism(model: nn.Module, cfg: ParallelConfig, info: DistInfo, *,
+def apply_parallelism(model: nn.Module, cfg: ParallelConfig, info: DistInfo, *, units: list[nn.Module] | None = None,
                       unused_parameters: bool = False) -> nn.Module:
     """Wrap `model` for training; the model file itself knows nothing of any of this.
 
@@ -72,10 +72,15 @@ def apply_parallelism(model: nn.Module, cfg: ParallelConfig, info: DistInfo, *,
          the compiled, checkpointed compute and gradient reduction overlaps with backward.
     unused_parameters: some parameters take no part in the loss (e.g. the learned null text when
     text dropout is off); DDP must then look for them each step, which costs a graph traversal.
+    units: the repeated blocks that are checkpointed, compiled and sharded one by one (default: the
+    DiT's `model.blocks`); a model without them can still use DDP or `average`.
+    Strategy `average` leaves the model alone: the harness averages gradients after backward
+    (GradientAverager), which works with any loss code, including one that bypasses `forward`.
     Returns the module to call for training (the DDP wrapper, or `model` itself otherwise);
     `unwrap(result)` gives back the plain module holding the same parameters.
     """
-    blocks = _blocks(model)
+    needs_units = cfg.activation_checkpointing or cfg.compile or (cfg.strategy == "fsdp" and info.distributed)
+    blocks = units if units is not None else (_blocks(model) if needs_units else [])
     # 1. activation checkpointing
     if cfg.activation_checkpointing:
         # The composable form marks each block in place: parameter names stay unchanged (a
@@ -139,6 +144,83 @@ def all_reduce_mean(x: torch.Tensor, info: DistInfo) -> torch.Tensor:
         dist.all_reduce(x, op=dist.ReduceOp.SUM)
         x /= info.world_size
     return x
+
+
+def all_reduce_max(x: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    if info.distributed:
+        x = x.clone()
+        dist.all_reduce(x, op=dist.ReduceOp.MAX)
+    return x
+
+
+class GradientAverager:
+    """Strategy `average`: replaces each gradient by its mean over ranks after backward (identical on
+    every rank, so the weights stay in step). Works with any loss code, e.g. one that calls parts of
+    the model outside `forward` (DDP's hooks need `forward`), and unchanged under torch.compile.
+
+    Ranks on one host (torchrun --standalone) exchange gradients through a shared-memory file: each
+    rank writes its flat fp32 gradient into its own slot, a barrier, and every rank sums the slots
+    itself; across hosts, gloo's all-reduce. Measured on the 2-core CPU (VAE, default preset, batch
+    4 per rank): gloo's all-reduce of the ~28 MB buffer took ~45 ms of a 234 ms step (its TCP threads
+    compete with training for the two cores); through shared memory the step took 211 ms.
+    """
+
+    def __init__(self, params: list[torch.Tensor], info: DistInfo):
+        self.params, self.info = [p for p in params if p.requires_grad], info
+        self.numel = sum(p.numel() for p in self.params)
+        self.slots: torch.Tensor | None = None
+        self.calls = 0
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", "0")) == info.world_size
+        if info.distributed and local and os.path.isdir(SHM_DIR):
+            self.slots = _shared_slots(self.numel, info)
+
+    def __call__(self) -> None:
+        if not self.info.distributed:
+            return
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
+        if self.slots is None:
+            flat = torch.cat([g.reshape(-1).float() for g in grads])
+            dist.all_reduce(flat)
+            flat /= self.info.world_size
+        else:
+            # Two sets of slots used in turn: a rank writing step k+1 never overwrites what a slower
+            # rank is still summing for step k (the barrier of step k+1 waits for that rank's write).
+            slots = self.slots[self.calls % 2]
+            torch.cat([g.reshape(-1).float() for g in grads], out=slots[self.info.rank])
+            dist.barrier()
+            flat = slots[0].clone()
+            for other in slots[1:]:  # pairwise adds: ~5x faster here than slots.sum(dim=0), a strided reduction
+                flat += other
+            flat /= self.info.world_size
+        self.calls += 1
+        offset = 0
+        for p in self.params:  # a parameter without a gradient (the same on every rank) keeps none
+            n = p.numel()
+            if p.grad is not None:
+                p.grad.copy_(flat[offset:offset + n].view_as(p))
+            offset += n
+
+
+SHM_DIR = "/dev/shm"
+
+
+def _shared_slots(numel: int, info: DistInfo) -> torch.Tensor:
+    """A (2, world, numel) fp32 tensor mapped from one file by every rank; the file is unlinked as
+    soon as all ranks hold the mapping, so nothing is left behind even if a rank dies."""
+    run = os.environ.get("TORCHELASTIC_RUN_ID", "run") + "-" + os.environ.get("MASTER_PORT", "0")
+    path = os.path.join(SHM_DIR, f"minisora-grads-{run}")
+    size = 2 * info.world_size * numel
+    if info.is_main:
+        if os.path.exists(path):
+            os.unlink(path)  # a stale file of an earlier run with the same id
+        slots = torch.from_file(path, shared=True, size=size, dtype=torch.float32)
+    dist.barrier()
+    if not info.is_main:
+        slots = torch.from_file(path, shared=True, size=size, dtype=torch.float32)
+    dist.barrier()
+    if info.is_main:
+        os.unlink(path)
+    return slots.view(2, info.world_size, numel)
 
 
 def shutdown(info: DistInfo) -> None:

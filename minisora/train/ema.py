@@ -7,6 +7,8 @@ and the EMA is checkpointed through the same sharded path as the model.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -53,3 +55,20 @@ class EMA:
         params = dict(model.named_parameters())
         for name, s in zip(self.names, self.shadow):
             params[name].copy_(s)
+
+    @contextlib.contextmanager
+    def applied(self, model: nn.Module):
+        """Inside the block `model` holds the EMA weights; its trained weights come back after."""
+        params = [p for p in model.parameters() if p.requires_grad]
+        trained = [p.detach().clone() for p in params]
+        self.copy_to(model)
+        try:
+            yield model
+        finally:
+            with torch.no_grad():
+                torch._foreach_copy_(params, trained)
+
+
+def released_weights(model: nn.Module, ema: EMA | None):
+    """Context in which `model` holds the weights that get released: the EMA's when there is one."""
+    return ema.applied(model) if ema is not None else contextlib.nullcontext(model)

@@ -1,45 +1,34 @@
-"""The DiT training loop: `train(cfg) -> summary`, the same code for one process and for torchrun.
+"""DiT training: `train(cfg) -> summary`, the same code for one process and for torchrun.
 
-Steps of a run:
+The DiT is one `Task` of the training harness (train/harness.py runs the loop, checkpoints, EMA,
+schedule, metrics, NaN policy and parallelism). What is the DiT's own:
   1. preflight: every check that can fail (data present and non-empty, sizes divisible by the VAE
-     factor x patch, checkpoint folder writable, cache matching the model) runs before any
-     training time is spent;
-  2. model (same seed on every rank), parallelism (`apply_parallelism`), EMA, AdamW, schedule;
-  3. resume from the latest checkpoint (or the one named), restoring every slot;
-  4. the loop: global batch -> this rank's micro-batches -> flow_matching_loss -> accumulate ->
-     NaN/Inf guard -> clip -> AdamW step -> EMA; metrics, samples and checkpoints on schedule.
-
-Determinism (what makes resume bit-exact and N ranks equal one): the data order is a pure
-function of (seed, epoch) and the data position is checkpointed; the randomness of the loss
-(timesteps, noise, text dropout, frame conditioning) comes from a torch.Generator seeded by
-(seed, step, index of the micro-batch within the global batch) - a function of *what* is computed,
-not of *where* (which rank, which accumulation step) or of anything that happened before. The
-global RNG states are checkpointed too, for anything else that draws from them.
+     factor x patch, cache matching the model) runs before any training time is spent;
+  2. the model (optionally initialised from released weights) and its parallel wrapping;
+  3. the data: one bucketed global-batch order for all ranks (a pure function of (seed, epoch)),
+     cut into micro-batches per rank and accumulation step; its position is checkpointed;
+  4. the loss: `flow_matching_loss`, its randomness from the harness's per-micro-batch generator;
+  5. sample videos from fixed prompts every `logging.sample_every` steps.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import math
-import time
-import warnings
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
 from minisora.config import ConfigError, to_dict
 from minisora.precision import autocast as precision_autocast
-from minisora.train import checkpoint as ckpt
 from minisora.train.config import TrainConfig, check, dit_config
 from minisora.train.data import (LatentCacheDataset, PixelEncoder, cache_is_compatible,
                                  check_divisible, collate_latents, collate_pixels, folder_dataset, synthetic_dataset)
-from minisora.train.distributed import DistInfo, all_reduce_mean, apply_parallelism, init_distributed, shutdown, unwrap
+from minisora.train.distributed import DistInfo, apply_parallelism
 from minisora.train.ema import EMA
-from minisora.train.monitor import Monitor, NaNGuard
+from minisora.train.harness import Loop, fit, micro_generator  # noqa: F401  (micro_generator: re-exported)
 
 
 @dataclass
@@ -118,27 +107,7 @@ def load_vae(path: str):
 
 
 # --------------------------------------------------------------------------------------------
-# schedule and seeding
-
-
-def lr_lambda(cfg: TrainConfig):
-    """Linear warmup to 1, then cosine decay to `min_lr_ratio` at `max_steps` (factor of optim.lr)."""
-    s = cfg.schedule
-
-    def f(step: int) -> float:  # step = optimizer steps taken so far (0 before the first)
-        if step < s.warmup_steps:
-            return (step + 1) / s.warmup_steps
-        span = max(s.max_steps - s.warmup_steps, 1)
-        progress = min((step - s.warmup_steps) / span, 1.0)
-        return s.min_lr_ratio + (1.0 - s.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-    return f
-
-
-def micro_generator(seed: int, step: int, micro_index: int) -> torch.Generator:
-    """The generator of one micro-batch: a function of (seed, step, index in the global batch) only."""
-    mixed = np.random.SeedSequence([seed, step, micro_index]).generate_state(2, dtype=np.uint32)
-    return torch.Generator().manual_seed(int(mixed[0]) << 32 | int(mixed[1]))
+# the task: model, loss and data of the DiT; the harness (train/harness.py) runs the loop
 
 
 def position_stream(sampler, epoch: int, position: int):
@@ -166,174 +135,97 @@ class _LocalBatches:
                 yield batch[j * self.micro:(j + 1) * self.micro]
 
 
-# --------------------------------------------------------------------------------------------
-# the run
+class DiTTask:
+    """The DiT's part of a run: model, flow-matching loss, the bucketed data and sample videos."""
+
+    def __init__(self, cfg: TrainConfig, info: DistInfo):
+        from minisora.dit.model import DiT
+
+        self.cfg, self.info = cfg, info
+        dit_cfg = dit_config(cfg.model)
+        if info.is_main:
+            Path(cfg.run_dir).mkdir(parents=True, exist_ok=True)
+        self.data = build_data(cfg, dit_cfg, info)
+        self.sample_ctx = _prepare_sampling(cfg, dit_cfg, self.data, info) if cfg.logging.sample_every > 0 else None
+        self.model = DiT(dit_cfg).to(info.device)
+        if cfg.model.init_from:
+            _init_weights(self.model, cfg.model.init_from, dit_cfg)
+        self.model_config = to_dict(dit_cfg)
+        self.autocast = precision_autocast(cfg.precision.dtype, info.device)
+        self.accum = cfg.optim.global_batch_size // (cfg.optim.micro_batch_size * info.world_size)
+
+    def param_groups(self) -> list[dict]:
+        return [{"params": [p for p in self.model.parameters() if p.requires_grad]}]
+
+    def wrap(self, model: nn.Module, info: DistInfo) -> nn.Module:
+        # without text dropout the learned null text never enters the loss
+        return apply_parallelism(model, self.cfg.parallel, info, unused_parameters=self.cfg.flow.text_drop_prob == 0)
+
+    def start(self, data_state: dict | None) -> None:
+        sampler = self.data.sampler
+        if data_state is not None:
+            sampler.load_state_dict(data_state)
+        self.epoch, self.position = sampler.epoch, sampler.position
+        loader = torch.utils.data.DataLoader(
+            self.data.dataset, collate_fn=self.data.collate, num_workers=self.cfg.data.num_workers,
+            batch_sampler=_LocalBatches(sampler, self.epoch, self.position, self.cfg.optim.micro_batch_size,
+                                        self.accum, self.info.rank),
+            pin_memory=self.info.device.type == "cuda", persistent_workers=False)
+        self.positions = position_stream(sampler, self.epoch, self.position)
+        self.batches = iter(loader)
+
+    def micro_batch(self, step: int, index: int, count: int) -> dict:
+        if index % self.accum == 0:  # the first micro-batch of this rank's share of a new step
+            _, (self.epoch, self.position) = next(self.positions)
+        batch = next(self.batches)
+        if self.data.encoder is not None:
+            batch = self.data.encoder(batch, self.info.device)
+        return batch
+
+    def loss(self, model: nn.Module, batch: dict, generator: torch.Generator):
+        from minisora.flow.training import flow_matching_loss
+
+        d = self.info.device
+        with self.autocast:
+            loss, stats = flow_matching_loss(model, batch["latents"].to(d, non_blocking=True), batch["tokens"].to(d),
+                                             batch["mask"].to(d), batch["pooled"].to(d), self.cfg.flow, generator)
+        return loss, {"t_mean": stats["t_mean"], "epoch": self.epoch}
+
+    def data_state(self) -> dict:
+        self.data.sampler.epoch, self.data.sampler.position = self.epoch, self.position
+        return self.data.sampler.state_dict()
+
+    def evaluate(self, step: int, model: nn.Module, ema: EMA | None) -> dict:
+        if self.sample_ctx is not None:
+            _write_samples(self.sample_ctx, model, ema, step, self.info, self.cfg)
+        return {}
+
+    def release(self, step: int, model: nn.Module, ema: EMA | None, record: dict) -> None:
+        """Releases are exported from a checkpoint afterwards (`train/export.py`)."""
 
 
-def train(cfg: TrainConfig) -> dict:
+BUDGET_KEYS = ("schedule.max_steps", "schedule.minutes", "checkpoint.resume", "logging.progress")
+
+
+def loop_config(cfg: TrainConfig, allow_changed: bool = False) -> Loop:
+    o, s = cfg.optim, cfg.schedule
+    return Loop(name="train", run_dir=cfg.run_dir, seed=cfg.seed, max_steps=s.max_steps, minutes=s.minutes,
+                lr=o.lr, warmup_steps=s.warmup_steps, min_lr_ratio=s.min_lr_ratio, weight_decay=o.weight_decay,
+                grad_clip=o.grad_clip, betas=tuple(o.betas), eps=o.eps,
+                ema_decay=cfg.ema.decay if cfg.ema.enabled else 0.0, ema_start=cfg.ema.start_step,
+                nan_max_consecutive=cfg.nan_guard.max_consecutive, global_batch_size=o.global_batch_size,
+                micro_batch_size=o.micro_batch_size, log_every=cfg.logging.every,
+                eval_every=cfg.logging.sample_every, checkpoint_every=cfg.checkpoint.every,
+                keep_last=cfg.checkpoint.keep_last, config=to_dict(cfg), budget_keys=BUDGET_KEYS,
+                checkpoint_dir=str(cfg.checkpoint_dir), resume=cfg.checkpoint.resume, allow_changed=allow_changed,
+                parallel=cfg.parallel, tensorboard=cfg.logging.tensorboard, progress=cfg.logging.progress)
+
+
+def train(cfg: TrainConfig, allow_changed: bool = False) -> dict:
     """Train the DiT as `cfg` says; returns a summary dict (rank 0's view; the same on all ranks)."""
     check(cfg)
-    info = init_distributed(cfg.parallel)
-    ok = False
-    try:
-        summary = _train(cfg, info)
-        ok = True
-        return summary
-    finally:
-        # after a failure another rank may never reach a barrier: only a clean run synchronises
-        if ok:
-            shutdown(info)
-        elif info.distributed and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
-
-
-def _train(cfg: TrainConfig, info: DistInfo) -> dict:
-    from minisora.dit.model import DiT
-    from minisora.flow.training import flow_matching_loss
-
-    # 1. preflight ---------------------------------------------------------------------------
-    dit_cfg = dit_config(cfg.model)
-    micro, world = cfg.optim.micro_batch_size, info.world_size
-    if cfg.optim.global_batch_size % (micro * world):
-        raise ConfigError(f"optim.global_batch_size ({cfg.optim.global_batch_size}) must be a multiple of "
-                          f"optim.micro_batch_size x world size ({micro} x {world} = {micro * world})")
-    accum = cfg.optim.global_batch_size // (micro * world)
-    ckpt_dir = cfg.checkpoint_dir
-    ckpt.check_writable(ckpt_dir)
-    if info.is_main:
-        Path(cfg.run_dir).mkdir(parents=True, exist_ok=True)
-    data = build_data(cfg, dit_cfg, info)
-    sample_ctx = _prepare_sampling(cfg, dit_cfg, data, info) if cfg.logging.sample_every > 0 else None
-
-    # 2. model, parallelism, EMA, optimizer, schedule ----------------------------------------
-    torch.manual_seed(cfg.seed)  # identical initial weights on every rank
-    model = DiT(dit_cfg).to(info.device)
-    if cfg.model.init_from:
-        _init_weights(model, cfg.model.init_from, dit_cfg)
-    # without text dropout the learned null text never enters the loss
-    train_model = apply_parallelism(model, cfg.parallel, info, unused_parameters=cfg.flow.text_drop_prob == 0)
-    model = unwrap(train_model)  # same parameters; FSDP2 shards in place
-    ema = EMA(model, cfg.ema.decay, cfg.ema.start_step) if cfg.ema.enabled else None
-    params = [p for p in model.parameters() if p.requires_grad]
-    o = cfg.optim
-    # foreach: one fused kernel per op over all parameters (the default only on CUDA); the many
-    # small tensors of a DiT make the per-tensor loop the slower choice on CPU too.
-    optimizer = torch.optim.AdamW(params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay,
-                                  foreach=True)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
-    guard = NaNGuard(cfg.nan_guard.max_consecutive)
-    model_config = to_dict(dit_cfg)
-
-    # 3. resume ------------------------------------------------------------------------------
-    step, epoch, position = 0, 0, 0
-    resume_from = None
-    if cfg.checkpoint.resume == "auto":
-        resume_from = ckpt.latest_checkpoint(ckpt_dir)
-    elif cfg.checkpoint.resume != "never":
-        resume_from = Path(cfg.checkpoint.resume)
-    if resume_from is not None:
-        state = ckpt.load_checkpoint(resume_from, model=model, ema=ema, optimizer=optimizer, scheduler=scheduler,
-                                     info=info, model_config=model_config)
-        step = state["step"]
-        data.sampler.load_state_dict(state["data"])
-        epoch, position = data.sampler.epoch, data.sampler.position
-        guard.load_state_dict(state["nan_guard"])
-
-    # 4. the loop ----------------------------------------------------------------------------
-    loader = torch.utils.data.DataLoader(
-        data.dataset, batch_sampler=_LocalBatches(data.sampler, epoch, position, micro, accum, info.rank),
-        collate_fn=data.collate, num_workers=cfg.data.num_workers, pin_memory=info.device.type == "cuda",
-        persistent_workers=False)
-    positions = position_stream(data.sampler, epoch, position)
-    batches = iter(loader)
-    monitor = Monitor(cfg.run_dir, enabled=info.is_main, total_steps=cfg.schedule.max_steps, start_step=step,
-                      samples_per_step=cfg.optim.global_batch_size, tensorboard=cfg.logging.tensorboard,
-                      progress=cfg.logging.progress)
-    autocast = precision_autocast(cfg.precision.dtype, info.device)
-    fsdp = cfg.parallel.strategy == "fsdp" and info.distributed
-    ddp = cfg.parallel.strategy == "ddp" and info.distributed
-    start_step, t_start = step, time.perf_counter()
-    data_time = step_time = 0.0
-    records = []  # per step of this run: [seconds, data seconds, T', H', W'] (for benchmarks)
-    last_loss = float("nan")
-    last_saved = resume_from  # a run resumed at its last step writes nothing new
-    try:
-        while step < cfg.schedule.max_steps:
-            t0 = time.perf_counter()
-            step += 1
-            _, (epoch, position) = next(positions)
-            loss_sum = torch.zeros((), dtype=torch.float64)
-            data_before = data_time
-            for a in range(accum):
-                td = time.perf_counter()
-                batch = next(batches)
-                if data.encoder is not None:
-                    batch = data.encoder(batch, info.device)
-                data_time += time.perf_counter() - td
-                gen = micro_generator(cfg.seed, step, info.rank * accum + a)
-                last_micro = a == accum - 1
-                # gradients are reduced across ranks only on the last micro-batch of a step
-                if fsdp:
-                    model.set_requires_gradient_sync(last_micro)
-                sync = train_model.no_sync() if (ddp and not last_micro) else contextlib.nullcontext()
-                with sync:
-                    if fsdp:
-                        # The loss asks the root module for its learned null text outside forward;
-                        # unsharding the root first gives it full parameters (reduced as usual).
-                        model.unshard()
-                    with autocast:
-                        loss, stats = flow_matching_loss(
-                            train_model, batch["latents"].to(info.device, non_blocking=True),
-                            batch["tokens"].to(info.device), batch["mask"].to(info.device),
-                            batch["pooled"].to(info.device), cfg.flow, gen)
-                    (loss / accum).backward()
-                loss_sum += loss.detach().double().cpu()
-            loss_mean = float(all_reduce_mean(loss_sum / accum, info))
-            grad_norm = _clip(params, cfg.optim.grad_clip)
-            lr = scheduler.get_last_lr()[0]
-            applied = guard.check(step, loss_mean, grad_norm)
-            if applied:
-                optimizer.step()
-                if ema is not None:
-                    ema.update(model, step)
-            optimizer.zero_grad(set_to_none=True)
-            with warnings.catch_warnings():
-                # the schedule follows the step count, skipped steps included (torch warns when
-                # the very first step was skipped)
-                warnings.simplefilter("ignore", UserWarning)
-                scheduler.step()
-            last_loss = loss_mean
-            step_time += time.perf_counter() - t0
-            records.append([time.perf_counter() - t0, data_time - data_before, *batch["latents"].shape[2:]])
-
-            if step % cfg.logging.every == 0 or step == cfg.schedule.max_steps:
-                elapsed = time.perf_counter() - t_start
-                monitor.log(step, {"loss": loss_mean, "grad_norm": grad_norm, "lr": lr, "epoch": epoch,
-                                   "skipped_steps": guard.skipped, "t_mean": stats["t_mean"],
-                                   "steps_per_s": (step - start_step) / elapsed,
-                                   "samples_per_s": (step - start_step) * cfg.optim.global_batch_size / elapsed,
-                                   "data_time_share": data_time / max(step_time, 1e-9)})
-            monitor.progress(step, loss_mean)
-            if sample_ctx is not None and step % cfg.logging.sample_every == 0:
-                _write_samples(sample_ctx, model, ema, step, info, cfg)
-            if step % cfg.checkpoint.every == 0 or step == cfg.schedule.max_steps:
-                data.sampler.epoch, data.sampler.position = epoch, position
-                last_saved = ckpt.save_checkpoint(
-                    ckpt_dir, step, model=model, ema=ema, optimizer=optimizer, scheduler=scheduler, info=info,
-                    keep_last=cfg.checkpoint.keep_last,
-                    state={"data": data.sampler.state_dict(), "nan_guard": guard.state_dict(),
-                           "config": to_dict(cfg), "model_config": model_config})
-        monitor.plot_loss()
-    finally:
-        monitor.close()
-    elapsed = time.perf_counter() - t_start
-    steps_done = step - start_step
-    summary = {"steps": step, "steps_this_run": steps_done, "final_loss": last_loss, "skipped_steps": guard.skipped,
-            "seconds": elapsed, "samples_per_s": steps_done * cfg.optim.global_batch_size / max(elapsed, 1e-9),
-            "data_time_share": data_time / max(step_time, 1e-9), "checkpoint": str(last_saved) if last_saved else None,
-            "resumed_from": str(resume_from) if resume_from else None, "run_dir": cfg.run_dir,
-            "world_size": world, "grad_accum": accum, "step_records": records}
-    if info.is_main:
+    summary = fit(loop_config(cfg, allow_changed), lambda info: DiTTask(cfg, info))
+    if int(os.environ.get("RANK", "0")) == 0:
         from minisora.weights import atomic_write_bytes
 
         atomic_write_bytes(Path(cfg.run_dir) / "summary.json", (json.dumps(summary) + "\n").encode())
@@ -365,15 +257,6 @@ def _init_weights(model: nn.Module, folder: str, dit_cfg) -> None:
                           f"missing {result.missing_keys}")
 
 
-def _clip(params: list[nn.Parameter], max_norm: float) -> float:
-    """Global gradient norm (over all ranks and shards); clips in place when max_norm > 0."""
-    grads = [p for p in params if p.grad is not None]
-    norm = torch.nn.utils.clip_grad_norm_(grads, max_norm if max_norm > 0 else float("inf"))
-    if hasattr(norm, "full_tensor"):  # DTensor under FSDP2: the norm is already reduced
-        norm = norm.full_tensor()
-    return float(norm)
-
-
 # --------------------------------------------------------------------------------------------
 # samples from fixed prompts
 
@@ -402,8 +285,11 @@ def _write_samples(ctx: _SampleContext, model: nn.Module, ema: EMA | None, step:
                    cfg: TrainConfig) -> None:
     """Sample the fixed prompts with the EMA weights (gathered to full tensors) on rank 0."""
     from minisora.dit.model import DiT
-    from minisora.flow.samplers import make_noise, sample
+    from minisora.dit.patchify import num_tokens
+    from minisora.flow.samplers import make_noise
+    from minisora.flow.schedules import schedule_shift
     from minisora.io import export_to_video
+    from minisora.pipeline import decode_frames, denoise
 
     full = full_state(ema.state_dict() if ema is not None else dict(model.named_parameters()))
     if not info.is_main:
@@ -416,15 +302,15 @@ def _write_samples(ctx: _SampleContext, model: nn.Module, ema: EMA | None, step:
     C, T, H, W = ctx.latent_shape
     noise = make_noise((B, C, T, H, W), seed=cfg.seed)
     null = net.null_text(B, emb.tokens.shape[1])
-    z = sample(net, noise, steps=cfg.logging.sample_steps, guidance_scale=cfg.logging.sample_guidance,
-               shift=cfg.flow.shift_for(T * H * W // math.prod(net.config.patch_size)),
-               cond=dict(text_tokens=emb.tokens, text_mask=emb.mask, text_pooled=emb.pooled),
-               uncond=dict(zip(("text_tokens", "text_mask", "text_pooled"), null)), progress=False)
-    video = ctx.vae.decode(z.to(next(ctx.vae.parameters()).device)).float().cpu()  # B,3,T,H,W in [-1,1]
-    frames = ((video.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 4, 1)  # B,T,H,W,3
+    # the pipeline's own sampling path (minisora.pipeline.denoise / decode_frames)
+    z = denoise(net, noise, steps=cfg.logging.sample_steps, method="euler", guidance=cfg.logging.sample_guidance,
+                shift=schedule_shift(cfg.flow, num_tokens((T, H, W), net.config.patch_size)),
+                cond=dict(text_tokens=emb.tokens, text_mask=emb.mask, text_pooled=emb.pooled),
+                uncond=dict(zip(("text_tokens", "text_mask", "text_pooled"), null)))
+    frames = decode_frames(ctx.vae, z)  # B, T, H, W, 3 uint8
     ctx.out.mkdir(parents=True, exist_ok=True)
     for i in range(B):
-        export_to_video(frames[i].numpy(), ctx.out / f"step_{step:08d}_{i}.mp4", fps=int(cfg.data.fps))
+        export_to_video(frames[i], ctx.out / f"step_{step:08d}_{i}.mp4", fps=int(cfg.data.fps))
 
 
 def full_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

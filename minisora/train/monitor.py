@@ -53,7 +53,7 @@ class Monitor:
     """metrics.jsonl + TensorBoard + progress bar + loss-curve PNG for one run folder."""
 
     def __init__(self, run_dir: str | Path, *, enabled: bool, total_steps: int, start_step: int,
-                 samples_per_step: int, tensorboard: bool, progress: bool):
+                 samples_per_step: int, tensorboard: bool, progress: bool, desc: str = "train"):
         self.run_dir = Path(run_dir)
         self.enabled = enabled
         self.samples_per_step = samples_per_step
@@ -83,7 +83,7 @@ class Monitor:
 
             self.tb = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=start_step + 1)
         if progress:
-            self.bar = tqdm(total=total_steps, initial=start_step, desc="train", unit="step", dynamic_ncols=True)
+            self.bar = tqdm(total=total_steps, initial=start_step, desc=desc, unit="step", dynamic_ncols=True)
 
     def log(self, step: int, record: dict) -> None:
         if not self.enabled:
@@ -95,6 +95,19 @@ class Monitor:
             for k, v in record.items():
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
                     self.tb.add_scalar(f"train/{k}", v, step)
+
+    def note(self, line: str) -> None:
+        """A line for the person watching (above the progress bar when there is one)."""
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.write(line)
+        else:
+            print(line, flush=True)
+
+    def history(self) -> list[dict]:
+        """Every record of metrics.jsonl (this run and the runs it resumed), in order."""
+        return [json.loads(line) for line in self.metrics_path.read_text().splitlines()]
 
     def progress(self, step: int, loss: float) -> None:
         if self.bar is None:
@@ -130,7 +143,7 @@ def plot_loss_curve(metrics_path: str | Path, out: str | Path) -> Path | None:
     steps, losses = [], []
     for line in Path(metrics_path).read_text().splitlines():
         rec = json.loads(line)
-        if "loss" in rec and math.isfinite(rec["loss"]):
+        if "loss" in rec and math.isfinite(rec["loss"]) and rec["loss"] > 0:  # log axis
             steps.append(rec["step"])
             losses.append(rec["loss"])
     if not steps:
@@ -143,7 +156,7 @@ def plot_loss_curve(metrics_path: str | Path, out: str | Path) -> Path | None:
                   for i in range(len(losses))]
         ax.plot(steps, smooth, lw=1.5, label=f"running mean ({window})")
     ax.set_xlabel("step")
-    ax.set_ylabel("flow-matching loss")
+    ax.set_ylabel("training loss")
     ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend()

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from minisora.io import pixels_to_unit, unit_to_pixels
 from minisora.upscale.config import EXTRA_COND_CHANNELS
 
 # The noise-level channel holds sigma / COND_NOISE_UNIT, so typical levels map to O(1) inputs.
@@ -27,12 +28,12 @@ def frames_to_tensor(frames) -> torch.Tensor:
     if not isinstance(frames, torch.Tensor) or frames.dtype != torch.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
         got = f"{getattr(frames, 'dtype', type(frames).__name__)} {tuple(getattr(frames, 'shape', ()))}"
         raise ValueError(f"frames must be uint8 (T, H, W, 3), got {got}")
-    return (frames.permute(3, 0, 1, 2).float() / 127.5 - 1.0).unsqueeze(0)  # 1, 3, T, H, W
+    return pixels_to_unit(frames.permute(3, 0, 1, 2)).unsqueeze(0)  # 1, 3, T, H, W
 
 
 def tensor_to_frames(x: torch.Tensor) -> np.ndarray:
     """float (3, T, H, W) in [-1, 1] -> uint8 (T, H, W, 3), rounded to nearest."""
-    return ((x.float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).cpu().numpy()
+    return unit_to_pixels(x).permute(1, 2, 3, 0).cpu().numpy()  # T, H, W, 3
 
 
 def upsample_space(x: torch.Tensor, factor: int, clamp: bool = True) -> torch.Tensor:

@@ -31,7 +31,8 @@ import torch
 from tqdm.auto import tqdm
 
 from minisora.config import to_dict
-from minisora.data.synthetic import render, sample_scene
+from minisora.world.render import render
+from minisora.world.scenes import sample_scene
 from minisora.dit.model import DiT
 from minisora.flow.objective import interpolate, predict_data
 from minisora.flow.schedules import sample_logit_normal, shift_time

@@ -58,7 +58,7 @@ def to_float(clips: torch.Tensor) -> torch.Tensor:
 def synthetic_pool(n: int, height: int, width: int, num_frames: int, seed: int, split: str = "train",
                    cache_dir: str | Path | None = None, progress: bool = True) -> torch.Tensor:
     """n MovingShapes clips as uint8 (N,3,T,H,W), cached as .npy in `cache_dir` when given."""
-    from minisora.data.synthetic import MovingShapesDataset
+    from minisora.world.dataset import MovingShapesDataset
 
     path = None
     if cache_dir is not None:

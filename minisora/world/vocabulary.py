@@ -1,7 +1,7 @@
 """The MovingShapes vocabulary: the one place where the world's words and their meanings live.
 
-The renderer (`data/synthetic.py`), the caption writer and parser (`data/captions.py`), the judge
-(`eval/judge.py`) and the prompt rewriter (`text/rewriter.py`) all read these tables, so a word means
+The renderer (`world/render.py`), the caption writer and parser (`world/captions.py`, `world/grammar.py`), the
+judge (`world/judge/`) and the prompt rewriter (`text/rewriter.py`) all read these tables, so a word means
 the same thing everywhere (DESIGN rule 12: one place per string choice).
 """
 

@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from minisora.data import vocabulary as V
-from minisora.data.captions import ParsedObject, ParsedScene, parse, write_caption, write_prompt
-from minisora.data.synthetic import sample_scene, spec_from_parsed
+from minisora.world import vocabulary as V
+from minisora.world.captions import write_caption, write_prompt
+from minisora.world.grammar import parse
+from minisora.world.scene import ParsedObject, ParsedScene
+from minisora.world.scenes import sample_scene, spec_from_parsed
 
 OBJECT_FIELDS = ("size", "color", "shape", "motion", "speed")  # order of the canonical form
 

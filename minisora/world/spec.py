@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from minisora.data import vocabulary as V
+from minisora.world import vocabulary as V
 
 
 @dataclass(frozen=True)

@@ -46,9 +46,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from minisora.data import vocabulary as V
-from minisora.data.captions import _LEXICON as _PARSER_PHRASES  # the parser's own phrase table
-from minisora.data.captions import ParsedScene, parse
+from minisora.world import vocabulary as V
+from minisora.world.grammar import PHRASES as _PARSER_PHRASES  # the parser's own phrase table
+from minisora.world.grammar import parse
+from minisora.world.scene import ParsedScene
 from minisora.text.color_names import ColorNames
 from minisora.text.wordnet import WordNet
 
