@@ -39,7 +39,9 @@ import torch
 from minisora.world.grammar import parse
 from minisora.world.captions import write_prompt
 from minisora.world.scenes import sample_scene
-from minisora.text.rewriter import DEFAULT_REWRITER_DIR, RewriteError, load_rewriter
+from minisora.text.backends import load_rewriter
+from minisora.text.rewriter import DEFAULT_REWRITER_DIR
+from minisora.text.rewriting import RewriteError
 from minisora.world.rules import check_caption, expand, validity_problems
 from minisora.world.normalize import CURATED, OUTSIDE_WORLD, STOP_WORDS, TERM_CATEGORY
 

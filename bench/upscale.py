@@ -89,7 +89,7 @@ def fidelity_time(up: Upscaler, n: int, steps: int | None) -> dict:
 
 
 def judge_before_after(up: Upscaler, n: int, pipeline_dir: str | None) -> dict | None:
-    from minisora.world.judge.scoring import judge
+    from minisora.world.judge import judge
 
     try:
         from minisora.pipeline import Pipeline

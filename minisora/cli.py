@@ -10,6 +10,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 
 # subcommand -> (module, one-line help). Modules are imported only when their command runs, so
 # `minisora --help` stays fast and a broken optional component cannot break the others.
@@ -24,7 +25,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("minisora.eval.eval_cli", "judge a model on held-out prompts"),
     "train-upscaler": ("minisora.upscale.train_cli", "train the super-resolution stage"),
     "upscale": ("minisora.upscale.upscale_cli", "upscale a video clip"),
+    "export": ("minisora.export_cli", "assemble a model folder from trained components"),
+    "recipe": ("minisora.recipe_cli", "run a declared recipe's stages (resumable) into a run folder"),
+    "serve": ("minisora.serve.cli", "serve the OpenAI Videos API and a web page for a local model"),
 }
+
+
+def thread_count(text: str) -> int:
+    """argparse type of every `--threads`: 0 (torch's default) or 1 .. the cores this process may use."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if not 0 <= n <= cores:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a thread count: use 0 (torch's default) or 1 to "
+                                         f"{cores} (the cores available here)")
+    return n
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -47,6 +64,16 @@ def main(argv: list[str] | None = None) -> int:
     from minisora.malloc import keep_freed_memory
     keep_freed_memory()  # before the command allocates anything big (minisora/malloc.py says why)
     module = importlib.import_module(COMMANDS[args.command][0])
+    plain = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        # minisora's own warnings (untrained size, damaged video, unverified weights) read as one line
+        if category.__module__.startswith("minisora"):
+            print(f"minisora {args.command}: warning: {message}", file=sys.stderr)
+        else:
+            plain(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
     try:
         return int(module.run(args) or 0)
     except user_errors() as e:
@@ -54,15 +81,18 @@ def main(argv: list[str] | None = None) -> int:
         # as one line naming the file or key, whichever command met it; a traceback means a bug.
         print(f"minisora {args.command}: {e}", file=sys.stderr)
         return 2
+    finally:
+        warnings.showwarning = plain
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """The project's own error types for bad input (each names the file or key and what is valid)."""
     from minisora.config import ConfigError
+    from minisora.generation_checks import MemoryEstimateError, NonFiniteError
     from minisora.io import VideoReadError
     from minisora.weights import WeightsError
 
-    return (ConfigError, WeightsError, VideoReadError, FileNotFoundError)
+    return (ConfigError, WeightsError, VideoReadError, MemoryEstimateError, NonFiniteError, FileNotFoundError)
 
 
 if __name__ == "__main__":

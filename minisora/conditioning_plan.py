@@ -18,6 +18,7 @@ given clean and held fixed while the rest are generated.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal
@@ -29,6 +30,7 @@ from minisora.io import pixels_to_unit, unit_to_pixels
 
 Task = Literal["t2v", "i2v", "extend", "connect", "loop", "sdedit"]
 EXTEND_MODES: tuple[str, ...] = ("forward", "backward")
+SAMPLERS: tuple[str, ...] = ("euler", "heun")
 IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 # encode(frames uint8 (T, H, W, 3), height, width) -> normalised latent (1, C, T', H', W')
@@ -80,22 +82,80 @@ def check_task(image, video, strength, extend, connect, loop) -> Task:
     return "t2v"
 
 
+def check_sampling(prompt, negative_prompt, steps, guidance, method, seed, generator) -> None:
+    """Validate the arguments of the text and the sampler (no model needed)."""
+    from minisora.generation_checks import check_guidance, check_seed
+
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError(f"prompt must be a non-empty string, got {prompt!r}")
+    if negative_prompt is not None and not isinstance(negative_prompt, str):
+        raise ValueError(f"negative_prompt must be a string or None, got {type(negative_prompt).__name__}")
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"num_inference_steps={steps} is not valid: use an integer >= 1 (e.g. 25)")
+    check_guidance(guidance)  # minisora.generation_checks: the sane range, stated once
+    if method not in SAMPLERS:
+        raise ValueError(f"sampler={method!r} is not valid; choose one of {', '.join(SAMPLERS)}")
+    if seed is not None:
+        check_seed(seed)
+    if seed is not None and generator is not None:
+        raise ValueError("give either seed or generator, not both")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+
+
+def check_upscale(upscale, upscale_time) -> tuple[int, int]:
+    """Validate the cascade's factors before any work (the Upscaler checks them again, but only after
+    the whole clip was generated): space 1, 2 or 4, time 1 or 2; 1 and 1 = no second stage."""
+    from minisora.upscale.config import SCALES, TIME_SCALES
+
+    if upscale not in SCALES or isinstance(upscale, bool):
+        raise ValueError(f"upscale={upscale!r} is not valid; choose one of {SCALES} (1 = no upscaling)")
+    if upscale_time not in TIME_SCALES or isinstance(upscale_time, bool):
+        raise ValueError(f"upscale_time={upscale_time!r} is not valid; choose one of {TIME_SCALES} "
+                         f"(2 doubles the frame rate)")
+    return int(upscale), int(upscale_time)
+
+
+def _nearest_multiples(v: int, m: int) -> str:
+    lo = max(m, v // m * m)
+    hi = lo + m if lo <= v else lo
+    return f"{lo}" if lo == hi or lo == v else f"{lo} or {hi}"
+
+
+
+def check_clip_size(num_frames: int, height: int, width: int, temporal_factor: int, spatial_factor: int,
+                    patch_size: tuple[int, int, int]) -> None:
+    """A ValueError naming the nearest valid values unless num_frames = 1 + k * temporal_factor * pt and
+    height, width are positive multiples of spatial_factor * ph (pw)."""
+    tf, sf = temporal_factor, spatial_factor
+    pt, ph, pw = patch_size
+    if not isinstance(num_frames, int) or num_frames < 1 or (num_frames - 1) % (tf * pt):
+        step = tf * pt
+        n = num_frames if isinstance(num_frames, int) else 1
+        lo = 1 + max(n - 1, 0) // step * step
+        raise ValueError(f"num_frames={num_frames} is not valid: use 1 + k*{step} frames "
+                         f"(1, {1 + step}, {1 + 2 * step}, {1 + 4 * step}, ...); nearest: {lo} or {lo + step}")
+    for name, v, p in (("height", height, ph), ("width", width, pw)):
+        m = sf * p
+        if not isinstance(v, int) or v < m or v % m:
+            vv = v if isinstance(v, int) else m
+            raise ValueError(f"{name}={v} is not valid: it must be a positive multiple of {m} "
+                             f"(VAE factor {sf} x patch {p}); nearest: {_nearest_multiples(vv, m)}")
+
+
 # ------------------------------------------------------------------------------------------------
 # Pixels in
 # ------------------------------------------------------------------------------------------------
 def as_uint8_video(x, name: str) -> np.ndarray:
     """Image / video input -> uint8 (T, H, W, 3). Accepts a path, PIL image, numpy array or tensor."""
     if isinstance(x, (str, Path)):
-        from minisora.io import read_video
+        from minisora.io import read_image, read_video
 
         p = Path(x)
         if not p.is_file():
             raise FileNotFoundError(f"{name} file {str(p)!r} does not exist")
         if p.suffix.lower() in IMAGE_SUFFIXES and name == "image":
-            from PIL import Image
-
-            with Image.open(p) as im:
-                x = np.asarray(im.convert("RGB"))
+            x = read_image(p)  # a file that is not an image: VideoReadError naming it
         else:
             x, _ = read_video(p)
     if hasattr(x, "convert") and hasattr(x, "size"):  # PIL image

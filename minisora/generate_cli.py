@@ -1,7 +1,11 @@
 """`minisora generate "prompt" -o out.mp4`: one clip from the command line, plus a JSON sidecar.
 
-The sidecar (`out.json` next to `out.mp4`) records the prompt, the caption it was rewritten into, the
-seed, every setting and the timings, so any clip can be regenerated exactly.
+The sidecar (`out.mp4.json` next to `out.mp4`) records the prompt, the caption it was rewritten into,
+the seed, every setting and the timings, so any clip can be regenerated exactly.
+
+Everything the end of the command needs is checked before the first expensive step: the output path
+(extension, not a folder, a writable place), the input files, that `--join`'s clips and the new
+frames share one size, and (in the pipeline's step 1) the memory the clip needs.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ def _peak_rss_mb() -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from minisora.cli import thread_count
     from minisora.pipeline import EXTEND_MODES, SAMPLERS
     from minisora.upscale.config import SCALES, TIME_SCALES
 
@@ -60,9 +65,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--join", action="store_true",
                         help="with --extend/--connect: write the input clip(s) and the new frames as one video")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--threads", type=int, default=1,
+    parser.add_argument("--force", action="store_true",
+                        help="run even when the clip's estimated memory exceeds what this machine has")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="load weights whose SHA-256 differs from the one recorded when they were saved")
+    parser.add_argument("--threads", type=thread_count, default=1,
                         help="torch CPU threads (default 1: sampling runs small ops, where a second OpenMP "
                              "thread gains little alone and loses up to 10x on a busy CPU; 0 = torch's default)")
+
+
+def join_size(args: argparse.Namespace, clips: list) -> tuple[int, int] | None:
+    """With --join the input clip(s) and the new frames become one video, so they must share one size:
+    the (width, height) to generate at (the clips' size / --upscale when --size is not given), checked
+    before any work. Without --join: --size as given (None = the model's default)."""
+    if not args.join:
+        return args.size
+    if not clips:
+        raise ValueError("--join writes the input clip(s) and the new frames as one video: it needs --extend "
+                         "(with --video) or --connect")
+    if args.upscale_time != 1:
+        raise ValueError("--join cannot combine the input clip with frames at --upscale-time 2's doubled frame rate; "
+                         "drop --join or --upscale-time")
+    sizes = {(c.shape[2], c.shape[1]) for _, c in clips}
+    if len(sizes) > 1:
+        listed = ", ".join(f"{name} is {c.shape[2]}x{c.shape[1]}" for name, c in clips)
+        raise ValueError(f"--join needs clips of one size, but {listed}; resize one, or drop --join")
+    (w, h), = sizes
+    up = args.upscale
+    if args.size is None:
+        if w % up or h % up:
+            raise ValueError(f"--join needs the new frames at the clips' size {w}x{h}, which --upscale {up} "
+                             f"does not divide")
+        return w // up, h // up
+    sw, sh = args.size
+    if (sw * up, sh * up) != (w, h):
+        raise ValueError(f"--join needs the new frames at the clips' size {w}x{h}, but --size {sw}x{sh} with "
+                         f"--upscale {up} gives {sw * up}x{sh * up}; drop --size (--join then uses the clips' "
+                         f"size) or give --size {w // up}x{h // up}")
+    return args.size
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,26 +111,38 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from minisora.io import export_to_video, read_video
+    from minisora.io import check_output_path, export_to_video, read_image, read_video, sidecar_path
     from minisora.pipeline import Pipeline
+    from minisora.weights import verification
 
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    out = Path(args.out)
     kw = {}
-    if args.size is not None:
-        kw["width"], kw["height"] = args.size
     try:
-        pipe = Pipeline.from_pretrained(args.model)
+        # 1. everything the end needs, before any expensive step
+        out = check_output_path(args.out)
+        side = sidecar_path(out)
+        if side.is_dir():
+            raise ValueError(f"the sidecar {str(side)!r} would replace a folder; choose another -o")
+        image = read_image(args.image) if args.image else None
         video = read_video(args.video)[0] if args.video else None
         connect = tuple(read_video(p)[0] for p in args.connect) if args.connect else None
-        result = pipe(args.prompt, negative_prompt=args.negative, num_frames=args.frames,
-                      num_inference_steps=args.steps, guidance_scale=args.guidance, seed=args.seed,
-                      rewrite=not args.no_rewrite, image=args.image, video=video, strength=args.strength,
-                      extend=args.extend, connect=connect, loop=args.loop, sampler=args.sampler,
-                      upscale=args.upscale, upscale_time=args.upscale_time, progress=not args.quiet, **kw)
-    except (ValueError, TypeError, FileNotFoundError) as e:
+        clips = ([("--video", video)] if args.extend and video is not None else []) + \
+            [(f"--connect {p}", c) for p, c in zip(args.connect or (), connect or ())]
+        pipe = Pipeline.from_pretrained(args.model)  # reads model_index.json only; weights load on first use
+        size = join_size(args, clips)
+        if size is not None:
+            kw["width"], kw["height"] = size
+        # 2. the work
+        with verification(not args.no_verify):
+            result = pipe(args.prompt, negative_prompt=args.negative, num_frames=args.frames,
+                          num_inference_steps=args.steps, guidance_scale=args.guidance, seed=args.seed,
+                          rewrite=not args.no_rewrite, image=image, video=video, strength=args.strength,
+                          extend=args.extend, connect=connect, loop=args.loop, sampler=args.sampler,
+                          upscale=args.upscale, upscale_time=args.upscale_time, progress=not args.quiet,
+                          force=args.force, **kw)
+    except (ValueError, TypeError, FileNotFoundError, MemoryError, FloatingPointError) as e:
         print(f"minisora generate: {e}", file=sys.stderr)
         return 2
     frames = result.frames
@@ -107,8 +159,9 @@ def run(args: argparse.Namespace) -> int:
     sidecar["timings"]["wall_including_startup"] = round(time.perf_counter() - t0, 4)
     sidecar["timings"]["peak_rss_mb"] = round(_peak_rss_mb(), 1)
     sidecar["threads"] = torch.get_num_threads()
-    side = out.with_suffix(".json")
-    side.write_text(json.dumps(sidecar, indent=2) + "\n")
+    from minisora.weights import atomic_write_bytes
+
+    atomic_write_bytes(side, (json.dumps(sidecar, indent=2) + "\n").encode())
     print(f"prompt:  {result.prompt}")
     print(f"caption: {result.caption}")
     print(f"seed:    {result.seed}   frames: {frames.shape[0]}x{frames.shape[1]}x{frames.shape[2]} @ {result.fps:g} fps")

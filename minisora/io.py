@@ -147,6 +147,30 @@ def _suffix(path: Path, valid: Sequence[str], action: str) -> str:
     return ext
 
 
+def check_output_path(path) -> Path:
+    """Check, before any work, that a video can be written to `path`: a known extension, not an existing
+    folder, and a folder that exists (or can be made) and is writable. Returns the Path; raises ValueError."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a folder; name a video file, e.g. {str(path / 'clip.mp4')!r}")
+    _suffix(path, WRITE_FORMATS, "write")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent  # the first folder that exists: export_to_video creates the rest
+    if not parent.is_dir():
+        raise ValueError(f"cannot write {str(path)!r}: {str(parent)!r} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write {str(path)!r}: no write permission in {str(parent)!r}")
+    return path
+
+
+def sidecar_path(path) -> Path:
+    """The JSON sidecar of an output file: its full name + `.json` (`x.gif` -> `x.gif.json`), so `x.gif`
+    and `x.png` in one folder never share (and overwrite) one sidecar."""
+    path = Path(path)
+    return path.with_name(path.name + ".json")
+
+
 def _check_fps(fps) -> float:
     if not isinstance(fps, (int, float, np.integer, np.floating)) or isinstance(fps, bool) \
             or not math.isfinite(fps) or fps <= 0:

@@ -87,6 +87,9 @@ class GenerationDefaults:
     fps: float = 8.0
     # latent frames of an input clip given as context when extending or connecting
     extend_context: int = 2
+    # the longest clip the transformer denoises at once (its training window); text- and image-to-video
+    # clips longer than this are generated window by window (minisora.long_clips); 0 = no limit
+    window_frames: int = 17
 
 
 @dataclass
@@ -125,3 +128,57 @@ class ModelIndex:
         path = Path(folder) / MODEL_INDEX_NAME
         atomic_write_bytes(path, (json.dumps(to_dict(self), indent=2) + "\n").encode())
         return path
+
+
+def assemble_model_folder(out: str | Path, *, transformer: str | Path, train_config: str | Path, vae: str | Path,
+                          rewriter: str | Path | None = None, upscaler: str | Path | None = None,
+                          name: str = "minisora-model", object_slots: int = 0, sample_shift: float | None = None,
+                          steps: int = GenerationDefaults.num_inference_steps,
+                          guidance: float = GenerationDefaults.guidance_scale, notes: dict | None = None) -> Path:
+    """Write a model folder: the transformer's release weights (EMA, bf16) from a training run folder or
+    checkpoint, copies of the VAE / rewriter / upscaler release folders, and model_index.json with the
+    sampling schedule of the training config's flow section (base shift `sample_shift` when given).
+    The folder must not exist yet (nothing is overwritten); it is built beside and renamed into place."""
+    import shutil
+    import time
+
+    from minisora.train.checkpoint import latest_checkpoint
+    from minisora.train.config import load_config
+    from minisora.train.export import export_release
+
+    out = Path(out)
+    if out.exists():
+        raise FileExistsError(f"{str(out)!r} exists; choose a new folder (export never overwrites)")
+    sources = {"vae": vae, "rewriter": rewriter, "upscaler": upscaler}
+    for label, src in sources.items():
+        if src is not None and not (Path(src) / "model.safetensors").is_file():
+            raise FileNotFoundError(f"--{label} {str(src)!r} is not a release folder (no model.safetensors)")
+    cfg = load_config(train_config)
+    ckpt = Path(transformer)
+    if not (ckpt / "state.json").is_file():  # a run folder (or its checkpoints/): take the latest checkpoint
+        found = latest_checkpoint(ckpt / "checkpoints") if (ckpt / "checkpoints").is_dir() else latest_checkpoint(ckpt)
+        if found is None:
+            raise FileNotFoundError(f"--transformer {str(transformer)!r} holds no checkpoint; train first")
+        ckpt = found
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    export_release(ckpt, tmp / "transformer")
+    for label, src in sources.items():
+        if src is not None:
+            shutil.copytree(src, tmp / label)
+    text_len = json.loads((tmp / "transformer" / "config.json").read_text())["config"]["text_len"]
+    flow = cfg.flow
+    index = ModelIndex(
+        name=name, upscaler="upscaler" if upscaler is not None else "",
+        rewriter=RewriterRef(backend="builtin", path="rewriter") if rewriter is not None else RewriterRef(),
+        text_encoder=TextEncoderRef(kind="minilm", object_slots=object_slots, max_length=text_len - object_slots),
+        scheduler=SchedulerConfig(method="euler", base_tokens=flow.base_tokens, token_dependent_shift=flow.token_dependent_shift,
+                                  base_shift=flow.base_shift if sample_shift is None else sample_shift),
+        defaults=GenerationDefaults(num_inference_steps=steps, guidance_scale=guidance,
+                                    window_frames=max(t for t, _, _ in cfg.data.buckets)),
+        trained_sizes=sorted({(h, w) for _, h, w in cfg.data.buckets}),
+        training={"train_config": str(train_config), "checkpoint": str(ckpt),
+                  "exported_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), **(notes or {})})
+    index.save(tmp)
+    tmp.rename(out)
+    return out

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import shutil
 import time
@@ -32,16 +31,15 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from minisora.conditioning_plan import (EXTEND_MODES, ConditioningPlan, check_task, loop_plan, plan_conditioning,  # noqa: F401
-                                        to_frames, to_model_video)
+from minisora.conditioning_plan import (EXTEND_MODES, SAMPLERS, ConditioningPlan, check_sampling,  # noqa: F401
+                                        check_clip_size, check_task, check_upscale, loop_plan, plan_conditioning, to_frames,
+                                        to_model_video)
 from minisora.dit.patchify import num_tokens
+from minisora.generation_checks import check_finite, check_request
 from minisora.flow.schedules import schedule_shift
 from minisora.model_folder import (DEFAULT_MODEL_DIR, MODEL_INDEX_FORMAT, MODEL_INDEX_NAME,  # noqa: F401 (re-exported)
                                    GenerationDefaults, ModelIndex, RewriterRef, SchedulerConfig, TextEncoderRef)
 from minisora.precision import resolve_dtype
-
-SAMPLERS: tuple[str, ...] = ("euler", "heun")
-
 
 # ------------------------------------------------------------------------------------------------
 # Output
@@ -66,13 +64,6 @@ class PipelineOutput:
         return {"prompt": self.prompt, "caption": self.caption, "negative_prompt": self.negative_prompt,
                 "seed": self.seed, "rewrite": self.rewrite, "settings": self.settings,
                 "frames": list(self.frames.shape), "fps": self.fps, "timings": self.timings}
-
-
-def _nearest_multiples(v: int, m: int) -> str:
-    lo = max(m, v // m * m)
-    hi = lo + m if lo <= v else lo
-    return f"{lo}" if lo == hi or lo == v else f"{lo} or {hi}"
-
 
 
 # ------------------------------------------------------------------------------------------------
@@ -109,7 +100,7 @@ class Pipeline:
         self._vae, self._transformer, self._text_encoder, self._rewriter = vae, transformer, text_encoder, rewriter
         self._upscaler = upscaler
         # the cascade's default factors for every call (each call may override them)
-        self.upscale, self.upscale_time = _check_upscale(upscale, upscale_time)
+        self.upscale, self.upscale_time = check_upscale(upscale, upscale_time)
         # bf16 only where the CPU/GPU multiplies it natively (minisora.precision; MINISORA_PRECISION overrides)
         self.dtype = dtype or resolve_dtype("auto")
         self.load_seconds: dict[str, float] = {}
@@ -208,7 +199,7 @@ class Pipeline:
     def rewriter(self):
         """An object with `.rewrite(prompt, seed) -> RewriteResult`, or None when the index has none."""
         if self._rewriter is None and self.index.rewriter.backend != "none":
-            from minisora.text.rewriter import load_rewriter
+            from minisora.text.backends import load_rewriter
 
             t0 = time.perf_counter()
             ref = self.index.rewriter
@@ -255,20 +246,7 @@ class Pipeline:
 
     def check_size(self, num_frames: int, height: int, width: int) -> tuple[int, int, int, int]:
         """Latent (C, T', H', W') for a clip, or a ValueError naming the nearest valid values."""
-        tf, sf = self.vae_factors
-        pt, ph, pw = self.transformer.config.patch_size
-        if not isinstance(num_frames, int) or num_frames < 1 or (num_frames - 1) % (tf * pt):
-            step = tf * pt
-            n = num_frames if isinstance(num_frames, int) else 1
-            lo = 1 + max(n - 1, 0) // step * step
-            raise ValueError(f"num_frames={num_frames} is not valid: use 1 + k*{step} frames "
-                             f"(1, {1 + step}, {1 + 2 * step}, {1 + 4 * step}, ...); nearest: {lo} or {lo + step}")
-        for name, v, p in (("height", height, ph), ("width", width, pw)):
-            m = sf * p
-            if not isinstance(v, int) or v < m or v % m:
-                vv = v if isinstance(v, int) else m
-                raise ValueError(f"{name}={v} is not valid: it must be a positive multiple of {m} "
-                                 f"(VAE factor {sf} x patch {p}); nearest: {_nearest_multiples(vv, m)}")
+        check_clip_size(num_frames, height, width, *self.vae_factors, self.transformer.config.patch_size)
         return self.vae.latent_shape(num_frames, height, width)
 
     # -------------------------------------------------------------------------- encoding helpers
@@ -277,8 +255,17 @@ class Pipeline:
         """uint8 (T, H, W, 3), T = 1 + k*temporal_factor -> normalised latent (1, C, T', H', W')."""
         return self.vae.encode(to_model_video(frames, height, width)).float()
 
-    def _encode_text(self, texts: list[str]):
-        emb = self.text_encoder.encode(texts)
+    def _encode_text(self, texts: list[str], scenes: list | None = None):
+        """Encode `texts`; with object slots, each text's slots come from its parsed scene (`scenes[i]`,
+        the rewriter's parse of its caption), or from parsing the text where none is given."""
+        slots = None
+        if self.text_encoder.config.object_slots:
+            from minisora.world.grammar import parse
+            from minisora.world.slots import scene_slots
+
+            scenes = scenes or [None] * len(texts)
+            slots = scene_slots([s if s is not None else parse(t) for t, s in zip(texts, scenes)])
+        emb = self.text_encoder.encode(texts, slots=slots)
         L = self.transformer.config.text_len
         if emb.tokens.shape[1] != L or emb.tokens.shape[2] != self.transformer.config.text_dim:
             raise ValueError(f"text encoder gives tokens {tuple(emb.tokens.shape[1:])} but the transformer "
@@ -295,7 +282,7 @@ class Pipeline:
                  loop: bool = False, callback: Callable[[int, float, torch.Tensor], None] | None = None,
                  sampler: str | None = None, fps: float | None = None, progress: bool = True,
                  return_latents: bool = False, keep_given_frame: bool = True, upscale: int | None = None,
-                 upscale_time: int | None = None) -> PipelineOutput:
+                 upscale_time: int | None = None, force: bool = False) -> PipelineOutput:
         """Generate one clip.
 
         prompt: what to show (rewritten into a descriptive caption unless rewrite=False);
@@ -313,7 +300,8 @@ class Pipeline:
         than its VAE reconstruction, which a small VAE blurs; the motion is generated from the latent;
         upscale (1, 2 or 4) and upscale_time (1 or 2): the cascade's second stage enlarges the decoded
         clip in space and doubles its frame rate (T -> 2T - 1 frames, same duration); None = the
-        pipeline's defaults (`Pipeline.from_pretrained(..., upscale=2)`).
+        pipeline's defaults (`Pipeline.from_pretrained(..., upscale=2)`);
+        force: run even when the memory estimate exceeds what the machine has (minisora.generation_checks).
         Returns a PipelineOutput (frames uint8 (T, H, W, 3)).
         """
         d = self.index.defaults
@@ -334,11 +322,12 @@ class Pipeline:
         guidance = d.guidance_scale if guidance_scale is None else float(guidance_scale)
         method = sampler or self.index.scheduler.method
         fps = float(fps or d.fps)
-        upscale, upscale_time = _check_upscale(self.upscale if upscale is None else upscale,
+        upscale, upscale_time = check_upscale(self.upscale if upscale is None else upscale,
                                                self.upscale_time if upscale_time is None else upscale_time)
-        _check_sampling(prompt, negative_prompt, steps, guidance, method, seed, generator)
+        check_sampling(prompt, negative_prompt, steps, guidance, method, seed, generator)
         task = check_task(image, video, strength, extend, connect, loop)
         latent_shape = self.check_size(num_frames, height, width)  # C, T', H', W'  (loads VAE + DiT)
+        check_request(self, num_frames, height, width, latent_shape, guidance, upscale, force)  # memory, trained sizes
         C, Tl, Hl, Wl = latent_shape
         if task in ("extend", "connect", "loop") and Tl < 2 + (task == "connect"):
             need = 1 + (1 + (task == "connect")) * self.vae.temporal_factor
@@ -346,21 +335,30 @@ class Pipeline:
                              f"got num_frames={num_frames}")
         if seed is None and generator is None:
             seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
+        if d.window_frames and num_frames > d.window_frames and task in ("t2v", "i2v"):
+            # 1b. longer than the training window: forward extensions, window by window
+            from minisora.long_clips import generate_in_windows
+
+            return generate_in_windows(
+                self, prompt, num_frames=num_frames, window=d.window_frames, seed=seed, generator=generator,
+                upscale=upscale, upscale_time=upscale_time, progress=progress, negative_prompt=negative_prompt,
+                height=height, width=width, num_inference_steps=steps, guidance_scale=guidance, rewrite=rewrite,
+                image=image, callback=callback, sampler=method, fps=fps, keep_given_frame=keep_given_frame)
         t0 = lap("check", t0)
 
         # 2. rewrite the prompt into a descriptive caption ---------------------------------------
         report = None
-        caption = prompt
+        caption, scene = prompt, None
         if rewrite and self.rewriter is not None:
             res = self.rewriter.rewrite(prompt, seed=int(seed or 0))
-            caption = res.caption
+            caption, scene = res.caption, getattr(res, "scene", None)  # parsed once, by the rewriter
             raw = res.to_dict() if hasattr(res, "to_dict") else dataclasses.asdict(res)
             report = json.loads(json.dumps(raw, default=str))  # JSON-safe for the sidecar
         t0 = lap("rewrite", t0)
 
         # 3. encode text (conditional branch + the unconditional one for CFG) ---------------------
         dit = self.transformer
-        emb = self._encode_text([caption])
+        emb = self._encode_text([caption], [scene])
         cond = {"text_tokens": emb.tokens, "text_mask": emb.mask, "text_pooled": emb.pooled}
         uncond = None
         if guidance != 1.0:
@@ -393,6 +391,7 @@ class Pipeline:
             # Loop without an image: a first pass draws the clip, its first latent frame becomes both ends.
             plan = loop_plan(denoise(model_fn, noise, **sampling)[:, :, :1], latent_shape)
         latents = denoise(model_fn, noise, plan=plan, **sampling)
+        check_finite(latents, "the sampled latents")  # e.g. a guided velocity that overflowed
         t0 = lap("denoise", t0)
 
         # 6. decode --------------------------------------------------------------------------------
@@ -432,39 +431,8 @@ class Pipeline:
             if callback is not None:
                 callback(calls[0], float(t[0]), x[:1])
             calls[0] += 1
-            return dit(x, t, **kw).float()
+            v = dit(x, t, **kw).float()
+            check_finite(v, f"the transformer's velocity at evaluation {calls[0]} (t={float(t[0]):.3f})")
+            return v
 
         return fn
-
-
-def _check_sampling(prompt, negative_prompt, steps, guidance, method, seed, generator) -> None:
-    """Validate the arguments of the text and the sampler (no model needed)."""
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise ValueError(f"prompt must be a non-empty string, got {prompt!r}")
-    if negative_prompt is not None and not isinstance(negative_prompt, str):
-        raise ValueError(f"negative_prompt must be a string or None, got {type(negative_prompt).__name__}")
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"num_inference_steps={steps} is not valid: use an integer >= 1 (e.g. 25)")
-    if not math.isfinite(guidance) or guidance < 1.0:
-        raise ValueError(f"guidance_scale={guidance} is not valid: use 1 (guidance off) or more (e.g. 5)")
-    if method not in SAMPLERS:
-        raise ValueError(f"sampler={method!r} is not valid; choose one of {', '.join(SAMPLERS)}")
-    if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
-        raise ValueError(f"seed={seed!r} is not valid: use an integer >= 0")
-    if seed is not None and generator is not None:
-        raise ValueError("give either seed or generator, not both")
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-
-
-def _check_upscale(upscale, upscale_time) -> tuple[int, int]:
-    """Validate the cascade's factors before any work (the Upscaler checks them again, but only after
-    the whole clip was generated): space 1, 2 or 4, time 1 or 2; 1 and 1 = no second stage."""
-    from minisora.upscale.config import SCALES, TIME_SCALES
-
-    if upscale not in SCALES or isinstance(upscale, bool):
-        raise ValueError(f"upscale={upscale!r} is not valid; choose one of {SCALES} (1 = no upscaling)")
-    if upscale_time not in TIME_SCALES or isinstance(upscale_time, bool):
-        raise ValueError(f"upscale_time={upscale_time!r} is not valid; choose one of {TIME_SCALES} "
-                         f"(2 doubles the frame rate)")
-    return int(upscale), int(upscale_time)

@@ -102,7 +102,9 @@ def _encode_chunk(job: tuple) -> list[tuple]:
             t["pooled"][k0:k0 + len(captions)]
         del rows
     else:
-        emb = _WORKER["text"].encode(captions)
+        from minisora.world.slots import slots_for
+
+        emb = _WORKER["text"].encode(captions, slots=slots_for(_WORKER["text"], captions))
         _WORKER["text"].clear_cache()
         tokens, mask, pooled = emb.tokens, emb.mask, emb.pooled
     # Rows travel back as numpy (bf16 bit patterns as int16): torch tensors would be passed as shared-

@@ -39,7 +39,7 @@ def test_slots_are_safetensors_and_json_only(trained):
     state = json.loads((folder / "state.json").read_text())
     for slot in ("step", "scheduler", "data", "config", "model_config", "nan_guard", "optimizer_hyper"):
         assert slot in state, slot
-    assert state["step"] == 5 and state["scheduler"]["last_epoch"] == 5
+    assert state["step"] == 5 and state["scheduler"]["step"] == 4  # the lr of the 5th update was set at 4
     assert state["data"]["position"] >= 1
     # nothing in the folder is a pickle (a torch.save zip or a raw pickle stream)
     for p in folder.iterdir():
@@ -61,8 +61,23 @@ def test_different_model_config_is_refused_naming_keys(trained):
     tmp, base, summary = trained
     cfg = load_config(None, base + ["model.overrides={latent_channels: 4, text_dim: 32, text_len: 8, depth: 3}",
                                     "schedule.max_steps=6"])
-    with pytest.raises(ckpt.CheckpointError, match=r"depth: checkpoint 2, config 3"):
+    # the run config differs beyond the budget: refused before any set-up, naming the key
+    with pytest.raises(ckpt.CheckpointError, match=r"model\.overrides\.depth: checkpoint '<absent>', config 3.*"
+                                                   r"--allow-changed"):
         train(cfg)
+    # allowed to change, but the weights cannot load into another architecture
+    with pytest.raises(ckpt.CheckpointError, match=r"depth: checkpoint 2, config 3"):
+        train(cfg, allow_changed=True)
+
+
+def test_resume_refuses_a_changed_config_but_not_a_longer_budget(trained, capsys):
+    tmp, base, summary = trained
+    with pytest.raises(ckpt.CheckpointError, match=r"optim\.lr: checkpoint 0\.0003, config 0\.001.*"
+                                                   r"schedule\.max_steps"):
+        train(load_config(None, base + ["optim.lr=1e-3", "schedule.max_steps=6"]))
+    longer = train(load_config(None, base + ["schedule.max_steps=6"]))
+    assert longer["steps"] == 6 and longer["steps_this_run"] == 1
+    assert f"resumed from {summary['checkpoint']} at step 5" in capsys.readouterr().out
 
 
 def test_unwritable_checkpoint_dir_fails_before_training(tmp_path, trained):

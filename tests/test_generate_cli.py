@@ -33,7 +33,7 @@ def test_generate_writes_video_and_sidecar(model_dir, tmp_path, capsys):
     assert rc == 0
     frames, fps = read_video(out)
     assert frames.shape == (17, 48, 80, 3) and fps == pytest.approx(8.0)
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads((tmp_path / (out.name + ".json")).read_text())
     assert side["prompt"] == "a red circle moving right" and side["seed"] == 3
     assert side["settings"]["num_inference_steps"] == 2 and side["settings"]["width"] == 80
     assert side["settings"]["rewrite"] is True and side["timings"]["total"] > 0
@@ -86,7 +86,7 @@ def test_generate_with_upscale(tmp_path):
     assert rc == 0
     frames, fps = read_video(out)
     assert frames.shape == (9, 128, 128, 3) and fps == pytest.approx(16.0)
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads((tmp_path / (out.name + ".json")).read_text())
     assert side["settings"]["upscale"] == 2 and side["settings"]["upscale_time"] == 2
 
 

@@ -14,8 +14,9 @@ from minisora.world.captions import write_prompt
 from minisora.world.scenes import sample_scene
 from minisora.text.config import RewriterConfig, RewriterLMConfig
 from minisora.text.lm import RewriterLM, WordTokenizer, generate
-from minisora.text.rewriter import (DEFAULT_REWRITER_DIR, BuiltinRewriter, NoneRewriter, RewriteError,
-                                    load_rewriter)
+from minisora.text.backends import load_rewriter
+from minisora.text.rewriter import DEFAULT_REWRITER_DIR, BuiltinRewriter, NoneRewriter
+from minisora.text.rewriting import RewriteError
 from minisora.world.rules import canonical_prompt, check_caption, expand, make_pairs
 from minisora.text.color_names import ColorNames
 from minisora.world.normalize import _ADVERBIAL, _NOUN, CURATED, MOVE, OUTSIDE_WORLD, STOP_WORDS, TERM_CATEGORY, WordMapper, slot_categories

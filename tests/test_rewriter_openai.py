@@ -12,7 +12,7 @@ import pytest
 from minisora.world.grammar import parse
 from minisora.text.config import OpenAIConfig
 from minisora.text.openai_backend import OpenAIRewriter
-from minisora.text.rewriter import RewriteError
+from minisora.text.rewriting import RewriteError
 from minisora.world.rules import check_caption
 from minisora.world.normalize import WordMapper
 
@@ -141,7 +141,7 @@ def test_connection_refused_and_fallback_to_builtin_when_asked(server, monkeypat
 
     class FakeBuiltin:  # stands in for the shipped weights, which this test does not need
         def rewrite(self, prompt, seed=0):
-            from minisora.text.rewriter import fallback_rewrite
+            from minisora.text.rewriting import fallback_rewrite
             return fallback_rewrite(WordMapper(encoder=None).normalize(prompt), seed, time.perf_counter(), 0, [])
 
     rw = OpenAIRewriter(OpenAIConfig(base_url=url, model="m", timeout=2.0, fallback_to_builtin=True),

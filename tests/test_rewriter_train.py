@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from minisora.text.config import RewriterTrainConfig
-from minisora.text.rewriter import load_rewriter
+from minisora.text.backends import load_rewriter
 from minisora.world.rules import check_caption
 from minisora.text.train import train_rewriter
 from minisora.world.grammar import parse

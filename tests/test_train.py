@@ -12,7 +12,8 @@ from conftest import needs_cxx
 from minisora.config import ConfigError
 from minisora.train.config import TrainConfig, load_config
 from minisora.train.data import CacheMeta, CacheWriter, LatentCacheDataset, write_random_cache
-from minisora.train.engine import lr_lambda, micro_generator, train
+from minisora.train.engine import loop_config, train
+from minisora.train.harness import lr_factor, micro_generator
 from minisora.train.monitor import DivergedError, NaNGuard
 
 TINY = ["model.overrides={latent_channels: 4, text_dim: 32, text_len: 8}", "optim.global_batch_size=2",
@@ -134,10 +135,19 @@ def test_nan_guard_counts_consecutive_only():
 
 def test_warmup_then_cosine():
     cfg = load_config(None, ["schedule.max_steps=100", "schedule.warmup_steps=10", "schedule.min_lr_ratio=0.1"])
-    f = lr_lambda(cfg)
+    loop = loop_config(cfg)
+
+    def f(step):
+        return lr_factor(step, 0.0, loop)
+
     assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0) and f(10) == pytest.approx(1.0)
     assert f(55) == pytest.approx(0.55) and f(100) == pytest.approx(0.1)
     assert all(f(s) >= f(s + 1) for s in range(10, 100))
+    # with a time budget the cosine follows whichever of steps and minutes is further along
+    timed = loop_config(load_config(None, ["schedule.max_steps=100", "schedule.warmup_steps=10",
+                                           "schedule.min_lr_ratio=0.1", "schedule.minutes=1"]))
+    assert lr_factor(10, 30.0, timed) == pytest.approx(0.55) and lr_factor(10, 60.0, timed) == pytest.approx(0.1)
+    assert lr_factor(55, 0.0, timed) == pytest.approx(0.55)
 
 
 def test_micro_generator_depends_on_what_not_where():

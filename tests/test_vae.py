@@ -12,6 +12,7 @@ import torch
 from conftest import needs_cxx
 from minisora.config import ConfigError, from_dict
 from minisora.pipeline import DEFAULT_MODEL_DIR
+from minisora.train.checkpoint import CheckpointError
 from minisora.vae.config import VAEConfig, VAETrainConfig
 from minisora.vae.losses import psnr
 from minisora.vae.model import VideoVAE
@@ -45,7 +46,7 @@ def trained(tmp_path_factory) -> tuple[VideoVAE, list[dict], torch.Tensor]:
     pool = synthetic_pool(4, 32, 32, 5, seed=3, progress=False)
     cfg = VAETrainConfig(preset="debug", steps=STEPS, batch_size=2, lr=2e-3, warmup_steps=5, crop_size=0,
                          crop_frames=0, image_every=0, eval_every=0, save_every=0, log_every=1,
-                         out=str(tmp_path_factory.mktemp("vae")), min_lr_ratio=0.1,
+                         run_dir=str(tmp_path_factory.mktemp("vae")), min_lr_ratio=0.1,
                          threads=1)  # 1 thread: robust when the machine is shared (restored afterwards)
     vae, hist = train_vae(cfg, pool=pool, val=pool, progress=False)
     return vae.eval(), hist, pool
@@ -193,10 +194,10 @@ def test_crop_sampler_and_cli_config() -> None:
 
     p = argparse.ArgumentParser()
     train_cli.add_arguments(p)
-    cfg = train_cli.config_from_args(p.parse_args(["--preset", "debug", "--steps", "7", "--set", "kl_weight=1e-5"]))
-    assert (cfg.preset, cfg.steps, cfg.kl_weight) == ("debug", 7, 1e-5)
+    cfg = train_cli.config_from_args(p.parse_args(["preset=debug", "--steps", "7", "kl_weight=1e-5", "--out", "r"]))
+    assert (cfg.preset, cfg.steps, cfg.kl_weight, cfg.run_dir) == ("debug", 7, 1e-5, "r")
     with pytest.raises(ConfigError, match="kl_wieght"):
-        train_cli.config_from_args(p.parse_args(["--set", "kl_wieght=1"]))
+        train_cli.config_from_args(p.parse_args(["kl_wieght=1"]))
 
 
 def test_decoder_only_finetuning_keeps_the_latent_space(tmp_path, trained) -> None:
@@ -222,7 +223,7 @@ def test_decoder_only_finetuning_keeps_the_latent_space(tmp_path, trained) -> No
         mse0 = (base.decode(z0) - x).pow(2).mean().item()
     cfg = VAETrainConfig(preset="debug", steps=25, batch_size=2, lr=2e-3, warmup_steps=2, crop_size=0,
                          crop_frames=0, image_every=0, eval_every=0, save_every=10, log_every=5, threads=1,
-                         out=str(tmp_path / "run"), release_dir=str(tmp_path / "release"),
+                         run_dir=str(tmp_path / "run"), release_dir=str(tmp_path / "release"),
                          init_from=str(tmp_path / "init"), freeze_encoder=True)
     ft, _ = train_vae(cfg, pool=pool, val=pool, progress=False)
     ft.eval()
@@ -256,7 +257,7 @@ def test_decoder_only_finetuning_keeps_the_latent_space(tmp_path, trained) -> No
 
     p = argparse.ArgumentParser()
     train_cli.add_arguments(p)
-    args = p.parse_args(["--freeze-encoder", "--init-from", "some/dir", "--data-cache", "c"])
+    args = p.parse_args(["freeze_encoder=true", "init_from=some/dir", "data_cache=c"])
     assert train_cli.config_from_args(args).freeze_encoder is True
     assert train_cli.config_from_args(p.parse_args([])).freeze_encoder is False
 
@@ -318,7 +319,7 @@ def test_long_clip_steps_train_on_whole_clips(tmp_path, monkeypatch, knob) -> No
     monkeypatch.setattr(CropSampler, "videos", recording)
     pool = synthetic_pool(4, 16, 16, 9, seed=3, progress=False)
     cfg = VAETrainConfig(preset="debug", steps=6, batch_size=4, crop_size=8, crop_frames=5, image_every=0,
-                         eval_every=0, save_every=0, out=str(tmp_path), threads=1, precision="fp32", **knob)
+                         eval_every=0, save_every=0, run_dir=str(tmp_path), threads=1, precision="fp32", **knob)
     train_vae(cfg, pool=pool, val=pool, progress=False)
     long, short = (2, 3, 9, 8, 8), (4, 3, 5, 8, 8)
     expected = [long, short] * 3 if "long_clip_every" in knob else [short] * 3 + [long] * 3
@@ -335,14 +336,15 @@ def test_ema_weights_are_evaluated_released_and_resumed(tmp_path) -> None:
     pool = synthetic_pool(2, 16, 16, 5, seed=3, progress=False)
     cfg = VAETrainConfig(preset="debug", steps=12, batch_size=2, lr=2e-3, warmup_steps=2, crop_size=0,
                          crop_frames=0, image_every=0, eval_every=6, save_every=6, log_every=3, threads=1,
-                         precision="fp32", out=str(tmp_path / "run"), release_dir=str(tmp_path / "release"),
+                         precision="fp32", run_dir=str(tmp_path / "run"), release_dir=str(tmp_path / "release"),
                          ema_decay=0.9)
     vae, hist = train_vae(cfg, pool=pool, val=pool, progress=False)
     evals = [h for h in hist if "val_psnr" in h]
     assert len(evals) == 3 and all("val_psnr_trained" in h for h in evals)
     assert evals[-1]["val_psnr"] != evals[-1]["val_psnr_trained"]
-    ema = load_file(str(tmp_path / "run" / "checkpoint" / "ema.safetensors"))
-    trained = load_file(str(tmp_path / "run" / "checkpoint" / "model.safetensors"))
+    last = tmp_path / "run" / "checkpoints" / "step_00000012"
+    ema = load_file(str(last / "ema.safetensors"))
+    trained = load_file(str(last / "model.safetensors"))
     released = load_file(str(tmp_path / "release" / "model.safetensors"))
     name = "decoder.conv_out.weight" if "decoder.conv_out.weight" in ema else next(iter(ema))
     assert torch.equal(released[name], ema[name].bfloat16())
@@ -350,13 +352,13 @@ def test_ema_weights_are_evaluated_released_and_resumed(tmp_path) -> None:
     returned = vae.state_dict()
     assert all(torch.equal(returned[k], ema[k]) for k in ema)  # train_vae hands back the released weights
     # resuming the finished run reloads model and average: the release is written again unchanged
-    train_vae(cfg, pool=pool, val=pool, resume=True, progress=False)
+    train_vae(cfg, pool=pool, val=pool, progress=False)
     again = load_file(str(tmp_path / "release" / "model.safetensors"))
     assert all(torch.equal(again[k], released[k]) for k in released)
-    train_vae(cfg.replace(ema_decay=0.0, release_dir="", out=str(tmp_path / "plain"), steps=2, save_every=0,
+    train_vae(cfg.replace(ema_decay=0.0, release_dir="", run_dir=str(tmp_path / "plain"), steps=2, save_every=0,
                           eval_every=0), pool=pool, val=pool, progress=False)
-    with pytest.raises(ValueError, match="no EMA weights"):
-        train_vae(cfg.replace(out=str(tmp_path / "plain"), release_dir=""), pool=pool, val=pool, resume=True,
+    with pytest.raises(CheckpointError, match="ema_decay: checkpoint 0.0, config 0.9"):
+        train_vae(cfg.replace(run_dir=str(tmp_path / "plain"), release_dir=""), pool=pool, val=pool,
                   progress=False)
     with pytest.raises(ConfigError, match="ema_decay"):
         VAETrainConfig(ema_decay=1.0)

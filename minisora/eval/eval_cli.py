@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from dataclasses import dataclass
 import sys
 import time
@@ -165,11 +166,16 @@ def _init(model: str | None, threads: int) -> None:
     _STATE["pipe"] = Pipeline.from_pretrained(model, load=True)
 
 
+def unmapped_words(samples: list[dict]) -> Counter:
+    """How often each prompt word the rewriter could not place occurs over the samples."""
+    return Counter(w for s in samples for w in s.get("unmapped", []))
+
+
 def _t2v_job(job: tuple) -> tuple:
     """Sample i: scene (seed, i) of the split -> prompt -> clip (seed + i) -> judge."""
     from minisora.world.captions import write_prompt
     from minisora.world.scenes import sample_scene
-    from minisora.world.judge.scoring import judge
+    from minisora.world.judge import judge
 
     i, seed, split, (h, w), gen_kw = job
     rng = np.random.default_rng((seed, i))
@@ -177,7 +183,8 @@ def _t2v_job(job: tuple) -> tuple:
     prompt = write_prompt(spec, rng)
     out = _STATE["pipe"](prompt, seed=seed + i, height=h, width=w, **gen_kw)
     res = judge(out.frames, prompt, fps=out.fps)
-    sample = {"i": i, "prompt": prompt, "caption": out.caption, "seed": out.seed, "size": [h, w],
+    unmapped = list((out.rewrite or {}).get("unmapped") or [])  # prompt words the rewriter could not place
+    sample = {"i": i, "prompt": prompt, "caption": out.caption, "seed": out.seed, "size": [h, w], "unmapped": unmapped,
               "accuracy": res.accuracy, "flicker": res.flicker, "checks": {k: bool(v) for k, v in res.checks.items()}}
     return sample, Judged(sample["checks"], res.flicker, res.accuracy), out.frames, out.timings["total"]
 
@@ -187,7 +194,7 @@ def _task_job(job: tuple) -> tuple:
     from minisora.world.captions import write_prompt
     from minisora.world.render import render
     from minisora.world.scenes import sample_scene
-    from minisora.world.judge.scoring import judge
+    from minisora.world.judge import judge
     import torch
 
     from minisora.eval.metrics import psnr
@@ -297,6 +304,9 @@ def run(args: argparse.Namespace) -> int:
         for t, rows in split.items():
             print(f"  {t:<22s}  " + "  ".join(f"{rows[n]['score']:5.3f}/{rows[n]['stated']:<3d}" if n in rows
                                                else f"{'-':>9s}" for n in counts))
+    unmapped = unmapped_words(samples)
+    print(f"{'unmapped words':<22s} {sum(unmapped.values()):8d}  in {sum(bool(s['unmapped']) for s in samples)} "
+          f"prompts{': ' + ', '.join(f'{w} x{n}' for w, n in unmapped.most_common(8)) if unmapped else ''}")
     print(f"{'deterministic':<22s} {str(deterministic):>8s}")
     print(f"{'seconds per clip':<22s} {np.mean(gen_times):8.2f} (median {np.median(gen_times):.2f})")
 
@@ -313,6 +323,7 @@ def run(args: argparse.Namespace) -> int:
                                                                 "rewrite": not args.no_rewrite},
               "table": table, "by_objects": split, "tasks": tasks, "bars": {k: list(v) for k, v in BARS.items()},
               "verdicts": verdicts, "missed": missed, "deterministic": deterministic,
+              "unmapped_words": dict(unmapped.most_common()),
               "seconds_per_clip": float(np.mean(gen_times)), "wall_s": round(time.perf_counter() - t_all, 1),
               "samples": samples}
     report_path = out_dir / "report.json"

@@ -59,7 +59,7 @@ def sample(model_fn: Callable, noise: torch.Tensor, *, steps: int, method: str =
            guidance_scale: float = 1.0, shift: float = 1.0, cond: dict, uncond: dict | None = None,
            frame_cond: torch.Tensor | None = None, frame_mask: torch.Tensor | None = None,
            x_init: torch.Tensor | None = None, strength: float = 1.0, progress: bool = True,
-           times: torch.Tensor | None = None) -> torch.Tensor:
+           times: torch.Tensor | None = None, replace_given: bool = False) -> torch.Tensor:
     """Integrate from noise (t = 1) to data (t = 0).
 
     noise (B, C, T, H, W); steps: number of intervals; method: "euler" or "heun" (Heun's 2nd order,
@@ -67,7 +67,11 @@ def sample(model_fn: Callable, noise: torch.Tensor, *, steps: int, method: str =
     shift: schedule shift (see schedules.py); cond / uncond: keyword arguments of model_fn for the two
     CFG branches; frame_cond (B, C, T, H, W) + frame_mask (B, 1, T, 1, 1) bool: frames held fixed;
     x_init + strength in (0, 1]: SDEdit — start from x_init noised to the grid time nearest below
-    `strength`; times: a custom decreasing grid ending at 0 (overrides steps/shift).
+    `strength`; times: a custom decreasing grid ending at 0 (overrides steps/shift);
+    replace_given: for a model without frame-conditioning channels (e.g. Wan2.1), the given frames are
+    not passed to the model; instead, before every evaluation at time t, they are put into x re-noised
+    to t on their straight path to the run's own noise, (1 - t) frame_cond + t noise (training-free
+    latent replacement), and put in clean at the end.
     """
     if method not in METHODS:
         raise ValueError(f"unknown sampler {method!r}; choose one of {', '.join(METHODS)}")
@@ -91,6 +95,9 @@ def sample(model_fn: Callable, noise: torch.Tensor, *, steps: int, method: str =
     elif strength != 1.0:
         raise ValueError("strength < 1 needs x_init (the latent to edit)")
 
+    if replace_given:
+        return _sample_replacing(model_fn, x, noise, grid, method, guidance_scale, cond, uncond, frame_cond,
+                                 frame_mask, progress)
     extra = {} if frame_mask is None else {"frame_cond": frame_cond, "frame_mask": frame_mask}
     B = x.shape[0]
     velocity = lambda x_, t_: guided_velocity(model_fn, hold_given(x_, frame_cond, frame_mask),
@@ -104,6 +111,34 @@ def sample(model_fn: Callable, noise: torch.Tensor, *, steps: int, method: str =
         if method == "heun" and t_next > 0:
             x_euler = x + (t_next - t) * v
             v2 = velocity(x_euler, t_next)
+            x = x + (t_next - t) * 0.5 * (v + v2)
+        else:
+            x = x + (t_next - t) * v
+    return hold_given(x, frame_cond, frame_mask)
+
+
+def _sample_replacing(model_fn: Callable, x: torch.Tensor, noise: torch.Tensor, grid: torch.Tensor, method: str,
+                      guidance_scale: float, cond: dict, uncond: dict | None, frame_cond: torch.Tensor | None,
+                      frame_mask: torch.Tensor | None, progress: bool) -> torch.Tensor:
+    """`sample` with replace_given=True: the given frames re-noised to t before every evaluation."""
+    B = x.shape[0]
+
+    def given_at(x_: torch.Tensor, t_: float) -> torch.Tensor:
+        if frame_mask is None:
+            return x_
+        return hold_given(x_, (1 - t_) * frame_cond.to(x_.dtype) + t_ * noise, frame_mask)
+
+    def velocity(x_: torch.Tensor, t_: float) -> torch.Tensor:
+        return guided_velocity(model_fn, x_, torch.full((B,), t_, device=x_.device), cond, uncond, guidance_scale, {})
+
+    ts = grid.tolist()
+    for i in tqdm(range(len(ts) - 1), desc=f"sampling ({method}, latent replacement)", disable=not progress,
+                  leave=False):
+        t, t_next = ts[i], ts[i + 1]
+        x = given_at(x, t)
+        v = velocity(x, t)
+        if method == "heun" and t_next > 0:
+            v2 = velocity(given_at(x + (t_next - t) * v, t_next), t_next)
             x = x + (t_next - t) * 0.5 * (v + v2)
         else:
             x = x + (t_next - t) * v

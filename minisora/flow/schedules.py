@@ -50,3 +50,19 @@ def sampling_times(steps: int, shift: float = 1.0, device=None) -> torch.Tensor:
     if steps < 1:
         raise ValueError(f"steps={steps} must be >= 1")
     return shift_time(torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64), shift).float().to(device)
+
+
+def flow_match_times(steps: int, shift: float = 1.0, num_train_timesteps: int = 1000, device=None) -> torch.Tensor:
+    """The grid of diffusers' FlowMatchEulerDiscreteScheduler (the one Wan2.1 folders ship for Euler):
+    uniform from 1 down to the shifted smallest training time 1/num_train_timesteps, shifted, then 0.
+
+    It differs from `sampling_times(steps, shift)`, whose uniform grid runs down to 0 before the shift:
+    here the last step before 0 starts at shift(shift(1/1000)) (the shift is applied to the endpoints
+    and again to the grid, as diffusers does). steps + 1 values, float32."""
+    if steps < 1:
+        raise ValueError(f"steps={steps} must be >= 1")
+    train = torch.linspace(1, num_train_timesteps, num_train_timesteps, dtype=torch.float32).flip(0)
+    lo = float(shift_time(train[-1:] / num_train_timesteps, shift))  # float32, like the scheduler's sigma_min
+    grid = torch.linspace(num_train_timesteps * 1.0, lo * num_train_timesteps, steps, dtype=torch.float64)
+    grid = shift_time(grid / num_train_timesteps, shift).float()
+    return torch.cat([grid, torch.zeros(1)]).to(device)

@@ -9,7 +9,6 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from minisora.config import ConfigError
-from minisora.world import vocabulary as V
 
 Pooling = Literal["mean", "cls", "model"]
 RewriterBackend = Literal["builtin", "openai", "none"]
@@ -152,6 +151,9 @@ class RewriterConfig:
     unstated_size_up_to: int = 2
 
     def __post_init__(self) -> None:
+        from minisora.world import vocabulary as V  # here, not at the top: the text encoder reads this
+        # module and must import nothing of the world
+
         if self.unstated_size and self.unstated_size not in V.SIZES:
             raise ConfigError(f"rewriter unstated_size={self.unstated_size!r} is not valid; choose one of "
                               f"{', '.join(V.SIZES)} or '' (the LM picks)")

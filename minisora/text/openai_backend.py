@@ -20,8 +20,9 @@ import time
 
 from minisora.world import vocabulary as V
 from minisora.text.config import OpenAIConfig
-from minisora.text.rewriter import (RewriteError, RewriteResult, check_feasible, default_mapper,
-                                    fallback_rewrite, result_from_check)
+from minisora.text.rewriter import BuiltinRewriter
+from minisora.text.rewriting import (RewriteError, RewriteResult, check_feasible, default_mapper, fallback_rewrite,
+                                     result_from_check)
 from minisora.world.rules import check_caption, make_pairs
 from minisora.world.normalize import WordMapper
 
@@ -55,8 +56,8 @@ class OpenAIRewriter:
                                "MINISORA_OPENAI_MODEL (for example gpt-4o-mini, or llama3.2 on Ollama)")
         if not api_key:
             if self.base_url is None:
-                raise RewriteError("the openai rewriter needs an API key for api.openai.com: --openai-api-key "
-                                   "or MINISORA_OPENAI_API_KEY / OPENAI_API_KEY (or --openai-base-url for a "
+                raise RewriteError("the openai rewriter needs an API key for api.openai.com: --openai-api-key-file "
+                                   "PATH or MINISORA_OPENAI_API_KEY / OPENAI_API_KEY (or --openai-base-url for a "
                                    "local server)")
             api_key = "not-needed"  # local servers ignore the key, but the SDK requires one
         if client is None:
@@ -134,8 +135,6 @@ class OpenAIRewriter:
 
     def builtin(self):
         if self._builtin is None:
-            from minisora.text.rewriter import BuiltinRewriter
-
             self._builtin = BuiltinRewriter(self.builtin_path, mapper=self.mapper)
         return self._builtin
 

@@ -51,12 +51,18 @@ def _yaml_value(v: Any) -> str:
     return json.dumps(v) if isinstance(v, (bool, list, tuple)) else str(v)
 
 
-def run_trainer(prog: str, args: argparse.Namespace, cfg: Any, train: Callable[[], dict]) -> int:
-    """Print or run; the errors a user can fix become one line on stderr and an exit status."""
+def run_trainer(prog: str, args: argparse.Namespace, load: Callable[[], Any], train: Callable[[Any], dict]) -> int:
+    """Load the config, then print it or train; the errors a user can fix become one line on stderr
+    and an exit status (2: the config, 1: the run, 143: stopped by a signal after a checkpoint)."""
     from minisora.train.checkpoint import CheckpointError
     from minisora.train.harness import Interrupted
     from minisora.train.monitor import DivergedError
 
+    try:
+        cfg = load()
+    except (ConfigError, ValueError) as e:
+        print(f"minisora {prog}: config error: {e}", file=sys.stderr)
+        return 2
     if args.print_config:
         import yaml
 
@@ -65,7 +71,7 @@ def run_trainer(prog: str, args: argparse.Namespace, cfg: Any, train: Callable[[
         print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
         return 0
     try:
-        summary = train()
+        summary = train(cfg)
     except Interrupted as e:
         print(str(e), file=sys.stderr)
         return INTERRUPTED_EXIT
@@ -88,15 +94,13 @@ def run(args: argparse.Namespace) -> int:
     from minisora.train.config import TrainConfig, check, dit_config
     from minisora.train.engine import train
 
-    try:
+    def load() -> TrainConfig:
         cfg = load_run_config(TrainConfig, args)
         check(cfg)
         dit_config(cfg.model)  # validate the model section now, not after the data has loaded
-    except (ConfigError, ValueError) as e:
-        print(f"minisora train: config error: {e}", file=sys.stderr)
-        return 2
+        return cfg
 
-    def go() -> dict:
+    def go(cfg: TrainConfig) -> dict:
         summary = train(cfg, allow_changed=args.allow_changed)
         if args.export and summary["checkpoint"] and int(os.environ.get("RANK", "0")) == 0:
             from minisora.train.export import export_release
@@ -104,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
             summary["release"] = str(export_release(summary["checkpoint"], args.export))
         return summary
 
-    return run_trainer("train", args, cfg, go)
+    return run_trainer("train", args, load, go)
 
 
 def main(argv: list[str] | None = None) -> int:

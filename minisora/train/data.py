@@ -30,6 +30,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from minisora.config import ConfigError
+from minisora.world.slots import slots_for
 
 INDEX_NAME = "index.json"
 CACHE_FORMAT = "minisora-latent-cache/1"
@@ -143,7 +144,7 @@ class PixelEncoder:
     @torch.no_grad()
     def __call__(self, batch: dict, device: torch.device) -> dict:
         z = self.vae.encode(batch["video"].to(device))  # (B,C,T',H',W'), already normalised
-        emb = self.text.encode(batch["caption"])
+        emb = self.text.encode(batch["caption"], slots=slots_for(self.text, batch["caption"]))
         return {"latents": z.float(), "tokens": emb.tokens.to(device), "mask": emb.mask.to(device),
                 "pooled": emb.pooled.to(device), "caption": batch["caption"]}
 
@@ -265,7 +266,7 @@ def cache_latents(dataset: BucketedPixelDataset, vae, text_encoder, out: str | P
                   shard_size: int = 256, dtype: torch.dtype = torch.float32, progress: bool = True) -> Path:
     """Encode every item of `dataset` once (VAE mean latents + text embeddings) into a latent cache."""
     vae = vae.eval()
-    emb0 = text_encoder.encode(["probe"])
+    emb0 = text_encoder.encode(["probe"], slots=slots_for(text_encoder, ["probe"]))
     meta = CacheMeta(latent_channels=vae.latent_channels, spatial_factor=vae.spatial_factor,
                      temporal_factor=vae.temporal_factor, text_dim=emb0.tokens.shape[-1], text_len=emb0.tokens.shape[1])
     writer = CacheWriter(out, meta, shard_size=shard_size, dtype=dtype)
@@ -279,7 +280,8 @@ def cache_latents(dataset: BucketedPixelDataset, vae, text_encoder, out: str | P
     for batch in tqdm(batches, desc="cache-latents", unit="batch", disable=not progress):
         items = [dataset[i] for i in batch]
         z = vae.encode(torch.stack([it["video"] for it in items]))  # (B,C,T',H',W')
-        emb = text_encoder.encode([it["caption"] for it in items])
+        captions = [it["caption"] for it in items]
+        emb = text_encoder.encode(captions, slots=slots_for(text_encoder, captions))
         for k, i in enumerate(batch):
             encoded[i] = (z[k], emb.tokens[k], emb.mask[k], emb.pooled[k], items[k]["caption"], items[k]["prompt"])
     for i in range(len(dataset)):  # write in index order so item i of the cache is item i of the dataset

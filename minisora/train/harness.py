@@ -19,6 +19,7 @@ A Task (duck-typed) provides:
     micro_batch(step, index, count) piece `index` of `count` equal pieces of step `step`'s global batch
     loss(module, batch, generator) -> (scalar loss, dict of floats)
     data_state() -> dict        JSON, checkpointed (may be {} when batches are a function of the step)
+    progress: float             set by the harness before each step: share of the budget spent
     evaluate(step, model, ema) -> dict   metrics of the weights that get released (all ranks call it)
     release(step, model, ema, record)    write released weights, if the task has any (all ranks call it)
 
@@ -258,6 +259,8 @@ def _fit(loop: Loop, build_task, info: DistInfo) -> dict:
                     stop_reason = f"time budget of {loop.minutes:g} min reached at step {step}"
                     break
                 lr = schedule.set(step, now)
+                # the share of the budget spent, for tasks whose data changes late in a run
+                task.progress = max(step / loop.max_steps, now / (60.0 * loop.minutes) if loop.minutes > 0 else 0.0)
                 step += 1
                 loss_sum = torch.zeros((), dtype=torch.float64)
                 for a in range(accum):
@@ -294,9 +297,7 @@ def _fit(loop: Loop, build_task, info: DistInfo) -> dict:
                                        / max(t - elapsed0, 1e-9), "elapsed_s": t})
                 monitor.progress(step, loss_mean)
                 if loop.eval_every and step % loop.eval_every == 0 and step < loop.max_steps:
-                    record = {**task.evaluate(step, model, ema), "elapsed_s": elapsed()}
-                    monitor.log(step, record)
-                    monitor.note(f"step {step}: " + _describe(record))
+                    record = _evaluate(task, step, model, ema, monitor, elapsed())
                 stop = signals.received is not None
                 if info.distributed:  # a signal seen by one rank stops all of them at this boundary
                     stop = bool(all_reduce_max(torch.tensor(float(stop)), info))
@@ -310,8 +311,7 @@ def _fit(loop: Loop, build_task, info: DistInfo) -> dict:
             if stop_reason:
                 monitor.note(f"{loop.name}: {stop_reason}")
             if step > start_step or last_saved is None:
-                record = {**task.evaluate(step, model, ema), "elapsed_s": elapsed(), "final": True}
-                monitor.log(step, record)
+                record = _evaluate(task, step, model, ema, monitor, elapsed(), final=True)
                 last_saved = save(step)
         monitor.plot_loss()
     finally:
@@ -325,8 +325,15 @@ def _fit(loop: Loop, build_task, info: DistInfo) -> dict:
             "final": record, "history": monitor.history() if info.is_main else []}
 
 
-def _describe(record: dict) -> str:
-    return ", ".join(f"{k} {v:.4g}" for k, v in record.items() if isinstance(v, float) and k != "elapsed_s")
+def _evaluate(task, step: int, model, ema, monitor: Monitor, elapsed_s: float, final: bool = False) -> dict:
+    """The task's metrics of the weights that get released, logged (when there are any) and shown."""
+    metrics = task.evaluate(step, model, ema)
+    if not metrics:
+        return {}
+    record = {**metrics, "elapsed_s": elapsed_s, **({"final": True} if final else {})}
+    monitor.log(step, record)
+    monitor.note(f"step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float)))
+    return record
 
 
 def _clip(optimizer: torch.optim.Optimizer, max_norm: float) -> float:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from minisora.cli import thread_count
     from minisora.upscale.config import SCALES, TIME_SCALES
 
     p.add_argument("input", help="video file to upscale (.mp4, .gif, .png contact sheet)")
@@ -26,14 +26,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cond-noise", type=float, default=0.0,
                    help="noise-augmentation level of the condition, in [0, 1] (e.g. 0.02 for artefacted input)")
     p.add_argument("--model", default=None, metavar="DIR", help="upscaler folder (default: the bundled one)")
-    p.add_argument("--threads", type=int, default=0,
+    p.add_argument("--no-verify", action="store_true",
+                   help="load weights whose SHA-256 differs from the one recorded when they were saved")
+    p.add_argument("--threads", type=thread_count, default=0,
                    help="torch CPU threads (0 = torch's default; 1 is often faster on a busy machine)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    from minisora.io import export_to_video, read_video
+    from minisora.generation_checks import check_seed
+    from minisora.io import check_output_path, export_to_video, read_video
     from minisora.upscale.model import DEFAULT_DIR, Upscaler
+    from minisora.weights import verification
 
     import torch
 
@@ -41,11 +45,14 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     try:
+        out_path = check_output_path(args.out)  # before the work, not after it
+        check_seed(args.seed)
         frames, fps = read_video(args.input)
-        up = Upscaler.from_pretrained(args.model or DEFAULT_DIR)
+        with verification(not args.no_verify):
+            up = Upscaler.from_pretrained(args.model or DEFAULT_DIR)
         out = up(frames, scale=args.scale, time_scale=args.time_scale, steps=args.steps, seed=args.seed,
                  cond_noise=args.cond_noise, progress=not args.quiet)
-        path = export_to_video(out, Path(args.out), fps=fps * args.time_scale, pad_odd=True)
+        path = export_to_video(out, out_path, fps=fps * args.time_scale, pad_odd=True)
     except (ValueError, FileNotFoundError) as e:
         print(f"minisora upscale: {e}", file=sys.stderr)
         return 2

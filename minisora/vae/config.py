@@ -175,8 +175,8 @@ class VAETrainConfig:
     # (23000 video steps) reached 33.9 dB held-out, below the 34.3 dB of the eager run with them.
     image_every: int = 8
     # Exponential moving average of the weights (0 = off): evaluation, the held-out PSNR in the log and
-    # the released weights use the average; checkpoints keep both. The decay ramps up as
-    # min(ema_decay, (1 + step) / (10 + step)), so the average never carries much of the random start.
+    # the released weights use the average; checkpoints keep both. The average copies the weights until
+    # warmup_steps, so it never carries much of the random start.
     # Measured (three 20-min runs, 1 thread each, decay 0.999): 0.2-0.6 dB ahead of the trained weights
     # mid-run, within 0.05 dB at the end of the cosine schedule; so off by default (it costs time per step).
     ema_decay: float = 0.0
@@ -207,8 +207,17 @@ class VAETrainConfig:
     eval_every: int = 250
     save_every: int = 250  # also writes released weights (with fresh latent statistics)
     stats_clips: int = 128  # clips used to compute the latent shift/scale
-    out: str = "runs/vae"
-    release_dir: str = ""  # if set, released bf16 weights are written here at every save
+    run_dir: str = "runs/vae"  # checkpoints, metrics.jsonl, loss curve, rendered data cache
+    release_dir: str = ""  # released bf16 weights, written at every save; "" = <run_dir>/release
+    keep_last: int = 2  # checkpoints kept
+    resume: str = "auto"  # auto: the latest checkpoint in <run_dir>/checkpoints if any; never; or a folder
+    # Under torchrun: average (gradients averaged after backward, through shared memory on one host:
+    # train/distributed.py GradientAverager) or ddp. See `accumulation` for the 1-process equivalent.
+    strategy: Literal["none", "ddp", "average"] = "average"
+    # Pieces per rank that each step's batch is cut into (gradient accumulation). A 1-process run with
+    # accumulation N computes exactly what N ranks compute between them (same noise per piece).
+    accumulation: int = 1
+    nan_max_consecutive: int = 5  # a non-finite step is skipped; this many in a row stop the run
     # Folder of rendered MovingShapes clips (.npy); "" = <out>/data. Point it at another run's cache
     # to skip rendering the same clips again (the file name encodes count, geometry and seed).
     data_cache: str = ""
@@ -232,7 +241,8 @@ class VAETrainConfig:
     def __post_init__(self) -> None:
         if self.preset not in VAE_PRESETS:
             raise ConfigError(f"preset={self.preset!r} is not valid; choose one of {', '.join(VAE_PRESETS)}")
-        for name in ("steps", "batch_size", "height", "width", "num_frames"):
+        for name in ("steps", "batch_size", "height", "width", "num_frames", "accumulation", "keep_last",
+                     "nan_max_consecutive", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)} must be >= 1")
         if self.long_clip_every < 0 or not 0.0 <= self.long_clip_from <= 1.0:

@@ -57,6 +57,7 @@ class CaptionCheck:
     lost: list[str] = field(default_factory=list)
     filled: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    scene: ParsedScene | None = None  # the caption as parsed: what the video must show
 
     @property
     def ok(self) -> bool:
@@ -131,7 +132,8 @@ def check_caption(stated: ParsedScene, caption: ParsedScene | str) -> CaptionChe
             filled.append(f"{key}={got}")
     if len(c_objs) < len(s_objs):
         problems.append(f"describes {len(c_objs)} objects, the prompt states {len(s_objs)}")
-    return CaptionCheck(valid=not problems, kept=kept, lost=lost, filled=filled, problems=problems)
+    return CaptionCheck(valid=not problems, kept=kept, lost=lost, filled=filled, problems=problems,
+                        scene=caption)
 
 
 def expand(stated: ParsedScene, seed: int = 0) -> str:

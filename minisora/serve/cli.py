@@ -1,0 +1,60 @@
+"""`minisora serve`: the OpenAI Videos API and a web page for a local model, on 127.0.0.1 by default."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+from pathlib import Path
+
+DEFAULT_DATA = "serve-data"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from minisora.serve.app import ServeSettings
+
+    d = ServeSettings(data_dir=Path(DEFAULT_DATA))
+    parser.add_argument("--model", default=None, metavar="DIR", help="model folder (default: bundled minisora-tiny)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port, printed)")
+    parser.add_argument("--api-key", default=os.environ.get("MINISORA_API_KEY"), metavar="KEY",
+                        help="require 'Authorization: Bearer KEY' on /v1/ (default: $MINISORA_API_KEY, else none)")
+    parser.add_argument("--data", default=DEFAULT_DATA, metavar="DIR",
+                        help=f"job database and videos (default ./{DEFAULT_DATA})")
+    parser.add_argument("--threads", type=int, default=d.threads, help="torch threads in the worker process")
+    parser.add_argument("--max-seconds", type=int, default=d.max_seconds, help="longest clip a request may ask for")
+    parser.add_argument("--max-steps", type=int, default=d.max_steps, help="most sampling steps a request may ask for")
+    parser.add_argument("--max-queue", type=int, default=d.max_queue, help="queued + running jobs before 429s")
+    parser.add_argument("--max-request-mb", type=float, default=d.max_request_bytes / 2**20,
+                        help="largest request body, uploads included")
+    parser.add_argument("--ttl-hours", type=float, default=d.ttl_seconds / 3600,
+                        help="finished jobs and their files are deleted this long after they finish")
+    parser.add_argument("--cleanup-every", type=float, default=d.cleanup_every, help="seconds between expiry sweeps")
+    parser.add_argument("--poll-after-ms", type=int, default=d.poll_after_ms,
+                        help="the openai-poll-after-ms header on queued and running jobs")
+    parser.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"))
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from minisora.serve.app import ServeSettings, create_app
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(name)s: %(message)s")
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))  # bound here so --port 0 can print the port it got
+    port = sock.getsockname()[1]
+    host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
+    settings = ServeSettings(
+        data_dir=Path(args.data), model=args.model, api_key=args.api_key or None, threads=args.threads,
+        max_seconds=args.max_seconds, max_steps=args.max_steps, max_queue=args.max_queue,
+        max_request_bytes=int(args.max_request_mb * 2**20), ttl_seconds=max(1, round(args.ttl_hours * 3600)),
+        cleanup_every=args.cleanup_every, poll_after_ms=args.poll_after_ms,
+        ready_message=f"minisora serve: ready at http://{host}:{port}/ (model {{model}}, data {args.data})")
+    config = uvicorn.Config(create_app(settings), log_level=args.log_level, access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=5)
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
