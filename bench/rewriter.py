@@ -5,7 +5,7 @@ the rewriter never saw in training, e.g. a red star). Half are used as written; 
 paraphrased by replacing one or two attribute words with synonyms from `BENCH_SYNONYMS` below.
 
 `BENCH_SYNONYMS` is a held-out list, independent of the mapper: the caption parser does not know its
-words and none is in the mapper's lexicon (`world.normalize.CURATED`), stop-words or out-of-world list
+words and none is in the mapper's lexicon (`world.lexicon.CURATED`), stop-words or out-of-world list
 (`check_synonym_list` refuses to run otherwise), so the figure measures how the mapper generalises
 to words it was never given (word-form rules, the xkcd/CSS colour dictionaries, then MiniLM
 neighbours), not how well a table was copied. The list was fixed before measuring and must not be
@@ -43,7 +43,7 @@ from minisora.text.backends import load_rewriter
 from minisora.text.rewriter import DEFAULT_REWRITER_DIR
 from minisora.text.rewriting import RewriteError
 from minisora.world.rules import check_caption, expand, validity_problems
-from minisora.world.normalize import CURATED, OUTSIDE_WORLD, STOP_WORDS, TERM_CATEGORY
+from minisora.world.lexicon import CURATED, OUTSIDE_WORLD, STOP_WORDS, TERM_CATEGORY
 
 # Synonyms for the paraphrased half, keyed by the vocabulary word they replace in a prompt.
 BENCH_SYNONYMS: dict[str, tuple[str, ...]] = {

@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("minisora.data.synth_cli", "render MovingShapes clips with captions"),
     "train-vae": ("minisora.vae.train_cli", "train the video VAE"),
     "train": ("minisora.train.cli", "train the diffusion transformer from a YAML config"),
+    "scale": ("minisora.scale.cli", "scaling study: a grid of sizes x compute budgets, fits and figures"),
     "cache-latents": ("minisora.train.cache_cli", "encode a dataset once into latent + text shards"),
     "train-rewriter": ("minisora.text.train_cli", "train the builtin prompt rewriter"),
     "rewrite": ("minisora.text.rewrite_cli", "rewrite a short prompt into a descriptive caption"),
@@ -28,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("minisora.export_cli", "assemble a model folder from trained components"),
     "recipe": ("minisora.recipe_cli", "run a declared recipe's stages (resumable) into a run folder"),
     "serve": ("minisora.serve.cli", "serve the OpenAI Videos API and a web page for a local model"),
+    "convert": ("minisora.convert_cli", "convert a Wan2.1 folder (diffusers layout) into a minisora model folder"),
 }
 
 
@@ -62,7 +64,6 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().print_help()
         return 2
     from minisora.malloc import keep_freed_memory
-    keep_freed_memory()  # before the command allocates anything big (minisora/malloc.py says why)
     module = importlib.import_module(COMMANDS[args.command][0])
     plain = warnings.showwarning
 
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.showwarning = show
     try:
+        keep_freed_memory()  # before the command allocates anything big (minisora/malloc.py says why)
         return int(module.run(args) or 0)
     except user_errors() as e:
         # Bad input (a corrupt weights file, invalid YAML/JSON, an unreadable video, ...) is reported

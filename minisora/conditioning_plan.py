@@ -18,7 +18,6 @@ given clean and held fixed while the rest are generated.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal

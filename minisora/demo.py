@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)  # small ops: one thread is about as fast alone and far faster on a busy CPU
-    from minisora.io import export_to_video
+    from minisora.io import export_to_video, sidecar_path
     from minisora.pipeline import Pipeline
 
     try:
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     out = pipe(args.prompt, seed=args.seed)
     video = export_to_video(out.frames, args.out, fps=out.fps)
     sheet = export_to_video(out.frames, args.out.with_suffix(".png"), fps=out.fps)
-    side = args.out.with_suffix(".json")
+    side = sidecar_path(args.out)  # demo.mp4.json: never the sidecar of another file
     record = out.to_json()
     record["timings"]["wall_including_startup"] = round(time.perf_counter() - t0, 3)
     side.write_text(json.dumps(record, indent=2) + "\n")

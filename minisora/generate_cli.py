@@ -14,7 +14,6 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 DEFAULT_OUT = "outputs/minisora.mp4"
 
@@ -62,6 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--upscale-time", type=int, choices=TIME_SCALES, default=1,
                         help="2: the upscaler also doubles the frame rate (T -> 2T-1 frames, same duration)")
     parser.add_argument("--model", default=None, metavar="DIR", help="model folder (default: bundled minisora-tiny)")
+    parser.add_argument("--offload", action="store_true",
+                        help="Wan2.1 folders on a GPU: move components to it one at a time (text encoder stays on the CPU)")
     parser.add_argument("--join", action="store_true",
                         help="with --extend/--connect: write the input clip(s) and the new frames as one video")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -130,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         connect = tuple(read_video(p)[0] for p in args.connect) if args.connect else None
         clips = ([("--video", video)] if args.extend and video is not None else []) + \
             [(f"--connect {p}", c) for p, c in zip(args.connect or (), connect or ())]
-        pipe = Pipeline.from_pretrained(args.model)  # reads model_index.json only; weights load on first use
+        pipe = Pipeline.from_pretrained(args.model, offload=args.offload)  # minisora folders: weights load on first use
         size = join_size(args, clips)
         if size is not None:
             kw["width"], kw["height"] = size

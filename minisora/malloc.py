@@ -27,11 +27,19 @@ M_MMAP_THRESHOLD = -3
 TRIM_THRESHOLD = 1 << 30  # give memory back only when 1 GiB lies free at the heap top
 MMAP_THRESHOLD = 32 << 20  # glibc's largest allowed value; bigger blocks are still mmapped
 USER_CHOICES = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES")
+ENV_VAR = "MINISORA_MALLOC"
+CHOICES = ("", "keep", "system")  # unset or keep: the settings below; system: glibc's defaults
 
 
 def keep_freed_memory() -> bool:
     """Raise glibc's trim and mmap thresholds for this process; True when they were set."""
-    if os.environ.get("MINISORA_MALLOC", "").lower() == "system" or any(k in os.environ for k in USER_CHOICES):
+    choice = os.environ.get(ENV_VAR, "").lower()
+    if choice not in CHOICES:
+        from minisora.config import ConfigError
+
+        raise ConfigError(f"{ENV_VAR}={os.environ[ENV_VAR]!r} is not valid; choose one of "
+                          f"{', '.join(c for c in CHOICES if c)} (or leave it unset)")
+    if choice == "system" or any(k in os.environ for k in USER_CHOICES):
         return False
     if not sys.platform.startswith("linux"):
         return False

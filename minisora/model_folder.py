@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from minisora.config import ConfigError, from_dict, to_dict
+from minisora.config import ConfigError, from_dict, read_json, to_dict
 
 MODEL_INDEX_NAME = "model_index.json"
 MODEL_INDEX_FORMAT = "minisora-pipeline/1"
@@ -117,7 +117,11 @@ class ModelIndex:
         path = Path(folder) / MODEL_INDEX_NAME
         if not path.is_file():
             raise FileNotFoundError(f"{str(folder)!r} is not a minisora model folder: {MODEL_INDEX_NAME} is missing")
-        index = from_dict(cls, json.loads(path.read_text()))
+        data = read_json(path)  # invalid JSON: a ConfigError naming the file, line and column
+        try:
+            index = from_dict(cls, data)
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None
         if index.format != MODEL_INDEX_FORMAT:
             raise ConfigError(f"{path}: format {index.format!r} is not supported; expected {MODEL_INDEX_FORMAT!r}")
         return index

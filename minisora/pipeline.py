@@ -110,11 +110,17 @@ class Pipeline:
     # -------------------------------------------------------------------------- loading
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, dtype: torch.dtype | None = None,
-                        load: bool = False, upscale: int = 1, upscale_time: int = 1) -> "Pipeline":
+                        load: bool = False, upscale: int = 1, upscale_time: int = 1,
+                        offload: bool = False) -> "Pipeline":
         """Open a model folder (None = the bundled minisora-tiny). Components load on first use;
         `load=True` loads them all now. upscale (1, 2, 4) and upscale_time (1, 2): the cascade's
-        default factors (generate small, then the upscaler enlarges in space and frame rate)."""
+        default factors (generate small, then the upscaler enlarges in space and frame rate); offload
+        (Wan2.1 folders only): components move to the GPU one at a time."""
         folder = Path(path) if path is not None else DEFAULT_MODEL_DIR
+        from minisora.wan.folder import is_wan_folder  # Wan2.1 folders run in minisora/wan's pipeline
+        if is_wan_folder(folder):
+            from minisora.wan.pipeline import WanVideoPipeline
+            return WanVideoPipeline.from_pretrained(folder, dtype=dtype, offload=offload)
         if not folder.is_dir():
             hint = " (the bundled model is missing: run `make train-default`)" if path is None else ""
             raise FileNotFoundError(f"model folder {str(folder)!r} does not exist{hint}")

@@ -182,20 +182,31 @@ def load_weights(folder: str | Path, dtype: torch.dtype | None = torch.float32,
             warnings.warn(f"{folder} has no {CHECKSUMS_NAME}: its weights cannot be checked for corruption; "
                           f"record them with `python -m minisora.weights record {folder}`",
                           UnverifiedWeightsWarning, stacklevel=2)
+    state = read_tensors(path)
+    if dtype is not None:
+        state = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in state.items()}
+    return state, config
+
+
+def read_tensors(path: str | Path, finite: bool = True) -> dict[str, torch.Tensor]:
+    """A safetensors file -> {name: tensor}. Raises FileNotFoundError, or WeightsError naming the file for
+    a truncated or unparsable file and (finite=True) for a floating tensor holding NaN or inf."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing")
     data = path.read_bytes()
     try:
         state = load_safetensors_bytes(data)
     except Exception as e:  # safetensors raises its own error type (and others) for bad headers and sizes
         raise WeightsError(f"{path} is not a readable safetensors file ({len(data)} bytes; truncated or "
                            f"corrupt?): {type(e).__name__}: {e}") from None
-    for k, v in state.items():
-        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
-            bad = int((~torch.isfinite(v)).sum())
-            raise WeightsError(f"{path}: tensor {k!r} holds {bad} non-finite value(s) (NaN or inf) of {v.numel()}; "
-                               f"the weights are corrupt or come from a diverged run")
-    if dtype is not None:
-        state = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in state.items()}
-    return state, config
+    if finite:
+        for k, v in state.items():
+            if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+                bad = int((~torch.isfinite(v)).sum())
+                raise WeightsError(f"{path}: tensor {k!r} holds {bad} non-finite value(s) (NaN or inf) of "
+                                   f"{v.numel()}; the weights are corrupt or come from a diverged run")
+    return state
 
 
 def record_checksums(root: str | Path) -> list[Path]:

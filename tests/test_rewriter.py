@@ -19,7 +19,9 @@ from minisora.text.rewriter import DEFAULT_REWRITER_DIR, BuiltinRewriter, NoneRe
 from minisora.text.rewriting import RewriteError
 from minisora.world.rules import canonical_prompt, check_caption, expand, make_pairs
 from minisora.text.color_names import ColorNames
-from minisora.world.normalize import _ADVERBIAL, _NOUN, CURATED, MOVE, OUTSIDE_WORLD, STOP_WORDS, TERM_CATEGORY, WordMapper, slot_categories
+from minisora.world.lexicon import (ADVERBIAL_SLOT, CURATED, MOVE, NOUN_SLOT, OUTSIDE_WORLD, STOP_WORDS, TERM_CATEGORY,
+                                    slot_categories)
+from minisora.world.normalize import WordMapper
 
 SHIPPED = (DEFAULT_REWRITER_DIR / "model.safetensors").is_file()
 
@@ -53,10 +55,10 @@ def test_embedding_nearest_neighbour():
     m = WordMapper(encoder=shared_encoder, threshold=0.5, wordnet=None)  # the thesaurus step would come first
     # "globule" is in no table and no word form of one: only MiniLM's neighbours place it
     assert "globule" not in CURATED and m.word_form("globule") is None
-    term, how, score = m.map_word("globule", _NOUN)
+    term, how, score = m.map_word("globule", NOUN_SLOT)
     assert (term, how) == ("circle", "embedding") and score > 0.45
-    assert m.map_word("torpid", _ADVERBIAL)[:2] == ("slow", "embedding")
-    assert WordMapper(encoder=shared_encoder, threshold=0.99, wordnet=None).map_word("globule", _NOUN)[1] == "unmapped"
+    assert m.map_word("torpid", ADVERBIAL_SLOT)[:2] == ("slow", "embedding")
+    assert WordMapper(encoder=shared_encoder, threshold=0.99, wordnet=None).map_word("globule", NOUN_SLOT)[1] == "unmapped"
 
 
 def test_unseen_word_forms_resolve_without_encoder():
@@ -131,7 +133,7 @@ def test_colour_dictionary_is_consulted_only_where_a_colour_may_stand():
     # an unknown word after a colour name is the noun: "a large celadon slab" is a green something
     words = "a large celadon slab gliding left".split()
     assert slot_categories(words, 2, {"celadon", "slab"}) >= {"color"}
-    assert slot_categories(words, 3, {"celadon", "slab"}, {"celadon": "green"}) == _NOUN
+    assert slot_categories(words, 3, {"celadon", "slab"}, {"celadon": "green"}) == NOUN_SLOT
     assert m.normalize("a large celadon slab gliding left").parsed.objects[0].color == "green"
 
 

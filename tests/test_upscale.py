@@ -26,7 +26,7 @@ def _clip(h=32, w=32, t=5, seed=0) -> np.ndarray:
 def _train_cfg(out, **kw) -> UpscaleTrainConfig:
     base = dict(preset="debug", steps=30, batch_size=2, sizes=[(16, 16)], num_frames=5, pool_size=4, crop=0,
                 val_clips=0, log_every=10, save_every=0, warmup_steps=5, lr=3e-3, ema_decay=0.0, ema_start=0,
-                time_prob=0.3, threads=1, out=str(out))
+                time_prob=0.3, threads=1, run_dir=str(out))
     base.update(kw)
     return UpscaleTrainConfig(**base)
 
@@ -136,7 +136,7 @@ def test_training_reduces_loss_and_resume_is_exact(tmp_path):
     train_upscaler(cfg.replace(release_dir=str(tmp_path / "relA")), progress=False)
     import shutil
     shutil.copytree(tmp_path / "a" / "checkpoints" / "step_00000040", tmp_path / "b" / "checkpoints" / "step_00000040")
-    train_upscaler(cfg.replace(out=str(tmp_path / "b"), release_dir=str(tmp_path / "relB")), progress=False)
+    train_upscaler(cfg.replace(run_dir=str(tmp_path / "b"), release_dir=str(tmp_path / "relB")), progress=False)
     from safetensors.torch import load_file
     a, b = load_file(str(tmp_path / "relA" / "model.safetensors")), load_file(str(tmp_path / "relB" / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)

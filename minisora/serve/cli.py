@@ -28,8 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-queue", type=int, default=d.max_queue, help="queued + running jobs before 429s")
     parser.add_argument("--max-request-mb", type=float, default=d.max_request_bytes / 2**20,
                         help="largest request body, uploads included")
-    parser.add_argument("--ttl-hours", type=float, default=d.ttl_seconds / 3600,
-                        help="finished jobs and their files are deleted this long after they finish")
+    parser.add_argument("--ttl-seconds", type=int, default=d.ttl_seconds,
+                        help="finished jobs and their files are deleted this long after they finish (default 1 day)")
     parser.add_argument("--cleanup-every", type=float, default=d.cleanup_every, help="seconds between expiry sweeps")
     parser.add_argument("--poll-after-ms", type=int, default=d.poll_after_ms,
                         help="the openai-poll-after-ms header on queued and running jobs")
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     settings = ServeSettings(
         data_dir=Path(args.data), model=args.model, api_key=args.api_key or None, threads=args.threads,
         max_seconds=args.max_seconds, max_steps=args.max_steps, max_queue=args.max_queue,
-        max_request_bytes=int(args.max_request_mb * 2**20), ttl_seconds=max(1, round(args.ttl_hours * 3600)),
+        max_request_bytes=int(args.max_request_mb * 2**20), ttl_seconds=args.ttl_seconds,
         cleanup_every=args.cleanup_every, poll_after_ms=args.poll_after_ms,
         ready_message=f"minisora serve: ready at http://{host}:{port}/ (model {{model}}, data {args.data})")
     config = uvicorn.Config(create_app(settings), log_level=args.log_level, access_log=False, lifespan="on",

@@ -65,7 +65,10 @@ def decode_reference_image(data: bytes, max_pixels: int) -> np.ndarray:
                 raise APIError(422, f"input_reference is {w}x{h} pixels; it must be at least 2x2",
                                "invalid_image", "input_reference")
             return np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+    except Image.DecompressionBombError:  # PIL's own guard, for sizes far past ours
+        raise APIError(413, f"input_reference has far more than {max_pixels} pixels", "image_too_large",
+                       "input_reference") from None
+    except (UnidentifiedImageError, OSError, ValueError) as e:
         raise APIError(422, f"input_reference could not be read as an image ({type(e).__name__})", "invalid_image",
                        "input_reference") from None
 

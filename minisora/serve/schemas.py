@@ -16,6 +16,7 @@ from typing import Any
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
+from minisora.generation_checks import GUIDANCE_RANGE, SEED_RANGE
 from minisora.serve.errors import APIError, bad_request
 from minisora.serve.spec import ModelSpec
 
@@ -24,8 +25,8 @@ from minisora.serve.spec import ModelSpec
 OPENAI_MODEL = re.compile(r"sora-2(-pro)?(-\d{4}-\d{2}-\d{2})?")
 UPSCALES = (1, 2, 4)  # minisora.upscale.config.SCALES, without importing torch into the server
 MAX_PROMPT_CHARS = 4000
-MAX_SEED = 2**31 - 1
-MAX_GUIDANCE = 30.0
+# the pipeline's own limits (minisora.generation_checks), checked here so a bad value is a 400, not a failed job
+MAX_SEED = SEED_RANGE[1]
 
 CREATE_FIELDS = ("prompt", "model", "seconds", "size", "input_reference", "seed", "num_inference_steps",
                  "guidance_scale", "loop", "upscale")
@@ -159,8 +160,8 @@ def common_fields(f: Fields, spec: ModelSpec, max_steps: int) -> Common:
     if not prompt.strip():
         raise bad_request("prompt must not be empty", "prompt")
     steps = f.integer("num_inference_steps", 1, max_steps)
-    guidance = f.number("guidance_scale", 1.0, MAX_GUIDANCE)
-    return Common(prompt=prompt, seed=f.integer("seed", 0, MAX_SEED),
+    guidance = f.number("guidance_scale", *GUIDANCE_RANGE)
+    return Common(prompt=prompt, seed=f.integer("seed", *SEED_RANGE),
                   num_inference_steps=spec.default_steps if steps is None else steps,
                   guidance_scale=spec.default_guidance if guidance is None else guidance)
 

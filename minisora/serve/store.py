@@ -222,7 +222,7 @@ class Store:
                                 (int(progress), video_id, token)).rowcount == 1
 
     def finish(self, video_id: str, token: str, *, ttl_seconds: int, num_frames: int | None = None,
-               seconds: str | None = None, error: tuple[str, str] | None = None) -> bool:
+               seconds: str | None = None, size: str | None = None, error: tuple[str, str] | None = None) -> bool:
         """Mark the job completed (error None) or failed (error = (code, message)), only if the run
         `token` still holds it. Returns whether it did."""
         now = int(time.time())
@@ -231,9 +231,9 @@ class Store:
         with self._write() as conn:
             done = conn.execute(
                 "UPDATE videos SET status = ?, progress = ?, completed_at = ?, expires_at = ?, num_frames = ?, "
-                "seconds = COALESCE(?, seconds), error_code = ?, error_message = ?, claim = NULL "
+                "seconds = COALESCE(?, seconds), size = COALESCE(?, size), error_code = ?, error_message = ?, claim = NULL "
                 "WHERE id = ? AND claim = ? AND status = 'in_progress'",
-                (status, 100 if not error else 0, now, now + ttl_seconds, num_frames, seconds, code, message,
+                (status, 100 if not error else 0, now, now + ttl_seconds, num_frames, seconds, size, code, message,
                  video_id, token)).rowcount == 1
             if done:
                 self._event(conn, video_id, status, token)

@@ -22,7 +22,6 @@ import shutil
 import signal
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 log = logging.getLogger("minisora.serve")
 
@@ -120,8 +119,10 @@ def run_job(pipe, spec, store, job, token: str, ttl_seconds: int) -> None:
         store.finish(job.id, token, ttl_seconds=ttl_seconds,
                      error=("generation_failed", f"{type(e).__name__}: {e}"[:2000]))
         return
+    # what was made: a loop drops its closing frame (= its first); upscale enlarges the size
     seconds = spec.seconds_for(len(frames) + (1 if job.params.get("loop") else 0))
-    if not store.finish(job.id, token, ttl_seconds=ttl_seconds, num_frames=len(frames), seconds=seconds):
+    size = f"{frames.shape[2]}x{frames.shape[1]}"
+    if not store.finish(job.id, token, ttl_seconds=ttl_seconds, num_frames=len(frames), seconds=seconds, size=size):
         shutil.rmtree(folder, ignore_errors=True)  # deleted while it was being written
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from minisora.config import ConfigError
+from minisora.precision import Precision
 
 Pooling = Literal["mean", "cls", "model"]
 RewriterBackend = Literal["builtin", "openai", "none"]
@@ -88,17 +89,20 @@ class RewriterLMConfig:
 
 @dataclass(frozen=True)
 class RewriterTrainConfig:
-    """Training the builtin rewriter on (short prompt ⟶ caption) pairs from train-split scenes only."""
+    """Training the builtin rewriter on (short prompt ⟶ caption) pairs from train-split scenes only.
+
+    `preset` names the LM's size (RewriterLMConfig.preset: debug trains in seconds, tiny is shipped)."""
 
     preset: str = "tiny"
     num_pairs: int = 30_000  # training pairs drawn from train-split scenes
     val_pairs: int = 500
     steps: int = 900
+    minutes: float = 0.0  # wall-clock budget; 0 = no limit (stops at whichever comes first)
     batch_size: int = 64
     lr: float = 3e-3
-    min_lr: float = 1e-4
-    warmup: int = 50
-    weight_decay: float = 0.05
+    min_lr_ratio: float = 1 / 30  # cosine decay to lr * min_lr_ratio (1e-4 at the default lr)
+    warmup_steps: int = 50
+    weight_decay: float = 0.05  # on matrices only; norms and biases are not decayed
     grad_clip: float = 1.0
     seed: int = 0
     # torch CPU threads; 0 = torch default. One thread by default: on a shared or small CPU, OpenMP
@@ -106,17 +110,20 @@ class RewriterTrainConfig:
     threads: int = 1
     log_every: int = 100
     eval_every: int = 300
+    save_every: int = 300  # a checkpoint and an interim release
+    keep_last: int = 2
     heldout_check: int = 100  # held-out prompts whose first sample is checked after training
-    bf16: bool = True  # bf16 autocast on CPU (AVX-512 bf16 runs matmuls ~2.5x faster than fp32)
+    precision: Precision = "auto"  # minisora.precision: bf16 autocast where the CPU runs it natively
+    run_dir: str = "runs/rewriter"  # checkpoints, metrics.jsonl, loss curve
+    release_dir: str = ""  # the released model (safetensors + config.json); "" = <run_dir>/release
+    resume: str = "auto"  # auto: the latest checkpoint in <run_dir>/checkpoints if any; never; or a folder
+    nan_max_consecutive: int = 5  # a non-finite step is skipped; this many in a row stop the run
 
-    @staticmethod
-    def preset_named(name: str) -> "RewriterTrainConfig":
-        if name == "debug":
-            return RewriterTrainConfig(preset="debug", num_pairs=3000, val_pairs=100, steps=300,
-                                       batch_size=32, lr=3e-3, warmup=20, eval_every=100)
-        if name == "tiny":
-            return RewriterTrainConfig()
-        raise ConfigError(f"unknown rewriter training preset {name!r}; valid: debug, tiny")
+    def __post_init__(self) -> None:
+        RewriterLMConfig.preset(self.preset)  # raises naming the valid presets
+        for name in ("steps", "batch_size", "num_pairs", "val_pairs", "log_every", "keep_last"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)} must be >= 1")
 
     def with_(self, **kw) -> "RewriterTrainConfig":
         return replace(self, **kw)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
+from minisora.secrets import RefuseSecret, read_secret_file
 from minisora.text.config import REWRITER_BACKENDS
 
 
@@ -27,35 +27,20 @@ def add_rewriter_arguments(parser: argparse.ArgumentParser) -> None:
     # shell history. The key comes from MINISORA_OPENAI_API_KEY / OPENAI_API_KEY or a file.
     parser.add_argument("--openai-api-key-file", default=None, metavar="PATH",
                         help="file holding the API key (default: MINISORA_OPENAI_API_KEY, then OPENAI_API_KEY)")
-    parser.add_argument("--openai-api-key", action=_RefuseSecret, help=argparse.SUPPRESS)
+    parser.add_argument("--openai-api-key", action=RefuseSecret, help=argparse.SUPPRESS,
+                        metavar="MINISORA_OPENAI_API_KEY|OPENAI_API_KEY|--openai-api-key-file")
     parser.add_argument("--openai-timeout", type=float, default=None, help="seconds to wait for a reply")
     parser.add_argument("--fallback-to-builtin", action="store_true",
                         help="when the openai endpoint fails, use the builtin rewriter instead of stopping")
 
 
-class _RefuseSecret(argparse.Action):
-    """`--openai-api-key VALUE` stops with a message that does not echo VALUE."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        parser.error(f"{option_string} is not accepted: a key on the command line is visible to other users "
-                     f"(process list, shell history). Set MINISORA_OPENAI_API_KEY (or OPENAI_API_KEY), "
-                     f"or pass --openai-api-key-file PATH")
-
-
-def read_secret_file(path: str) -> str:
-    """The first line of a secret file, stripped; a clear error for a missing, empty or unreadable one."""
+def _read_key(path: str) -> str:
     from minisora.text.rewriting import RewriteError
 
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"API key file {str(p)!r} does not exist")
     try:
-        key = p.read_text(encoding="utf-8").strip().splitlines()
-    except UnicodeDecodeError:
-        raise RewriteError(f"API key file {str(p)!r} is not UTF-8 text") from None
-    if not key or not key[0].strip():
-        raise RewriteError(f"API key file {str(p)!r} is empty")
-    return key[0].strip()
+        return read_secret_file(path)
+    except ValueError as e:  # the rewrite command reports RewriteErrors in one line
+        raise RewriteError(str(e)) from None
 
 
 def rewriter_from_args(args: argparse.Namespace):
@@ -66,7 +51,7 @@ def rewriter_from_args(args: argparse.Namespace):
     path = getattr(args, "rewriter_path", None)
     if backend == "openai":
         kw = {k: v for k, v in {"base_url": args.openai_base_url, "model": args.openai_model,
-                                "api_key": read_secret_file(args.openai_api_key_file)
+                                "api_key": _read_key(args.openai_api_key_file)
                                 if args.openai_api_key_file else None,
                                 "timeout": args.openai_timeout}.items()
               if v is not None}

@@ -6,14 +6,15 @@ a dense caption. The model reads the canonical form of the parsed prompt and lea
 caption, so its rewrites land in the caption distribution the video model was trained on. A tenth
 of the pairs read the parsed *caption* instead, so a fully specified prompt is rewritten too.
 
-A compact loop of its own (AdamW, warmup + cosine, bf16 autocast on CPU): the model is ~2M
-parameters and trains in minutes on a laptop CPU.
+A `Task` of the training harness (train/harness.py runs the loop, checkpoints, schedule, metrics,
+NaN policy, budget, resume): the model is ~0.7M parameters and trains in minutes on a laptop CPU.
+The pairs, the tokenizer and the examples are a pure function of the seed, and the batch of step k
+of (seed, k), so a resumed run continues exactly.
 """
 
 from __future__ import annotations
 
-import math
-import time
+import functools
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,12 +24,15 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from minisora.config import to_dict
+from minisora.precision import autocast as precision_autocast
 from minisora.world import vocabulary as V
 from minisora.world.scene import ParsedObject, ParsedScene
 from minisora.world.grammar import parse
 from minisora.text.config import RewriterLMConfig, RewriterTrainConfig
 from minisora.text.lm import RewriterLM, WordTokenizer
-from minisora.text.rewriter import DEFAULT_REWRITER_DIR
+from minisora.train.config import ParallelConfig
+from minisora.train.distributed import DistInfo, apply_parallelism
+from minisora.train.harness import Loop, check_outside_package, fit, flat_loop, micro_generator
 from minisora.world.rules import canonical_prompt, check_caption, make_pairs
 from minisora.weights import save_weights
 
@@ -38,7 +42,8 @@ _DIRECTION_WORDS = {"left", "right", "up", "down", "leftward", "rightward", "upw
                     "top", "bottom", "upper", "lower"} | set(V.MOTIONS)
 
 
-def _categories(token: str) -> set[str]:
+@functools.lru_cache(maxsize=None)  # called for every candidate pair of every merge: few distinct tokens
+def _categories(token: str) -> frozenset[str]:
     cats = set()
     for w in token.split():
         if w in V.COLORS:
@@ -47,7 +52,7 @@ def _categories(token: str) -> set[str]:
             cats.add("shape")
         elif w in _DIRECTION_WORDS:
             cats.add("motion")
-    return cats
+    return frozenset(cats)
 
 
 def can_merge(a: str, b: str) -> bool:
@@ -82,11 +87,11 @@ def build_examples(pairs: list[tuple[str, str]], rng: np.random.Generator, capti
     return out
 
 
-def encode_examples(tok: WordTokenizer, examples: list[tuple[str, str]], max_len: int
+def encode_examples(tok: WordTokenizer, examples: list[tuple[str, str]], max_len: int, progress: bool = True
                     ) -> list[tuple[list[int], int]]:
     """Each example as (ids `<bos> prompt <sep> caption <eos>`, number of prompt tokens incl. <sep>)."""
     out = []
-    for src, tgt in tqdm(examples, desc="tokenizing", leave=False, mininterval=2):
+    for src, tgt in tqdm(examples, desc="tokenizing", leave=False, mininterval=2, disable=not progress):
         p = [tok.bos] + tok.encode(src, merge=False) + [tok.sep]
         ids = p + tok.encode(tgt) + [tok.eos]
         if len(ids) > max_len:
@@ -107,17 +112,10 @@ def collate(batch: list[tuple[list[int], int]], pad: int) -> tuple[torch.Tensor,
     return x, y
 
 
-def lm_loss(model: RewriterLM, x: torch.Tensor, y: torch.Tensor, bf16: bool) -> torch.Tensor:
-    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+def lm_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, precision: str) -> torch.Tensor:
+    with precision_autocast(precision, x.device):
         logits = model(x)  # (B,N,V)
     return F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), ignore_index=-100)
-
-
-def lr_at(step: int, cfg: RewriterTrainConfig) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
 
 
 def first_try_rate(model: RewriterLM, tok: WordTokenizer, prompts: list[str], seed: int = 0) -> float:
@@ -135,81 +133,104 @@ def first_try_rate(model: RewriterLM, tok: WordTokenizer, prompts: list[str], se
     return ok / max(1, len(prompts))
 
 
-def train_rewriter(cfg: RewriterTrainConfig, out_dir: str | Path | None = DEFAULT_REWRITER_DIR,
-                   progress: bool = True, lm_config: RewriterLMConfig | None = None) -> dict:
-    """Train the rewriter and (when `out_dir` is not None) release it there as bf16 safetensors +
-    config.json. Returns {"model", "tokenizer", "metrics"}."""
-    torch.manual_seed(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    rng = np.random.default_rng(cfg.seed)
-    t0 = time.time()
-    pairs = make_pairs(cfg.num_pairs, seed=cfg.seed, split="train")
-    val_pairs = make_pairs(cfg.val_pairs, seed=cfg.seed + 1, split="train")
-    heldout_prompts = [p for p, _ in make_pairs(cfg.heldout_check, seed=cfg.seed + 2, split="heldout")]
-    examples = build_examples(pairs, rng)
-    val_examples = build_examples(val_pairs, rng)
-    tok = WordTokenizer.build([s for s, _ in examples], [c for _, c in examples],
-                              num_merges=NUM_MERGES, can_merge=can_merge)
-    lm_cfg = replace(lm_config or RewriterLMConfig.preset(cfg.preset), vocab_size=len(tok))
-    data = encode_examples(tok, examples, lm_cfg.max_seq_len)
-    val = encode_examples(tok, val_examples, lm_cfg.max_seq_len)
-    model = RewriterLM(lm_cfg)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98))
-    gen = torch.Generator().manual_seed(cfg.seed)
-    history = []
+# Fields that may change when a run is resumed: the budget, where the run lives, and what only reports.
+BUDGET_KEYS = ("steps", "minutes", "log_every", "eval_every", "save_every", "keep_last", "threads", "run_dir",
+               "release_dir", "resume", "heldout_check")
 
-    def val_loss() -> float:
+
+class RewriterTask:
+    """The rewriter's part of a run: pairs -> examples -> tokenizer -> LM, next-token loss on captions."""
+
+    def __init__(self, cfg: RewriterTrainConfig, info: DistInfo, lm_config: RewriterLMConfig | None, progress: bool):
+        self.cfg, self.info = cfg, info
+        rng = np.random.default_rng(cfg.seed)
+        examples = build_examples(make_pairs(cfg.num_pairs, seed=cfg.seed, split="train"), rng)
+        val_examples = build_examples(make_pairs(cfg.val_pairs, seed=cfg.seed + 1, split="train"), rng)
+        self.heldout = [p for p, _ in make_pairs(cfg.heldout_check, seed=cfg.seed + 2, split="heldout")]
+        self.tok = WordTokenizer.build([s for s, _ in examples], [c for _, c in examples],
+                                       num_merges=NUM_MERGES, can_merge=can_merge)
+        lm_cfg = replace(lm_config or RewriterLMConfig.preset(cfg.preset), vocab_size=len(self.tok))
+        self.data = encode_examples(self.tok, examples, lm_cfg.max_seq_len, progress)
+        self.val = encode_examples(self.tok, val_examples, lm_cfg.max_seq_len, progress)
+        self.model = RewriterLM(lm_cfg)
+        self.model_config = {"lm": to_dict(lm_cfg), "tokenizer": self.tok.state()}
+        self.metrics: dict = {}
+
+    def param_groups(self) -> list[dict]:
+        named = list(self.model.named_parameters())
+        return [{"params": [p for _, p in named if p.dim() >= 2], "weight_decay": self.cfg.weight_decay},
+                {"params": [p for _, p in named if p.dim() < 2], "weight_decay": 0.0}]
+
+    def wrap(self, model: RewriterLM, info: DistInfo) -> torch.nn.Module:
+        return apply_parallelism(model, ParallelConfig(), info)
+
+    def start(self, data_state: dict | None) -> None:
+        """Batches are a function of the step: there is no data position to restore."""
+
+    def data_state(self) -> dict:
+        return {}
+
+    def micro_batch(self, step: int, index: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        # the data draw has a generator of its own (index `count`: never a micro-batch's index)
+        idx = torch.randint(len(self.data), (self.cfg.batch_size,), generator=micro_generator(self.cfg.seed, step, count))
+        n = self.cfg.batch_size // count
+        return collate([self.data[i] for i in idx[index * n:(index + 1) * n].tolist()], self.tok.pad)
+
+    def loss(self, model: torch.nn.Module, batch, generator: torch.Generator):
+        return lm_loss(model, *batch, self.cfg.precision), {}
+
+    def evaluate(self, step: int, model: RewriterLM, ema) -> dict:
         model.eval()
         with torch.no_grad():
-            losses = [lm_loss(model, *collate(val[i:i + 128], tok.pad), cfg.bf16).item()
-                      for i in range(0, len(val), 128)]
+            losses = [lm_loss(model, *collate(self.val[i:i + 128], self.tok.pad), self.cfg.precision).item()
+                      for i in range(0, len(self.val), 128)]
+            out = {"val_loss": float(np.mean(losses))}
+            if step == self.cfg.steps and self.heldout:  # the end of the run: sample held-out prompts too
+                out["heldout_first_try_ok"] = first_try_rate(model, self.tok, self.heldout, seed=self.cfg.seed)
         model.train()
-        return float(np.mean(losses))
+        self.metrics = out
+        return out
 
-    prep_s = time.time() - t0
-    bar = tqdm(range(cfg.steps), desc="train-rewriter", disable=not progress, mininterval=1)
-    t1 = time.time()
-    loss_ema = None
-    for step in bar:
-        idx = torch.randint(len(data), (cfg.batch_size,), generator=gen).tolist()
-        x, y = collate([data[i] for i in idx], tok.pad)
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, cfg)
-        loss = lm_loss(model, x, y, cfg.bf16)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        loss_ema = loss.item() if loss_ema is None else 0.95 * loss_ema + 0.05 * loss.item()
-        if (step + 1) % cfg.log_every == 0:
-            bar.set_postfix(loss=f"{loss_ema:.3f}", lr=f"{lr_at(step, cfg):.1e}")
-        if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
-            history.append({"step": step + 1, "train_loss": loss_ema, "val_loss": val_loss()})
-            if progress:
-                tqdm.write(f"step {step + 1}: train {loss_ema:.4f} val {history[-1]['val_loss']:.4f}")
-            if out_dir is not None and step + 1 < cfg.steps:
-                # an interim release: a long run stopped early still leaves a usable model behind
-                save_rewriter(out_dir, model, tok, cfg, {"interim_step": step + 1, "history": history})
-    train_s = time.time() - t1
-    model.eval()
-    metrics = {
-        "val_loss": history[-1]["val_loss"] if history else float("nan"),
-        "heldout_first_try_ok": first_try_rate(model, tok, heldout_prompts, seed=cfg.seed),
-        "params": model.num_params(),
-        "prep_seconds": round(prep_s, 1),
-        "train_seconds": round(train_s, 1),
-        "history": history,
-    }
-    if progress:
-        print(f"rewriter: {metrics['params']:,} params, val loss {metrics['val_loss']:.4f}, "
-              f"held-out first-try ok {metrics['heldout_first_try_ok']:.1%}, train {train_s:.0f}s")
-    if out_dir is not None:
-        save_rewriter(out_dir, model, tok, cfg, metrics)
-    return {"model": model, "tokenizer": tok, "metrics": metrics}
+    def release(self, step: int, model: RewriterLM, ema, record: dict) -> None:
+        """An interim release at every checkpoint: a long run stopped early still leaves a usable model."""
+        if self.info.is_main:
+            save_rewriter(release_dir(self.cfg), model, self.tok, self.cfg,
+                          {"step": step, "params": model.num_params(), **self.metrics})
+
+
+def release_dir(cfg: RewriterTrainConfig) -> Path:
+    """Where the released weights go: release_dir, or <run_dir>/release; never inside the package."""
+    folder = Path(cfg.release_dir) if cfg.release_dir else Path(cfg.run_dir) / "release"
+    check_outside_package(folder, "release_dir")
+    return folder
+
+
+def loop_config(cfg: RewriterTrainConfig, allow_changed: bool = False, progress: bool = True) -> Loop:
+    # betas (0.9, 0.98): the usual choice for a small transformer LM trained with a high peak lr
+    return flat_loop(cfg, "train-rewriter", BUDGET_KEYS, betas=(0.9, 0.98), ema_decay=0.0, ema_start=0,
+                     micro_batch_size=cfg.batch_size, allow_changed=allow_changed, progress=progress)
+
+
+def train_rewriter(cfg: RewriterTrainConfig, progress: bool = True, lm_config: RewriterLMConfig | None = None,
+                   allow_changed: bool = False) -> dict:
+    """Train (or resume) the rewriter in `cfg.run_dir` and release it to `release_dir(cfg)` as bf16
+    safetensors + config.json. Returns the harness's summary plus "model", "tokenizer", "metrics"."""
+    release_dir(cfg)  # a release folder inside the package is refused before any work
+    built = []
+
+    def build(info: DistInfo) -> RewriterTask:
+        built.append(RewriterTask(cfg, info, lm_config, progress))
+        return built[0]
+
+    summary = fit(loop_config(cfg, allow_changed, progress), build)
+    task = built[0]
+    task.model.eval()
+    metrics = {**summary["final"], "params": task.model.num_params(),
+               "history": [r for r in summary["history"] if "val_loss" in r]}
+    if progress and "val_loss" in metrics:
+        print(f"rewriter: {metrics['params']:,} params, val loss {metrics['val_loss']:.4f}, held-out first-try ok "
+              f"{metrics.get('heldout_first_try_ok', float('nan')):.1%}; released to {release_dir(cfg)}")
+    return {**summary, "model": task.model, "tokenizer": task.tok, "metrics": metrics}
 
 
 def save_rewriter(out_dir: str | Path, model: RewriterLM, tok: WordTokenizer, cfg: RewriterTrainConfig,

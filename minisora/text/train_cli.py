@@ -1,35 +1,38 @@
-"""`minisora train-rewriter`: train the builtin prompt rewriter and release it as safetensors + JSON."""
+"""`minisora train-rewriter [CONFIG.yaml] [key=value ...]`: train the builtin prompt rewriter and release
+it as safetensors + JSON to <run_dir>/release (default runs/rewriter/release), never into the package.
+
+    minisora train-rewriter preset=debug steps=300 num_pairs=3000 --out runs/rewriter-debug
+    load_rewriter("builtin", "runs/rewriter/release")   (minisora.text.backends, to use the result)
+
+Resumes from the latest checkpoint in <run_dir>/checkpoints; SIGINT/SIGTERM stop it at the next step
+with a checkpoint.
+"""
 
 from __future__ import annotations
 
 import argparse
 
+from minisora.text.config import RewriterTrainConfig
+from minisora.train.cli import add_run_arguments, load_run_config, run_trainer
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from minisora.text.train import DEFAULT_REWRITER_DIR
-
-    parser.add_argument("--preset", choices=("debug", "tiny"), default="tiny",
-                        help="model + schedule preset (debug: seconds, for tests; tiny: the shipped model)")
-    parser.add_argument("--out", default=str(DEFAULT_REWRITER_DIR), help="output folder (default: the shipped model's)")
-    parser.add_argument("--steps", type=int, default=None, help="override the preset's optimizer steps")
-    parser.add_argument("--pairs", type=int, default=None, help="override the number of training pairs")
-    parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--lr", type=float, default=None)
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--no-bf16", action="store_true", help="train in float32 instead of bf16 autocast")
+    add_run_arguments(parser, "YAML file serialising RewriterTrainConfig (defaults: the dataclass)")
+    parser.add_argument("--preset", default=None, help="= preset=NAME: LM size (debug: seconds, for tests; tiny: shipped)")
+    parser.add_argument("--steps", type=int, default=None, help="= steps=N")
+    parser.add_argument("--out", default=None, help="= run_dir=DIR: run folder (checkpoints, metrics.jsonl, release/)")
+    parser.add_argument("--no-progress", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
-    from minisora.text.config import RewriterTrainConfig
     from minisora.text.train import train_rewriter
 
-    cfg = RewriterTrainConfig.preset_named(args.preset)
-    overrides = {"steps": args.steps, "num_pairs": args.pairs, "batch_size": args.batch_size, "lr": args.lr,
-                 "seed": args.seed, "threads": args.threads}
-    cfg = cfg.with_(**{k: v for k, v in overrides.items() if v is not None})
-    if args.no_bf16:
-        cfg = cfg.with_(bf16=False)
-    result = train_rewriter(cfg, out_dir=args.out)
-    print(f"saved to {args.out}")
-    return 0 if result["metrics"]["val_loss"] == result["metrics"]["val_loss"] else 1  # NaN loss fails
+    def load() -> RewriterTrainConfig:
+        return load_run_config(RewriterTrainConfig, args, {"preset": args.preset, "steps": args.steps,
+                                                           "run_dir": args.out})
+
+    def go(cfg: RewriterTrainConfig) -> dict:
+        result = train_rewriter(cfg, progress=not args.no_progress, allow_changed=args.allow_changed)
+        return {k: v for k, v in result.items() if k not in ("model", "tokenizer")}
+
+    return run_trainer("train-rewriter", args, load, go)

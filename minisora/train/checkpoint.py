@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 from torch.distributed.checkpoint.state_dict import (
     StateDictOptions, get_model_state_dict, get_optimizer_state_dict, set_model_state_dict,
@@ -43,6 +43,7 @@ from torch.distributed.checkpoint.state_dict import (
 
 from minisora.train.distributed import DistInfo, barrier
 from minisora.train.ema import EMA
+from minisora.weights import read_tensors  # names the file when it is truncated or corrupt
 
 FORMAT = "minisora-train-checkpoint/1"
 _STEP_DIR = re.compile(r"^step_(\d{8})$")
@@ -234,7 +235,10 @@ def read_state(path: str | Path) -> dict:
     f = path / "state.json"
     if not f.is_file():
         raise CheckpointError(f"{str(path)!r} is not a training checkpoint: state.json is missing")
-    state = json.loads(f.read_text())
+    try:
+        state = json.loads(f.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{f} is damaged (not valid JSON: {e}); resume from an earlier checkpoint") from None
     if state.get("format") != FORMAT:
         raise CheckpointError(f"{str(path)!r} has format {state.get('format')!r}, expected {FORMAT!r}")
     return state
@@ -288,14 +292,14 @@ def load_checkpoint(path: str | Path, *, model: nn.Module, ema: EMA | None, opti
         ema_loaded = {k[len("ema."):]: v for k, v in targets.items() if k.startswith("ema.")}
         optim_tensors = {k[len("optimizer."):]: v for k, v in targets.items() if k.startswith("optimizer.")}
     else:
-        loaded = load_file(str(path / "model.safetensors"))
+        loaded = read_tensors(path / "model.safetensors", finite=False)
         _check_keys("model", loaded, model_sd)
         model_sd = _place(loaded, model_sd)
-        ema_loaded = load_file(str(path / "ema.safetensors")) if state["has_ema"] else {}
+        ema_loaded = read_tensors(path / "ema.safetensors", finite=False) if state["has_ema"] else {}
         if ema_loaded:
             ema_loaded = _place(ema_loaded, ema_sd) if ema is not None else ema_loaded
         if optimizer is not None:
-            optim_loaded = load_file(str(path / "optimizer.safetensors"))
+            optim_loaded = read_tensors(path / "optimizer.safetensors", finite=False)
             optim_tensors = _place(optim_loaded, optim_tensors) if sharded_now else optim_loaded
 
     set_model_state_dict(model, model_sd)
@@ -308,7 +312,7 @@ def load_checkpoint(path: str | Path, *, model: nn.Module, ema: EMA | None, opti
         scheduler.load_state_dict(state["scheduler"])
     rng_file = path / f"rng_rank{info.rank}.safetensors"
     if rng_file.is_file():
-        set_rng_state(load_file(str(rng_file)), json.loads((path / f"rng_rank{info.rank}.json").read_text()))
+        set_rng_state(read_tensors(rng_file, finite=False), json.loads((path / f"rng_rank{info.rank}.json").read_text()))
     return state
 
 
@@ -344,7 +348,7 @@ def load_weights_only(path: str | Path, slot: str = "ema") -> tuple[dict[str, to
     if slot == "ema" and not state["has_ema"]:
         slot = "model"
     if not state["sharded"]:
-        return load_file(str(path / f"{slot}.safetensors")), state
+        return read_tensors(path / f"{slot}.safetensors", finite=False), state
     # Each rank's shard file holds slices of every tensor with its offsets in the header (the
     # DCP safetensors layout); reassemble the full tensors by those offsets.
     import torch.distributed.checkpoint as dcp

@@ -23,9 +23,8 @@ INTERRUPTED_EXIT = 143
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, config_help: str) -> None:
-    parser.add_argument("config", nargs="?", default=None, help=config_help)
-    parser.add_argument("overrides", nargs="*", metavar="key=value",
-                        help="override single fields of the config, e.g. lr=1e-4 (nested: optim.lr=1e-4)")
+    parser.add_argument("settings", nargs="*", metavar="[CONFIG.yaml] key=value",
+                        help=f"{config_help}, then overrides of single fields, e.g. lr=1e-4 (nested: optim.lr=1e-4)")
     parser.add_argument("--allow-changed", action="store_true",
                         help="resume although the config differs from the checkpoint's in more than the budget")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
@@ -38,11 +37,11 @@ def load_run_config(cls: type, args: argparse.Namespace, aliases: dict[str, Any]
     """
     from minisora.config import apply_overrides, load_yaml
 
-    config = args.config
-    overrides = list(args.overrides)
-    if config is not None and "=" in config and not config.endswith((".yaml", ".yml")):
-        config, overrides = None, [config, *overrides]  # no file, only overrides
-    cfg = load_yaml(cls, config) if config is not None else cls()
+    files = [a for a in args.settings if "=" not in a]
+    overrides = [a for a in args.settings if "=" in a]
+    if len(files) > 1:
+        raise ConfigError(f"give at most one config file (then key=value overrides), got {files}")
+    cfg = load_yaml(cls, files[0]) if files else cls()
     given = [f"{k}={_yaml_value(v)}" for k, v in (aliases or {}).items() if v is not None]
     return apply_overrides(cfg, given + overrides)
 

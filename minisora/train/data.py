@@ -125,6 +125,7 @@ def folder_dataset(root: str, buckets: list[tuple[int, int, int]], fps: float | 
     n = len(full[0])
     if n == 0:
         raise ConfigError(f"dataset folder {root!r} holds no readable videos")
+    print(full[0].summary())  # files skipped while listing (unreadable captions), missing captions
     parts = [torch.utils.data.Subset(d, list(range(b, n, len(buckets)))) for b, d in enumerate(full)]
     return BucketedPixelDataset(parts, buckets)
 

@@ -204,7 +204,8 @@ class DiTTask:
         """Releases are exported from a checkpoint afterwards (`train/export.py`)."""
 
 
-BUDGET_KEYS = ("schedule.max_steps", "schedule.minutes", "checkpoint.resume", "logging.progress")
+BUDGET_KEYS = ("schedule.max_steps", "schedule.minutes", "checkpoint.resume", "checkpoint.dir", "checkpoint.every",
+               "checkpoint.keep_last", "run_dir", "logging.progress", "logging.every", "logging.tensorboard")
 
 
 def loop_config(cfg: TrainConfig, allow_changed: bool = False) -> Loop:

@@ -72,8 +72,8 @@ class Loop:
     ema_decay: float  # 0: no EMA
     ema_start: int
     nan_max_consecutive: int
-    global_batch_size: int
-    micro_batch_size: int
+    global_batch_size: int  # samples per optimizer step, over all ranks and accumulation steps
+    micro_batch_size: int  # samples per forward/backward on one rank; 0: global / (world size x accumulation)
     log_every: int
     eval_every: int  # 0: only at the end
     checkpoint_every: int  # 0: only at the end
@@ -88,6 +88,23 @@ class Loop:
     progress: bool = True
     eps: float = 1e-8
     threads: int = 0  # torch CPU threads for the run (0: leave as is)
+    accumulation: int = 1  # micro-batches per rank and step, when micro_batch_size is 0
+
+
+# What the VAE, upscaler and rewriter configs call the loop's fields (they share these names).
+FLAT_FIELDS = {"run_dir": "run_dir", "seed": "seed", "max_steps": "steps", "minutes": "minutes", "lr": "lr",
+               "warmup_steps": "warmup_steps", "min_lr_ratio": "min_lr_ratio", "weight_decay": "weight_decay",
+               "grad_clip": "grad_clip", "nan_max_consecutive": "nan_max_consecutive",
+               "global_batch_size": "batch_size", "log_every": "log_every", "eval_every": "eval_every",
+               "checkpoint_every": "save_every", "keep_last": "keep_last", "resume": "resume", "threads": "threads"}
+
+
+def flat_loop(cfg: Any, name: str, budget_keys: tuple[str, ...], **rest) -> Loop:
+    """The Loop of a flat trainer config (fields named as in FLAT_FIELDS); `rest` gives the others."""
+    from minisora.config import to_dict
+
+    fields = {k: getattr(cfg, v) for k, v in FLAT_FIELDS.items()}
+    return Loop(name=name, config=to_dict(cfg), budget_keys=budget_keys, tensorboard=False, **fields, **rest)
 
 
 def lr_factor(step: int, elapsed_s: float, loop: Loop) -> float:
@@ -159,6 +176,17 @@ class StopSignals:
             signal.signal(sig, handler)
 
 
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the installed minisora package
+
+
+def check_outside_package(path: str | Path, key: str) -> None:
+    """Refuse an output folder inside the installed package: training never overwrites shipped files."""
+    resolved = Path(path).resolve()
+    if resolved == PACKAGE_DIR or PACKAGE_DIR in resolved.parents:
+        raise ConfigError(f"{key}={str(path)!r} lies inside the installed minisora package ({PACKAGE_DIR}); "
+                          f"training writes only outside it, e.g. under runs/")
+
+
 def check_config_change(saved: dict, current: dict, budget_keys: tuple[str, ...], where: str) -> None:
     """Refuse a resume whose config differs beyond the budget keys, naming every differing key."""
     diff = [d for d in ckpt.config_mismatch(saved, current) if d.split(":")[0] not in budget_keys]
@@ -190,12 +218,15 @@ def fit(loop: Loop, build_task: Callable[[DistInfo], Any]) -> dict:
 
 
 def _fit(loop: Loop, build_task, info: DistInfo) -> dict:
-    world, micro = info.world_size, loop.micro_batch_size
-    if loop.global_batch_size % (micro * world):
+    world = info.world_size
+    micro = loop.micro_batch_size or loop.global_batch_size // (world * loop.accumulation)
+    if micro < 1 or loop.global_batch_size % (micro * world):
         raise ConfigError(f"the global batch ({loop.global_batch_size}) must be a multiple of the micro-batch x "
                           f"world size ({micro} x {world} = {micro * world})")
     accum = loop.global_batch_size // (micro * world)
     ckpt_dir = Path(loop.checkpoint_dir or Path(loop.run_dir) / "checkpoints")
+    check_outside_package(loop.run_dir, "run_dir")
+    check_outside_package(ckpt_dir, "the checkpoint folder")
     ckpt.check_writable(ckpt_dir)
     resume_from = None
     if loop.resume == "auto":

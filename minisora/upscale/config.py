@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from minisora.config import ConfigError
 from minisora.dit.config import DiTConfig
-from minisora.precision import PRECISIONS
+from minisora.precision import PRECISIONS, Precision
 
 # Channels of the DiT's extra condition, in order: bicubic-upsampled RGB (3), the condition's
 # noise-augmentation level (1, constant map), and the mask of frames synthesised by temporal
@@ -168,14 +168,16 @@ class UpscaleTrainConfig:
     cond_noise_prob: float = 0.2  # share of samples whose condition is noise-augmented
     val_clips: int = 4  # held-out scenes for the PSNR printed at each eval
     seed: int = 0
-    precision: str = "auto"  # minisora.precision: "auto" (bf16 where native), "bf16" autocast or "fp32"
+    precision: Precision = "auto"  # minisora.precision: "auto" (bf16 where native), "bf16" autocast or "fp32"
     threads: int = 0  # torch CPU threads (0 = torch's default)
     log_every: int = 25
     eval_every: int = 250
-    save_every: int = 250  # a checkpoint (and released weights when release_dir is set)
+    save_every: int = 250  # a checkpoint and released weights
     keep_last: int = 2
-    out: str = "runs/upscaler"
-    release_dir: str = ""
+    run_dir: str = "runs/upscaler"  # checkpoints, metrics.jsonl, loss curve
+    release_dir: str = ""  # released weights, written at every save; "" = <run_dir>/release
+    resume: str = "auto"  # auto: the latest checkpoint in <run_dir>/checkpoints if any; never; or a folder
+    nan_max_consecutive: int = 5  # a non-finite step is skipped; this many in a row stop the run
 
     def __post_init__(self) -> None:
         if self.preset not in UPSCALER_PRESETS:

@@ -1,34 +1,27 @@
-"""Training the upscaler: `train_upscaler(cfg) -> summary` (the `minisora train-upscaler` command).
+"""Training the upscaler: `train_upscaler(cfg) -> summary` (the `minisora train-upscaler` command), a
+`Task` of the training harness (train/harness.py runs the loop, checkpoints, EMA, schedule, metrics).
 
 Data: MovingShapes pairs, the same scene spec rendered twice, at the low-res size and at 2x the
 size with 2x the frames at 2x the fps (same duration), so one render serves both the spatial task
 (every other high-res frame) and the temporal one. Scenes are rendered lazily into a pool and
 reused: each use draws a random window of frames, horizontal/vertical flips and time reversal (the
-renderer's physics is symmetric under all three), so the pool is seen in many variants.
+renderer's physics is symmetric under all three), so the pool is seen in many variants. The batch
+of step k is a pure function of (seed, k), so a resumed run continues exactly.
 
 Objective: the project's rectified-flow loss (`flow.training.flow_matching_loss`) on the scaled
 residual x_hi - base with the condition as `extra_cond` (see `condition.py`), text always null,
 no frame conditioning, no token-dependent shift (the residual's difficulty does not grow with the
 number of tokens the way a whole image's does).
-
-Engine: a compact single-process loop (the DiT engine in `minisora/train/engine.py` is built
-around cached text/latent datasets and buckets, which this pixel-pair task does not have); it
-reuses the engine's checkpoint contract (`train/checkpoint.py`: model, EMA, optimizer, LR schedule,
-RNG, step and config slots, atomic writes, resume) and its EMA. The data drawn at step k is a pure
-function of (seed, k), so a resumed run continues exactly.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import math
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from minisora.config import to_dict
 from minisora.world.render import render
@@ -37,9 +30,10 @@ from minisora.dit.model import DiT
 from minisora.flow.objective import interpolate, predict_data
 from minisora.flow.schedules import sample_logit_normal, shift_time
 from minisora.flow.training import FlowTrainConfig, flow_matching_loss
-from minisora.train import checkpoint as ckpt
-from minisora.train.distributed import DistInfo
+from minisora.train.config import ParallelConfig
+from minisora.train.distributed import DistInfo, apply_parallelism
 from minisora.train.ema import EMA
+from minisora.train.harness import Loop, check_outside_package, fit, flat_loop
 from minisora.precision import autocast as precision_autocast
 from minisora.upscale.condition import build_condition, upsample_space
 from minisora.upscale.config import UpscaleTrainConfig, UpscalerConfig
@@ -166,15 +160,6 @@ def x_space_loss(model: torch.nn.Module, x_data: torch.Tensor, text: tuple, extr
     return loss, {"loss": float(loss.detach()), "t_mean": float(t.mean())}
 
 
-def lr_factor(cfg: UpscaleTrainConfig):
-    def f(step: int) -> float:
-        if step < cfg.warmup_steps:
-            return (step + 1) / cfg.warmup_steps
-        p = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
-        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * p))
-    return f
-
-
 def validation_set(cfg: UpscaleTrainConfig) -> list[tuple[np.ndarray, np.ndarray]]:
     """Held-out scenes (split 'heldout', seed offset) at the first size: (lo, hi) 17-frame pairs."""
     pool = PairPool(cfg.val_clips, [cfg.sizes[0]], cfg.num_frames, cfg.fps, cfg.seed + 10_000, split="heldout")
@@ -193,88 +178,73 @@ def evaluate(upscaler: Upscaler, val: list[tuple[np.ndarray, np.ndarray]]) -> di
     return {"val_psnr": float(np.mean(ours)), "val_psnr_bicubic": float(np.mean(bic))}
 
 
-def train_upscaler(cfg: UpscaleTrainConfig, ucfg: UpscalerConfig | None = None, progress: bool = True) -> dict:
-    """Train (or resume) a run in `cfg.out`; returns a summary with the last metrics."""
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+# Fields that may change when a run is resumed: the budget, where the run lives, and what only reports.
+BUDGET_KEYS = ("steps", "minutes", "log_every", "eval_every", "save_every", "keep_last", "threads", "run_dir",
+               "release_dir", "data_cache", "resume")
+
+
+class UpscalerTask:
+    """The upscaler's part of a run (see the module docstring)."""
+
+    def __init__(self, cfg: UpscaleTrainConfig, ucfg: UpscalerConfig, info: DistInfo):
+        self.cfg, self.ucfg, self.info = cfg, ucfg, info
+        self.model = DiT(ucfg.dit).train()
+        self.model_config = {"upscaler": to_dict(ucfg)}
+        self.flow = flow_config(cfg)
+        self.pool = PairPool(cfg.pool_size, cfg.sizes, cfg.num_frames, cfg.fps, cfg.seed)
+        self.val = validation_set(cfg) if cfg.val_clips else []
+
+    def param_groups(self) -> list[dict]:
+        return [{"params": list(self.model.parameters())}]
+
+    def wrap(self, model: DiT, info: DistInfo) -> torch.nn.Module:
+        return apply_parallelism(model, ParallelConfig(), info)
+
+    def start(self, data_state: dict | None) -> None:
+        """Batches are a function of the step: there is no data position to restore."""
+
+    def data_state(self) -> dict:
+        return {}
+
+    def micro_batch(self, step: int, index: int, count: int) -> dict:
+        return make_batch(self.pool, step - 1, self.cfg, self.ucfg)
+
+    def loss(self, model: torch.nn.Module, batch: dict, generator: torch.Generator):
+        with precision_autocast(self.cfg.precision, self.info.device):
+            loss, stats = training_loss(model, self.ucfg, batch, generator, self.cfg.cond_noise_prob, self.flow,
+                                        self.cfg.loss_space)
+        return loss, {"t_mean": stats["t_mean"]}
+
+    def released(self, model: DiT, ema: EMA | None) -> Upscaler:
+        """An Upscaler holding the weights that get released (the EMA's when there is one)."""
+        dit = copy.deepcopy(model)
+        if ema is not None:
+            ema.copy_to(dit)
+        return Upscaler(self.ucfg, dit.eval()).set_precision(self.cfg.precision)
+
+    def evaluate(self, step: int, model: DiT, ema: EMA | None) -> dict:
+        return evaluate(self.released(model, ema), self.val) if self.val else {}
+
+    def release(self, step: int, model: DiT, ema: EMA | None, record: dict) -> None:
+        self.released(model, ema).save_pretrained(release_dir(self.cfg))
+
+
+def release_dir(cfg: UpscaleTrainConfig) -> Path:
+    """Where the released weights go: release_dir, or <run_dir>/release; never inside the package."""
+    folder = Path(cfg.release_dir) if cfg.release_dir else Path(cfg.run_dir) / "release"
+    check_outside_package(folder, "release_dir")
+    return folder
+
+
+def loop_config(cfg: UpscaleTrainConfig, allow_changed: bool = False, progress: bool = True) -> Loop:
+    return flat_loop(cfg, "train-upscaler", BUDGET_KEYS, betas=(0.9, 0.99), ema_decay=cfg.ema_decay,
+                     ema_start=cfg.ema_start, micro_batch_size=cfg.batch_size, allow_changed=allow_changed,
+                     progress=progress)
+
+
+def train_upscaler(cfg: UpscaleTrainConfig, ucfg: UpscalerConfig | None = None, progress: bool = True,
+                   allow_changed: bool = False) -> dict:
+    """Train (or resume) a run in `cfg.run_dir`; returns the harness's summary with the last metrics."""
+    release_dir(cfg)  # a release folder inside the package is refused before any work
     ucfg = ucfg or UpscalerConfig.preset(cfg.preset)
-    out = Path(cfg.out)
-    ckpt.check_writable(out / "checkpoints")
-    info = DistInfo(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
-    # 1. model, EMA, optimiser, schedule (same seed -> same initial weights)
-    torch.manual_seed(cfg.seed)
-    dit = DiT(ucfg.dit).train()
-    ema = EMA(dit, cfg.ema_decay, cfg.ema_start)
-    opt = torch.optim.AdamW(dit.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg))
-    model_config = {"upscaler": to_dict(ucfg)}
-    flow = flow_config(cfg)
-    # 2. resume
-    step = 0
-    latest = ckpt.latest_checkpoint(out / "checkpoints")
-    if latest is not None:
-        state = ckpt.load_checkpoint(latest, model=dit, ema=ema, optimizer=opt, scheduler=sched, info=info,
-                                     model_config=model_config)
-        step = int(state["step"])
-        print(f"resumed from {latest} at step {step}")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps({"train": to_dict(cfg), **model_config}, indent=2) + "\n")
-    pool = PairPool(cfg.pool_size, cfg.sizes, cfg.num_frames, cfg.fps, cfg.seed)
-    val = validation_set(cfg) if cfg.val_clips else []
-    log = open(out / "log.jsonl", "a")
-
-    def ema_upscaler() -> Upscaler:
-        m = copy.deepcopy(dit)
-        ema.copy_to(m)
-        return Upscaler(ucfg, m.eval()).set_precision(cfg.precision)
-
-    def save(step: int) -> None:
-        ckpt.save_checkpoint(out / "checkpoints", step, model=dit, ema=ema, optimizer=opt, scheduler=sched,
-                             info=info, state={"model_config": model_config, "train_config": to_dict(cfg)},
-                             keep_last=cfg.keep_last)
-        if cfg.release_dir:
-            ema_upscaler().save_pretrained(cfg.release_dir)
-
-    # 3. the loop
-    t_start = time.time()
-    metrics: dict = {}
-    bar = tqdm(total=cfg.steps, initial=step, desc="train-upscaler", disable=not progress)
-    losses = []
-    while step < cfg.steps:
-        if cfg.minutes and time.time() - t_start > 60 * cfg.minutes:
-            print(f"time budget of {cfg.minutes} min reached at step {step}")
-            break
-        batch = make_batch(pool, step, cfg, ucfg)
-        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-        with precision_autocast(cfg.precision, info.device):
-            loss, stats = training_loss(dit, ucfg, batch, g, cfg.cond_noise_prob, flow, cfg.loss_space)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite loss {float(loss)} at step {step}")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gnorm = float(torch.nn.utils.clip_grad_norm_(dit.parameters(), cfg.grad_clip))
-        opt.step()
-        sched.step()
-        step += 1
-        ema.update(dit, step)
-        losses.append(stats["loss"])
-        bar.update(1)
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            metrics = {"step": step, "loss": float(np.mean(losses)), "gnorm": gnorm,
-                       "lr": sched.get_last_lr()[0], "elapsed_s": time.time() - t_start}
-            losses = []
-            if val and cfg.eval_every and step % cfg.eval_every == 0:
-                metrics.update(evaluate(ema_upscaler(), val))
-            log.write(json.dumps(metrics) + "\n")
-            log.flush()
-            bar.set_postfix({k: round(v, 4) for k, v in metrics.items() if k in ("loss", "val_psnr")})
-        if cfg.save_every and step % cfg.save_every == 0:
-            save(step)
-    bar.close()
-    if not (cfg.save_every and step % cfg.save_every == 0):
-        save(step)
-    if val and "val_psnr" not in metrics:
-        metrics.update(evaluate(ema_upscaler(), val))
-    log.write(json.dumps({"final": True, "step": step, **metrics}) + "\n")
-    log.close()
-    return {"step": step, **metrics}
+    return fit(loop_config(cfg, allow_changed, progress), lambda info: UpscalerTask(cfg, ucfg, info))

@@ -31,7 +31,7 @@ from minisora.config import ConfigError, to_dict
 from minisora.train.config import ParallelConfig
 from minisora.train.distributed import DistInfo, apply_parallelism, barrier
 from minisora.train.ema import EMA, released_weights
-from minisora.train.harness import Loop, fit
+from minisora.train.harness import Loop, check_outside_package, fit, flat_loop
 from minisora.vae.config import VAEConfig, VAETrainConfig
 from minisora.vae.losses import psnr, vae_loss
 from minisora.vae.model import VideoVAE
@@ -39,8 +39,9 @@ from minisora.vae.train_data import (CropSampler, folder_pool, latent_stats, rec
                                      synthetic_pool, to_float)
 from minisora.weights import atomic_write_bytes
 
-# Fields that may change when a run is resumed: the budget, and what only reports or paces the run.
-BUDGET_KEYS = ("steps", "minutes", "log_every", "eval_every", "save_every", "keep_last", "threads", "release_dir")
+# Fields that may change when a run is resumed: the budget, where the run lives, and what only reports.
+BUDGET_KEYS = ("steps", "minutes", "log_every", "eval_every", "save_every", "keep_last", "threads", "run_dir",
+               "release_dir", "data_cache", "resume")
 
 
 class VAETask:
@@ -181,20 +182,17 @@ class VAETask:
 
 
 def release_dir(cfg: VAETrainConfig) -> Path:
-    return Path(cfg.release_dir) if cfg.release_dir else Path(cfg.run_dir) / "release"
+    """Where the released weights go: release_dir, or <run_dir>/release; never inside the package."""
+    folder = Path(cfg.release_dir) if cfg.release_dir else Path(cfg.run_dir) / "release"
+    check_outside_package(folder, "release_dir")
+    return folder
 
 
 def loop_config(cfg: VAETrainConfig, allow_changed: bool = False, progress: bool = True) -> Loop:
     # betas (0.9, 0.99): the second moment follows the loss's quickly changing scale early in a run
-    return Loop(name="train-vae", run_dir=cfg.run_dir, seed=cfg.seed, max_steps=cfg.steps, minutes=cfg.minutes,
-                lr=cfg.lr, warmup_steps=cfg.warmup_steps, min_lr_ratio=cfg.min_lr_ratio,
-                weight_decay=cfg.weight_decay, grad_clip=cfg.grad_clip, betas=(0.9, 0.99), ema_decay=cfg.ema_decay,
-                ema_start=cfg.warmup_steps, nan_max_consecutive=cfg.nan_max_consecutive,
-                global_batch_size=cfg.batch_size, micro_batch_size=cfg.batch_size // cfg.accumulation,
-                log_every=cfg.log_every, eval_every=cfg.eval_every, checkpoint_every=cfg.save_every,
-                keep_last=cfg.keep_last, config=to_dict(cfg), budget_keys=BUDGET_KEYS, resume=cfg.resume,
-                allow_changed=allow_changed, parallel=ParallelConfig(strategy=cfg.strategy), tensorboard=False,
-                progress=progress, threads=cfg.threads)
+    return flat_loop(cfg, "train-vae", BUDGET_KEYS, betas=(0.9, 0.99), ema_decay=cfg.ema_decay,
+                     ema_start=cfg.warmup_steps, micro_batch_size=0, accumulation=cfg.accumulation,
+                     allow_changed=allow_changed, parallel=ParallelConfig(strategy=cfg.strategy), progress=progress)
 
 
 def train_vae(cfg: VAETrainConfig, vae_config: VAEConfig | None = None, *, pool: torch.Tensor | None = None,
@@ -205,6 +203,7 @@ def train_vae(cfg: VAETrainConfig, vae_config: VAEConfig | None = None, *, pool:
     evaluates and releases, and the other ranks return an empty history.
 
     `pool` / `val` (uint8 (N,3,T,H,W)) override the configured data, e.g. for tests."""
+    release_dir(cfg)  # a release folder inside the package is refused before any work
     init = _load_init(cfg, vae_config)
     provenance(cfg)  # read before any release can overwrite it
     vae_config = init.config if init is not None else (vae_config or VAEConfig.preset(cfg.preset))

@@ -23,13 +23,19 @@ from pathlib import Path
 import torch
 
 from minisora.dit.config import DiTConfig
+from minisora.weights import WeightsError
 
 COMPONENTS = ("transformer", "vae", "text_encoder", "tokenizer", "scheduler")
 PIPELINE_CLASSES = ("WanPipeline",)  # text-to-video; I2V/VACE/Animate need inputs minisora's DiT lacks
 ORIGINAL_LAYOUT_FILES = ("Wan2.1_VAE.pth", "models_t5_umt5-xxl-enc-bf16.pth")
 
 
-class WanFolderError(ValueError):
+# model_index.json "format" of a folder written by `minisora convert` (convert_cli.py): the transformer
+# and VAE as minisora weights folders (minisora.weights), the umT5 encoder and tokenizer as they were.
+CONVERTED_FORMAT = "minisora-wan/1"
+
+
+class WanFolderError(WeightsError):
     """A folder that cannot be loaded as Wan2.1: names the component, the key, expected and found."""
 
 
@@ -50,7 +56,7 @@ def is_wan_folder(path: str | Path) -> bool:
         return False
     index = read_model_index(p)
     if index is not None:
-        return str(index.get("_class_name", "")).startswith("Wan")
+        return str(index.get("_class_name", "")).startswith("Wan") or index.get("format") == CONVERTED_FORMAT
     return any((p / n).is_file() for n in ORIGINAL_LAYOUT_FILES)
 
 
@@ -66,6 +72,11 @@ def check_wan_folder(path: str | Path) -> dict:
                                  "to the diffusers layout (diffusers' scripts/convert_wan_to_diffusers.py)")
         raise WanFolderError(f"{p} has no model_index.json: not a diffusers-layout Wan2.1 folder")
     cls = index.get("_class_name")
+    if index.get("format") == CONVERTED_FORMAT:
+        for comp in ("transformer", "vae", "text_encoder", "tokenizer"):
+            if not (p / comp).is_dir():
+                raise WanFolderError(f"component {comp!r} is missing: {p / comp} does not exist")
+        return index
     if cls not in PIPELINE_CLASSES:
         raise WanFolderError(f"{p}/model_index.json: _class_name is {cls!r}; minisora loads {', '.join(PIPELINE_CLASSES)} "
                              "(Wan2.1 text-to-video) folders")

@@ -14,15 +14,14 @@ minisora's tiler (vae/tiling.py).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from minisora.wan.vae_layers import CausalConv3d, MidBlock, Resample, ResidualBlock, RMSNorm, reset_caches
-
-import torch.nn.functional as F
 
 # Wan2.1's per-channel latent statistics (the defaults of a released folder's vae/config.json).
 WAN21_LATENTS_MEAN = (-0.7571, -0.7089, -0.9113, 0.1075, -0.1745, 0.9653, -0.1517, 1.5508,
@@ -35,11 +34,11 @@ WAN21_LATENTS_STD = (2.8184, 1.4541, 2.3275, 2.6558, 1.2196, 1.7708, 2.6052, 2.0
 class WanVAEConfig:
     base_dim: int = 96
     z_dim: int = 16
-    dim_mult: tuple = (1, 2, 4, 4)
+    dim_mult: tuple[int, ...] = (1, 2, 4, 4)
     num_res_blocks: int = 2
-    temporal_downsample: tuple = (False, True, True)
-    latents_mean: tuple = field(default=WAN21_LATENTS_MEAN)
-    latents_std: tuple = field(default=WAN21_LATENTS_STD)
+    temporal_downsample: tuple[bool, ...] = (False, True, True)
+    latents_mean: tuple[float, ...] = WAN21_LATENTS_MEAN  # per-channel latent statistics
+    latents_std: tuple[float, ...] = WAN21_LATENTS_STD
 
     @classmethod
     def from_diffusers(cls, cfg: dict) -> "WanVAEConfig":
@@ -139,7 +138,9 @@ class WanVAE(nn.Module):
         self.register_buffer("latents_mean", torch.tensor(c.latents_mean, dtype=torch.float32), persistent=False)
         self.register_buffer("latents_std", torch.tensor(c.latents_std, dtype=torch.float32), persistent=False)
         self.tiling = None
-        self.decode_chunk = 1  # latent frames per decoder call after the first (memory vs. per-call overhead)
+        # Latent frames per decoder call after the first: memory grows with it, per-call overhead falls.
+        # 4 (16 output frames) decodes 5-8x faster than 1 on CPU (fp32 Conv3d over 1-3 frames takes a slow path).
+        self.decode_chunk = 4
 
     # ------------------------------------------------------------------ geometry (VideoVAE's interface)
     @property
@@ -197,6 +198,7 @@ class WanVAE(nn.Module):
             return _tiled(fn, x, t.tile_size // sf, t.tile_overlap // sf, sf, t.tile_overlap, out_channels, out_frames)
         return _tiled(fn, x, t.tile_size, t.tile_overlap, 1 / sf, t.tile_overlap // sf, out_channels, out_frames)
 
+    @torch.no_grad()
     def encode_moments(self, video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Raw posterior (mean, logvar), each (B, z, T', H', W') float32, unnormalised."""
         if video.ndim != 5 or video.shape[1] != 3:
@@ -240,6 +242,27 @@ class WanVAE(nn.Module):
         return self._spatial(run, x, self.spatial_factor, 3, t_out).float().clamp_(-1, 1)
 
     # ------------------------------------------------------------------ weights
+    def save_pretrained(self, folder: str | Path, dtype: torch.dtype | None = None) -> Path:
+        """minisora's weights-folder format (minisora.weights): config.json + model.safetensors."""
+        from minisora.config import to_dict
+        from minisora.weights import save_weights
+
+        return save_weights(folder, self.state_dict(), {"model": "WanVAE", "config": to_dict(self.config)}, dtype=dtype)
+
+    @classmethod
+    def from_minisora(cls, folder: str | Path, dtype: torch.dtype = torch.float32) -> "WanVAE":
+        """Load a folder written by `save_pretrained`."""
+        from minisora.config import from_dict
+        from minisora.wan.folder import WanFolderError
+        from minisora.weights import load_weights
+
+        state, meta = load_weights(folder, dtype=torch.float32)
+        if meta.get("model") != "WanVAE":
+            raise WanFolderError(f"component 'vae': {folder} holds a {meta.get('model')!r} model, not a WanVAE")
+        model = cls(from_dict(WanVAEConfig, meta["config"]))
+        model.load_state_dict(state, strict=True)
+        return model.to(dtype).eval()
+
     @classmethod
     def from_pretrained(cls, folder: str | Path, dtype: torch.dtype = torch.float32) -> "WanVAE":
         """Load a diffusers AutoencoderKLWan folder (`folder/vae`): config.json + safetensors."""

@@ -55,6 +55,10 @@ def _build_lexicon() -> dict[tuple[str, ...], tuple[str, object]]:
     for speed, words in V.SPEED_PARSE.items():
         for w in words:
             add(w, "speed", speed)
+        for w in words:  # "at a leisurely pace": the article belongs to the phrase, not to a next object
+            if " " not in w:
+                for noun in ("pace", "speed", "rate", "tempo"):
+                    add(f"at a {w} {noun}", "speed", speed)
     for m, words in V.ORIGIN_PARSE.items():
         for w in words:
             add(w, "origin", m)
@@ -70,6 +74,8 @@ def _build_lexicon() -> dict[tuple[str, ...], tuple[str, object]]:
         add(w, "occluder", False)
     for w in V.CAMERA_PARSE:
         add(w, "camera")
+    for w in V.NOTHING_STATED_PARSE:
+        add(w, "camera")  # skipped like camera phrases
     return lex
 
 
@@ -77,9 +83,45 @@ PHRASES = _build_lexicon()
 _MAX_PHRASE = max(len(k) for k in PHRASES)
 
 
-def _tokenize(text: str) -> list[str]:
-    text = text.lower().replace("n't", " not").replace("-", " ").replace("_", " ")
-    return re.findall(r"[a-z0-9]+", text)
+# Number words that start English compounds: "five-pointed", "three-sided", "two-tone", "one-eyed".
+NUMBER_PREFIXES: dict[str, int] = {"one": 1, "single": 1, "two": 2, "double": 2, "twin": 2, "three": 3, "triple": 3,
+                                   "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+                                   **{str(n): n for n in range(1, 11)}}
+_NUMBER_HYPHEN = re.compile(r"\b(" + "|".join(sorted(NUMBER_PREFIXES, key=len, reverse=True)) + r")-([a-z]+)")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case words, hyphens split ("up-left" -> "up", "left"), except that a number compound
+    stays one word, hyphenated ("five-pointed"; "five pointed" too: a number before a word ending in
+    -ed that the lexicon does not know), so that its number is never read as a count."""
+    text = text.lower().replace("n't", " not").replace("_", " ")
+    text = _NUMBER_HYPHEN.sub("\\1\x00\\2", text)  # protect the compound's hyphen from the split
+    out: list[str] = []
+    for w in re.findall(r"[a-z0-9\x00]+", text.replace("-", " ")):
+        w = w.replace("\x00", "-")
+        if out and out[-1] in NUMBER_PREFIXES and w.isalpha() and w.endswith("ed") and (w,) not in PHRASES:
+            out[-1] = f"{out[-1]}-{w}"  # "five pointed" -> "five-pointed"
+        else:
+            out.append(w)
+    return out
+
+
+def clause_breaks(text: str) -> set[int]:
+    """Positions (in `tokenize(text)`) of the words a comma, semicolon, colon, bracket or full stop
+    follows: "three blocks (ruby, violet and amber)" breaks after "blocks", "ruby" and "amber"."""
+    breaks, n = set(), 0
+    segments = re.split(r"[,;:()\[\].!?]", text)
+    for seg in segments[:-1]:
+        n += len(tokenize(seg))
+        if n:
+            breaks.add(n - 1)
+    return breaks if n + len(tokenize(segments[-1])) == len(tokenize(text)) else set()
+
+
+def number_compound(word: str) -> tuple[int, str] | None:
+    """(number, rest) of a number compound ("five-pointed" -> (5, "pointed")), else None."""
+    prefix, _, rest = word.partition("-")
+    return (NUMBER_PREFIXES[prefix], rest) if rest and prefix in NUMBER_PREFIXES else None
 
 
 def _match(tokens: list[str]) -> list[tuple[str, object, str]]:
@@ -101,11 +143,27 @@ def _match(tokens: list[str]) -> list[tuple[str, object, str]]:
     return items
 
 
+def merge_motion(stated: str | None, more: str) -> str | None:
+    """One object's motion from two motion words: "rising to the right" and "falling toward the lower
+    right" are diagonals (a vertical heading and a horizontal one, or a diagonal that keeps the
+    vertical); otherwise the first word stands ("dropping downward")."""
+    if stated is None or stated == more:
+        return more
+    vertical, horizontal = ("up", "down"), ("left", "right")
+    if stated in vertical and more in horizontal:
+        return f"{stated}-{more}"
+    if stated in horizontal and more in vertical:
+        return f"{more}-{stated}"
+    if stated in vertical + horizontal and more in V.DIRECTIONAL_MOTIONS and stated in more.split("-"):
+        return more
+    return stated
+
+
 def parse(text: str) -> ParsedScene:
     """Parse a caption or prompt into a ParsedScene (see module docstring for the rules)."""
     if not isinstance(text, str):
         raise TypeError(f"parse expects a str, got {type(text).__name__}")
-    items = _match(_tokenize(text))
+    items = _match(tokenize(text))
     scene = ParsedScene()
     objects: list[ParsedObject] = []
     origins: dict[int, str] = {}  # id(object) -> motion implied by "from the left edge"
@@ -114,9 +172,12 @@ def parse(text: str) -> ParsedScene:
     explicit_count: int | None = None
     last_group: list[ParsedObject] = []
     np_open = False  # inside a noun phrase that has not reached its noun yet
+    opened_by_article = False  # ... and an article or number opened it ("a red ...", not "star, red")
+    coordinated: list[ParsedObject] = []  # "red and blue circles": objects waiting for a plural noun
 
     def make_objects(shape: str | None, plural: bool) -> list[ParsedObject]:
         nonlocal pending_count
+        shape = pending.pop("shape", None) or shape  # "a round dot": the modifier names the outline
         n = pending_count if pending_count is not None else 1
         if not plural and pending_count is None:
             n = 1
@@ -133,7 +194,24 @@ def parse(text: str) -> ParsedScene:
         return group
 
     def has_adjectives() -> bool:
-        return any(k in pending for k in ("color", "size"))
+        return any(k in pending for k in ("color", "size", "shape"))
+
+    def adjectives_without_noun() -> list[ParsedObject]:
+        """Adjectives that reached no noun: "a red moves right" is an object whose shape is not said;
+        but after a noun without an article ("a star, red, going up", "a circle whose colour is red")
+        or as "one <adjective>" after a plural ("two circles, one red and one blue") they describe an
+        object already named, the first of the last group that lacks them."""
+        nonlocal pending_count
+        keys = [k for k in ("color", "size", "shape") if k in pending]
+        distributive = pending_count == 1 and len(last_group) > 1
+        if last_group and (not opened_by_article or distributive):
+            for o in last_group:
+                if all(getattr(o, k) is None for k in keys):
+                    for k in keys:
+                        setattr(o, k, pending.pop(k))
+                    pending_count = None
+                    return last_group
+        return make_objects(None, False)
 
     def next_content(j: int) -> str | None:
         for kind, _, _ in items[j + 1:]:
@@ -154,41 +232,63 @@ def parse(text: str) -> ParsedScene:
     for j, (kind, value, surface) in enumerate(items):
         if kind == "article":
             np_open = True
+            opened_by_article = opened_by_article or not has_adjectives()  # "a" of "with a grey background"
         elif kind == "count":
             pending_count = int(value)
             np_open = True
+            opened_by_article = opened_by_article or not has_adjectives()
         elif kind in ("color", "size"):
             if kind == "color" and (next_content(j) == "bgnoun" or names_ground(j)):
                 scene.unknown_words.append(f"{surface} background")  # not a background colour we have
                 continue
             if kind in pending:  # "red and blue ...": the first adjective had no noun of its own
-                last_group = make_objects(None, False)
+                count_of_next = pending_count  # "one red and one blue": the second "one" is the next phrase's
+                last_group = adjectives_without_noun()
+                pending_count = count_of_next
+                coordinated.extend(o for o in last_group if o.shape is None)
+                opened_by_article = False
+            if not has_adjectives():
+                opened_by_article = np_open and opened_by_article
             pending[kind] = value
             np_open = True
         elif kind in ("speed", "motion", "origin"):
             if np_open or not last_group:
-                pending.setdefault(kind, value)
+                pending[kind] = merge_motion(pending.get(kind), value) if kind == "motion" else \
+                    pending.get(kind, value)
             else:
                 for o in last_group:
                     if kind == "origin":
                         origins.setdefault(id(o), value)
+                    elif kind == "motion":
+                        o.motion = merge_motion(o.motion, value)
                     elif getattr(o, kind) is None:
                         setattr(o, kind, value)
         elif kind == "shape":
             shape, plural = value
+            if j + 1 < len(items) and items[j + 1][0] in ("shape", "generic") and "shape" not in pending:
+                # "a round dot", "a square block", "a star shape": a shape word right before a noun
+                # modifies it; one object, whose outline the modifier names
+                pending["shape"] = shape
+                np_open = True
+                continue
             last_group = make_objects(shape, plural)
-            np_open = False
+            if plural and coordinated:  # "red and blue circles": the plural noun is theirs too
+                for o in coordinated:
+                    o.shape = o.shape or shape
+                last_group = coordinated + last_group
+            coordinated = []
+            np_open = opened_by_article = False
         elif kind == "generic":
             if pending:
                 last_group = make_objects(None, bool(value))
             elif pending_count is not None:
                 explicit_count = pending_count
                 pending_count = None
-            np_open = False
+            np_open = opened_by_article = False
         elif kind == "verb":
             if has_adjectives():  # "a red moves right": an object whose shape is not said
-                last_group = make_objects(None, False)
-            np_open = False
+                last_group = adjectives_without_noun()
+            np_open = opened_by_article = False
         elif kind == "bgcolor":
             if next_content(j) in ("shape", "generic"):
                 scene.unknown_words.append(surface)  # "a black circle": not an object colour
@@ -203,12 +303,13 @@ def parse(text: str) -> ParsedScene:
         elif kind == "unknown":
             scene.unknown_words.append(surface)
     if has_adjectives():
-        make_objects(None, False)
-    elif pending and last_group:  # trailing "... and bouncing" / "... quickly"
-        for key in ("motion", "speed"):
-            for o in last_group:
-                if key in pending and getattr(o, key) is None:
-                    setattr(o, key, pending[key])
+        adjectives_without_noun()
+    if pending and last_group:  # trailing "... and bouncing" / "... quickly"
+        for o in last_group:
+            if "motion" in pending:
+                o.motion = merge_motion(o.motion, pending["motion"])
+            if "speed" in pending and o.speed is None:
+                o.speed = pending["speed"]
         for o in last_group:
             if "origin" in pending:
                 origins.setdefault(id(o), pending["origin"])

@@ -46,189 +46,15 @@ from dataclasses import dataclass, field
 
 import torch
 
-from minisora.world import vocabulary as V
-from minisora.world.grammar import PHRASES as _PARSER_PHRASES  # the parser's own phrase table
-from minisora.world.grammar import parse
-from minisora.world.scene import ParsedScene
 from minisora.text.color_names import ColorNames
 from minisora.text.wordnet import WordNet
-
-# Attribute category of every vocabulary term (one place: built from data/vocabulary.py).
-TERM_CATEGORY: dict[str, str] = {
-    **{c: "color" for c in V.COLORS},
-    **{b: "background" for b in V.BACKGROUNDS if b not in V.COLORS},
-    **{s: "shape" for s in V.SHAPES},
-    **{s: "size" for s in V.SIZES},
-    **{m: "motion" for m in V.MOTIONS},
-    **{s: "speed" for s in V.SPEEDS},
-}
-
-# A motion verb without a direction ("drifting", "gliding") means the object moves; the canonical
-# word the caption language uses for that.
-MOVE = "moving"
-
-# The curated lexicon: common English words for each vocabulary term, checked before anything else
-# because it is exact. It is deliberately broad (users type "maroon", "orb", "zooming", not our 30
-# terms) and written from general English, not from any benchmark: the rewriter bench draws its
-# paraphrases from a separate held-out list and refuses to run if one of its words is in here.
-# Colour names follow the hue family of the world's palette (pink is a light red, brown a dark
-# orange); a colour the palette lacks entirely is better reported than guessed.
-LEXICON: dict[str, str] = {
-    # object colours
-    "red": """crimson scarlet maroon blood bloody tomato brick cardinal burgundy claret carmine cerise
-        vermilion vermillion garnet raspberry strawberry cranberry oxblood ketchup poppy rouge ruddy rosy
-        merlot cabernet redwood rosewood firebrick lipstick fire fiery rose pink pinkish salmon flamingo
-        bubblegum blush hotpink watermelon rhubarb radish beet beetroot chili chilli
-        paprika cinnabar lobster""",
-    "orange": """amber tangerine apricot peach peachy pumpkin rust rusty saffron marigold persimmon mandarin
-        clementine terracotta papaya cantaloupe coral tawny bronze brown brownish tan auburn cinnamon
-        caramel chestnut mahogany sienna umber ochre butterscotch cinnamon orangey nectarine citrus
-        sunset""",
-    "yellow": """lemon lemony golden gold mustard canary banana butter buttery buttercup daffodil sunflower
-        dandelion straw flaxen maize corn citrine sulphur sulfur blond topaz sand sandy beige khaki
-        wheat champagne brass lemonade yolk sun sunshine sunlit""",
-    "green": """emerald lime olive jade mint minty grass grassy forest sage pine fern kelly avocado
-        pistachio basil shamrock clover verdant spruce chartreuse leaf leaves foliage ivy lichen
-        seaweed cucumber celery lettuce spinach kiwi broccoli juniper evergreen jungle viridian
-        malachite peridot""",
-    "cyan": """teal turquoise aqua aquamarine cyanic tiffany caribbean lagoon ice glacier glacial
-        arctic peacock aquatic""",
-    "blue": """azure cobalt sapphire indigo cerulean ultramarine sky ocean sea oceanic marine blueberry
-        lapis jeans admiral prussian""",
-    "purple": """violet lavender lilac plum mauve grape amethyst heliotrope wisteria aubergine boysenberry
-        mulberry heather byzantium iris thistle periwinkle raisin blackberry lavendar purply""",
-    "white": """ivory snow snowy pearl pearly cream creamy milky milk chalk chalky linen eggshell frost frosty
-        vanilla cotton ghost ghostly platinum paper marshmallow coconut cloud""",
-    # background colours
-    "gray": """grey silver silvery ash ashen ashy slate charcoal smoke smoky smokey pewter graphite stone
-        stony concrete gunmetal steel cement granite fog foggy mist misty grayish greyish""",
-    "black": """dark ebony jet pitch inky ink onyx coal sable raven obsidian soot sooty tar licorice
-        liquorice night blackish""",
-    "navy": """midnight""",
-    # shapes
-    "circle": """ball disc disk dot orb sphere round ring bubble blob coin oval spot bead wheel hoop button
-        puck balloon moon planet ellipse spheroid spherical rounded roundish roundel circlet loop
-        doughnut donut bullseye pebble cookie plate saucer""",
-    "square": """box block cube tile rectangle crate quad cuboid panel chip dice die card cubical squared
-        rectangular quadrilateral boxlike parcel package tablet plank board checker diamond
-        rhombus oblong window""",
-    "triangle": """pyramid wedge cone arrowhead delta triangular tent spike dart arrow tetrahedron
-        pennant sail fin trilateral""",
-    "star": """starfish pentagram asterisk sparkle starry twinkle twinkly hexagram nova supernova
-        sparkler starlet snowflake starshape""",
-    # sizes
-    "small": """tiny little mini petite miniature wee compact puny microscopic dinky pocket slight
-        undersized itty teensy bitty itsy lilliputian dwarf toy modest short baby smallest
-        microscopical""",
-    "large": """big huge giant enormous massive jumbo bulky oversized sizable sizeable vast mammoth
-        titanic monstrous mighty great tremendous humongous ginormous hulking whopping towering mega
-        gargantuan behemoth monumental mountainous kingsize grand fat chunky biggest""",
-    # directions
-    "left": """leftward leftwards west westward westwards westerly portside port""",
-    "right": """rightward rightwards east eastward eastwards easterly starboard""",
-    "up": """upward upwards rising rises rise ascending ascends ascend climbing climbs climb north northward
-        northwards northerly top upper skyward skywards lifting lifts uphill aloft levitating rocketing
-        mounting elevating""",
-    "down": """downward downwards falling falls fall sinking sinks sink descending descends descend dropping
-        drops drop south southward southwards southerly bottom lower dipping dips diving dives plunging
-        plunges tumbling tumbles toppling lowering sagging raining""",
-    "bouncing": """bounce bounces bouncy ricocheting rebounding rebounds pinballing boinging springing
-        hopping jumping caroming careening""",
-    "still": """stationary motionless static unmoving resting sitting standing frozen immobile parked
-        idle stopped halted paused steady inert anchored hovering stuck""",
-    # speeds
-    "fast": """quick quickly rapid rapidly speedy swift swiftly hurried racing races zooming zooms
-        dashing dashes speeding speeds fastly brisk briskly fleet hurrying hurries rushing rushes
-        darting darts whizzing whizzes sprinting sprints breakneck blazing lightning turbo express
-        snappy snappily agile hastily rushed energetic frantic frantically""",
-    "slow": """sluggish slowly leisurely gentle gently crawling crawls creeping creeps lazy lazily
-        unhurried sedate calm calmly lethargic ambling ambles strolling strolls meandering meanders
-        lingering inching inches gradual gradually poky pokey lumbering lumbers trudging trudges
-        moseying snail snaillike tortoise sleepy drowsy relaxed mellow""",
-    # motion verbs without a direction
-    MOVE: """drifting drifts drift sliding slides slide gliding glides glide going goes go heading heads
-        travelling traveling travels floating floats rolling rolls flying flies sailing sails cruising
-        wandering wanders shifting shifts running runs move moves moving coasting passing scooting
-        wafting wafts skimming skims skating skates roaming roams swimming swims advancing advances
-        migrating marching walking drives driving riding steering shuttling tracking sweeping scudding
-        journeying""",
-}
-
-# Where "<place>ward" and "<place>bound" point ("skyward", "earthward", "northbound"): the places
-# that a direction names, beyond the direction words themselves.
-PLACES: dict[str, str] = {
-    "up": "sky heaven heavens ceiling roof sun space top summit north",
-    "down": "earth ground floor bottom sea hell south",
-    "left": "west",
-    "right": "east",
-}
-# Nouns that "up"/"down" prefix in English compounds: "uphill", "downstream", "downwind".
-_SLOPES = frozenset("hill hills stream river wind slope stairs ward wards".split())
-
-# Modifiers of a colour ("light blue", "deep red"): ignored when a colour follows, since the
-# palette has one shade per hue.
-COLOR_MODIFIERS = frozenset("""light pale bright deep dark vivid neon pastel hot soft rich dull muted faded
-dusty electric baby powder""".split())
-
-# Attribute words for things the world does not have: reported as unmapped at once, because any
-# nearest neighbour would be a wrong guess ("hexagon" is no square, "spinning" is no bouncing).
-OUTSIDE_WORLD: frozenset[str] = frozenset("""
-hexagon hexagonal pentagon pentagonal octagon octagonal heart hearts crescent cross spiral zigzag
-zigzagging spinning spins rotating rotates orbiting orbits circling swirling twirling wobbling
-shaking vibrating pulsing pulsating growing grows shrinking shrinks expanding fading blinking
-flashing glowing exploding morphing rainbow striped stripy spotted polka checkered plaid
-transparent translucent glittery sparkly metallic shiny
-""".split())
-
-# Words that carry no attribute and that the parser does not know either; ignored, not reported.
-STOP_WORDS: frozenset[str] = frozenset("""
-please make show me render generate create give draw want need would like could can should let us
-i you we my your our animation movie picture image shot footage film sequence very really quite
-pretty kind sort bit slightly somewhat nice cute lovely simple some for so shaped colored coloured
-sized tinted toned looking ish hued shade shaded colour color tone
-""".split())
-
-
-def _build_curated() -> dict[str, str]:
-    """LEXICON inverted to word -> term; a word listed under two terms is an error in the table."""
-    out: dict[str, str] = {}
-    for term, words in LEXICON.items():
-        for w in words.split():
-            if out.get(w, term) != term:
-                raise ValueError(f"LEXICON lists {w!r} under both {out[w]!r} and {term!r}")
-            out[w] = term
-    return out
-
-
-CURATED: dict[str, str] = _build_curated()
-_PLACE_TERM: dict[str, str] = {w: d for d, words in PLACES.items() for w in words.split()}
-
-# Derivational endings tried on an unknown word: "reddish" -> "red", "star-shaped" -> "star",
-# "cubic" -> "cube", "pyramidal" -> "pyramid", "golden" -> "gold", "sparkling" -> "sparkle".
-_SUFFIXES = ("ish", "er", "est", "ly", "like", "y", "ed", "s", "es", "ing", "ic", "ical", "al", "en",
-             "ness", "colored", "coloured", "shaped", "sized", "tinted", "toned", "hued")
-# Endings that turn a place into a heading: "earthward", "northbound", "skywards".
-_HEADING_SUFFIXES = ("wardly", "wards", "ward", "bound")
-_WORD_RE = re.compile(r"[a-z0-9]+")
-
-
-def parser_words(text: str) -> list[str]:
-    """Split text into words the way the caption parser does (lower case, hyphens split)."""
-    return _WORD_RE.findall(text.lower().replace("n't", " not").replace("-", " ").replace("_", " "))
-
-
-def _parser_synonyms() -> dict[str, str]:
-    """Single-word synonyms the parser already knows, as extra labelled anchors for the search."""
-    out: dict[str, str] = {}
-    for table in (V.SHAPE_PARSE, V.SIZE_PARSE, V.SPEED_PARSE, V.MOTION_WORDS_PARSE, V.DIRECTION_PARSE):
-        for term, words in table.items():
-            for w in words:
-                if " " not in w and term in TERM_CATEGORY:
-                    out.setdefault(w, term)
-    for w, term in V.COLOR_SYNONYMS.items():
-        if " " not in w:
-            out.setdefault(w, term)
-    return out
+from minisora.world import vocabulary as V
+from minisora.world.grammar import PHRASES, clause_breaks, number_compound, parse, tokenize
+from minisora.world.lexicon import (COLOR_MODIFIERS, CURATED, HEADING_SUFFIXES, OUTSIDE_WORLD, PARSER_SYNONYMS,
+                                    PHRASE_WORDS, PLACE_TERM, SLOPES, STOP_WORDS, SUFFIXES, TERM_CATEGORY,
+                                    is_adjectival, move_shape_modifiers, slot_categories)
+from minisora.world.scene import ParsedScene
+from minisora.world.spelling import Speller, compound_shape
 
 
 @dataclass
@@ -281,6 +107,7 @@ class WordMapper:
         self.color_names = ColorNames(self.palette_term)
         self._wordnet = wordnet  # "auto": found on first need (None when not installed)
         self._thesaurus_memo: dict[tuple, tuple[str, float] | None] = {}
+        self._speller: Speller | None = None
 
     # -- embedding nearest neighbour -------------------------------------------------------------
     def _embed(self, words: list[str]) -> torch.Tensor:
@@ -291,7 +118,7 @@ class WordMapper:
     def _anchors(self) -> torch.Tensor:
         if self._anchor_vecs is None:
             labelled = {t: t for t in TERM_CATEGORY}
-            labelled.update({w: t for w, t in _parser_synonyms().items() if w not in labelled})
+            labelled.update({w: t for w, t in PARSER_SYNONYMS.items() if w not in labelled})
             labelled.update({w: t for w, t in self.curated.items() if t in TERM_CATEGORY and w not in labelled})
             words = list(labelled)
             self._anchor_terms = [labelled[w] for w in words]
@@ -333,6 +160,25 @@ class WordMapper:
         return self._memo[key]
 
     # -- thesaurus ----------------------------------------------------------------------------------
+    def word_meaning(self, word: str) -> object:
+        """What a known word stands for, number aside ("circles" and "circle" mean one thing)."""
+        kind, value = PHRASES.get((word,), (None, word))
+        if word in self.curated:
+            return self.curated[word]
+        return (kind, value[0] if isinstance(value, tuple) else value)
+
+    @property
+    def speller(self) -> Speller:
+        """Typo correction onto every single word the parser or the tables know (`spelling.py`)."""
+        if self._speller is None:
+            # Function words too: "toard" is "toward", not "board".
+            known = [k[0] for k in PHRASES if len(k) == 1] + list(self.curated) + list(TERM_CATEGORY)
+            known += list(V.FILLER_WORDS) + list(STOP_WORDS)
+            wn = self.wordnet
+            self._speller = Speller(known, meaning=self.word_meaning,
+                                    is_english=(lambda w: bool(wn.senses(w))) if wn is not None else None)
+        return self._speller
+
     @property
     def wordnet(self) -> WordNet | None:
         if self._wordnet == "auto":
@@ -385,22 +231,22 @@ class WordMapper:
         """The term a word stands for by table alone (vocabulary, parser synonyms, curated), or None."""
         if word in TERM_CATEGORY:
             return word
-        return self.curated.get(word) or _PARSER_SYNONYMS.get(word)
+        return self.curated.get(word) or PARSER_SYNONYMS.get(word)
 
     def word_form(self, word: str) -> str | None:
         """The term a derived or compound form of a known word stands for ("reddish", "cubic",
         "triangular", "earthward", "westbound", "downhill", "starburst", "fireball"), or None."""
-        for suffix in _HEADING_SUFFIXES:  # a heading: "<place>ward", "<place>bound"
+        for suffix in HEADING_SUFFIXES:  # a heading: "<place>ward", "<place>bound"
             stem = word[:-len(suffix)]
             if word.endswith(suffix) and len(stem) >= 2:
-                term = _PLACE_TERM.get(stem) or self.known_term(stem)
+                term = PLACE_TERM.get(stem) or self.known_term(stem)
                 if term in V.DIRECTIONAL_MOTIONS:
                     return term
         if word.endswith("ular"):  # "circular" -> "circle", "rectangular" -> "rectangle"
             term = self.known_term(word[:-4] + "le")
             if term:
                 return term
-        for suffix in _SUFFIXES:
+        for suffix in SUFFIXES:
             if word.endswith(suffix) and len(word) >= len(suffix) + 2:  # "icy" -> "ice"
                 stem = word[:-len(suffix)]
                 undoubled = stem[:-1] if stem[-1:] == stem[-2:-1] else None  # "reddish" -> "red"
@@ -417,7 +263,7 @@ class WordMapper:
             return None
         for cut in range(2, len(word) - 2):
             head, rest = word[cut:], word[:cut]
-            if rest in ("up", "down") and head in _SLOPES:
+            if rest in ("up", "down") and head in SLOPES:
                 return rest
             term = self.known_term(head)
             # both parts of 3+ letters, so that "spring" and "string" do not end in a "ring"
@@ -457,11 +303,18 @@ class WordMapper:
             return self.curated[word], "curated", 1.0
         if word in OUTSIDE_WORLD:
             return None, "outside", 0.0
+        if number_compound(word) is not None:  # "five-pointed": a star, never five objects
+            shape = compound_shape(word)
+            return (shape, "compound", 1.0) if shape else (None, "unmapped", 0.0)
+        if word in STOP_WORDS or word.isdigit():
+            return None, "stop", 1.0
+        # A misspelling before word forms: "bckground" is no compound ending in "round"
+        fix = self.speller.correct(word)
+        if fix is not None:  # "cirlce" -> "circle": the word itself, so it keeps its role in the sentence
+            return (self.curated.get(fix, fix), "typo", 1.0) if fix not in STOP_WORDS else (None, "stop", 1.0)
         term = self.word_form(word)
         if term is not None:
             return term, "form", 1.0
-        if word in STOP_WORDS or word.isdigit():
-            return None, "stop", 1.0
         verdict = self.color_name(word, categories)
         if verdict is not None:  # a colour name: placed by its colour, or reported, never guessed
             return (verdict.term, "color name", verdict.share) if verdict.term else (None, "unmapped", 0.0)
@@ -487,11 +340,11 @@ class WordMapper:
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError(f"a prompt must be a non-empty string, got {prompt!r}")
         first = parse(prompt)
-        words = parser_words(prompt)
+        words = tokenize(prompt)
         unknown = {w for w in first.unknown_words if " " not in w}
         # Phrase words ("upper", "lower") are left for last: mapping their neighbours may complete a
         # phrase the parser knows ("toward the upper westbound" -> "toward the upper left").
-        deferred = unknown & _PHRASE_WORDS
+        deferred = unknown & PHRASE_WORDS
         if deferred:
             trial = self.normalize_with(prompt, words, unknown - deferred, set())
             unknown = (unknown - deferred) | (deferred & set(trial.parsed.unknown_words))
@@ -503,6 +356,8 @@ class WordMapper:
         out: list[str] = []
         mapped: list[WordMapping] = []
         unmapped: list[str] = []
+        modifiers: set[int] = set()  # positions in `out` of shape words said as adjectives
+        breaks = clause_breaks(prompt)
         # Words the tables resolve without a search first: they tell their neighbours' slots.
         resolved = {w: t for w in unknown if w not in rejected
                     for t in [self.curated.get(w) or (None if w in OUTSIDE_WORLD else self.word_form(w))] if t}
@@ -530,7 +385,8 @@ class WordMapper:
                 skip = i + 1
                 continue
             term, how, score = self.map_word(w, slot_categories(words, i, unknown, resolved))
-            shade_of = self.color_of(words[i + 1]) if i + 1 < len(words) else None
+            # a shade of the colour named next, unless punctuation parts them ("ruby, violet")
+            shade_of = self.color_of(words[i + 1]) if i + 1 < len(words) and i not in breaks else None
             if shade_of and (w in COLOR_MODIFIERS or TERM_CATEGORY.get(term) in ("color", "background")
                              or f"{w} {words[i + 1]}" in self.color_names):
                 # "light blue", "cherry red", "burnt sienna" (a dictionary colour name): a shade of
@@ -538,13 +394,16 @@ class WordMapper:
                 # second object)
                 mapped.append(WordMapping(w, shade_of, "shade"))
                 continue
-            if how in ("curated", "form", "color name", "thesaurus", "embedding"):
+            if how in ("curated", "form", "compound", "typo", "color name", "thesaurus", "embedding"):
                 mapped.append(WordMapping(w, term, how, score))
+                if TERM_CATEGORY.get(term) == "shape" and (how == "compound" or is_adjectival(w)):
+                    modifiers.add(len(out))  # "a three-sided green shape": the shape is said by an adjective
             elif how in ("unmapped", "outside"):
                 unmapped.append(w)
             if term is not None:
                 out.append(term)
         # "scarlet red" -> "red red" -> "red": a doubled term would read as two objects.
+        out = move_shape_modifiers(out, modifiers)
         out = [w for i, w in enumerate(out) if not (i and w == out[i - 1] and w in TERM_CATEGORY)]
         text = " ".join(out)
         parsed = parse(text)
@@ -570,11 +429,8 @@ class WordMapper:
         return Normalized(prompt, text, parsed, mapped, unmapped)
 
 
-_PARSER_SYNONYMS = _parser_synonyms()
-# Words of the parser's multi-word phrases ("upper" of "upper left", "pace" of "at a slow pace").
-_PHRASE_WORDS: frozenset[str] = frozenset(w for key in _PARSER_PHRASES if len(key) > 1 for w in key)
 # Mappings found by search rather than by table: the ones withdrawn when they contradict the prompt.
-_GUESSES = ("thesaurus", "embedding")
+_GUESSES = ("thesaurus", "embedding", "typo")
 
 # How much a word linked to an unknown word in WordNet says about it: a synonym (same synset) or a
 # definition word most; the head adjective it is "similar to" ("languid" -> "lethargic") and the
@@ -607,64 +463,3 @@ def _thesaurus_evidence(wn: WordNet, synset, word: str):
         for lemma in wn.synset(pos, offset).lemmas:
             if "_" not in lemma and "-" not in lemma:
                 yield lemma, relation
-
-
-def word_kind(word: str) -> str:
-    """What the parser takes a single known word for: an attribute category, "verb", "noun",
-    "bgnoun", "article", or "other"."""
-    if word in ("a", "an", "one", "two", "three", "the"):
-        return "article"
-    if word in V.MOTION_VERBS_PARSE:
-        return "verb"
-    if word in V.GENERIC_NOUNS:
-        return "noun"
-    if word in V.BACKGROUND_NOUNS:
-        return "bgnoun"
-    term = TERM_CATEGORY.get(word) and word or _PARSER_SYNONYMS.get(word)
-    if term and TERM_CATEGORY.get(term):
-        return TERM_CATEGORY[term]
-    return "other"
-
-
-_ADJECTIVE = frozenset({"color", "size", "speed"})
-_NOUN = frozenset({"shape"})
-_ADVERBIAL = frozenset({"motion", "speed"})
-_BACKGROUND = frozenset({"background", "color"})
-
-
-def slot_categories(words: list[str], i: int, unknown: set[str],
-                    resolved: dict[str, str] | None = None) -> frozenset[str] | None:
-    """The attribute categories word `i` can belong to, judged from its known neighbours
-    (None when the neighbours do not say). `resolved`: unknown words already mapped by table or
-    word form ("purplish" -> "purple"), which tell their neighbours' roles like known words do."""
-    resolved = resolved or {}
-
-    def neighbour(step: int) -> str:
-        j = i + step
-        while 0 <= j < len(words):
-            if words[j] in resolved:
-                term = resolved[words[j]]
-                return "verb" if term == MOVE else TERM_CATEGORY.get(term, "other")
-            if words[j] in unknown:
-                return "unknown"  # two unknown words side by side: neither tells the other's role
-            if words[j] not in ("and", "to", "toward", "towards"):
-                return word_kind(words[j])
-            j += step
-        return "edge"
-
-    before, after = neighbour(-1), neighbour(+1)
-    if after == "bgnoun":
-        return _BACKGROUND
-    # A noun phrase states each attribute once, so an adjective is not of its neighbours' kind:
-    # in "a small royal star" royal is no size, in "a teeny red star" teeny is no colour.
-    if after in ("shape", "noun"):
-        return _ADJECTIVE - {before}  # "a ruby circle", "a teeny red star"
-    if after in ("color", "size") and before in ("article", "edge", "size", "color", "speed"):
-        return _ADJECTIVE - {before, after}  # "a teeny red ..."
-    if before in ("article", "color", "size") and after in ("verb", "motion", "speed", "edge", "other", "article"):
-        return _NOUN  # "a red slab gliding left", "a red slab and a blue star"
-    if before in ("article", "edge", "size", "color", "speed") and after == "unknown":
-        return (_ADJECTIVE | _NOUN) - {before}  # "a large cornflower trigon": an adjective or the noun
-    if before in ("verb", "shape", "noun", "motion"):
-        return _ADVERBIAL  # "gliding westbound", "a circle plummeting"
-    return None

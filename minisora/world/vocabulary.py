@@ -119,8 +119,11 @@ SHAPE_PARSE: dict[str, tuple[str, ...]] = {
 # Nouns that stand for "an object" without naming its shape ("two shapes: ...", "a red object").
 GENERIC_NOUNS: tuple[str, ...] = ("shape", "shapes", "object", "objects", "thing", "things",
                                   "item", "items", "figure", "figures")
-COUNT_WORDS: dict[str, int] = {"one": 1, "single": 1, "lone": 1, "two": 2, "pair of": 2,
-                               "three": 3, "four": 4, "five": 5, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
+COUNT_WORDS: dict[str, int] = {"one": 1, "single": 1, "lone": 1, "two": 2, "pair of": 2, "couple of": 2,
+                               "three": 3, "trio of": 3, "four": 4, "five": 5, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5,
+                               # vague counts read as the most the world holds
+                               "several": MAX_OBJECTS, "a few": MAX_OBJECTS, "few": MAX_OBJECTS,
+                               "multiple": MAX_OBJECTS, "many": MAX_OBJECTS}
 
 # Verbs of motion, as finite verb (caption sentences) and participle (prompts, "while ... moving").
 MOTION_VERBS_WRITE: tuple[str, ...] = ("moves", "glides", "drifts", "slides", "travels")
@@ -226,7 +229,9 @@ MOTION_WORDS_PARSE: dict[str, tuple[str, ...]] = {
               "doesn t move", "do not move", "stays put", "stays in place", "staying in place",
               "remains still", "standing still", "stands still", "sitting still", "sits still",
               "stays still", "staying still", "at rest", "resting", "unmoving", "fixed in place",
-              "immobile", "sits motionless", "remains stationary", "no motion", "not move"),
+              "immobile", "sits motionless", "remains stationary", "no motion", "not move",
+              "without moving", "without motion", "with no motion", "never moves", "never moving",
+              "not in motion", "not going anywhere"),
 }
 
 # The occluder: how captions name it, and phrases that state there is none.
@@ -250,6 +255,11 @@ CAMERA_PARSE: tuple[str, ...] = (
     "fixed camera", "locked off camera", "camera", "camera stays fixed", "camera is fixed",
 )
 BACKGROUND_NOUNS: tuple[str, ...] = ("background", "backdrop", "backgrounds")
+# Phrases that state nothing the world varies ("without a background": every clip has one, its colour
+# unstated): the parser skips them rather than reading "background" as a colour's noun.
+NOTHING_STATED_PARSE: tuple[str, ...] = ("without a background", "without background", "without any background",
+                                         "no background", "with no background", "without a backdrop",
+                                         "no backdrop")
 
 # Words that carry no attribute: the parser skips them instead of reporting them as unknown.
 FILLER_WORDS: frozenset[str] = frozenset("""

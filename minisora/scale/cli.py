@@ -1,0 +1,55 @@
+"""`minisora scale CONFIG [key=value ...]`: run (or resume) a scaling study.
+
+    minisora scale configs/scaling-cpu.yaml            # the CPU grid (see the file for its duration)
+    minisora scale configs/scaling-cpu.yaml --plan     # sizes, FLOPs, steps; nothing is trained
+    torchrun --nproc_per_node=8 -m minisora.cli scale configs/scaling-gpu.yaml
+
+Run the same command again after an interruption: finished runs are skipped and the unfinished one
+resumes from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="a scaling-study YAML (configs/scaling-*.yaml)")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="override fields, e.g. grid.seeds=[0]")
+    parser.add_argument("--plan", action="store_true", help="print the grid (sizes, FLOPs, steps, data) and exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    from minisora.scale import grid as G
+    from minisora.scale.config import load_config
+
+    cfg = load_config(args.config, args.overrides)
+    if args.plan:
+        latent = G.latent_shape(cfg)
+        facts = G.size_facts(cfg, latent)
+        sweep = G.sweep_runs(cfg, facts)
+        runs = G.grid_runs(cfg, facts, {s.name: cfg.grid.lr_sweep[0] for s in cfg.grid.sizes})
+        extra = [r for r in sweep if r.multiplier != cfg.grid.multipliers[0] or r.lr != cfg.grid.lr_sweep[0]]
+        print(G.describe_plan(cfg, facts))
+        print(f"{len(runs)} grid runs + {len(extra)} extra sweep runs, {G.total_flops(runs + extra):.3g} training "
+              f"FLOPs; latent {latent}; {G.data_clips(cfg, facts)} distinct clips for the longest run")
+        if cfg.stated_duration:
+            print(f"stated duration: {cfg.stated_duration}")
+        return 0
+    from minisora.scale.study import run_study
+
+    summary = run_study(cfg)
+    print(f"scale: summary in {cfg.out_dir}/summary.json; bars: "
+          + ", ".join(f"{k}={v}" for k, v in summary["bars"].items()))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="minisora scale", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

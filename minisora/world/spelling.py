@@ -1,0 +1,111 @@
+"""Two word-level rules of the prompt normaliser that need no table of their own: typos, and
+number compounds.
+
+Typos. A word the parser and the tables do not know, and that is no English word (WordNet does not
+list it), is read as a misspelling of the known word it is nearest to by optimal string alignment
+distance (insertions, deletions, substitutions and swaps of two neighbouring letters each count one
+edit): "cirlce" -> "circle", "gren" -> "green", "rihgt" -> "right". Short words are risky (every
+three-letter word is one edit from many others), so words of 4 to 6 letters may be one edit away,
+longer ones two. Of several nearest candidates, those keeping the most of the word's letters in order
+win (a dropped letter is the commonest slip); if they still differ in meaning the word is left alone
+(and reported).
+
+Number compounds. "five-pointed", "three-sided", "two-tone", "one-eyed" (the grammar's tokenizer
+keeps them one word): their number counts points, sides or eyes, never objects. Sides and points
+name a shape where the world has one ("three-sided" is a triangle, "four-sided" a square,
+"five-pointed" a star); any other compound says nothing the world can show and is reported.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from minisora.world.grammar import number_compound
+
+SIDE_WORDS = frozenset("sided sides cornered corners angled angles edged edges".split())
+POINT_WORDS = frozenset("pointed points pointy armed arms pronged tipped rayed".split())
+
+
+def compound_shape(word: str) -> str | None:
+    """The shape a number compound names ("three-sided" -> "triangle", "five-pointed" -> "star"), or
+    None (no number compound, or one naming no shape of the world: "two-tone", "six-sided")."""
+    hit = number_compound(word)
+    if hit is None:
+        return None
+    n, rest = hit
+    if rest in SIDE_WORDS:
+        return {3: "triangle", 4: "square"}.get(n)
+    if rest in POINT_WORDS:
+        return "triangle" if n == 3 else "star" if n >= 4 else None
+    return None
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Optimal string alignment distance between a and b (a swap of neighbours is one edit); any
+    value above `limit` is returned as limit + 1."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        if min(cur) > limit:
+            return limit + 1
+        prev2, prev = prev, cur
+    return min(prev[-1], limit + 1)
+
+
+def common_letters(a: str, b: str) -> int:
+    """Length of the longest common subsequence of a and b."""
+    prev = [0] * (len(b) + 1)
+    for ca in a:
+        cur = [0]
+        for j, cb in enumerate(b):
+            cur.append(prev[j] + 1 if ca == cb else max(prev[j + 1], cur[j]))
+        prev = cur
+    return prev[-1]
+
+
+def allowed_edits(word: str) -> int:
+    """How many edits a misspelling of this length may be from its word (see the module docstring)."""
+    return 0 if len(word) < 4 else 1 if len(word) < 7 else 2
+
+
+class Speller:
+    """Corrects misspellings onto `known` words. meaning(word) says what a known word stands for (two
+    candidates with one meaning are no ambiguity: "grey"/"gray"); is_english(word) says whether a word
+    is a real word (then it is no misspelling), None when no dictionary is at hand."""
+
+    def __init__(self, known: Iterable[str], meaning: Callable[[str], object],
+                 is_english: Callable[[str], bool] | None = None):
+        self.known = sorted({w for w in known if len(w) >= 3 and w.isalpha()})
+        self.meaning = meaning
+        self.is_english = is_english
+        self._memo: dict[str, str | None] = {}
+
+    def correct(self, word: str) -> str | None:
+        """The known word `word` is a misspelling of, or None."""
+        if word in self._memo:
+            return self._memo[word]
+        limit = allowed_edits(word)
+        best: list[str] = []
+        best_d = limit + 1
+        if limit and word.isalpha() and not (self.is_english and self.is_english(word)):
+            for cand in self.known:
+                d = edit_distance(word, cand, min(limit, best_d))
+                if d < best_d:
+                    best, best_d = [cand], d
+                elif d == best_d and d <= limit:
+                    best.append(cand)
+        if len(best) > 1:  # a dropped letter is the commonest slip: "gren" is "green" before "grey"
+            most = max(common_letters(word, c) for c in best)
+            best = [c for c in best if common_letters(word, c) == most]
+        meanings = {repr(self.meaning(c)) for c in best}
+        hit = best[0] if best and len(meanings) == 1 else None
+        self._memo[word] = hit
+        return hit
