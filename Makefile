@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 # package's own "torch>=2.4" is then already satisfied, so nothing can pull a multi-GB CUDA build.
 TORCH   := torch==2.13.0
 
-.PHONY: demo test venv browser bench-serve bench-vae bench-dit bench-train bench-rewriter bench-upscale train-default train-vae-default eval judge-selftest clean
+.PHONY: demo test venv browser bench-serve bench-vae bench-dit bench-train bench-rewriter bench-paraphrase bench-upscale bench-wan train-default train-vae-default eval judge-selftest scale-cpu clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -47,8 +47,15 @@ bench-train: $(STAMP)
 bench-rewriter: $(STAMP)
 	$(BIN)/python bench/rewriter.py
 
+bench-paraphrase: $(STAMP)
+	$(BIN)/python bench/paraphrase.py
+
 bench-upscale: $(STAMP)
 	$(BIN)/python bench/upscale.py
+
+# Wan2.1 in minisora's modules vs diffusers' WanPipeline (parity, CPU speed, VAE decode memory); ~5 min.
+bench-wan: $(STAMP)
+	$(BIN)/python bench/wan.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
@@ -75,3 +82,8 @@ eval: $(STAMP)
 
 judge-selftest: $(STAMP)
 	$(BIN)/python -m minisora.world.judge.selftest --selftest
+
+# The CPU scaling study (README "Scaling study"): 5 sizes x 1x/4x/32x x 2 seeds, about 3 h on 2 idle
+# cores; run it again after an interruption to resume. Results in results/scaling/.
+scale-cpu: $(STAMP)
+	$(BIN)/python -m minisora.cli scale configs/scaling-cpu.yaml

@@ -40,7 +40,7 @@ def convert(src: str | Path, dst: str | Path, dtype: str = "bf16") -> Path:
     if dst.exists():
         raise FileExistsError(f"{dst} exists; choose a new folder for the converted model")
     out_dtype = torch.bfloat16 if dtype == "bf16" else torch.float32
-    shift, ntt = read_schedule(src)
+    shift, ntt, sampler = read_schedule(src)
     tmp = dst.with_name(f".{dst.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
     load_wan_transformer(src / "transformer").save_pretrained(tmp / "transformer", dtype=out_dtype)
@@ -48,7 +48,7 @@ def convert(src: str | Path, dst: str | Path, dtype: str = "bf16") -> Path:
     for comp in ("text_encoder", "tokenizer"):
         shutil.copytree(src / comp, tmp / comp)
     meta = {"format": CONVERTED_FORMAT, "architecture": "wan2.1-t2v", "converted_from": str(src), "shift": shift,
-            "num_train_timesteps": ntt, "components": ["transformer", "vae", "text_encoder", "tokenizer"]}
+            "num_train_timesteps": ntt, "sampler": sampler, "components": ["transformer", "vae", "text_encoder", "tokenizer"]}
     atomic_write_bytes(tmp / "model_index.json", (json.dumps(meta, indent=2) + "\n").encode())
     record_checksums(tmp)
     tmp.rename(dst)  # the folder appears whole or not at all

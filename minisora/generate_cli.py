@@ -19,12 +19,14 @@ DEFAULT_OUT = "outputs/minisora.mp4"
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """'WxH' -> (width, height)."""
+    """--size 'WxH' -> (width, height) (the argparse type around minisora.sizes.parse_size)."""
+    from minisora.sizes import parse_size as height_width
+
     try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size {text!r} must look like WIDTHxHEIGHT, e.g. 64x64 or 80x48") from None
-    return w, h
+        height, width = height_width(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return width, height
 
 
 def _peak_rss_mb() -> float:

@@ -158,12 +158,13 @@ def test_damaged_input_video_is_reported(model, tmp_path, capsys):
 
 # --- numbers: threads, guidance, seeds -------------------------------------------------------
 
-@pytest.mark.parametrize("command", ["generate", "upscale"])
+@pytest.mark.parametrize("command", ["generate", "upscale", "eval", "cache-latents"])
 @pytest.mark.parametrize("value", ["-1", "100000", "two"])
-def test_bad_thread_counts(tmp_path, capsys, command, value):
+def test_bad_thread_counts(tmp_path, capsys, monkeypatch, command, value):
+    monkeypatch.chdir(tmp_path)
     before = snapshot(tmp_path)
     with pytest.raises(SystemExit) as e:
-        cli_main([command, "x", "-o", str(tmp_path / "x.mp4"), "--threads", value])
+        cli_main([command, "--threads", value])
     assert e.value.code == 2
     assert f"{value!r} is not a thread count: use 0 (torch's default) or 1 to" in capsys.readouterr().err
     assert not changed(before, tmp_path)

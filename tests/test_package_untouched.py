@@ -37,6 +37,7 @@ RUNS: dict[str, list[str] | str] = {
     "recipe": "runs whole training stages (minutes even with --smoke); writes into its run folder",
     "serve": "a long-running server; its --data folder defaults to ./serve-data",
     "convert": "needs a Wan2.1 folder in the diffusers layout; its --out is required",
+    "scale": "a whole scaling study (a grid of training runs) into its config's work_dir",
 }
 
 

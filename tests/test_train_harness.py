@@ -156,3 +156,17 @@ def test_no_trainer_writes_inside_the_package(name, key, tmp_path, capsys):
     assert f"='{target}" in err and "lies inside the installed minisora package" in err, err
     assert sorted((p.name, p.stat().st_mtime_ns) for p in target.iterdir()) == before
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_a_time_budget_ends_the_run_with_a_final_checkpoint(tmp_path):
+    from minisora.config import apply_overrides
+    from minisora.text.config import RewriterTrainConfig
+    from minisora.text.train import train_rewriter
+
+    cfg = apply_overrides(RewriterTrainConfig(), _settings("train-rewriter", tmp_path / "run")
+                          + ["steps=100000", "minutes=0.0001", "save_every=0"])
+    summary = train_rewriter(cfg, progress=False)
+    assert 1 <= summary["steps"] < 100000
+    assert summary["stopped"] == f"time budget of 0.0001 min reached at step {summary['steps']}"
+    assert ckpt.latest_checkpoint(tmp_path / "run" / "checkpoints").name == f"step_{summary['steps']:08d}"
+    assert (tmp_path / "run" / "release" / "model.safetensors").is_file()

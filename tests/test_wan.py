@@ -139,3 +139,37 @@ def test_editing_features_on_a_model_without_frame_channels(ours):
     assert ours(**base, video=clip, strength=0.5).frames.shape == (9, 32, 48, 3)
     with pytest.raises(ValueError, match="upscale=2 is not available for a Wan model"):
         ours(**base, upscale=2)
+
+
+def test_vae_spatial_tiling_covers_the_frame(ref):
+    vae = WanVAE.from_pretrained(ref[0] / "vae")
+    z = torch.randn(1, 16, 2, 4, 8, generator=torch.Generator().manual_seed(5))
+    whole = vae.decode(z)
+    vae.enable_tiling(tile_size=64, tile_overlap=16)  # covers 32 x 64 pixels in one tile: exact
+    assert rel_err(whole, vae.decode(z)) <= 1e-5
+    vae.enable_tiling(tile_size=32, tile_overlap=16)  # three blended tiles across the width
+    tiled = vae.decode(z)
+    assert tiled.shape == whole.shape and bool(torch.isfinite(tiled).all())
+    assert rel_err(whole, tiled) < 1.0  # blended tiles approximate the whole frame (random weights: loosely)
+
+
+def test_wan_choices_are_validated_by_name():
+    with pytest.raises(ValueError, match="gelu='fast' is not valid; choose one of erf, tanh"):
+        DiTConfig(gelu="fast")
+    with pytest.raises(ValueError, match="modulation='global' is not valid"):
+        DiTConfig(modulation="global")
+
+
+def test_flop_count_of_a_wan_shaped_dit_matches_torch():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from minisora.dit.flops import forward_flops
+    from minisora.dit.model import DiT
+    from minisora.wan.folder import dit_config_from_wan
+
+    cfg = dit_config_from_wan(dict(num_attention_heads=2, attention_head_dim=32, ffn_dim=128, num_layers=2, text_dim=32))
+    model = DiT(cfg)
+    with FlopCounterMode(display=False) as counter:
+        model(torch.randn(1, 16, 2, 4, 4), torch.rand(1), torch.randn(1, 16, 32), torch.ones(1, 16, dtype=torch.bool),
+              torch.zeros(1, 32))
+    assert counter.get_total_flops() == pytest.approx(forward_flops(cfg, 2, 4, 4, 16)["total"], rel=0.01)

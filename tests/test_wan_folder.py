@@ -138,3 +138,47 @@ def test_generate_cli_runs_a_wan_folder(good, tmp_path):
     assert code == 0 and out.is_file()
     side = json.loads((tmp_path / "wan.mp4.json").read_text())
     assert side["settings"]["architecture"] == "wan2.1" and side["frames"] == [5, 32, 32, 3]
+
+
+def test_scheduler_settings_come_from_the_folder(copy):
+    from minisora.wan.pipeline import read_schedule
+
+    assert read_schedule(copy) == (3.0, 1000, "euler")  # FlowMatchEulerDiscreteScheduler(shift=3.0)
+    unipc = {"_class_name": "UniPCMultistepScheduler", "flow_shift": 5.0, "use_flow_sigmas": True,
+             "prediction_type": "flow_prediction", "num_train_timesteps": 1000}
+    (copy / "scheduler/scheduler_config.json").write_text(json.dumps(unipc))
+    assert read_schedule(copy) == (5.0, 1000, "unipc")  # Wan2.1's release scheduler
+    (copy / "scheduler/scheduler_config.json").write_text(json.dumps({**unipc, "prediction_type": "epsilon"}))
+    with pytest.raises(WanFolderError, match="component 'scheduler': a UniPC scheduler must have use_flow_sigmas"):
+        read_schedule(copy)
+
+
+def test_pipeline_from_pretrained_dispatches_and_offload_gives_the_same_clip(good):
+    from minisora.pipeline import Pipeline
+
+    pipe = Pipeline.from_pretrained(good)
+    assert isinstance(pipe, WanVideoPipeline) and not pipe.offload
+    kw = dict(prompt="a red ball", num_frames=5, height=32, width=32, num_inference_steps=2, seed=3, progress=False)
+    offloaded = Pipeline.from_pretrained(good, offload=True)
+    assert offloaded.offload
+    assert np.array_equal(pipe(**kw).frames, offloaded(**kw).frames)
+
+
+def test_sharded_transformer_loads_the_same(good, copy):
+    """Released folders shard their weights (diffusion_pytorch_model-0000k-of-0000n + an index)."""
+    from minisora.wan.folder import load_wan_transformer
+
+    state = load_file(str(copy / TRANSFORMER_FILE))
+    (copy / TRANSFORMER_FILE).unlink()
+    keys = sorted(state)
+    names = ["diffusion_pytorch_model-00001-of-00002.safetensors", "diffusion_pytorch_model-00002-of-00002.safetensors"]
+    halves = {names[0]: keys[: len(keys) // 2], names[1]: keys[len(keys) // 2:]}
+    for name, part in halves.items():
+        save_file({k: state[k] for k in part}, str(copy / "transformer" / name))
+    index = {"metadata": {}, "weight_map": {k: n for n, part in halves.items() for k in part}}
+    (copy / "transformer/diffusion_pytorch_model.safetensors.index.json").write_text(json.dumps(index))
+    a, b = load_wan_transformer(good / "transformer"), load_wan_transformer(copy / "transformer")
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    (copy / "transformer" / names[1]).unlink()
+    with pytest.raises(WanFolderError, match="component 'transformer': shard"):
+        load_wan_transformer(copy / "transformer")

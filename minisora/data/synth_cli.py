@@ -14,27 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 from pathlib import Path
 
 from tqdm import tqdm
 
+from minisora.sizes import parse_size
 from minisora.world.scenes import SPLITS
 from minisora.world.dataset import MovingShapesDataset
 from minisora.world.render import render
-
-_SIZE_RE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """"WIDTHxHEIGHT" (as in 1280x720) -> (height, width); raises ValueError with the valid form."""
-    m = _SIZE_RE.match(str(text))
-    if not m:
-        raise ValueError(f"invalid size {text!r}: expected WIDTHxHEIGHT with positive integers, e.g. 64x64 or 96x64")
-    width, height = int(m.group(1)), int(m.group(2))
-    if width < 1 or height < 1:
-        raise ValueError(f"invalid size {text!r}: width and height must be >= 1")
-    return height, width
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -30,9 +30,12 @@ def forward_flops(config: DiTConfig, T: int, H: int, W: int, text_len: int, batc
     linear = 2 * N * config.in_channels * P * D  # patch embedding
     linear += 2 * (config.timestep_freq_dim * D + D * D + config.text_dim * D)  # conditioning vector
     linear += 2 * L * (config.text_dim * D + D * D)  # text projection
-    per_block_linear = 2 * N * (3 * D * D + D * D + D * D + D * D + 2 * D * M) + 2 * L * 2 * D * D + 2 * 6 * D * D
+    per_block_linear = 2 * N * (3 * D * D + D * D + D * D + D * D + 2 * D * M) + 2 * L * 2 * D * D
+    # adaLN regression of c: per block, or once for all blocks with shared modulation (Wan2.1)
+    linear += 2 * 6 * D * D * (1 if config.modulation == "shared" else config.depth)
     per_block_attn = 2 * 2 * N * N * D + 2 * 2 * N * L * D
-    linear += config.depth * per_block_linear + 2 * 2 * D * D + 2 * N * D * config.latent_channels * P
+    head_ada = 0 if config.modulation == "shared" else 2 * 2 * D * D
+    linear += config.depth * per_block_linear + head_ada + 2 * N * D * config.latent_channels * P
     attention = config.depth * per_block_attn
     return {"tokens": N * batch, "linear": linear * batch, "attention": attention * batch,
             "total": (linear + attention) * batch}
@@ -60,8 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--text-len", type=int, default=48)
     ap.add_argument("--patch", default=None, help="override the patch, e.g. 1x1x1")
     args = ap.parse_args(argv)
-    T, H, W = (int(v) for v in args.latent.split("x"))
-    over = {} if args.patch is None else {"patch_size": tuple(int(v) for v in args.patch.split("x"))}
+    from minisora.sizes import parse_dims
+
+    T, H, W = parse_dims(args.latent, ("T", "H", "W"), "5x8x8")
+    over = {} if args.patch is None else {"patch_size": parse_dims(args.patch, ("T", "H", "W"), "1x2x2")}
     for name in args.preset:
         print(f"{name}: {describe(DiTConfig.preset(name, **over), T, H, W, args.text_len)}")
     return 0

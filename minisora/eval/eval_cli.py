@@ -38,6 +38,8 @@ SPLITS = ("train", "heldout", "any")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from minisora.cli import thread_count
+
     parser.add_argument("--model", default=None, metavar="DIR", help="model folder (default: bundled minisora-tiny)")
     parser.add_argument("--n", type=int, default=200, help="number of prompts (default 200)")
     parser.add_argument("--split", choices=SPLITS, default="heldout", help="scene split the prompts come from")
@@ -53,22 +55,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--workers", type=int, default=1,
                         help="processes generating in parallel (each loads the model; results do not depend on it)")
-    parser.add_argument("--threads", type=int, default=1,
+    parser.add_argument("--threads", type=thread_count, default=1,
                         help="torch CPU threads (default 1: sampling runs small ops, where a second OpenMP "
                              "thread gains little alone and loses up to 10x on a busy CPU; 0 = torch's default)")
 
 
 def _sizes(text: str | None, pipe) -> list[tuple[int, int]]:
+    from minisora.sizes import parse_size
+
     if not text:
         d = pipe.index.defaults
         return [(d.height, d.width)]
     out = []
     for part in text.split(","):
-        try:
-            w, h = (int(v) for v in part.lower().split("x"))
-        except ValueError:
-            raise ValueError(f"size {part!r} must look like WIDTHxHEIGHT, e.g. 64x64") from None
-        out.append((h, w))
+        out.append(parse_size(part))  # (H, W)
     return out
 
 

@@ -8,6 +8,7 @@ the remaining part of the schedule.
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -142,4 +143,79 @@ def _sample_replacing(model_fn: Callable, x: torch.Tensor, noise: torch.Tensor, 
             x = x + (t_next - t) * 0.5 * (v + v2)
         else:
             x = x + (t_next - t) * v
+    return hold_given(x, frame_cond, frame_mask)
+
+
+@torch.no_grad()
+def sample_unipc(model_fn: Callable, noise: torch.Tensor, *, times: torch.Tensor, model_times: torch.Tensor,
+                 guidance_scale: float = 1.0, cond: dict, uncond: dict | None = None, order: int = 2,
+                 frame_cond: torch.Tensor | None = None, frame_mask: torch.Tensor | None = None,
+                 x_init: torch.Tensor | None = None, strength: float = 1.0, progress: bool = True) -> torch.Tensor:
+    """UniPC (Zhao et al. 2023, "UniPC: a unified predictor-corrector framework"), multistep, B(h) = e^h - 1
+    ("bh2"), data prediction, written for the flow convention: with alpha = 1 - t and sigma = t the
+    model's velocity gives the data prediction x_data = x - t v, and lambda = log(alpha / sigma).
+    Each step corrects the current x with the new data prediction (UniC), then predicts the next x
+    (UniP) from the last `order` data predictions; the final steps lower the order (as diffusers'
+    UniPCMultistepScheduler with lower_order_final, its Wan2.1 setting).
+
+    times (steps + 1,) decreasing to 0 and model_times (steps,): schedules.unipc_flow_times. Given frames
+    (frame_cond + frame_mask) are held by latent replacement, as `sample(..., replace_given=True)`;
+    x_init + strength start an SDEdit run part-way down the grid.
+    """
+    ts, mts = times.double().tolist(), model_times.tolist()
+    n, B = len(mts), noise.shape[0]
+    start, x = 0, noise
+    if x_init is not None:
+        start = len(mts) - max(1, round(n * strength))
+        x = (1 - ts[start]) * x_init + ts[start] * noise
+    lam = lambda t: math.log(1 - t) - math.log(t) if t > 0 else math.inf  # noqa: E731
+
+    def given_at(x_: torch.Tensor, t_: float) -> torch.Tensor:
+        return x_ if frame_mask is None else hold_given(x_, (1 - t_) * frame_cond.to(x_.dtype) + t_ * noise, frame_mask)
+
+    def weights(h: float, rks: list[float], k: int) -> tuple[float, list[float]]:
+        """(e^-h - 1, the solution rho of the order-k linear system R rho = b)."""
+        hh = -h
+        h_phi_1 = math.expm1(hh)
+        h_phi_k, fact, R, b = h_phi_1 / hh - 1, 1, [], []
+        for i in range(1, k + 1):
+            R.append([r ** (i - 1) for r in rks])
+            b.append(h_phi_k * fact / h_phi_1)
+            fact *= i + 1
+            h_phi_k = h_phi_k / hh - 1 / fact
+        return h_phi_1, R, b
+
+    def update(x_from: torch.Tensor, i_from: int, i_to: int, hist: list, k: int, m_new: torch.Tensor | None):
+        """x at times[i_to] from x at times[i_from]; hist = data predictions at times[i_from], [i_from - 1], ...
+        m_new: the corrector's data prediction at times[i_to] (None for the predictor)."""
+        s0, t = ts[i_from], ts[i_to]
+        h = lam(t) - lam(s0)
+        m0 = hist[0]
+        rks = [(lam(ts[i_from - j]) - lam(s0)) / h for j in range(1, k)] + [1.0]
+        d1s = [(hist[j] - m0) / rks[j - 1] for j in range(1, k)]
+        h_phi_1, R, b = weights(h, rks, k)
+        base = (t / s0) * x_from - (1 - t) * h_phi_1 * m0
+        if m_new is None:  # predictor: order k uses k - 1 differences
+            if not d1s:
+                return base
+            rho = [0.5] if k == 2 else torch.linalg.solve(torch.tensor(R[:-1])[:, :-1], torch.tensor(b[:-1])).tolist()
+            res = sum(r * d for r, d in zip(rho, d1s))
+        else:  # corrector: the new prediction is one more difference
+            rho = [0.5] if k == 1 else torch.linalg.solve(torch.tensor(R), torch.tensor(b)).tolist()
+            res = sum((r * d for r, d in zip(rho[:-1], d1s)), torch.zeros_like(m0)) + rho[-1] * (m_new - m0)
+        return base - (1 - t) * math.expm1(-h) * res
+
+    hist: list[torch.Tensor] = []  # data predictions, newest first
+    last_x, last_order, done = None, 0, 0
+    for i in tqdm(range(start, n), desc="sampling (unipc)", disable=not progress, leave=False):
+        t = ts[i]
+        x = given_at(x, t)
+        tt = torch.full((B,), mts[i], device=x.device)
+        m = x - t * guided_velocity(model_fn, x, tt, cond, uncond, guidance_scale, {})  # data prediction
+        if last_x is not None:
+            x = update(last_x, i - 1, i, hist, last_order, m)
+        hist = [m] + hist[:order - 1]
+        k = min(order, n - i, done + 1)
+        last_x, last_order, done = x, k, min(done + 1, order)
+        x = update(x, i, i + 1, hist, k, None)
     return hold_given(x, frame_cond, frame_mask)

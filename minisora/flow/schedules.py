@@ -66,3 +66,21 @@ def flow_match_times(steps: int, shift: float = 1.0, num_train_timesteps: int = 
     grid = torch.linspace(num_train_timesteps * 1.0, lo * num_train_timesteps, steps, dtype=torch.float64)
     grid = shift_time(grid / num_train_timesteps, shift).float()
     return torch.cat([grid, torch.zeros(1)]).to(device)
+
+
+def unipc_flow_times(steps: int, shift: float = 1.0, num_train_timesteps: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """The grid of diffusers' UniPCMultistepScheduler with flow sigmas (what Wan2.1 folders ship):
+    (times (steps + 1,) float32 from ~1 down to 0, model_times (steps,)).
+
+    times: uniform from 1 to 1/num_train_timesteps over steps + 1 points, the last dropped, shifted,
+    then 0 appended (a first time of exactly 1 is nudged to 1 - 1e-6, where log(1 - t) is finite).
+    model_times: what the model is told at each step, the time truncated to whole training steps
+    (floor(t * num_train_timesteps) / num_train_timesteps), as the reference scheduler does."""
+    if steps < 1:
+        raise ValueError(f"steps={steps} must be >= 1")
+    t = torch.linspace(1.0, 1.0 / num_train_timesteps, steps + 1, dtype=torch.float64)[:-1]
+    t = shift * t / (1 + (shift - 1) * t)
+    if abs(float(t[0]) - 1.0) < 1e-6:
+        t[0] -= 1e-6
+    model_times = (t * num_train_timesteps).long().double() / num_train_timesteps
+    return torch.cat([t, torch.zeros(1, dtype=torch.float64)]).float(), model_times.float()

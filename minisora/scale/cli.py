@@ -18,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="a scaling-study YAML (configs/scaling-*.yaml)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="override fields, e.g. grid.seeds=[0]")
     parser.add_argument("--plan", action="store_true", help="print the grid (sizes, FLOPs, steps, data) and exit")
+    parser.add_argument("--estimate", action="store_true",
+                        help="with --plan: time each size's steps on this machine now and print the study's duration")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,6 +38,18 @@ def run(args: argparse.Namespace) -> int:
               f"FLOPs; latent {latent}; {G.data_clips(cfg, facts)} distinct clips for the longest run")
         if cfg.stated_duration:
             print(f"stated duration: {cfg.stated_duration}")
+        if args.estimate:
+            from minisora.scale.estimate import estimate
+
+            est = estimate(cfg, facts, runs, extra, G.data_clips(cfg, facts))
+            print("measured now: seconds per training step " + ", ".join(f"{k} {v:.3f}" for k, v in est["step_s"].items())
+                  + "; per guided sampling forward of eval.batch_size clips "
+                  + ", ".join(f"{k} {v:.3f}" for k, v in est["sample_forward_s"].items()))
+            print(f"per clip: encode {est['encode_s_per_clip']:.3f} s, decode {est['decode_s_per_clip']:.3f} s, "
+                  f"judge {est['judge_s_per_clip']:.3f} s")
+            print(f"estimated duration on this machine now: {est['total_s'] / 3600:.2f} h (training "
+                  f"{est['train_s'] / 3600:.2f} h, evaluation {est['eval_s'] / 3600:.2f} h, cache "
+                  f"{est['cache_s'] / 60:.1f} min)")
         return 0
     from minisora.scale.study import run_study
 

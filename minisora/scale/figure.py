@@ -7,6 +7,7 @@ the grid (prompts x multipliers) at one time step.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -70,10 +71,8 @@ def sora_figure(cfg, study, lrs: dict, out_dir: Path) -> dict:
     clips, runs = {}, {}
     for m in f.multipliers:
         run = G.plan_run(cfg, study.facts[size], m, cfg.grid.seeds[0], lrs[size])
-        record = study.run_path(run)
-        import json
-        ckpt = json.loads(record.read_text())["checkpoint"]
-        clips[f"{m:g}x compute"], _ = sample_clips(load_ema_model(ckpt, _device()), es, captions, seeds, cfg)
+        weights = json.loads(study.run_path(run).read_text())["weights"]
+        clips[f"{m:g}x compute"], _ = sample_clips(load_ema_model(weights, _device()), es, captions, seeds, cfg)
         runs[f"{m:g}"] = run.run_id
     png = out_dir / "sora_figure.png"
     Image.fromarray(strips(clips, f.frames_shown)).save(png)

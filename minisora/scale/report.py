@@ -113,5 +113,5 @@ def write_outputs(cfg: ScaleConfig, summary: dict, study, lrs: dict) -> None:
 
 
 def comparable(summary: dict) -> dict:
-    """The summary without what depends on the wall clock or the machine (for resume equality)."""
-    return {k: v for k, v in summary.items() if k not in ("timing", "machine", "figure")}
+    """The summary without what depends on the wall clock, the machine or the folders (for resume equality)."""
+    return {k: v for k, v in summary.items() if k not in ("timing", "machine", "figure", "config")}

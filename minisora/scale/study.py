@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def write_json(path: Path, data) -> None:
     atomic_write_bytes(path, (json.dumps(data, indent=1) + "\n").encode())
 
 
-def ensure_cache(cfg: ScaleConfig, clips: int, log=print) -> str:
+def ensure_cache(cfg: ScaleConfig, clips: int, log) -> str:
     """The shared latent cache of `clips` train-split clips (built once; a finished one is reused)."""
     from minisora.text.encoder import shared_encoder
     from minisora.train.data import INDEX_NAME, cache_latents, synthetic_dataset
@@ -53,7 +54,6 @@ def ensure_cache(cfg: ScaleConfig, clips: int, log=print) -> str:
             time.sleep(5)
         return str(folder)
     if folder.exists():  # an interrupted build: its shards are incomplete, start again
-        import shutil
         shutil.rmtree(folder)
     t0 = time.perf_counter()
     ds = synthetic_dataset(clips, [(d.num_frames, d.height, d.width)], "train", d.dataset_seed)
@@ -65,7 +65,7 @@ def ensure_cache(cfg: ScaleConfig, clips: int, log=print) -> str:
 
 
 class Study:
-    def __init__(self, cfg: ScaleConfig, log=print):
+    def __init__(self, cfg: ScaleConfig, log=lambda msg: print(msg, flush=True)):
         self.cfg, self.log = cfg, log
         self.out = Path(cfg.out_dir)
         self.main = _rank() == 0
@@ -111,13 +111,20 @@ class Study:
                       "train_seconds": time.perf_counter() - t0, "final_train_loss": summary["final_loss"]}
             net = load_ema_model(record["checkpoint"], _device())
             record["heldout_loss"] = heldout_loss(net, self.eval_set)
+            # the EMA weights are what later steps need (judge, figure): kept as a model folder
+            record["weights"] = str(Path(tcfg.run_dir) / "ema")
+            if self.main:
+                net.cpu().save_pretrained(record["weights"], dtype=None)
         if with_judge and self.main:
-            net = load_ema_model(record["checkpoint"], _device())
+            net = load_ema_model(record["weights"], _device())
             t0 = time.perf_counter()
             record["judge"] = judge_run(net, self.eval_set, self.cfg)
             record["judge_seconds"] = time.perf_counter() - t0
         if self.main:
             write_json(path, record)
+            # A finished run needs no optimizer state; one process alone knows no other rank still reads it.
+            if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+                shutil.rmtree(Path(tcfg.run_dir) / "checkpoints", ignore_errors=True)
         judged = f", judge mean {record['judge']['mean']:.3f}" if record.get("judge") else ""
         self.log(f"scale: {run.run_id}: {run.steps} steps, {run.flops:.3g} FLOPs, held-out loss "
                  f"{record['heldout_loss']:.4f}{judged}")
@@ -148,7 +155,7 @@ class Study:
         return summary
 
 
-def run_study(cfg: ScaleConfig, log=print) -> dict:
+def run_study(cfg: ScaleConfig, log=lambda msg: print(msg, flush=True)) -> dict:
     if not cfg.grid.sizes:
         raise ConfigError("grid.sizes is empty")
     study = Study(cfg, log)

@@ -130,6 +130,15 @@ def new_job(state: ServeState, task: str, prompt: str, seconds: str, size: str, 
                num_frames=None, attempts=0, claim=None)
 
 
+def copy_source(state: ServeState, source: Job, job: Job) -> None:
+    try:
+        media.copy_source_video(state.store.job_dir(source.id), state.store.job_dir(job.id))
+    except FileNotFoundError:  # deleted or expired between the lookup and the copy
+        shutil.rmtree(state.store.job_dir(job.id), ignore_errors=True)
+        raise APIError(404, f"the video file of {source.id} is gone (deleted or expired)", "video_not_found",
+                       "video_id" if job.task == "remix" else "video") from None
+
+
 async def reference_image(state: ServeState, value):
     """input_reference: an uploaded file, or {"image_url": "data:image/...;base64,..."} -> uint8 (H, W, 3)."""
     limit = state.settings.max_request_bytes
@@ -185,7 +194,7 @@ async def remix_video(request: Request) -> JSONResponse:
         num_inference_steps=p["num_inference_steps"] if "num_inference_steps" not in f.data else common.num_inference_steps,
         guidance_scale=p["guidance_scale"] if "guidance_scale" not in f.data else common.guidance_scale,
         strength=state.settings.remix_strength if strength is None else strength), remixed_from=source.id)
-    media.copy_source_video(state.store.job_dir(source.id), state.store.job_dir(job.id))
+    copy_source(state, source, job)
     return accept(state, job)
 
 
@@ -212,7 +221,7 @@ async def extend_video(request: Request) -> JSONResponse:
         num_frames=1 + new_frames + spec.extend_context_frames, height=p["height"], width=p["width"],
         seed=common.seed, guidance_scale=common.guidance_scale,
         num_inference_steps=p["num_inference_steps"] if "num_inference_steps" not in f.data else common.num_inference_steps))
-    media.copy_source_video(state.store.job_dir(source.id), state.store.job_dir(job.id))
+    copy_source(state, source, job)
     return accept(state, job)
 
 

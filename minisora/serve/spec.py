@@ -51,8 +51,9 @@ class ModelSpec:
 
     @staticmethod
     def height_width(size: str) -> tuple[int, int]:
-        w, h = (int(v) for v in size.split("x"))
-        return h, w
+        from minisora.sizes import parse_size
+
+        return parse_size(size)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -20,6 +20,8 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from minisora.cli import thread_count
+
     parser.add_argument("--vae", required=True, help="VAE weights folder (VideoVAE.save_pretrained)")
     parser.add_argument("--data", required=True,
                         help="'synthetic' (MovingShapes) or a folder / JSONL index of videos with captions")
@@ -34,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="clips per VAE call")
     parser.add_argument("--shard-size", type=int, default=256, help="items per safetensors shard")
     parser.add_argument("--dtype", default="float32", choices=tuple(DTYPES), help="storage dtype of the tensors")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--threads", type=thread_count, default=0, help="torch threads (0: torch's default)")
 
 
 def run(args: argparse.Namespace) -> int:

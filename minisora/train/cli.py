@@ -78,7 +78,7 @@ def run_trainer(prog: str, args: argparse.Namespace, load: Callable[[], Any], tr
         print(f"minisora {prog}: {e}", file=sys.stderr)
         return 1
     if int(os.environ.get("RANK", "0")) == 0:
-        summary = {k: v for k, v in summary.items() if k not in ("history", "step_records")}
+        summary = {k: v for k, v in summary.items() if k not in ("history", "step_records", "step_times")}
         print(json.dumps(summary, indent=2, default=str))
     return 0
 

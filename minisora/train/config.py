@@ -48,7 +48,7 @@ class DataConfig:
     dataset_seed: int = 0  # synthetic: item i is a pure function of (dataset_seed, i)
     folder: str = ""  # folder: root of the videos or a JSONL index
     cache_dir: str = ""  # cache: folder of shards from `minisora cache-latents`
-    vae: str = "minisora/assets/minisora-tiny/vae"  # synthetic/folder: encoder for the latents
+    vae: str = ""  # synthetic/folder: encoder for the latents; "" = the shipped model's (inside the package)
     # (num_frames, height, width) of each bucket, pixel space; every batch comes from one bucket.
     buckets: list[tuple[int, int, int]] = field(default_factory=lambda: [(17, 64, 64)])
     num_workers: int = 0  # DataLoader worker processes

@@ -42,9 +42,11 @@ CACHE_FORMAT = "minisora-latent-cache/1"
 
 def parse_bucket(text: str) -> tuple[tuple[int, int, int], int | None]:
     """'17x64x64' or '17x64x64=300' -> ((T, H, W), count or None)."""
+    from minisora.sizes import parse_dims
+
     spec, _, count = text.partition("=")
     try:
-        t, h, w = (int(v) for v in spec.lower().split("x"))
+        t, h, w = parse_dims(spec, ("FRAMES", "HEIGHT", "WIDTH"), "17x64x64")
         n = int(count) if count else None
     except ValueError:
         raise ConfigError(f"bucket {text!r} must look like FRAMESxHEIGHTxWIDTH, optionally =COUNT "

@@ -28,7 +28,7 @@ from minisora.train.data import (LatentCacheDataset, PixelEncoder, cache_is_comp
                                  check_divisible, collate_latents, collate_pixels, folder_dataset, synthetic_dataset)
 from minisora.train.distributed import DistInfo, apply_parallelism
 from minisora.train.ema import EMA
-from minisora.train.harness import Loop, fit, micro_generator  # noqa: F401  (micro_generator: re-exported)
+from minisora.train.harness import Loop, fit
 
 
 @dataclass
@@ -98,12 +98,16 @@ def build_data(cfg: TrainConfig, dit_cfg, info: DistInfo) -> Batches:
 
 
 def load_vae(path: str):
-    if not Path(path).is_dir():
-        raise ConfigError(f"VAE folder {path!r} does not exist (data.vae); train one with "
-                                f"`minisora train-vae` or use data.source=cache")
+    """The VAE of a `save_pretrained` folder; "" is the shipped model's, found inside the package (never
+    relative to the working directory)."""
+    from minisora.model_folder import DEFAULT_MODEL_DIR
     from minisora.vae.model import VideoVAE
 
-    return VideoVAE.from_pretrained(path)
+    folder = Path(path) if path else DEFAULT_MODEL_DIR / "vae"
+    if not folder.is_dir():
+        raise ConfigError(f"VAE folder {str(folder)!r} does not exist (data.vae); train one with "
+                          f"`minisora train-vae`, leave data.vae empty for the shipped VAE, or use data.source=cache")
+    return VideoVAE.from_pretrained(folder)
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,6 +157,7 @@ class DiTTask:
         self.model_config = to_dict(dit_cfg)
         self.autocast = precision_autocast(cfg.precision.dtype, info.device)
         self.accum = cfg.optim.global_batch_size // (cfg.optim.micro_batch_size * info.world_size)
+        self.shapes: list[tuple[int, int, int]] = []
 
     def param_groups(self) -> list[dict]:
         return [{"params": [p for p in self.model.parameters() if p.requires_grad]}]
@@ -175,11 +180,14 @@ class DiTTask:
         self.batches = iter(loader)
 
     def micro_batch(self, step: int, index: int, count: int) -> dict:
-        if index % self.accum == 0:  # the first micro-batch of this rank's share of a new step
+        first = index % self.accum == 0  # the first micro-batch of this rank's share of a new step
+        if first:
             _, (self.epoch, self.position) = next(self.positions)
         batch = next(self.batches)
         if self.data.encoder is not None:
             batch = self.data.encoder(batch, self.info.device)
+        if first:
+            self.shapes.append(tuple(batch["latents"].shape[2:]))  # T', H', W' of the step (benchmarks)
         return batch
 
     def loss(self, model: nn.Module, batch: dict, generator: torch.Generator):
@@ -204,8 +212,12 @@ class DiTTask:
         """Releases are exported from a checkpoint afterwards (`train/export.py`)."""
 
 
+# Keys that may change when a run is resumed: the budget, where the run lives, what only reports, and how
+# the work is spread over processes (N ranks compute what one process computes: tests/test_distributed.py).
 BUDGET_KEYS = ("schedule.max_steps", "schedule.minutes", "checkpoint.resume", "checkpoint.dir", "checkpoint.every",
-               "checkpoint.keep_last", "run_dir", "logging.progress", "logging.every", "logging.tensorboard")
+               "checkpoint.keep_last", "run_dir", "logging.progress", "logging.every", "logging.tensorboard",
+               "parallel.strategy", "parallel.backend", "parallel.activation_checkpointing", "parallel.compile",
+               "data.num_workers")
 
 
 def loop_config(cfg: TrainConfig, allow_changed: bool = False) -> Loop:
@@ -225,7 +237,15 @@ def loop_config(cfg: TrainConfig, allow_changed: bool = False) -> Loop:
 def train(cfg: TrainConfig, allow_changed: bool = False) -> dict:
     """Train the DiT as `cfg` says; returns a summary dict (rank 0's view; the same on all ranks)."""
     check(cfg)
-    summary = fit(loop_config(cfg, allow_changed), lambda info: DiTTask(cfg, info))
+    tasks = []
+
+    def build(info: DistInfo) -> DiTTask:
+        tasks.append(DiTTask(cfg, info))
+        return tasks[0]
+
+    summary = fit(loop_config(cfg, allow_changed), build)
+    # per step of this run: [seconds, data seconds, T', H', W'] (bench/train.py)
+    summary["step_records"] = [[*t, *shape] for t, shape in zip(summary.pop("step_times"), tasks[0].shapes)]
     if int(os.environ.get("RANK", "0")) == 0:
         from minisora.weights import atomic_write_bytes
 

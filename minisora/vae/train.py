@@ -39,9 +39,10 @@ from minisora.vae.train_data import (CropSampler, folder_pool, latent_stats, rec
                                      synthetic_pool, to_float)
 from minisora.weights import atomic_write_bytes
 
-# Fields that may change when a run is resumed: the budget, where the run lives, and what only reports.
+# Fields that may change when a run is resumed: the budget, where the run lives, what only reports, and
+# how the work is spread over processes.
 BUDGET_KEYS = ("steps", "minutes", "log_every", "eval_every", "save_every", "keep_last", "threads", "run_dir",
-               "release_dir", "data_cache", "resume")
+               "release_dir", "data_cache", "resume", "strategy", "compile")
 
 
 class VAETask:

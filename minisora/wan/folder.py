@@ -54,7 +54,10 @@ def is_wan_folder(path: str | Path) -> bool:
     p = Path(path)
     if not p.is_dir():
         return False
-    index = read_model_index(p)
+    try:
+        index = read_model_index(p)
+    except WanFolderError:
+        return False  # unreadable model_index.json: the caller's own loader names the problem
     if index is not None:
         return str(index.get("_class_name", "")).startswith("Wan") or index.get("format") == CONVERTED_FORMAT
     return any((p / n).is_file() for n in ORIGINAL_LAYOUT_FILES)
@@ -87,7 +90,8 @@ def check_wan_folder(path: str | Path) -> dict:
     for comp in COMPONENTS:
         if not (p / comp).is_dir():
             raise WanFolderError(f"component {comp!r} is missing: {p / comp} does not exist")
-        if comp != "tokenizer" and not (p / comp / "config.json").is_file() and comp != "scheduler":
+    for comp in ("transformer", "vae", "text_encoder"):  # the tokenizer and scheduler name their own files
+        if not (p / comp / "config.json").is_file():
             raise WanFolderError(f"component {comp!r}: {p / comp / 'config.json'} is missing")
     return index
 

@@ -28,15 +28,17 @@ from minisora.wan.folder import CONVERTED_FORMAT, WanFolderError, check_wan_fold
 # Wan2.1-T2V's usual settings (its README / diffusers example): 832x480, 81 frames at 16 fps.
 DEFAULTS = dict(num_frames=81, height=480, width=832, num_inference_steps=50, guidance_scale=5.0, fps=16.0)
 EXTEND_CONTEXT = 2  # latent frames of an input clip given as context when extending / connecting
-SCHEDULERS = ("FlowMatchEulerDiscreteScheduler", "UniPCMultistepScheduler")
+# the folder's scheduler -> minisora's sampler for it (flow/samplers.py), on the scheduler's own grid
+SCHEDULERS = {"FlowMatchEulerDiscreteScheduler": "euler", "UniPCMultistepScheduler": "unipc"}
+SAMPLERS = ("unipc", "euler", "heun")
 
 
-def read_schedule(folder: Path) -> tuple[float, int]:
-    """(shift, num_train_timesteps) from scheduler/scheduler_config.json. A UniPC folder runs minisora's
-    Euler/Heun on the same shifted flow grid (its flow_shift)."""
+def read_schedule(folder: Path) -> tuple[float, int, str]:
+    """(shift, num_train_timesteps, sampler) from scheduler/scheduler_config.json: a FlowMatchEuler
+    folder samples with Euler on its grid, a UniPC folder (Wan2.1's release) with UniPC on its grid."""
     index = json.loads((folder / "model_index.json").read_text())
     if index.get("format") == CONVERTED_FORMAT:
-        return float(index["shift"]), int(index["num_train_timesteps"])
+        return float(index["shift"]), int(index["num_train_timesteps"]), str(index["sampler"])
     f = folder / "scheduler" / "scheduler_config.json"
     if not f.is_file():
         raise WanFolderError(f"component 'scheduler': {f} is missing")
@@ -44,6 +46,11 @@ def read_schedule(folder: Path) -> tuple[float, int]:
     name = cfg.get("_class_name")
     if name not in SCHEDULERS:
         raise WanFolderError(f"component 'scheduler': _class_name is {name!r}; supported: {', '.join(SCHEDULERS)}")
+    if name == "UniPCMultistepScheduler" and (cfg.get("solver_type", "bh2") != "bh2" or not cfg.get("predict_x0", True)
+                                              or cfg.get("disable_corrector") or cfg.get("final_sigmas_type", "zero") != "zero"
+                                              or not cfg.get("lower_order_final", True) or cfg.get("thresholding")):
+        raise WanFolderError("component 'scheduler': UniPC is supported with solver_type='bh2', predict_x0=true, "
+                             "lower_order_final=true, final_sigmas_type='zero', no disabled corrector, no thresholding")
     if cfg.get("use_dynamic_shifting") or cfg.get("invert_sigmas") or cfg.get("shift_terminal") \
             or any(cfg.get(k) for k in ("use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas")):
         raise WanFolderError("component 'scheduler': dynamic shifting, inverted, terminal-stretched or "
@@ -52,7 +59,7 @@ def read_schedule(folder: Path) -> tuple[float, int]:
         raise WanFolderError("component 'scheduler': a UniPC scheduler must have use_flow_sigmas=true and "
                              "prediction_type='flow_prediction' (a flow-matching model)")
     shift = cfg.get("shift") if name == "FlowMatchEulerDiscreteScheduler" else cfg.get("flow_shift")
-    return float(shift if shift is not None else 1.0), int(cfg.get("num_train_timesteps", 1000))
+    return float(shift if shift is not None else 1.0), int(cfg.get("num_train_timesteps", 1000)), SCHEDULERS[name]
 
 
 class WanVideoPipeline:
@@ -60,10 +67,12 @@ class WanVideoPipeline:
     each moves to it only while it runs (the text encoder always runs on the CPU then)."""
 
     def __init__(self, transformer, vae, text_encoder, shift: float, num_train_timesteps: int = 1000,
-                 folder: Path | None = None, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+                 sampler: str = "euler", folder: Path | None = None, device: str | torch.device = "cpu",
+                 dtype: torch.dtype = torch.float32,
                  offload: bool = False, rewriter=None):
         self.transformer, self.vae, self.text_encoder = transformer, vae, text_encoder
-        self.shift, self.num_train_timesteps = shift, num_train_timesteps
+        self.shift, self.num_train_timesteps, self.sampler = shift, num_train_timesteps, sampler
+        self.solver_order = 2  # UniPC's order (Wan2.1's scheduler config)
         self.folder, self.device, self.dtype, self.offload = folder, torch.device(device), dtype, offload
         self.rewriter = rewriter  # None, or an OpenAI-compatible rewriter (text/openai_backend.py); never the builtin
         self.load_seconds: dict[str, float] = {}
@@ -86,7 +95,7 @@ class WanVideoPipeline:
         converted = index.get("format") == CONVERTED_FORMAT
         device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
-        shift, ntt = read_schedule(folder)
+        shift, ntt, sampler = read_schedule(folder)
         seconds, t0 = {}, time.perf_counter()
         if converted:
             transformer = DiT.from_pretrained(folder / "transformer", dtype=dtype).eval()
@@ -100,7 +109,8 @@ class WanVideoPipeline:
         if text.dim != transformer.config.text_dim:
             raise WanFolderError(f"component 'text_encoder': d_model={text.dim}, but the transformer's text_dim is "
                                  f"{transformer.config.text_dim}")
-        pipe = cls(transformer, vae, text, shift, ntt, folder=folder, device=device, dtype=dtype, offload=offload,
+        pipe = cls(transformer, vae, text, shift, ntt, sampler, folder=folder, device=device, dtype=dtype,
+                   offload=offload,
                    rewriter=rewriter)
         pipe.load_seconds = {k: round(v, 4) for k, v in seconds.items()}
         return pipe
@@ -150,8 +160,8 @@ class WanVideoPipeline:
         Returns a PipelineOutput with frames uint8 (T, H, W, 3).
         """
         from minisora.conditioning_plan import check_clip_size, check_sampling, check_task, loop_plan, plan_conditioning
-        from minisora.flow.samplers import make_noise, sample
-        from minisora.flow.schedules import flow_match_times
+        from minisora.flow.samplers import make_noise, sample, sample_unipc
+        from minisora.flow.schedules import flow_match_times, unipc_flow_times
         from minisora.pipeline import PipelineOutput, decode_frames
 
         t_start = time.perf_counter()
@@ -173,9 +183,11 @@ class WanVideoPipeline:
         width = DEFAULTS["width"] if width is None else width
         steps = DEFAULTS["num_inference_steps"] if num_inference_steps is None else num_inference_steps
         guidance = DEFAULTS["guidance_scale"] if guidance_scale is None else float(guidance_scale)
-        method = sampler or "euler"
+        method = sampler or self.sampler
         fps = float(fps or DEFAULTS["fps"])
-        check_sampling(prompt, negative_prompt, steps, guidance, method, seed, generator)
+        if method not in SAMPLERS:
+            raise ValueError(f"sampler={method!r} is not valid for a Wan model; choose one of {', '.join(SAMPLERS)}")
+        check_sampling(prompt, negative_prompt, steps, guidance, "euler", seed, generator)  # sampler checked above
         task = check_task(image, video, strength, extend, connect, loop)
         tf, sf = self.vae.temporal_factor, self.vae.spatial_factor
         check_clip_size(num_frames, height, width, tf, sf, self.transformer.config.patch_size)
@@ -213,16 +225,22 @@ class WanVideoPipeline:
                                  connect=connect, strength=strength)
         t0 = lap("prepare", t0)
 
-        # 5. denoise on the folder's flow grid, given frames by latent replacement -----------------
-        times = flow_match_times(steps, self.shift, self.num_train_timesteps)
+        # 5. denoise on the scheduler's grid, given frames by latent replacement -------------------
         model_fn = self._model_fn(callback)
 
         def run(p) -> torch.Tensor:
             dev = lambda x: None if x is None else x.to(self.device)  # noqa: E731
-            return sample(model_fn, noise.to(self.device), steps=steps, method=method, guidance_scale=guidance,
-                          cond=cond, uncond=uncond, frame_cond=dev(p.frame_cond), frame_mask=dev(p.frame_mask),
-                          x_init=dev(p.x_init), strength=p.strength, progress=progress, times=times,
-                          replace_given=True).float().cpu()
+            given = dict(cond=cond, uncond=uncond, guidance_scale=guidance, frame_cond=dev(p.frame_cond),
+                         frame_mask=dev(p.frame_mask), x_init=dev(p.x_init), strength=p.strength, progress=progress)
+            if method == "unipc":
+                times, model_times = unipc_flow_times(steps, self.shift, self.num_train_timesteps)
+                out = sample_unipc(model_fn, noise.to(self.device), times=times, model_times=model_times,
+                                   order=self.solver_order, **given)
+            else:
+                times = flow_match_times(steps, self.shift, self.num_train_timesteps)
+                out = sample(model_fn, noise.to(self.device), steps=steps, method=method, times=times,
+                             replace_given=True, **given)
+            return out.float().cpu()
 
         with self._placed(self.transformer):
             if plan.needs_first_pass:  # loop without an image: a first pass draws the frame at both ends

@@ -38,8 +38,8 @@ class CausalConv3d(nn.Conv3d):
     """A 3D conv padded spatially on both sides and in time only on the left, with zeros (or, after
     the first chunk, with the cached last kt-1 input frames)."""
 
-    def __init__(self, c_in: int, c_out: int, kernel, padding=0, stride=1):
-        super().__init__(c_in, c_out, kernel, stride=stride, padding=0)
+    def __init__(self, c_in: int, c_out: int, kernel, padding=0):
+        super().__init__(c_in, c_out, kernel, padding=0)
         self.pad_t, self.pad_h, self.pad_w = (padding,) * 3 if isinstance(padding, int) else padding
         self.cache = None
 
@@ -56,7 +56,7 @@ class CausalConv3d(nn.Conv3d):
 
 
 class RMSNorm(nn.Module):
-    """x / ||x||_channels * sqrt(C) * gamma (+ bias): an RMS norm over channels at every position."""
+    """x / ||x||_channels * sqrt(C) * gamma: an RMS norm over channels at every position."""
 
     def __init__(self, dim: int, images: bool = False):
         super().__init__()

@@ -174,6 +174,7 @@ def parse(text: str) -> ParsedScene:
     np_open = False  # inside a noun phrase that has not reached its noun yet
     opened_by_article = False  # ... and an article or number opened it ("a red ...", not "star, red")
     coordinated: list[ParsedObject] = []  # "red and blue circles": objects waiting for a plural noun
+    count_is_next = False  # the pending count came after the pending adjectives
 
     def make_objects(shape: str | None, plural: bool) -> list[ParsedObject]:
         nonlocal pending_count
@@ -201,7 +202,7 @@ def parse(text: str) -> ParsedScene:
         but after a noun without an article ("a star, red, going up", "a circle whose colour is red")
         or as "one <adjective>" after a plural ("two circles, one red and one blue") they describe an
         object already named, the first of the last group that lacks them."""
-        nonlocal pending_count
+        nonlocal pending_count, explicit_count
         keys = [k for k in ("color", "size", "shape") if k in pending]
         distributive = pending_count == 1 and len(last_group) > 1
         if last_group and (not opened_by_article or distributive):
@@ -211,6 +212,8 @@ def parse(text: str) -> ParsedScene:
                         setattr(o, k, pending.pop(k))
                     pending_count = None
                     return last_group
+        if pending_count is not None and pending_count > 1:  # "three (yellow, blue and orange)": the
+            explicit_count, pending_count = pending_count, None  # count is the list's, not each colour's
         return make_objects(None, False)
 
     def next_content(j: int) -> str | None:
@@ -235,6 +238,7 @@ def parse(text: str) -> ParsedScene:
             opened_by_article = opened_by_article or not has_adjectives()  # "a" of "with a grey background"
         elif kind == "count":
             pending_count = int(value)
+            count_is_next = has_adjectives()  # "one red and one blue": this count is the next phrase's
             np_open = True
             opened_by_article = opened_by_article or not has_adjectives()
         elif kind in ("color", "size"):
@@ -242,9 +246,9 @@ def parse(text: str) -> ParsedScene:
                 scene.unknown_words.append(f"{surface} background")  # not a background colour we have
                 continue
             if kind in pending:  # "red and blue ...": the first adjective had no noun of its own
-                count_of_next = pending_count  # "one red and one blue": the second "one" is the next phrase's
+                count_of_next = pending_count if count_is_next else None
                 last_group = adjectives_without_noun()
-                pending_count = count_of_next
+                pending_count, count_is_next = count_of_next, False
                 coordinated.extend(o for o in last_group if o.shape is None)
                 opened_by_article = False
             if not has_adjectives():

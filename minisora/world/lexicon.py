@@ -209,6 +209,9 @@ ADVERBIAL_SLOT = frozenset({"motion", "speed"})
 BACKGROUND_SLOT = frozenset({"background", "color"})
 
 
+_LIST_ARTICLES = frozenset({"a", "an", "one", "the"})
+
+
 def slot_categories(words: list[str], i: int, unknown: set[str],
                     resolved: dict[str, str] | None = None) -> frozenset[str] | None:
     """The attribute categories word `i` can belong to, judged from its known neighbours
@@ -223,6 +226,10 @@ def slot_categories(words: list[str], i: int, unknown: set[str],
         while 0 <= j < len(words):
             if words[j] == "and":
                 coordinated.add(step)
+            elif words[j] in _LIST_ARTICLES and (step in coordinated or (0 <= j + step < len(words)
+                                                                        and words[j + step] == "and")):
+                j += step  # "one ruby and one blue": the article of a listed item says nothing of the word
+                continue
             if words[j] in resolved:
                 term = resolved[words[j]]
                 return "verb" if term == MOVE else TERM_CATEGORY.get(term, "other")

@@ -1,16 +1,20 @@
 """Map the words users type onto the MovingShapes vocabulary, and say what could not be mapped.
 
-Users write "crimson ball drifting to the left" or "a box sliding upward"; the world's caption parser
-(`data/captions.parse`) knows "red", "ball", "drifting", "left", "box", "upward". Only the words the
-parser cannot place are mapped, each in this order:
+Users write "crimson ball drifting to the left" or "a box sliding upward"; the world's grammar
+(`grammar.parse`) knows "red", "ball", "drifting", "left", "box", "upward". Only the words the
+parser cannot place are mapped, each in this order (tables in `lexicon.py`):
 
 1. the curated lexicon (`LEXICON`, inverted into `CURATED`): several hundred common English words
    for the colours, shapes, sizes, directions and speeds, checked first because it is exact;
 2. words for things the world lacks ("hexagon", "spinning", `OUTSIDE_WORLD`) are reported at once;
-3. word-form rules on a known word: endings ("reddish", "cubic", "starlike", "tinier"), "-ular"
-   ("triangular"), headings ("northbound", "skyward", "earthward") and compounds ("snowball",
-   "skyblue", "downhill", "starburst");
-4. stop-words ("please", "show", "me") are ignored;
+   so are number compounds naming no shape ("two-tone", "one-eyed"), while "three-sided",
+   "four-sided" and "five-pointed" name the triangle, square and star (`spelling.compound_shape`):
+   their number is never a count;
+3. stop-words ("please", "show", "me") are ignored;
+4. word-form rules on a known word: endings ("reddish", "cubic", "starlike", "tinier"), "-ular"
+   ("triangular") and headings ("northbound", "skyward", "earthward"); then misspellings of a known
+   word within one or two edits ("cirlce", "rihgt"; `spelling.Speller`, never for an English word);
+   then compounds ("snowball", "skyblue", "downhill", "starburst");
 5. colour names: where the word's place in the sentence admits a colour (`slot_categories`), the xkcd
    and CSS colour dictionaries are consulted (`color_names.ColorNames`): "denim", "eggplant", and
    two-word names such as "pea soup", are placed on the palette by the colour they name; a colour
@@ -26,7 +30,9 @@ parser cannot place are mapped, each in this order:
 8. anything else is reported as unmapped, never silently dropped.
 
 A colour word right before another colour ("light blue", "cherry red") is a shade of the second,
-not a colour of its own. The result is re-parsed; what the parser still cannot place ("on ivory":
+not a colour of its own, unless punctuation parts them ("ruby, violet and amber"). A shape said by an
+adjective ("round", "triangular", "three-sided") is moved next to the noun it describes
+(`lexicon.move_shape_modifiers`): "a three-sided green shape" is one green triangle. The result is re-parsed; what the parser still cannot place ("on ivory":
 white is no background the world has) is reported as unmapped too.
 
 MiniLM knows little about colours: asked which palette colour a colour name is nearest, it is right
@@ -163,8 +169,8 @@ class WordMapper:
     def word_meaning(self, word: str) -> object:
         """What a known word stands for, number aside ("circles" and "circle" mean one thing)."""
         kind, value = PHRASES.get((word,), (None, word))
-        if word in self.curated:
-            return self.curated[word]
+        if word in self.curated or word[:-1] in self.curated:
+            return self.curated.get(word) or self.curated[word[:-1]]
         return (kind, value[0] if isinstance(value, tuple) else value)
 
     @property
@@ -173,7 +179,9 @@ class WordMapper:
         if self._speller is None:
             # Function words too: "toard" is "toward", not "board".
             known = [k[0] for k in PHRASES if len(k) == 1] + list(self.curated) + list(TERM_CATEGORY)
-            known += list(V.FILLER_WORDS) + list(STOP_WORDS)
+            known += list(V.FILLER_WORDS) + list(STOP_WORDS) + list(PHRASE_WORDS)
+            # plurals of the curated nouns ("sheres" is "spheres")
+            known += [w + "s" for w, term in self.curated.items() if TERM_CATEGORY.get(term) == "shape"]
             wn = self.wordnet
             self._speller = Speller(known, meaning=self.word_meaning,
                                     is_english=(lambda w: bool(wn.senses(w))) if wn is not None else None)
@@ -233,7 +241,7 @@ class WordMapper:
             return word
         return self.curated.get(word) or PARSER_SYNONYMS.get(word)
 
-    def word_form(self, word: str) -> str | None:
+    def word_form(self, word: str, compounds: bool = True) -> str | None:
         """The term a derived or compound form of a known word stands for ("reddish", "cubic",
         "triangular", "earthward", "westbound", "downhill", "starburst", "fireball"), or None."""
         for suffix in HEADING_SUFFIXES:  # a heading: "<place>ward", "<place>bound"
@@ -255,6 +263,8 @@ class WordMapper:
                     term = self.known_term(cand) if cand else None
                     if term:
                         return term
+        if not compounds:
+            return None
         # Compounds. English puts the head last: a "fireball" is a ball, a "seagreen" thing is green.
         # A shape named first still gives the outline: a "starburst" is star-shaped. "up"/"down"
         # before a slope noun is a heading: "downhill", "upstream". Inflected words are no compounds
@@ -308,10 +318,18 @@ class WordMapper:
             return (shape, "compound", 1.0) if shape else (None, "unmapped", 0.0)
         if word in STOP_WORDS or word.isdigit():
             return None, "stop", 1.0
-        # A misspelling before word forms: "bckground" is no compound ending in "round"
+        term = self.word_form(word, compounds=False)
+        if term is not None:
+            return term, "form", 1.0
+        # A misspelling before compounds: "bckground" is no compound ending in "round"
         fix = self.speller.correct(word)
+        if fix in STOP_WORDS:
+            return None, "stop", 1.0
         if fix is not None:  # "cirlce" -> "circle": the word itself, so it keeps its role in the sentence
-            return (self.curated.get(fix, fix), "typo", 1.0) if fix not in STOP_WORDS else (None, "stop", 1.0)
+            known = fix in V.FILLER_WORDS or (fix,) in PHRASES or fix in PHRASE_WORDS
+            term = fix if known else self.curated.get(fix) or self.word_form(fix)
+            if term is not None:
+                return term, "typo", 1.0
         term = self.word_form(word)
         if term is not None:
             return term, "form", 1.0

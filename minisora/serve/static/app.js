@@ -173,7 +173,9 @@ async function onAction(event) {
     case "remix":
       return submitJob(`/v1/videos/${v.id}/remix`, { prompt: boxPrompt || v.prompt }, "Remix");
     case "loop":
-      return submitJob("/v1/videos", { prompt: v.prompt, ...s, size: v.size, loop: true }, "Loop");
+      // same prompt and size (unless it was upscaled past the model's sizes), the form's length and steps
+      return submitJob("/v1/videos", { prompt: v.prompt, ...s, size: state.model.sizes.includes(v.size) ? v.size : s.size,
+        loop: true }, "Loop");
   }
 }
 

@@ -1,0 +1,139 @@
+"""Language that does not break (issue 33): each phrasing either maps onto the world or is reported
+as unmapped, never a crash, never an invented object."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from minisora.world.grammar import parse, tokenize
+from minisora.world.normalize import WordMapper
+from minisora.world.spelling import Speller, compound_shape, edit_distance
+
+
+@pytest.fixture(scope="module")
+def mapper():
+    return WordMapper(encoder=None)
+
+
+def objects(mapper, prompt):
+    norm = mapper.normalize(prompt)
+    return [{k: v for k, v in vars(o).items() if v is not None} for o in norm.parsed.objects], norm
+
+
+CASES = [
+    # number words inside compounds
+    ("a five-pointed star moving left", [{"shape": "star", "motion": "left"}], []),
+    ("a five pointed red star", [{"shape": "star", "color": "red"}], []),
+    ("a three-sided green shape drifting right", [{"shape": "triangle", "color": "green", "motion": "right"}], []),
+    ("a two-tone red square going up", [{"shape": "square", "color": "red", "motion": "up"}], ["two-tone"]),
+    ("a one-eyed blue circle bouncing", [{"shape": "circle", "color": "blue", "motion": "bouncing"}], ["one-eyed"]),
+    # multi-word noun phrases
+    ("a turquoise round dot dropping downward", [{"shape": "circle", "color": "cyan", "motion": "down"}], []),
+    ("a red square block sliding left", [{"shape": "square", "color": "red", "motion": "left"}], []),
+    ("a yellow ball of light rising", [{"shape": "circle", "color": "yellow", "motion": "up"}], []),
+    # shape nouns outside the four
+    ("a tangerine block moving right", [{"shape": "square", "color": "orange", "motion": "right"}], []),
+    ("a white puck sliding left", [{"shape": "circle", "color": "white", "motion": "left"}], []),
+    ("a purple disc moving down", [{"shape": "circle", "color": "purple", "motion": "down"}], []),
+    ("a green rhombus moving up", [{"shape": "square", "color": "green", "motion": "up"}], []),
+    ("an orange hexagon drifting left", [{"color": "orange", "motion": "left"}], ["hexagon"]),
+    # wrong or missing articles
+    ("a orange triangle moves right", [{"shape": "triangle", "color": "orange", "motion": "right"}], []),
+    ("orange triangle moves left", [{"shape": "triangle", "color": "orange", "motion": "left"}], []),
+    # counts
+    ("two circles, one red and one blue, moving left",
+     [{"shape": "circle", "color": "red", "motion": "left"}, {"shape": "circle", "color": "blue", "motion": "left"}], []),
+    ("a pair of stars, one yellow and one green", [{"shape": "star", "color": "yellow"},
+                                                   {"shape": "star", "color": "green"}], []),
+    ("three squares rising", [{"shape": "square", "motion": "up"}] * 3, []),
+    ("several circles bouncing", [{"shape": "circle", "motion": "bouncing"}] * 3, []),
+    ("red and blue circles moving left", [{"shape": "circle", "color": "red", "motion": "left"},
+                                          {"shape": "circle", "color": "blue", "motion": "left"}], []),
+    # negation
+    ("a red circle not moving", [{"shape": "circle", "color": "red", "motion": "still"}], []),
+    ("a blue star that doesn't move", [{"shape": "star", "color": "blue", "motion": "still"}], []),
+    ("a blue star without moving", [{"shape": "star", "color": "blue", "motion": "still"}], []),
+    ("a blue star without a background", [{"shape": "star", "color": "blue"}], []),
+    # British spellings
+    ("a circle whose colour is red moving left", [{"shape": "circle", "color": "red", "motion": "left"}], []),
+    ("a grey circle", [{"shape": "circle"}], ["gray"]),  # no grey objects in this world: reported
+    ("a red-coloured star travelling left", [{"shape": "star", "color": "red", "motion": "left"}], []),
+    # typos within one or two edits
+    ("a red cirlce moving left", [{"shape": "circle", "color": "red", "motion": "left"}], []),
+    ("a gren sqaure moving rihgt", [{"shape": "square", "color": "green", "motion": "right"}], []),
+    ("a yelow trinagle movng dwon", [{"shape": "triangle", "color": "yellow", "motion": "down"}], []),
+    ("two circlse staying in place", [{"shape": "circle", "motion": "still"}] * 2, []),
+    # word orders the templates never use
+    ("moving left, a red circle", [{"shape": "circle", "color": "red", "motion": "left"}], []),
+    ("a star, red, going up", [{"shape": "star", "color": "red", "motion": "up"}], []),
+    ("rising to the upper right, a crimson triangle", [{"shape": "triangle", "color": "red", "motion": "up-right"}], []),
+    ("a cube falling toward the lower left at a leisurely pace, and a lemon ball",
+     [{"shape": "square", "motion": "down-left", "speed": "slow"}, {"shape": "circle", "color": "yellow"}], []),
+]
+
+
+@pytest.mark.parametrize("prompt,want,reported", CASES, ids=[c[0] for c in CASES])
+def test_prompt_maps_onto_the_world_or_is_reported(mapper, prompt, want, reported):
+    got, norm = objects(mapper, prompt)
+    assert got == want, norm.text
+    assert [w for w in reported if w not in norm.unmapped] == [], norm.unmapped
+
+
+def test_number_compounds_stay_one_word_and_name_shapes_only_where_the_world_has_one():
+    assert tokenize("a five-pointed star moving up-left") == ["a", "five-pointed", "star", "moving", "up", "left"]
+    assert tokenize("three three-sided shapes") == ["three", "three-sided", "shapes"]
+    assert parse("two stars").count == 2 and parse("a five-pointed star").count == 1
+    assert [compound_shape(w) for w in ("three-sided", "4-sided", "five-pointed", "six-sided", "two-tone")] == \
+        ["triangle", "square", "star", None, None]
+
+
+def test_speller_edits_and_ambiguity():
+    assert edit_distance("sqaure", "square", 2) == 1  # a swap is one edit
+    assert edit_distance("cat", "circle", 2) == 3  # beyond the limit
+    speller = Speller(["green", "grey", "left", "lift"], meaning=lambda w: w)
+    assert speller.correct("gren") == "green"  # keeps every letter of "gren", "grey" does not
+    assert speller.correct("leftt") == "left"
+    assert speller.correct("lef") is None  # three letters: too short to correct
+    english = Speller(["green"], meaning=lambda w: w, is_english=lambda w: w == "greet")
+    assert english.correct("greet") is None  # a real word is no misspelling
+
+
+def _module_imports(path: Path, package: str) -> set[str]:
+    """minisora modules a file imports, at the top or inside functions (a lazy import still ties two
+    modules together)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(package):
+            out.add(node.module)
+            out.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.startswith(package))
+    return out
+
+
+def test_no_import_cycles_and_the_text_encoder_knows_no_world():
+    root = Path(__file__).resolve().parent.parent / "minisora"
+    modules = {}
+    for f in root.rglob("*.py"):
+        name = ".".join(("minisora", *f.relative_to(root).with_suffix("").parts)).removesuffix(".__init__")
+        modules[name] = f
+    graph = {m: {i for i in _module_imports(f, "minisora") if i in modules and i != m} for m, f in modules.items()}
+
+    def reach(start):
+        seen, todo = set(), [start]
+        while todo:
+            for n in graph[todo.pop()]:
+                if n not in seen:
+                    seen.add(n)
+                    todo.append(n)
+        return seen
+
+    for pair in (("minisora.world.captions", "minisora.world.scenes"),
+                 ("minisora.text.openai_backend", "minisora.text.rewriter")):
+        a, b = pair
+        assert not (b in reach(a) and a in reach(b)), pair
+    assert not any(m.startswith("minisora.world") for m in reach("minisora.text.encoder"))
+    assert not any(m.startswith("minisora.world") for m in reach("minisora.text.object_slots"))
