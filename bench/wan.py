@@ -2,7 +2,8 @@
 
 Reports, each measured in this run:
   - parity (fp32, relative max error) of the transformer forward, VAE encode, VAE decode and the
-    frames (before uint8) of a 4-step pipeline run with CFG and a negative prompt, on tiny models;
+    frames (before uint8) of a 4-step pipeline run with CFG and a negative prompt (Euler), and of a
+    5-step run with Wan2.1's UniPC scheduler, on tiny models;
   - end-to-end generation time of minisora's WanVideoPipeline against diffusers' WanPipeline at one
     small Wan config (transformer 256 wide, 4 layers, umT5 64 wide, VAE base 16; 33 x 128 x 128,
     4 steps, CFG 5), same folder, same arguments, alternating runs, the best of `--repeats`;
@@ -76,6 +77,16 @@ def parity(tmp: Path) -> dict[str, float]:
     want = pipe(**kw, generator=torch.Generator().manual_seed(3), output_type="np").frames[0]
     res = ours(**kw, generator=torch.Generator().manual_seed(3), return_latents=True, progress=False)
     out["pipeline frames (4 steps, CFG)"] = rel_err(want, (ours.vae.decode(res.latents)[0].permute(1, 2, 3, 0) + 1) / 2)
+    # the same with Wan2.1's release scheduler, UniPC (flow sigmas, order 2), 5 steps
+    from diffusers import UniPCMultistepScheduler
+
+    pipe.scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)
+    pipe.scheduler.save_pretrained(folder / "scheduler")
+    ours = WanVideoPipeline.from_pretrained(folder)
+    kw["num_inference_steps"] = 5
+    want = pipe(**kw, generator=torch.Generator().manual_seed(3), output_type="np").frames[0]
+    res = ours(**kw, generator=torch.Generator().manual_seed(3), return_latents=True, progress=False)
+    out["pipeline frames (UniPC, 5 steps)"] = rel_err(want, (ours.vae.decode(res.latents)[0].permute(1, 2, 3, 0) + 1) / 2)
     return out
 
 

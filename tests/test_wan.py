@@ -173,3 +173,33 @@ def test_flop_count_of_a_wan_shaped_dit_matches_torch():
         model(torch.randn(1, 16, 2, 4, 4), torch.rand(1), torch.randn(1, 16, 32), torch.ones(1, 16, dtype=torch.bool),
               torch.zeros(1, 32))
     assert counter.get_total_flops() == pytest.approx(forward_flops(cfg, 2, 4, 4, 16)["total"], rel=0.01)
+
+
+def test_unipc_folder_matches_diffusers(ref, tmp_path):
+    """Wan2.1's release ships UniPCMultistepScheduler (flow sigmas, order 2, bh2): minisora's sample_unipc
+    reproduces it, the model's truncated timesteps included."""
+    import json
+    import shutil
+
+    from diffusers import UniPCMultistepScheduler
+
+    folder, pipe = ref
+    copy = tmp_path / "unipc"
+    shutil.copytree(folder, copy)
+    scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)
+    scheduler.save_pretrained(copy / "scheduler")
+    index = json.loads((copy / "model_index.json").read_text())
+    (copy / "model_index.json").write_text(json.dumps({**index, "scheduler": ["diffusers", "UniPCMultistepScheduler"]}))
+    ours = WanVideoPipeline.from_pretrained(copy)
+    assert ours.sampler == "unipc"
+    saved = pipe.scheduler
+    pipe.scheduler = scheduler
+    try:
+        kw = dict(prompt="a dog runs on the beach", negative_prompt="blurry", num_frames=9, height=32, width=48,
+                  num_inference_steps=5, guidance_scale=5.0)
+        want = pipe(**kw, generator=torch.Generator().manual_seed(3), output_type="np").frames[0]
+    finally:
+        pipe.scheduler = saved
+    out = ours(**kw, generator=torch.Generator().manual_seed(3), return_latents=True, progress=False)
+    assert rel_err(want, (ours.vae.decode(out.latents)[0].permute(1, 2, 3, 0) + 1) / 2) <= TOL
+    assert out.settings["sampler"] == "unipc"

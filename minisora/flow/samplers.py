@@ -173,8 +173,8 @@ def sample_unipc(model_fn: Callable, noise: torch.Tensor, *, times: torch.Tensor
     def given_at(x_: torch.Tensor, t_: float) -> torch.Tensor:
         return x_ if frame_mask is None else hold_given(x_, (1 - t_) * frame_cond.to(x_.dtype) + t_ * noise, frame_mask)
 
-    def weights(h: float, rks: list[float], k: int) -> tuple[float, list[float]]:
-        """(e^-h - 1, the solution rho of the order-k linear system R rho = b)."""
+    def weights(h: float, rks: list[float], k: int) -> tuple[float, list, list]:
+        """(e^-h - 1, R, b) of UniPC's order-k linear system R rho = b (R[i][j] = rks[j]^i)."""
         hh = -h
         h_phi_1 = math.expm1(hh)
         h_phi_k, fact, R, b = h_phi_1 / hh - 1, 1, [], []

@@ -34,6 +34,13 @@ def _device() -> torch.device:
     return torch.device("cpu")
 
 
+def _final_checkpoint(folder: Path, steps: int) -> Path | None:
+    from minisora.train.checkpoint import latest_checkpoint, read_state
+
+    last = latest_checkpoint(folder)
+    return last if last is not None and read_state(last)["step"] == steps else None
+
+
 def write_json(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, (json.dumps(data, indent=1) + "\n").encode())
@@ -97,7 +104,12 @@ class Study:
         tcfg = G.train_config(self.cfg, run, cache_dir)
         if record is None:
             t0 = time.perf_counter()
-            summary = train(tcfg)
+            # A run whose final checkpoint exists is not trained again: under torchrun every rank makes
+            # this decision from the same files (rank 0 alone writes the JSON, later), so no rank
+            # joins a process group that the others skip.
+            final = _final_checkpoint(tcfg.checkpoint_dir, run.steps)
+            summary = ({"steps": run.steps, "checkpoint": str(final), "resumed_from": str(final), "final_loss": None}
+                       if final is not None else train(tcfg))
             if summary["steps"] != run.steps:
                 raise RuntimeError(f"run {run.run_id} stopped at step {summary['steps']} of {run.steps}")
             facts = self.facts[run.size]
@@ -126,8 +138,9 @@ class Study:
             if int(os.environ.get("WORLD_SIZE", "1")) == 1:
                 shutil.rmtree(Path(tcfg.run_dir) / "checkpoints", ignore_errors=True)
         judged = f", judge mean {record['judge']['mean']:.3f}" if record.get("judge") else ""
-        self.log(f"scale: {run.run_id}: {run.steps} steps, {run.flops:.3g} FLOPs, held-out loss "
-                 f"{record['heldout_loss']:.4f}{judged}")
+        if self.main:
+            self.log(f"scale: {run.run_id}: {run.steps} steps, {run.flops:.3g} FLOPs, held-out loss "
+                     f"{record['heldout_loss']:.4f}{judged}")
         return record
 
     def run(self) -> dict:

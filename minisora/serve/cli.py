@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))  # bound here so --port 0 can print the port it got
+    sock.listen(2048)  # now: a client that connects as soon as "ready" is printed waits in the backlog, not refused
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
     settings = ServeSettings(

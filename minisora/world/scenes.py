@@ -50,7 +50,7 @@ def _reference_duration() -> float:
 
 
 def _start_position(rng: np.random.Generator, size: str, motion: str, speed: str,
-                    heading: tuple[float, float]) -> tuple[float, float]:
+                    heading: tuple[float, float], spread: float = 0.4) -> tuple[float, float]:
     """A normalised start (x0, y0) that keeps the whole object inside a square frame for the
     reference clip; directional motion starts near the edge it moves away from; a bouncing
     object reaches a wall between BOUNCE_AT[0] and BOUNCE_AT[1] of the reference clip, so every
@@ -88,7 +88,7 @@ def _start_position(rng: np.random.Generator, size: str, motion: str, speed: str
         if top < lo:
             start = (1 - d) / 2
         else:  # the first 40% of the feasible range: "from the left edge toward the right"
-            start = float(rng.uniform(lo, lo + 0.4 * (top - lo)))
+            start = float(rng.uniform(lo, lo + spread * (top - lo)))
         pos.append(start if c > 0 else 1 - start)
     return pos[0], pos[1]
 
@@ -105,9 +105,9 @@ def _heading_for(motion: str, rng: np.random.Generator) -> tuple[float, float]:
     return tuple(float(v) for v in V.MOTIONS[motion])
 
 
-def _separated(a: ObjectSpec, others: list[ObjectSpec]) -> bool:
+def _separated(a: ObjectSpec, others: list[ObjectSpec], factor: float = MIN_START_SEPARATION) -> bool:
     for b in others:
-        need = MIN_START_SEPARATION * (V.SIZES[a.size] + V.SIZES[b.size])
+        need = factor * (V.SIZES[a.size] + V.SIZES[b.size])
         if math.hypot(a.x0 - b.x0, a.y0 - b.y0) < need:
             return False
     return True
@@ -283,15 +283,16 @@ def _sample_attributes(rng: np.random.Generator, colors: list[str], want_heldout
 
 
 def _place(rng: np.random.Generator, color: str, shape: str, size: str, motion: str, speed: str,
-           placed: list[ObjectSpec], tries: int = 60) -> ObjectSpec | None:
+           placed: list[ObjectSpec], tries: int = 60, spread: float = 0.4,
+           separation: float = MIN_START_SEPARATION) -> ObjectSpec | None:
     for _ in range(tries):
         heading = _heading_for(motion, rng)
-        x0, y0 = _start_position(rng, size, motion, speed, heading)
+        x0, y0 = _start_position(rng, size, motion, speed, heading, spread)
         obj = ObjectSpec(color=color, shape=shape, size=size, motion=motion, speed=speed, x0=x0, y0=y0,
                          heading=heading)
         if motion == "bouncing" and not all(bounce_is_visible(obj, h, w) for h, w in REFERENCE_SHAPES):
             continue  # rare: only where BOUNCE_MIN_LEG cannot be met along either axis
-        if _separated(obj, placed):
+        if _separated(obj, placed, separation):
             return obj
     return None
 
@@ -378,6 +379,10 @@ def spec_from_parsed(parsed: ParsedScene, rng: np.random.Generator) -> SceneSpec
     background = parsed.background or list(V.BACKGROUNDS)[int(rng.integers(len(V.BACKGROUNDS)))]
     wanted = list(parsed.objects) + [None] * (n - len(parsed.objects))
     for attempt in range(200):
+        # Three objects heading the same way all start near one edge: after 100 tries, start anywhere
+        # on the path that keeps them in frame; after 170, let their starts come closer.
+        relax = {"spread": 1.0 if attempt >= 100 else 0.4,
+                 "separation": MIN_START_SEPARATION * (0.5 if attempt >= 170 else 1.0)}
         free = [c for c in V.COLORS if c not in stated]
         objects: list[ObjectSpec] = []
         for p in wanted:
@@ -389,7 +394,7 @@ def spec_from_parsed(parsed: ParsedScene, rng: np.random.Generator) -> SceneSpec
             motion = getattr(p, "motion", None) or list(V.MOTIONS)[int(rng.integers(len(V.MOTIONS)))]
             speed = getattr(p, "speed", None) or ("slow" if motion == "still" else
                                                   list(V.SPEEDS)[int(rng.integers(len(V.SPEEDS)))])
-            obj = _place(rng, color, shape, size, motion, speed, objects)
+            obj = _place(rng, color, shape, size, motion, speed, objects, **relax)
             if obj is None:
                 break
             objects.append(obj)
