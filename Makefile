@@ -53,7 +53,7 @@ bench-paraphrase: $(STAMP)
 bench-upscale: $(STAMP)
 	$(BIN)/python bench/upscale.py
 
-# Wan2.1 in minisora's modules vs diffusers' WanPipeline (parity, CPU speed, VAE decode memory); ~5 min.
+# Wan2.1 in minisora's modules vs diffusers' WanPipeline (parity, CPU speed, VAE decode memory); ~9 min.
 bench-wan: $(STAMP)
 	$(BIN)/python bench/wan.py
 

@@ -48,7 +48,8 @@ def convert(src: str | Path, dst: str | Path, dtype: str = "bf16") -> Path:
     for comp in ("text_encoder", "tokenizer"):
         shutil.copytree(src / comp, tmp / comp)
     meta = {"format": CONVERTED_FORMAT, "architecture": "wan2.1-t2v", "converted_from": str(src), "shift": shift,
-            "num_train_timesteps": ntt, "sampler": sampler, "components": ["transformer", "vae", "text_encoder", "tokenizer"]}
+            "num_train_timesteps": ntt, "sampler": sampler,
+            "components": ["transformer", "vae", "text_encoder", "tokenizer"]}
     atomic_write_bytes(tmp / "model_index.json", (json.dumps(meta, indent=2) + "\n").encode())
     record_checksums(tmp)
     tmp.rename(dst)  # the folder appears whole or not at all

@@ -44,7 +44,7 @@ def test_bootstrap_intervals_cover_the_seed_spread():
             c = n * 1e5 * m
             budgets[(name, m)] = c
             seeds[(name, m)] = list(0.3 + 60 * c ** -0.2 * (1 + 0.01 * rng.standard_normal(2)))
-    iv = fits.bootstrap_exponents(seeds, budgets, params, draws=60, interval=0.9)
+    iv = fits.bootstrap_exponents(seeds, budgets, params, draws=30, interval=0.9)
     assert iv["b"] is not None and iv["b"]["lo"] <= iv["b"]["hi"]
     assert 0.1 < iv["b"]["lo"] and iv["b"]["hi"] < 0.3
 

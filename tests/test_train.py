@@ -194,8 +194,12 @@ def test_cache_latents_from_pixels(tmp_path):
     from minisora.vae.config import VAEConfig
     from minisora.vae.model import VideoVAE
 
+    from minisora.text.config import TextEncoderConfig
+
     class FakeText:  # the engine tests need no real text encoder
-        def encode(self, texts):
+        config = TextEncoderConfig()  # no object slots
+
+        def encode(self, texts, slots=None):
             n = len(texts)
             return TextEmbedding(torch.full((n, 6, 16), float(len(texts[0]))), torch.ones(n, 6, dtype=torch.bool),
                                  torch.zeros(n, 16))
@@ -228,8 +232,7 @@ def test_cli_rejects_unknown_key_and_wrong_type(tmp_path, capsys):
 
 def test_shipped_configs_load():
     root = Path(__file__).resolve().parents[1] / "configs"
-    names = sorted(p.name for p in root.glob("*.yaml"))
-    assert {"debug.yaml", "default.yaml", "gpu-example.yaml"} <= set(names)
+    names = ["debug.yaml", "default.yaml", "gpu-example.yaml"]  # the DiT's (configs/ holds other stages' too)
     for name in names:
         cfg = load_config(root / name)
         assert isinstance(cfg, TrainConfig)

@@ -203,3 +203,11 @@ def test_unipc_folder_matches_diffusers(ref, tmp_path):
     out = ours(**kw, generator=torch.Generator().manual_seed(3), return_latents=True, progress=False)
     assert rel_err(want, (ours.vae.decode(out.latents)[0].permute(1, 2, 3, 0) + 1) / 2) <= TOL
     assert out.settings["sampler"] == "unipc"
+
+
+def test_sizes_are_checked_with_the_nearest_valid_values(ours):
+    assert ours.check_size(9, 32, 48) == (16, 3, 4, 6)
+    with pytest.raises(ValueError, match="num_frames=10 is not valid: use 1 \\+ k\\*4 frames"):
+        ours(prompt="a dog", num_frames=10, height=32, width=48, num_inference_steps=1, progress=False)
+    with pytest.raises(ValueError, match="height=40 is not valid: it must be a positive multiple of 16"):
+        ours.check_size(9, 40, 48)

@@ -82,9 +82,11 @@ def test_transformer_shape_mismatch_names_key_and_shapes(copy):
 
 def test_transformer_missing_and_unexpected_keys_are_named(copy):
     edit_tensor(copy / TRANSFORMER_FILE, "proj_out.bias", lambda s, k: {n: v for n, v in s.items() if n != k})
-    with pytest.raises(WanFolderError, match=r"component 'transformer': key 'proj_out.bias' is missing \(expected shape \(64,\)\)"):
+    missing = r"component 'transformer': key 'proj_out.bias' is missing \(expected shape \(64,\)\)"
+    with pytest.raises(WanFolderError, match=missing):
         WanVideoPipeline.from_pretrained(copy)
-    edit_tensor(copy / TRANSFORMER_FILE, "extra.weight", lambda s, k: {**s, k: torch.zeros(3), "proj_out.bias": torch.zeros(64)})
+    edit_tensor(copy / TRANSFORMER_FILE, "extra.weight",
+                lambda s, k: {**s, k: torch.zeros(3), "proj_out.bias": torch.zeros(64)})
     with pytest.raises(WanFolderError, match=r"unexpected key\(s\) extra.weight \(found shape \(3,\)\)"):
         WanVideoPipeline.from_pretrained(copy)
 

@@ -11,6 +11,7 @@ resumes from its checkpoint.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -54,8 +55,9 @@ def run(args: argparse.Namespace) -> int:
     from minisora.scale.study import run_study
 
     summary = run_study(cfg)
-    print(f"scale: summary in {cfg.out_dir}/summary.json; bars: "
-          + ", ".join(f"{k}={v}" for k, v in summary["bars"].items()))
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"scale: summary in {cfg.out_dir}/summary.json; bars: "
+              + ", ".join(f"{k}={v}" for k, v in summary["bars"].items()))
     return 0
 
 

@@ -39,7 +39,8 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
-        return f"{self.size}_x{self.multiplier:g}_s{self.seed}_lr{self.lr:g}"
+        # the steps are part of the name: a changed budget or batch is a new run, never a resumed one
+        return f"{self.size}_x{self.multiplier:g}_{self.steps}st_s{self.seed}_lr{self.lr:g}"
 
 
 def dit_overrides(spec: SizeSpec) -> dict:

@@ -34,6 +34,22 @@ def _device() -> torch.device:
     return torch.device("cpu")
 
 
+def join_process_group(run_id: str) -> None:
+    """Under torchrun, a fresh process group for each run, in its own namespace of torchrun's store.
+
+    The trainer joins the default group when none exists and leaves it at the end of the run; a second
+    default group on the same store keys found the first one's stale gloo addresses and hung in
+    `connectFullMesh` (2 CPU ranks, torch 2.13). A prefix per run keeps each group's keys apart."""
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1 or dist.is_initialized():
+        return
+    store, rank, world = next(dist.rendezvous("env://"))
+    cuda = torch.cuda.is_available()
+    dist.init_process_group("nccl" if cuda else "gloo", store=dist.PrefixStore(f"minisora-scale/{run_id}", store),
+                            rank=rank, world_size=world, device_id=_device() if cuda else None)
+
+
 def _final_checkpoint(folder: Path, steps: int) -> Path | None:
     from minisora.train.checkpoint import latest_checkpoint, read_state
 
@@ -98,6 +114,10 @@ class Study:
 
         path = self.run_path(run)
         record = json.loads(path.read_text()) if path.is_file() else None
+        if record is not None and (record["flops"], record["samples"]) != (run.flops, run.samples):
+            raise ConfigError(f"{path} records {record['flops']:.4g} FLOPs over {record['samples']} clips but this "
+                              f"config plans {run.flops:.4g} over {run.samples}: the study's settings changed "
+                              f"(e.g. the clip size); use another out_dir or remove the stale results")
         if record is not None and (record.get("judge") is not None or not with_judge):
             self.skipped.append(run.run_id)
             return record
@@ -108,6 +128,8 @@ class Study:
             # this decision from the same files (rank 0 alone writes the JSON, later), so no rank
             # joins a process group that the others skip.
             final = _final_checkpoint(tcfg.checkpoint_dir, run.steps)
+            if final is None:
+                join_process_group(run.run_id)
             summary = ({"steps": run.steps, "checkpoint": str(final), "resumed_from": str(final), "final_loss": None}
                        if final is not None else train(tcfg))
             if summary["steps"] != run.steps:

@@ -105,15 +105,16 @@ class BuiltinRewriter:
             num = 1 if attempt == 0 else self.config.candidates
             for caption in self.sample_captions(wanted.parsed, num, generator):
                 attempts += 1
-                check = check_caption(wanted.parsed, caption)
+                scene = parse(caption)  # parsed once: checked twice, then handed on with the caption
+                check = check_caption(wanted.parsed, scene)
                 if check.ok:
                     notes = [f"accepted sample {attempts}"] if attempts > 1 else []
-                    return result_from_check(caption, check_caption(norm.parsed, caption), norm, "builtin",
+                    return result_from_check(caption, check_caption(norm.parsed, scene), norm, "builtin",
                                              attempts, notes, t0)
                 last_problem = "; ".join(check.problems + [f"lost {x}" for x in check.lost])
         notes = [f"{attempts} LM samples rejected (last: {last_problem})"]
         result = fallback_rewrite(wanted, seed, t0, attempts, notes)
-        check = check_caption(norm.parsed, result.caption)
+        check = check_caption(norm.parsed, result.scene)
         return replace(result, kept=check.kept, filled=check.filled, lost=check.lost)
 
 

@@ -32,7 +32,7 @@ from minisora.text.config import RewriterLMConfig, RewriterTrainConfig
 from minisora.text.lm import RewriterLM, WordTokenizer
 from minisora.train.config import ParallelConfig
 from minisora.train.distributed import DistInfo, apply_parallelism
-from minisora.train.harness import Loop, check_outside_package, fit, flat_loop, micro_generator
+from minisora.train.harness import Loop, fit, flat_loop, release_folder, micro_generator
 from minisora.world.rules import canonical_prompt, check_caption, make_pairs
 from minisora.weights import save_weights
 
@@ -194,15 +194,8 @@ class RewriterTask:
     def release(self, step: int, model: RewriterLM, ema, record: dict) -> None:
         """An interim release at every checkpoint: a long run stopped early still leaves a usable model."""
         if self.info.is_main:
-            save_rewriter(release_dir(self.cfg), model, self.tok, self.cfg,
+            save_rewriter(release_folder(self.cfg), model, self.tok, self.cfg,
                           {"step": step, "params": model.num_params(), **self.metrics})
-
-
-def release_dir(cfg: RewriterTrainConfig) -> Path:
-    """Where the released weights go: release_dir, or <run_dir>/release; never inside the package."""
-    folder = Path(cfg.release_dir) if cfg.release_dir else Path(cfg.run_dir) / "release"
-    check_outside_package(folder, "release_dir")
-    return folder
 
 
 def loop_config(cfg: RewriterTrainConfig, allow_changed: bool = False, progress: bool = True) -> Loop:
@@ -213,9 +206,9 @@ def loop_config(cfg: RewriterTrainConfig, allow_changed: bool = False, progress:
 
 def train_rewriter(cfg: RewriterTrainConfig, progress: bool = True, lm_config: RewriterLMConfig | None = None,
                    allow_changed: bool = False) -> dict:
-    """Train (or resume) the rewriter in `cfg.run_dir` and release it to `release_dir(cfg)` as bf16
+    """Train (or resume) the rewriter in `cfg.run_dir` and release it to `release_folder(cfg)` as bf16
     safetensors + config.json. Returns the harness's summary plus "model", "tokenizer", "metrics"."""
-    release_dir(cfg)  # a release folder inside the package is refused before any work
+    release_folder(cfg)  # a release folder inside the package is refused before any work
     built = []
 
     def build(info: DistInfo) -> RewriterTask:
@@ -229,7 +222,7 @@ def train_rewriter(cfg: RewriterTrainConfig, progress: bool = True, lm_config: R
                "history": [r for r in summary["history"] if "val_loss" in r]}
     if progress and "val_loss" in metrics:
         print(f"rewriter: {metrics['params']:,} params, val loss {metrics['val_loss']:.4f}, held-out first-try ok "
-              f"{metrics.get('heldout_first_try_ok', float('nan')):.1%}; released to {release_dir(cfg)}")
+              f"{metrics.get('heldout_first_try_ok', float('nan')):.1%}; released to {release_folder(cfg)}")
     return {**summary, "model": task.model, "tokenizer": task.tok, "metrics": metrics}
 
 

@@ -14,7 +14,7 @@ A Task (duck-typed) provides:
     model: nn.Module            the plain module whose trainable parameters are optimised
     model_config: dict          JSON; a checkpoint of a different model config is refused
     param_groups() -> list      AdamW groups (`{"params": [...], "weight_decay": ...}`)
-    wrap(model, info) -> module the module to call in `loss` (parallelism); `unwrap` gives `model` back
+    wrap(model, info) -> module the module to call in `loss` (`distributed.apply_parallelism`)
     start(data_state | None)    position the data (fresh, or as a checkpoint left it)
     micro_batch(step, index, count) piece `index` of `count` equal pieces of step `step`'s global batch
     loss(module, batch, generator) -> (scalar loss, dict of floats)
@@ -45,7 +45,7 @@ from minisora.config import ConfigError
 from minisora.train import checkpoint as ckpt
 from minisora.train.config import ParallelConfig
 from minisora.train.distributed import (DistInfo, GradientAverager, all_reduce_max, all_reduce_mean,
-                                        init_distributed, shutdown, unwrap)
+                                        init_distributed, shutdown)
 from minisora.train.ema import EMA
 from minisora.train.monitor import Monitor, NaNGuard
 from minisora.train.schedule import Schedule, lr_factor  # noqa: F401  (lr_factor: part of the harness's API)
@@ -106,7 +106,7 @@ def flat_loop(cfg: Any, name: str, budget_keys: tuple[str, ...], **rest) -> Loop
 
     fields = {k: getattr(cfg, v) for k, v in FLAT_FIELDS.items()}
     check_values({v: getattr(cfg, v) for v in FLAT_FIELDS.values() if v in _RANGES} | {"ema_decay": rest["ema_decay"]})
-    return Loop(name=name, config=to_dict(cfg), budget_keys=budget_keys, tensorboard=False, **fields, **rest)
+    return Loop(name=name, config=to_dict(cfg), budget_keys=budget_keys, **fields, **rest)
 
 
 _RANGES = {  # key: (low, high, low inclusive, what it means)
@@ -175,6 +175,14 @@ def check_outside_package(path: str | Path, key: str) -> None:
     if resolved == PACKAGE_DIR or PACKAGE_DIR in resolved.parents:
         raise ConfigError(f"{key}={str(path)!r} lies inside the installed minisora package ({PACKAGE_DIR}); "
                           f"training writes only outside it, e.g. under runs/")
+
+
+def release_folder(cfg: Any) -> Path:
+    """Where a flat trainer config's released weights go: `release_dir`, or <run_dir>/release; never
+    inside the package (refused with a ConfigError)."""
+    folder = Path(cfg.release_dir) if cfg.release_dir else Path(cfg.run_dir) / "release"
+    check_outside_package(folder, "release_dir")
+    return folder
 
 
 def check_config_change(saved: dict, current: dict, budget_keys: tuple[str, ...], where: str) -> None:
@@ -373,14 +381,3 @@ def _clip(optimizer: torch.optim.Optimizer, max_norm: float) -> float:
     if hasattr(norm, "full_tensor"):  # DTensor under FSDP2: the norm is already reduced
         norm = norm.full_tensor()
     return float(norm)
-
-
-def default_wrap(model: torch.nn.Module, info: DistInfo, parallel: ParallelConfig, units=None,
-                 unused_parameters: bool = False) -> torch.nn.Module:
-    """`apply_parallelism` for tasks whose repeated units are `units` (None: the model has none)."""
-    from minisora.train.distributed import apply_parallelism
-
-    return apply_parallelism(model, parallel, info, units=units, unused_parameters=unused_parameters)
-
-
-__all__ = ["Interrupted", "Loop", "Schedule", "fit", "lr_factor", "micro_generator", "unwrap", "default_wrap"]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import math
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,7 +32,7 @@ from minisora.flow.training import FlowTrainConfig, flow_matching_loss
 from minisora.train.config import ParallelConfig
 from minisora.train.distributed import DistInfo, apply_parallelism
 from minisora.train.ema import EMA
-from minisora.train.harness import Loop, check_outside_package, fit, flat_loop
+from minisora.train.harness import Loop, fit, flat_loop, release_folder
 from minisora.precision import autocast as precision_autocast
 from minisora.upscale.condition import build_condition, upsample_space
 from minisora.upscale.config import UpscaleTrainConfig, UpscalerConfig
@@ -226,14 +225,7 @@ class UpscalerTask:
         return evaluate(self.released(model, ema), self.val) if self.val else {}
 
     def release(self, step: int, model: DiT, ema: EMA | None, record: dict) -> None:
-        self.released(model, ema).save_pretrained(release_dir(self.cfg))
-
-
-def release_dir(cfg: UpscaleTrainConfig) -> Path:
-    """Where the released weights go: release_dir, or <run_dir>/release; never inside the package."""
-    folder = Path(cfg.release_dir) if cfg.release_dir else Path(cfg.run_dir) / "release"
-    check_outside_package(folder, "release_dir")
-    return folder
+        self.released(model, ema).save_pretrained(release_folder(self.cfg))
 
 
 def loop_config(cfg: UpscaleTrainConfig, allow_changed: bool = False, progress: bool = True) -> Loop:
@@ -245,6 +237,6 @@ def loop_config(cfg: UpscaleTrainConfig, allow_changed: bool = False, progress: 
 def train_upscaler(cfg: UpscaleTrainConfig, ucfg: UpscalerConfig | None = None, progress: bool = True,
                    allow_changed: bool = False) -> dict:
     """Train (or resume) a run in `cfg.run_dir`; returns the harness's summary with the last metrics."""
-    release_dir(cfg)  # a release folder inside the package is refused before any work
+    release_folder(cfg)  # a release folder inside the package is refused before any work
     ucfg = ucfg or UpscalerConfig.preset(cfg.preset)
     return fit(loop_config(cfg, allow_changed, progress), lambda info: UpscalerTask(cfg, ucfg, info))

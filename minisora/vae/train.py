@@ -31,7 +31,7 @@ from minisora.config import ConfigError, to_dict
 from minisora.train.config import ParallelConfig
 from minisora.train.distributed import DistInfo, apply_parallelism, barrier
 from minisora.train.ema import EMA, released_weights
-from minisora.train.harness import Loop, check_outside_package, fit, flat_loop
+from minisora.train.harness import Loop, fit, flat_loop, release_folder
 from minisora.vae.config import VAEConfig, VAETrainConfig
 from minisora.vae.losses import psnr, vae_loss
 from minisora.vae.model import VideoVAE
@@ -175,18 +175,11 @@ class VAETask:
                 **provenance_chain(cfg, step, record.get("elapsed_s", 0.0))}
         stats = None if cfg.freeze_encoder else self.pool[: cfg.stats_clips]
         with released_weights(model, ema):
-            release(model, release_dir(cfg), stats, self.status_file,
+            release(model, release_folder(cfg), stats, self.status_file,
                     note=f"(step {step}, held-out PSNR {val_psnr:.2f} dB)", info=info)
         model.train()
         if cfg.freeze_encoder:
             model.encoder.eval()
-
-
-def release_dir(cfg: VAETrainConfig) -> Path:
-    """Where the released weights go: release_dir, or <run_dir>/release; never inside the package."""
-    folder = Path(cfg.release_dir) if cfg.release_dir else Path(cfg.run_dir) / "release"
-    check_outside_package(folder, "release_dir")
-    return folder
 
 
 def loop_config(cfg: VAETrainConfig, allow_changed: bool = False, progress: bool = True) -> Loop:
@@ -204,7 +197,7 @@ def train_vae(cfg: VAETrainConfig, vae_config: VAEConfig | None = None, *, pool:
     evaluates and releases, and the other ranks return an empty history.
 
     `pool` / `val` (uint8 (N,3,T,H,W)) override the configured data, e.g. for tests."""
-    release_dir(cfg)  # a release folder inside the package is refused before any work
+    release_folder(cfg)  # a release folder inside the package is refused before any work
     init = _load_init(cfg, vae_config)
     provenance(cfg)  # read before any release can overwrite it
     vae_config = init.config if init is not None else (vae_config or VAEConfig.preset(cfg.preset))

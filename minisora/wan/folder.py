@@ -84,7 +84,8 @@ def check_wan_folder(path: str | Path) -> dict:
         raise WanFolderError(f"{p}/model_index.json: _class_name is {cls!r}; minisora loads {', '.join(PIPELINE_CLASSES)} "
                              "(Wan2.1 text-to-video) folders")
     if index.get("transformer_2") not in (None, [None, None]) or index.get("boundary_ratio") is not None:
-        raise WanFolderError(f"{p}: a two-transformer (Wan2.2 A14B) pipeline; minisora loads Wan2.1 single-transformer folders")
+        raise WanFolderError(f"{p}: a two-transformer (Wan2.2 A14B) pipeline; minisora loads Wan2.1 "
+                             "single-transformer folders")
     if index.get("expand_timesteps"):
         raise WanFolderError(f"{p}: expand_timesteps=true (Wan2.2 TI2V) is not supported")
     for comp in COMPONENTS:
@@ -104,7 +105,8 @@ def _weight_files(folder: Path, component: str) -> list[Path]:
             names = sorted(set(json.loads(index.read_text())["weight_map"].values()))
             missing = [n for n in names if not (folder / n).is_file()]
             if missing:
-                raise WanFolderError(f"component {component!r}: shard(s) {', '.join(missing)} listed in {index.name} are missing")
+                raise WanFolderError(f"component {component!r}: shard(s) {', '.join(missing)} listed in "
+                                     f"{index.name} are missing")
             return [folder / n for n in names]
         single = folder / f"{stem}.safetensors"
         if single.is_file():
@@ -162,7 +164,8 @@ def dit_config_from_wan(cfg: dict) -> DiTConfig:
             raise WanFolderError(f"component 'transformer': config {key}={cfg.get(key)!r} is not supported ({valid})")
 
     if cfg.get("_class_name") not in (None, "WanTransformer3DModel"):
-        raise WanFolderError(f"component 'transformer': _class_name is {cfg.get('_class_name')!r}, expected 'WanTransformer3DModel'")
+        raise WanFolderError(f"component 'transformer': _class_name is {cfg.get('_class_name')!r}, "
+                             "expected 'WanTransformer3DModel'")
     need("image_dim", cfg.get("image_dim") is None, "image conditioning (Wan I2V) is not; use a T2V folder")
     need("added_kv_proj_dim", cfg.get("added_kv_proj_dim") is None, "image conditioning (Wan I2V) is not")
     need("qk_norm", cfg.get("qk_norm", "rms_norm_across_heads") == "rms_norm_across_heads", "only 'rms_norm_across_heads'")

@@ -46,16 +46,18 @@ def read_schedule(folder: Path) -> tuple[float, int, str]:
     name = cfg.get("_class_name")
     if name not in SCHEDULERS:
         raise WanFolderError(f"component 'scheduler': _class_name is {name!r}; supported: {', '.join(SCHEDULERS)}")
-    if name == "UniPCMultistepScheduler" and (cfg.get("solver_type", "bh2") != "bh2" or not cfg.get("predict_x0", True)
-                                              or cfg.get("disable_corrector") or cfg.get("final_sigmas_type", "zero") != "zero"
-                                              or not cfg.get("lower_order_final", True) or cfg.get("thresholding")):
+    unipc_ok = (cfg.get("solver_type", "bh2") == "bh2" and cfg.get("predict_x0", True) and not cfg.get("disable_corrector")
+                and cfg.get("final_sigmas_type", "zero") == "zero" and cfg.get("lower_order_final", True)
+                and not cfg.get("thresholding"))
+    if name == "UniPCMultistepScheduler" and not unipc_ok:
         raise WanFolderError("component 'scheduler': UniPC is supported with solver_type='bh2', predict_x0=true, "
                              "lower_order_final=true, final_sigmas_type='zero', no disabled corrector, no thresholding")
     if cfg.get("use_dynamic_shifting") or cfg.get("invert_sigmas") or cfg.get("shift_terminal") \
             or any(cfg.get(k) for k in ("use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas")):
         raise WanFolderError("component 'scheduler': dynamic shifting, inverted, terminal-stretched or "
                              "karras/exponential/beta sigmas are not supported (Wan2.1 uses a fixed shift)")
-    if name == "UniPCMultistepScheduler" and not (cfg.get("use_flow_sigmas") and cfg.get("prediction_type") == "flow_prediction"):
+    flow = cfg.get("use_flow_sigmas") and cfg.get("prediction_type") == "flow_prediction"
+    if name == "UniPCMultistepScheduler" and not flow:
         raise WanFolderError("component 'scheduler': a UniPC scheduler must have use_flow_sigmas=true and "
                              "prediction_type='flow_prediction' (a flow-matching model)")
     shift = cfg.get("shift") if name == "FlowMatchEulerDiscreteScheduler" else cfg.get("flow_shift")
@@ -68,8 +70,7 @@ class WanVideoPipeline:
 
     def __init__(self, transformer, vae, text_encoder, shift: float, num_train_timesteps: int = 1000,
                  sampler: str = "euler", folder: Path | None = None, device: str | torch.device = "cpu",
-                 dtype: torch.dtype = torch.float32,
-                 offload: bool = False, rewriter=None):
+                 dtype: torch.dtype = torch.float32, offload: bool = False, rewriter=None):
         self.transformer, self.vae, self.text_encoder = transformer, vae, text_encoder
         self.shift, self.num_train_timesteps, self.sampler = shift, num_train_timesteps, sampler
         self.solver_order = 2  # UniPC's order (Wan2.1's scheduler config)
@@ -110,8 +111,7 @@ class WanVideoPipeline:
             raise WanFolderError(f"component 'text_encoder': d_model={text.dim}, but the transformer's text_dim is "
                                  f"{transformer.config.text_dim}")
         pipe = cls(transformer, vae, text, shift, ntt, sampler, folder=folder, device=device, dtype=dtype,
-                   offload=offload,
-                   rewriter=rewriter)
+                   offload=offload, rewriter=rewriter)
         pipe.load_seconds = {k: round(v, 4) for k, v in seconds.items()}
         return pipe
 
@@ -128,6 +128,14 @@ class WanVideoPipeline:
                 module.to("cpu")
                 if self.device.type == "cuda":
                     torch.cuda.empty_cache()
+
+    def check_size(self, num_frames: int, height: int, width: int) -> tuple[int, int, int, int]:
+        """Latent (C, T', H', W') of a clip, or a ValueError naming the nearest valid values (as Pipeline's)."""
+        from minisora.conditioning_plan import check_clip_size
+
+        check_clip_size(num_frames, height, width, self.vae.temporal_factor, self.vae.spatial_factor,
+                        self.transformer.config.patch_size)
+        return self.vae.latent_shape(num_frames, height, width)
 
     def _encode_text(self, texts: list[str]) -> torch.Tensor:
         return self.text_encoder.encode(texts).to(self.device, self.dtype)  # B, 512, Dt
@@ -159,7 +167,7 @@ class WanVideoPipeline:
         force: accepted for interface compatibility (no memory estimate is made here).
         Returns a PipelineOutput with frames uint8 (T, H, W, 3).
         """
-        from minisora.conditioning_plan import check_clip_size, check_sampling, check_task, loop_plan, plan_conditioning
+        from minisora.conditioning_plan import check_sampling, check_task, loop_plan, plan_conditioning
         from minisora.flow.samplers import make_noise, sample, sample_unipc
         from minisora.flow.schedules import flow_match_times, unipc_flow_times
         from minisora.pipeline import PipelineOutput, decode_frames
@@ -189,9 +197,8 @@ class WanVideoPipeline:
             raise ValueError(f"sampler={method!r} is not valid for a Wan model; choose one of {', '.join(SAMPLERS)}")
         check_sampling(prompt, negative_prompt, steps, guidance, "euler", seed, generator)  # sampler checked above
         task = check_task(image, video, strength, extend, connect, loop)
-        tf, sf = self.vae.temporal_factor, self.vae.spatial_factor
-        check_clip_size(num_frames, height, width, tf, sf, self.transformer.config.patch_size)
-        latent_shape = self.vae.latent_shape(num_frames, height, width)  # C, T', H', W'
+        tf = self.vae.temporal_factor
+        latent_shape = self.check_size(num_frames, height, width)  # C, T', H', W'
         Tl = latent_shape[1]
         if task in ("extend", "connect", "loop") and Tl < 2 + (task == "connect"):
             raise ValueError(f"{task} needs num_frames >= {1 + (1 + (task == 'connect')) * tf}, got {num_frames}")

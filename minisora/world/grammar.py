@@ -9,6 +9,13 @@ phrase lexicon built from the `*_PARSE` tables of `vocabulary.py`; (2) a left-to
 the matched items to objects: adjectives (size, colour, a speed adjective) wait for the next noun; a
 motion or speed phrase after a noun belongs to the last object named; an article ("a", "an") or
 number opens a new noun phrase, so "... moving right and a slow blue star" gives "slow" to the star.
+
+Phrasings of free prompts the attachment also reads: a shape word right before a noun modifies it
+("a round dot", "a square block": one object); adjectives that reach no noun after a noun named
+without an article describe it ("a star, red, going up", "a circle whose colour is red"), as does
+"one <colour>" after a plural ("two circles, one red and one blue"); "red and blue circles" are two
+circles; a vertical and a horizontal motion word make a diagonal ("rising to the right"); number
+compounds ("five-pointed") stay one word and never count objects (`tokenize`).
 """
 
 from __future__ import annotations

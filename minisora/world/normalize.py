@@ -47,7 +47,6 @@ mapped, while "upper" mapped on its own ("up") would break the phrase.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import torch
@@ -61,6 +60,7 @@ from minisora.world.lexicon import (COLOR_MODIFIERS, CURATED, HEADING_SUFFIXES, 
                                     is_adjectival, move_shape_modifiers, slot_categories)
 from minisora.world.scene import ParsedScene
 from minisora.world.spelling import Speller, compound_shape
+from minisora.world.thesaurus import thesaurus_vote
 
 
 @dataclass
@@ -197,7 +197,7 @@ class WordMapper:
         """(vocabulary term, evidence) from WordNet, or None when the evidence is too thin or split.
 
         Every sense of the word (rank r within its part of speech, weight 1 / (1 + r)) contributes the
-        words it is linked to, each at its relation's weight (`THESAURUS_WEIGHTS`); a related word
+        words it is linked to, each at its relation's weight (`thesaurus.THESAURUS_WEIGHTS`); a related word
         votes for the term the tables give it. Only terms of the categories the word's place admits
         compete. The winner needs THESAURUS_MIN evidence (twice that in a slot that says nothing, as
         for the embedding step) and THESAURUS_MARGIN times the runner-up's.
@@ -208,29 +208,7 @@ class WordMapper:
         key = (word, categories)
         if key in self._thesaurus_memo:
             return self._thesaurus_memo[key]
-        votes: dict[str, float] = {}
-        rank_in_pos: dict[str, int] = {}
-        for synset in wn.senses(word):
-            rank = rank_in_pos.get(synset.pos, 0)
-            rank_in_pos[synset.pos] = rank + 1
-            for related, relation in _thesaurus_evidence(wn, synset, word):
-                term = self.known_term(related)
-                category = TERM_CATEGORY.get(term)
-                if category is None or (categories and category not in categories):
-                    continue
-                if relation == "definition" and synset.pos == "n" and category not in ("color", "background"):
-                    # a noun's definition describes the thing: its colour is what "a honey circle"
-                    # means, its size or speed is not ("moss: tiny leafy plants" says nothing small)
-                    continue
-                votes[term] = votes.get(term, 0.0) + THESAURUS_WEIGHTS[relation] / (1 + rank)
-        ranked = sorted(votes.items(), key=lambda kv: -kv[1])
-        hit = None
-        if ranked:
-            best, score = ranked[0]
-            runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
-            needed = THESAURUS_MIN * (1 if categories else 2)
-            if score >= needed and score >= THESAURUS_MARGIN * runner_up:
-                hit = (best, round(score, 3))
+        hit = thesaurus_vote(wn, word, categories, self.known_term)
         self._thesaurus_memo[key] = hit
         return hit
 
@@ -449,35 +427,3 @@ class WordMapper:
 
 # Mappings found by search rather than by table: the ones withdrawn when they contradict the prompt.
 _GUESSES = ("thesaurus", "embedding", "typo")
-
-# How much a word linked to an unknown word in WordNet says about it: a synonym (same synset) or a
-# definition word most; the head adjective it is "similar to" ("languid" -> "lethargic") and the
-# adjective an adverb pertains to ("hurriedly" -> "hurried") nearly as much; a part of a multi-word
-# synonym ("soar up") or a hypernym ("marble" is a kind of "ball") less; "see also" least.
-THESAURUS_WEIGHTS = {"synonym": 1.0, "definition": 0.7, "similar": 0.8, "pertains": 0.8,
-                     "synonym part": 0.5, "hypernym": 0.5, "see also": 0.3}
-THESAURUS_MIN = 0.6
-THESAURUS_MARGIN = 1.5
-_POINTER_RELATION = {"&": "similar", "\\": "pertains", "@": "hypernym", "@i": "hypernym", "^": "see also"}
-
-
-def _thesaurus_evidence(wn: WordNet, synset, word: str):
-    """(related word, relation) pairs of one synset of `word`."""
-    for lemma in synset.lemmas:
-        if lemma == word:
-            continue
-        parts = re.split(r"[_\-]", lemma)
-        if len(parts) == 1:
-            yield lemma, "synonym"
-        else:
-            for part in parts:
-                yield part, "synonym part"
-    for w in synset.definition_words():
-        yield w, "definition"
-    for symbol, offset, pos in synset.pointers:
-        relation = _POINTER_RELATION.get(symbol)
-        if relation is None:
-            continue
-        for lemma in wn.synset(pos, offset).lemmas:
-            if "_" not in lemma and "-" not in lemma:
-                yield lemma, relation
