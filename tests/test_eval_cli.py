@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 import torch
 
 from minisora.cli import main as cli_main
@@ -32,6 +31,16 @@ def test_eval_untrained_model_misses_bars(tmp_path, capsys):
     assert report["n"] == 3 and len(report["samples"]) == 3 and report["deterministic"] is True
     assert report["missed"] and report["tasks"]["i2v_psnr_frame0"] is not None
     assert (tmp_path / "ev" / "samples.png").stat().st_size > 0
+    assert report["unmapped_words"] == {} and all(s["unmapped"] == [] for s in report["samples"])
+
+
+def test_unmapped_words_are_counted_over_the_samples():
+    from collections import Counter
+
+    from minisora.eval.eval_cli import unmapped_words
+
+    samples = [{"unmapped": ["zorblax", "glim"]}, {"unmapped": ["zorblax"]}, {"unmapped": []}]
+    assert unmapped_words(samples) == Counter(zorblax=2, glim=1)
 
 
 def test_seam_ratio_and_pooling():

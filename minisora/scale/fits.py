@@ -6,7 +6,7 @@
   schedule ended at its own budget, so each point is a finished run) at common budget levels; a
   parabola in log N per level (Liang et al. 2024) gives the compute-optimal size N_opt(C), and a line
   in log-log gives N_opt ∝ C^a;
-- the frontier: the lowest interpolated loss at each level; L(C) is fitted to it;
+- the frontier: the lowest loss reached with at most C FLOPs at each level; L(C) is fitted to it;
 - intervals: a bootstrap over seeds (each (size, multiplier) cell redraws its seeds with replacement)
   repeats every fit; the interval is the central `interval` share of the bootstrap distribution.
 """
@@ -69,8 +69,13 @@ def analyse(cells: dict, params: dict[str, int]) -> dict:
             if v is not None:
                 row[s] = v
         profiles.append({"flops": float(C), "loss": row})
-        if row:
-            frontier.append((float(C), min(row.values())))
+        # the frontier: the lowest loss reached with at most C (a size whose runs end below C counts
+        # with its largest run: spending less is always possible)
+        reach = [interpolate_loss([p[0] for p in pts], [p[1] for p in pts], min(C, pts[-1][0]))
+                 for pts in per_size.values() if len(pts) > 1 and pts[0][0] <= C * (1 + 1e-9)]
+        reach = [v for v in reach if v is not None]
+        if reach:
+            frontier.append((float(C), min(reach)))
         if len(row) >= 3:
             logn = np.log([params[s] for s in row])
             a2, a1, _ = np.polyfit(logn, list(row.values()), 2)
@@ -126,7 +131,7 @@ def judge_mean_interval(counts_a, counts_b, draws: int, interval: float, seed: i
     rng = np.random.default_rng(seed)
 
     def mean(c, si, pi):
-        return float(pooled_scores(c[si][:, pi].reshape(-1, *c.shape[2:])).mean())
+        return float(pooled_scores(c[si][:, pi].reshape(-1, *c.shape[2:])).mean())  # (S*P, types, 2) pooled
 
     full = mean(b, np.arange(S), np.arange(P)) - mean(a, np.arange(S), np.arange(P))
     diffs = []

@@ -35,13 +35,14 @@ def summarize(cfg: ScaleConfig, facts: dict, latent, sweep: list[dict], runs: li
     table = {}
     for (size, m), v in sorted(cells.items(), key=lambda kv: (params[kv[0][0]], kv[0][1])):
         judged = [r["judge"] for r in v if r.get("judge")]
-        counts = np.array([j["counts"] for j in judged]) if judged else None
+        counts = np.array([j["counts"] for j in judged]) if judged else None  # (seeds, prompts, types, 2)
+        # every seed's prompts pooled: (seeds * prompts, types, 2) -> one score per type
+        scores = None if counts is None else _pooled(counts.reshape(-1, *counts.shape[2:]))
         table.setdefault(size, {})[f"{m:g}"] = {
             "flops": v[0]["flops"], "steps": v[0]["steps"], "tokens": v[0]["tokens"], "lr": v[0]["lr"],
             "heldout_loss": means[(size, m)][1], "heldout_loss_per_seed": [r["heldout_loss"] for r in v],
-            "judge_mean": None if counts is None else float(
-                _pooled(counts.reshape(-1, *counts.shape[2:])).mean()),
-            "judge": None if counts is None else dict(zip(JUDGE_TYPES, _pooled(counts.reshape(-1, *counts.shape[2:])).tolist())),
+            "judge_mean": None if scores is None else float(scores.mean()),
+            "judge": None if scores is None else dict(zip(JUDGE_TYPES, scores.tolist())),
         }
     judge_steps = {}
     ms = cfg.figure.multipliers

@@ -3,8 +3,8 @@
 Resumable at every level: a run whose JSON is in `<out_dir>/runs/` is skipped; an unfinished run
 resumes from the last checkpoint in its run folder (the trainer's `checkpoint.resume: auto`, bit-exact);
 a finished run whose evaluation was cut off is evaluated from its final checkpoint. The same code
-runs under torchrun: every rank trains every run (DDP/FSDP) and computes the (cheap, deterministic)
-held-out loss, so all ranks choose the same learning rates; rank 0 alone judges, writes and draws.
+runs under torchrun: every rank trains every run (DDP/FSDP); rank 0 alone evaluates, writes and
+draws, and the other ranks read the sweep's records (for the learning rates) from its JSONs.
 """
 
 from __future__ import annotations
@@ -55,6 +55,13 @@ def _final_checkpoint(folder: Path, steps: int) -> Path | None:
 
     last = latest_checkpoint(folder)
     return last if last is not None and read_state(last)["step"] == steps else None
+
+
+def _wait_for_json(path: Path) -> dict:
+    """Another rank's record of a run (rank 0 writes it after evaluating the run)."""
+    while not path.is_file():
+        time.sleep(2)
+    return json.loads(path.read_text())
 
 
 def write_json(path: Path, data) -> None:
@@ -125,15 +132,18 @@ class Study:
         if record is None:
             t0 = time.perf_counter()
             # A run whose final checkpoint exists is not trained again: under torchrun every rank makes
-            # this decision from the same files (rank 0 alone writes the JSON, later), so no rank
-            # joins a process group that the others skip.
+            # this decision from the same files (rank 0 writes the JSON before it removes the
+            # checkpoints), so no rank joins a process group that the others skip.
             final = _final_checkpoint(tcfg.checkpoint_dir, run.steps)
             if final is None:
                 join_process_group(run.run_id)
-            summary = ({"steps": run.steps, "checkpoint": str(final), "resumed_from": str(final), "final_loss": None}
-                       if final is not None else train(tcfg))
+                summary = train(tcfg)
+            else:
+                summary = {"steps": run.steps, "checkpoint": str(final), "resumed_from": str(final), "final_loss": None}
             if summary["steps"] != run.steps:
                 raise RuntimeError(f"run {run.run_id} stopped at step {summary['steps']} of {run.steps}")
+            if not self.main:  # the other ranks only train; rank 0 evaluates and records
+                return _wait_for_json(path) if role == "lr-sweep" else {}
             facts = self.facts[run.size]
             record = {"run_id": run.run_id, "role": role, "size": run.size, "params": facts.params,
                       "multiplier": run.multiplier, "seed": run.seed, "lr": run.lr, "steps": run.steps,
@@ -147,22 +157,20 @@ class Study:
             record["heldout_loss"] = heldout_loss(net, self.eval_set)
             # the EMA weights are what later steps need (judge, figure): kept as a model folder
             record["weights"] = str(Path(tcfg.run_dir) / "ema")
-            if self.main:
-                net.cpu().save_pretrained(record["weights"], dtype=None)
-        if with_judge and self.main:
+            net.cpu().save_pretrained(record["weights"], dtype=None)
+        if not self.main:
+            return record
+        if with_judge:
             net = load_ema_model(record["weights"], _device())
             t0 = time.perf_counter()
             record["judge"] = judge_run(net, self.eval_set, self.cfg)
             record["judge_seconds"] = time.perf_counter() - t0
-        if self.main:
-            write_json(path, record)
-            # A finished run needs no optimizer state; one process alone knows no other rank still reads it.
-            if int(os.environ.get("WORLD_SIZE", "1")) == 1:
-                shutil.rmtree(Path(tcfg.run_dir) / "checkpoints", ignore_errors=True)
+        write_json(path, record)
+        # a finished run needs no optimizer state (the JSON, written first, marks it finished)
+        shutil.rmtree(Path(tcfg.run_dir) / "checkpoints", ignore_errors=True)
         judged = f", judge mean {record['judge']['mean']:.3f}" if record.get("judge") else ""
-        if self.main:
-            self.log(f"scale: {run.run_id}: {run.steps} steps, {run.flops:.3g} FLOPs, held-out loss "
-                     f"{record['heldout_loss']:.4f}{judged}")
+        self.log(f"scale: {run.run_id}: {run.steps} steps, {run.flops:.3g} FLOPs, held-out loss "
+                 f"{record['heldout_loss']:.4f}{judged}")
         return record
 
     def run(self) -> dict:
@@ -182,6 +190,8 @@ class Study:
             lrs[s.name] = min(mine, key=lambda r: (r["heldout_loss"], r["lr"]))["lr"]
         # 2. the grid at each size's chosen lr (the sweep's winner is its first run)
         runs = [self.do_run(r, "grid", cache_dir, with_judge=True) for r in G.grid_runs(cfg, self.facts, lrs)]
+        if not self.main:
+            return {}
         summary = summarize(cfg, self.facts, self.latent, sweep, runs, lrs, self.clips)
         summary["timing"] = {"study_seconds_this_call": time.perf_counter() - t0,
                              "skipped_runs": len(self.skipped)}
