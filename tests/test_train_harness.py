@@ -28,8 +28,8 @@ TRAINERS = {
                   "ema_decay=0.9", "warmup_steps=2", "lr=2e-3", "precision=fp32"],
     "train-upscaler": ["preset=debug", "sizes=[[16, 16]]", "num_frames=5", "pool_size=4", "crop=0", "val_clips=0",
                        "batch_size=2", "ema_decay=0.9", "ema_start=2", "warmup_steps=2", "lr=3e-3", "precision=fp32"],
-    "train-rewriter": ["preset=debug", "num_pairs=200", "val_pairs=16", "heldout_check=0", "batch_size=16",
-                       "eval_every=0", "warmup_steps=2", "precision=fp32"],
+    "train-rewriter": ["preset=debug", "num_pairs=200", "val_pairs=16", "num_merges=30", "heldout_check=0",
+                       "batch_size=16", "eval_every=0", "warmup_steps=2", "precision=fp32"],
 }
 
 

@@ -96,6 +96,7 @@ class RewriterTrainConfig:
     preset: str = "tiny"
     num_pairs: int = 30_000  # training pairs drawn from train-split scenes
     val_pairs: int = 500
+    num_merges: int = 300  # word-pair merges of the tokenizer (text.lm.WordTokenizer.build)
     steps: int = 900
     minutes: float = 0.0  # wall-clock budget; 0 = no limit (stops at whichever comes first)
     batch_size: int = 64

@@ -36,7 +36,6 @@ from minisora.train.harness import Loop, fit, flat_loop, release_folder, micro_g
 from minisora.world.rules import canonical_prompt, check_caption, make_pairs
 from minisora.weights import save_weights
 
-NUM_MERGES = 300
 
 _DIRECTION_WORDS = {"left", "right", "up", "down", "leftward", "rightward", "upward", "downward",
                     "top", "bottom", "upper", "lower"} | set(V.MOTIONS)
@@ -148,7 +147,7 @@ class RewriterTask:
         val_examples = build_examples(make_pairs(cfg.val_pairs, seed=cfg.seed + 1, split="train"), rng)
         self.heldout = [p for p, _ in make_pairs(cfg.heldout_check, seed=cfg.seed + 2, split="heldout")]
         self.tok = WordTokenizer.build([s for s, _ in examples], [c for _, c in examples],
-                                       num_merges=NUM_MERGES, can_merge=can_merge)
+                                       num_merges=cfg.num_merges, can_merge=can_merge)
         lm_cfg = replace(lm_config or RewriterLMConfig.preset(cfg.preset), vocab_size=len(self.tok))
         self.data = encode_examples(self.tok, examples, lm_cfg.max_seq_len, progress)
         self.val = encode_examples(self.tok, val_examples, lm_cfg.max_seq_len, progress)
@@ -172,7 +171,8 @@ class RewriterTask:
 
     def micro_batch(self, step: int, index: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
         # the data draw has a generator of its own (index `count`: never a micro-batch's index)
-        idx = torch.randint(len(self.data), (self.cfg.batch_size,), generator=micro_generator(self.cfg.seed, step, count))
+        draw = micro_generator(self.cfg.seed, step, count)
+        idx = torch.randint(len(self.data), (self.cfg.batch_size,), generator=draw)
         n = self.cfg.batch_size // count
         return collate([self.data[i] for i in idx[index * n:(index + 1) * n].tolist()], self.tok.pad)
 

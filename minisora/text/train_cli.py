@@ -18,7 +18,8 @@ from minisora.train.cli import add_run_arguments, load_run_config, run_trainer
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_run_arguments(parser, "YAML file serialising RewriterTrainConfig (defaults: the dataclass)")
-    parser.add_argument("--preset", default=None, help="= preset=NAME: LM size (debug: seconds, for tests; tiny: shipped)")
+    parser.add_argument("--preset", default=None,
+                        help="= preset=NAME: LM size (debug: seconds, for tests; tiny: shipped)")
     parser.add_argument("--steps", type=int, default=None, help="= steps=N")
     parser.add_argument("--out", default=None, help="= run_dir=DIR: run folder (checkpoints, metrics.jsonl, release/)")
     parser.add_argument("--no-progress", action="store_true")

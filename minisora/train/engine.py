@@ -249,7 +249,8 @@ def train(cfg: TrainConfig, allow_changed: bool = False) -> dict:
     if int(os.environ.get("RANK", "0")) == 0:
         from minisora.weights import atomic_write_bytes
 
-        atomic_write_bytes(Path(cfg.run_dir) / "summary.json", (json.dumps(summary) + "\n").encode())
+        brief = {k: v for k, v in summary.items() if k != "history"}  # metrics.jsonl holds the history
+        atomic_write_bytes(Path(cfg.run_dir) / "summary.json", (json.dumps(brief) + "\n").encode())
     return summary
 
 

@@ -75,7 +75,8 @@ class VAETask:
             self.long_clip_batch = cfg.batch_size * cfg.crop_frames // T
             if self.long_clip_batch < 1:
                 raise ConfigError(f"batch_size={cfg.batch_size} is too small for whole-clip steps of {T} frames "
-                                  f"(crop_frames={cfg.crop_frames}); use a batch of at least {-(-T // cfg.crop_frames)}")
+                                  f"(crop_frames={cfg.crop_frames}); use a batch of at least "
+                                  f"{-(-T // cfg.crop_frames)}")
         self.model = (init if init is not None else VideoVAE(vae_config)).set_precision(cfg.precision).train()
         if cfg.freeze_encoder:
             # Everything up to the latent moments is frozen; the latent statistics are buffers (never

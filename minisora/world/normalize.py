@@ -168,6 +168,8 @@ class WordMapper:
     # -- thesaurus ----------------------------------------------------------------------------------
     def word_meaning(self, word: str) -> object:
         """What a known word stands for, number aside ("circles" and "circle" mean one thing)."""
+        if word in STOP_WORDS:
+            return "stop"  # "colour" and "color" are one meaning: ignored
         kind, value = PHRASES.get((word,), (None, word))
         if word in self.curated or word[:-1] in self.curated:
             return self.curated.get(word) or self.curated[word[:-1]]
@@ -301,6 +303,11 @@ class WordMapper:
             return term, "form", 1.0
         # A misspelling before compounds: "bckground" is no compound ending in "round"
         fix = self.speller.correct(word)
+        for suffix in SUFFIXES if fix is None else ():  # a misspelt stem: "smalish" is "small" + "ish"
+            stem = word[:-len(suffix)]
+            if word.endswith(suffix) and len(stem) >= 4 and self.speller.correct(stem) in TERM_CATEGORY:
+                fix = self.speller.correct(stem)
+                break
         if fix in STOP_WORDS:
             return None, "stop", 1.0
         if fix is not None:  # "cirlce" -> "circle": the word itself, so it keeps its role in the sentence
