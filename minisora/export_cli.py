@@ -1,11 +1,12 @@
 """`minisora export`: assemble a model folder from the outputs of a recipe's stages.
 
-    minisora export --transformer runs/minisora-tiny/transformer --train-config configs/minisora-tiny/transformer.yaml \\
-        --vae runs/minisora-tiny/vae/release --rewriter runs/minisora-tiny/rewriter/release \\
-        --upscaler runs/minisora-tiny/upscaler/release --out runs/minisora-tiny/model
+    minisora export --transformer runs/minisora-tiny/transformer --vae runs/minisora-tiny/vae/release \\
+        --rewriter runs/minisora-tiny/rewriter/release --upscaler runs/minisora-tiny/upscaler/release \\
+        --out runs/minisora-tiny/model
 
 The transformer is taken from a training run folder (its latest checkpoint, EMA weights, bf16) or a
-checkpoint; the other components are copied from their release folders. The logic is
+checkpoint, with the sampling schedule and trained sizes of the config that checkpoint recorded; the
+other components are copied from their release folders. The logic is
 `minisora.model_folder.assemble_model_folder`; this module only parses.
 """
 
@@ -20,8 +21,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--transformer", required=True, metavar="RUN_OR_CHECKPOINT",
                         help="a transformer training run folder (its latest checkpoint) or one checkpoint folder")
-    parser.add_argument("--train-config", required=True, metavar="YAML",
-                        help="the transformer's training config (its flow section gives the sampling schedule)")
     parser.add_argument("--vae", required=True, metavar="DIR", help="VAE release folder (config.json + model.safetensors)")
     parser.add_argument("--rewriter", default=None, metavar="DIR", help="builtin rewriter release folder (optional)")
     parser.add_argument("--upscaler", default=None, metavar="DIR", help="upscaler release folder (optional)")
@@ -46,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"minisora export: --note takes KEY=VALUE, got {args.note}", file=sys.stderr)
         return 2
     try:
-        out = assemble_model_folder(args.out, transformer=args.transformer, train_config=args.train_config,
+        out = assemble_model_folder(args.out, transformer=args.transformer,
                                     vae=args.vae, rewriter=args.rewriter, upscaler=args.upscaler, name=args.name,
                                     object_slots=args.object_slots, sample_shift=args.sample_shift,
                                     steps=args.steps, guidance=args.guidance, notes=notes)

@@ -134,20 +134,21 @@ class ModelIndex:
         return path
 
 
-def assemble_model_folder(out: str | Path, *, transformer: str | Path, train_config: str | Path, vae: str | Path,
+def assemble_model_folder(out: str | Path, *, transformer: str | Path, vae: str | Path,
                           rewriter: str | Path | None = None, upscaler: str | Path | None = None,
                           name: str = "minisora-model", object_slots: int = 0, sample_shift: float | None = None,
                           steps: int = GenerationDefaults.num_inference_steps,
                           guidance: float = GenerationDefaults.guidance_scale, notes: dict | None = None) -> Path:
     """Write a model folder: the transformer's release weights (EMA, bf16) from a training run folder or
     checkpoint, copies of the VAE / rewriter / upscaler release folders, and model_index.json with the
-    sampling schedule of the training config's flow section (base shift `sample_shift` when given).
+    sampling schedule of the run's flow section and its buckets as trained sizes, both read from the
+    training config the checkpoint recorded (base shift `sample_shift` when given).
     The folder must not exist yet (nothing is overwritten); it is built beside and renamed into place."""
     import shutil
     import time
 
+    from minisora.flow.training import FlowTrainConfig
     from minisora.train.checkpoint import latest_checkpoint
-    from minisora.train.config import load_config
     from minisora.train.export import export_release
 
     out = Path(out)
@@ -157,13 +158,15 @@ def assemble_model_folder(out: str | Path, *, transformer: str | Path, train_con
     for label, src in sources.items():
         if src is not None and not (Path(src) / "model.safetensors").is_file():
             raise FileNotFoundError(f"--{label} {str(src)!r} is not a release folder (no model.safetensors)")
-    cfg = load_config(train_config)
     ckpt = Path(transformer)
     if not (ckpt / "state.json").is_file():  # a run folder (or its checkpoints/): take the latest checkpoint
         found = latest_checkpoint(ckpt / "checkpoints") if (ckpt / "checkpoints").is_dir() else latest_checkpoint(ckpt)
         if found is None:
             raise FileNotFoundError(f"--transformer {str(transformer)!r} holds no checkpoint; train first")
         ckpt = found
+    run_config = read_json(ckpt / "state.json")["config"]  # the TrainConfig the run trained with
+    flow = from_dict(FlowTrainConfig, run_config["flow"], "flow")
+    buckets = _trained_buckets(run_config["data"])  # (T, H, W) pixel sizes
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     export_release(ckpt, tmp / "transformer")
@@ -171,7 +174,6 @@ def assemble_model_folder(out: str | Path, *, transformer: str | Path, train_con
         if src is not None:
             shutil.copytree(src, tmp / label)
     text_len = json.loads((tmp / "transformer" / "config.json").read_text())["config"]["text_len"]
-    flow = cfg.flow
     index = ModelIndex(
         name=name, upscaler="upscaler" if upscaler is not None else "",
         rewriter=RewriterRef(backend="builtin", path="rewriter") if rewriter is not None else RewriterRef(),
@@ -179,10 +181,18 @@ def assemble_model_folder(out: str | Path, *, transformer: str | Path, train_con
         scheduler=SchedulerConfig(method="euler", base_tokens=flow.base_tokens, token_dependent_shift=flow.token_dependent_shift,
                                   base_shift=flow.base_shift if sample_shift is None else sample_shift),
         defaults=GenerationDefaults(num_inference_steps=steps, guidance_scale=guidance,
-                                    window_frames=max(t for t, _, _ in cfg.data.buckets)),
-        trained_sizes=sorted({(h, w) for _, h, w in cfg.data.buckets}),
-        training={"train_config": str(train_config), "checkpoint": str(ckpt),
+                                    window_frames=max(t for t, _, _ in buckets)),
+        trained_sizes=sorted({(h, w) for _, h, w in buckets}),
+        training={"checkpoint": str(ckpt), "run_dir": run_config["run_dir"],
                   "exported_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), **(notes or {})})
     index.save(tmp)
     tmp.rename(out)
     return out
+
+
+def _trained_buckets(data: dict) -> list[tuple[int, int, int]]:
+    """The (T, H, W) pixel sizes a run trained on: those its latent cache holds, else its config's."""
+    index = Path(data.get("cache_dir") or "") / "index.json"
+    if data.get("source") == "cache" and index.is_file():
+        return sorted({tuple(item["bucket"]) for item in read_json(index)["items"]})
+    return [tuple(b) for b in data["buckets"]]

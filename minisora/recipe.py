@@ -55,7 +55,20 @@ def load_recipe(path: str | Path) -> Recipe:
 
 
 def stage_argv(stage: Stage, run: Path, recipe_dir: Path, smoke: bool) -> list[str]:
-    args = stage.command + (stage.smoke if smoke else [])
+    """The stage's arguments; in smoke mode its `smoke` ones replace those of the command: a `--flag`
+    named there drops every `--flag VALUE` of the command (repeatable flags such as --bucket would
+    otherwise add up), and `key=value` overrides win by coming last."""
+    args = list(stage.command)
+    if smoke:
+        flags = {a for a in stage.smoke if a.startswith("--")}
+        kept, i = [], 0
+        while i < len(args):
+            if args[i] in flags:
+                i += 1 if i + 1 >= len(args) or args[i + 1].startswith("--") else 2
+                continue
+            kept.append(args[i])
+            i += 1
+        args = kept + stage.smoke
     return [a.replace("{run}", str(run)).replace("{recipe}", str(recipe_dir)) for a in args]
 
 

@@ -365,7 +365,7 @@ def test_ema_weights_are_evaluated_released_and_resumed(tmp_path) -> None:
 
 
 def test_released_vaes_match_their_presets() -> None:
-    """scripts/train_default.sh reproduces the bundled VAE with --preset minisora-tiny (init_from checks it)."""
+    """The bundled model's VAE is the minisora-tiny preset (the shipped model's history trained it so)."""
     bundled = from_dict(VAEConfig, json.loads((DEFAULT_MODEL_DIR / "vae" / "config.json").read_text()))
     assert bundled == VAEConfig.preset("minisora-tiny")
     # ... and minisora/assets/vae-default (bench/vae.py's default) is the default preset, loadable as such.

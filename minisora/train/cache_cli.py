@@ -33,6 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="train", choices=("train", "heldout", "any"), help="synthetic scene split")
     parser.add_argument("--seed", type=int, default=0, help="synthetic: dataset seed")
     parser.add_argument("--fps", type=float, default=8.0)
+    parser.add_argument("--captions", type=int, default=1,
+                        help="synthetic: phrasings stored per clip, each with the clip's latents (default 1)")
+    parser.add_argument("--max-length", type=int, default=None,
+                        help="text tokens per caption (default: the text encoder's, 48; minisora-tiny uses 80)")
+    parser.add_argument("--object-slots", type=int, default=0,
+                        help="tokens appended per caption, one per object it names (minisora.world.slots)")
     parser.add_argument("--batch-size", type=int, default=8, help="clips per VAE call")
     parser.add_argument("--shard-size", type=int, default=256, help="items per safetensors shard")
     parser.add_argument("--dtype", default="float32", choices=tuple(DTYPES), help="storage dtype of the tensors")
@@ -57,12 +63,15 @@ def run(args: argparse.Namespace) -> int:
             if any(c is not None for c in counts):
                 raise ConfigError("=COUNT in --bucket applies to synthetic data only")
             ds = folder_dataset(args.data, buckets, args.fps)
+        from minisora.text.config import TextEncoderConfig
         from minisora.text.encoder import TextEncoder
 
-        out = cache_latents(ds, vae, TextEncoder(), args.out, batch_size=args.batch_size,
-                            shard_size=args.shard_size, dtype=DTYPES[args.dtype])
+        text_cfg = TextEncoderConfig(object_slots=args.object_slots,
+                                     **({"max_length": args.max_length} if args.max_length else {}))
+        out = cache_latents(ds, vae, TextEncoder(text_cfg), args.out, batch_size=args.batch_size,
+                            shard_size=args.shard_size, dtype=DTYPES[args.dtype], captions_per_clip=args.captions)
     except (ConfigError, ValueError, FileNotFoundError, FileExistsError) as e:
         print(f"minisora cache-latents: {e}", file=sys.stderr)
         return 1
-    print(f"wrote {len(ds)} items to {out}")
+    print(f"wrote {len(ds)} clips to {out}")
     return 0

@@ -92,6 +92,13 @@ class BucketedPixelDataset(Dataset):
     def bucket_of(self, i: int) -> int:
         return self._locate(i)[0]
 
+    def captions(self, i: int, n: int) -> list[str]:
+        """Up to n captions of item i: several phrasings where its dataset writes them (MovingShapes),
+        else its one caption."""
+        b, j = self._locate(i)
+        part = self.parts[b]
+        return part.captions(j, n) if hasattr(part, "captions") else [part[j]["caption"]]
+
     def bucket_ids(self) -> list[int]:
         return [b for b, p in enumerate(self.parts) for _ in range(len(p))]
 
@@ -266,8 +273,15 @@ class CacheWriter:
 
 @torch.no_grad()
 def cache_latents(dataset: BucketedPixelDataset, vae, text_encoder, out: str | Path, batch_size: int = 8,
-                  shard_size: int = 256, dtype: torch.dtype = torch.float32, progress: bool = True) -> Path:
-    """Encode every item of `dataset` once (VAE mean latents + text embeddings) into a latent cache."""
+                  shard_size: int = 256, dtype: torch.dtype = torch.float32, progress: bool = True,
+                  captions_per_clip: int = 1) -> Path:
+    """Encode every item of `dataset` once (VAE mean latents + text embeddings) into a latent cache.
+
+    captions_per_clip > 1: each clip is stored once per phrasing its dataset writes (up to that many),
+    with the same latents: the VAE is the expensive part, a caption costs milliseconds, and the
+    transformer is judged on phrasings it has not seen."""
+    if captions_per_clip < 1:
+        raise ConfigError(f"captions_per_clip={captions_per_clip} must be >= 1")
     vae = vae.eval()
     emb0 = text_encoder.encode(["probe"], slots=slots_for(text_encoder, ["probe"]))
     meta = CacheMeta(latent_channels=vae.latent_channels, spatial_factor=vae.spatial_factor,
@@ -283,13 +297,19 @@ def cache_latents(dataset: BucketedPixelDataset, vae, text_encoder, out: str | P
     for batch in tqdm(batches, desc="cache-latents", unit="batch", disable=not progress):
         items = [dataset[i] for i in batch]
         z = vae.encode(torch.stack([it["video"] for it in items]))  # (B,C,T',H',W')
-        captions = [it["caption"] for it in items]
+        per_clip = [dataset.captions(i, captions_per_clip) if captions_per_clip > 1 else [it["caption"]]
+                    for i, it in zip(batch, items)]
+        captions = [c for caps in per_clip for c in caps]
         emb = text_encoder.encode(captions, slots=slots_for(text_encoder, captions))
+        row = 0
         for k, i in enumerate(batch):
-            encoded[i] = (z[k], emb.tokens[k], emb.mask[k], emb.pooled[k], items[k]["caption"], items[k]["prompt"])
-    for i in range(len(dataset)):  # write in index order so item i of the cache is item i of the dataset
-        z, tok, m, p, cap, pr = encoded.pop(i)
-        writer.add(z, tok, m, p, cap, pr, dataset.buckets[ids[i]])
+            encoded[i] = []
+            for cap in per_clip[k]:
+                encoded[i].append((z[k].clone(), emb.tokens[row], emb.mask[row], emb.pooled[row], cap, items[k]["prompt"]))
+                row += 1
+    for i in range(len(dataset)):  # write in index order: clip i's captions follow clip i - 1's
+        for z, tok, m, p, cap, pr in encoded.pop(i):
+            writer.add(z, tok, m, p, cap, pr, dataset.buckets[ids[i]])
     return writer.close()
 
 

@@ -106,7 +106,7 @@ class VAEConfig:
 
 
 # The VAE inside the bundled minisora-tiny, trained (and its transformer on its latents) before the default
-# preset moved to cheap upsamplings; scripts/train_default.sh reproduces it with this preset.
+# preset moved to cheap upsamplings; the shipped model's history (README) trained it with this preset.
 _MINISORA_TINY = VAEConfig(encoder_channels=(32, 64, 128), decoder_channels=(32, 64, 128), full_res_time_kernel=1)
 
 VAE_PRESETS: dict[str, VAEConfig] = {

@@ -44,6 +44,20 @@ class MovingShapesDataset(torch.utils.data.Dataset):
         rng = np.random.default_rng([self.seed, index, SPLITS.index(self.split)])
         return sample_scene(rng, self.split, self.max_objects, self.occluder_prob, self.count_probs), rng
 
+    def captions(self, index: int, n: int) -> list[str]:
+        """Item `index`'s caption and up to n - 1 more distinct phrasings of its scene (a latent cache
+        stores each with the same latents: text variety at the cost of a caption, not of a VAE pass)."""
+        spec, rng = self.scene(index)
+        caps = [write_caption(spec, rng)]
+        extra = np.random.default_rng([self.seed, index % self.n, SPLITS.index(self.split), 7])
+        for _ in range(4 * n):  # distinct phrasings where the writer offers them
+            if len(caps) >= n:
+                break
+            c = write_caption(spec, extra)
+            if c not in caps:
+                caps.append(c)
+        return caps
+
     def frames(self, index: int) -> np.ndarray:
         """Item `index` as uint8 (T, H, W, 3) frames, without captions (for pixel-only users)."""
         return render(self.scene(index)[0], self.height, self.width, self.num_frames, self.fps)
