@@ -16,7 +16,8 @@ from hostile import bundled_models_unchanged, changed, damaged_video, snapshot  
 from minisora.cli import main as cli_main
 from minisora.config import ConfigError, apply_overrides, load_json, load_yaml
 from minisora.data.video_folder import VideoFolderDataset
-from minisora.io import CorruptVideoWarning, VideoReadError, export_to_video, read_frames, read_image, read_video
+from minisora.frame_reader import read_frames
+from minisora.io import CorruptVideoWarning, VideoReadError, export_to_video, read_image, read_video
 from minisora.train.config import TrainConfig
 
 
@@ -219,5 +220,5 @@ def test_cache_latents_prints_the_skip_summary(folder, tmp_path, capsys):
                        "--out", str(tmp_path / "cache"), "--batch-size", "2"])
     assert rc == 0
     out = capsys.readouterr().out
-    assert f"{folder}: 2 of 3 videos usable, 1 skipped" in out and "wrote 2 items" in out
+    assert f"{folder}: 2 of 3 videos usable, 1 skipped" in out and "wrote 2 clips" in out
     assert not changed(before, folder)

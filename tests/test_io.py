@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from minisora.world import render as R, scenes as S
-from minisora.io import (VideoReadError, contact_sheet, export_to_video, probe_video, read_frames,
-                         read_video)
+from minisora.frame_reader import probe_video, read_frames
+from minisora.io import VideoReadError, contact_sheet, export_to_video, read_video
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from minisora.io import READ_FORMATS, VideoReadError, probe_video, read_frames
+from minisora.frame_reader import probe_video, read_frames
+from minisora.io import READ_FORMATS, VideoReadError
 
 VIDEO_EXTENSIONS: tuple[str, ...] = tuple(e for e in READ_FORMATS if e != ".png")
 INDEX_EXTENSIONS: tuple[str, ...] = (".jsonl", ".csv")
