@@ -99,6 +99,23 @@ class Decoder(nn.Module):
         return unpatchify(h, self.p)
 
 
+def causal_latent_shape(num_frames: int, height: int, width: int, channels: int, temporal_factor: int,
+                        spatial_factor: int) -> tuple[int, int, int, int]:
+    """(C, T', H', W') of a causal video VAE's latent (the first frame alone, then temporal_factor frames
+    per latent frame); a ValueError naming the nearest valid sizes for an invalid clip. Every video VAE
+    here (minisora's and Wan's) shares this rule."""
+    sf, tf = spatial_factor, temporal_factor
+    if num_frames < 1 or (num_frames - 1) % tf:
+        lo = (max(num_frames - 1, 0) // tf) * tf + 1
+        raise ValueError(f"num_frames={num_frames} is not valid for temporal_factor={tf}: use 1 + k*{tf} "
+                         f"frames (e.g. {lo} or {lo + tf})")
+    for name, v in (("height", height), ("width", width)):
+        if v < sf or v % sf:
+            raise ValueError(f"{name}={v} is not valid: it must be a positive multiple of "
+                             f"spatial_factor={sf} (e.g. {max(sf, v // sf * sf)})")
+    return channels, 1 + (num_frames - 1) // tf, height // sf, width // sf
+
+
 class VideoVAE(nn.Module):
     """Causal video VAE. See the module docstring for shapes; `config` is a `VAEConfig`."""
 
@@ -132,16 +149,8 @@ class VideoVAE(nn.Module):
 
     def latent_shape(self, num_frames: int, height: int, width: int) -> tuple[int, int, int, int]:
         """(C, T', H', W') of the latent of a (3, num_frames, height, width) clip; raises if invalid."""
-        sf, tf = self.spatial_factor, self.temporal_factor
-        if num_frames < 1 or (num_frames - 1) % tf:
-            lo = (max(num_frames - 1, 0) // tf) * tf + 1
-            raise ValueError(f"num_frames={num_frames} is not valid for temporal_factor={tf}: use 1 + k*{tf} "
-                             f"frames (e.g. {lo} or {lo + tf})")
-        for name, v in (("height", height), ("width", width)):
-            if v < sf or v % sf:
-                raise ValueError(f"{name}={v} is not valid: it must be a positive multiple of "
-                                 f"spatial_factor={sf} (e.g. {max(sf, v // sf * sf)})")
-        return self.latent_channels, 1 + (num_frames - 1) // tf, height // sf, width // sf
+        return causal_latent_shape(num_frames, height, width, self.latent_channels, self.temporal_factor,
+                                   self.spatial_factor)
 
     def compression_ratio(self, num_frames: int, height: int, width: int) -> float:
         c, t, h, w = self.latent_shape(num_frames, height, width)

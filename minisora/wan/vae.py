@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from minisora.vae.model import causal_latent_shape
 from minisora.wan.vae_layers import CausalConv3d, MidBlock, Resample, ResidualBlock, RMSNorm, reset_caches
 
 # Wan2.1's per-channel latent statistics (the defaults of a released folder's vae/config.json).
@@ -156,15 +157,8 @@ class WanVAE(nn.Module):
         return self.config.z_dim
 
     def latent_shape(self, num_frames: int, height: int, width: int) -> tuple[int, int, int, int]:
-        sf, tf = self.spatial_factor, self.temporal_factor
-        if num_frames < 1 or (num_frames - 1) % tf:
-            lo = (max(num_frames - 1, 0) // tf) * tf + 1
-            raise ValueError(f"num_frames={num_frames} is not valid for temporal_factor={tf}: use 1 + k*{tf} "
-                             f"frames (e.g. {lo} or {lo + tf})")
-        for name, v in (("height", height), ("width", width)):
-            if v < sf or v % sf:
-                raise ValueError(f"{name}={v} is not valid: it must be a positive multiple of spatial_factor={sf}")
-        return self.latent_channels, 1 + (num_frames - 1) // tf, height // sf, width // sf
+        return causal_latent_shape(num_frames, height, width, self.latent_channels, self.temporal_factor,
+                                   self.spatial_factor)
 
     def enable_tiling(self, tile_frames: int = 16, tile_size: int = 256, tile_overlap: int = 64) -> "WanVAE":
         """Spatial tiles of `tile_size` pixels blended over `tile_overlap` (time is always chunked)."""
