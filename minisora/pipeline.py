@@ -40,54 +40,7 @@ from minisora.flow.schedules import schedule_shift
 from minisora.model_folder import (DEFAULT_MODEL_DIR, MODEL_INDEX_FORMAT, MODEL_INDEX_NAME,  # noqa: F401 (re-exported)
                                    GenerationDefaults, ModelIndex, RewriterRef, SchedulerConfig, TextEncoderRef)
 from minisora.precision import resolve_dtype
-
-# ------------------------------------------------------------------------------------------------
-# Output
-# ------------------------------------------------------------------------------------------------
-@dataclass
-class PipelineOutput:
-    """frames uint8 (T, H, W, 3); caption = the prompt as rewritten (what the transformer saw)."""
-
-    frames: np.ndarray
-    fps: float
-    prompt: str
-    caption: str
-    negative_prompt: str | None
-    seed: int | None
-    settings: dict[str, Any]
-    timings: dict[str, float]
-    rewrite: dict[str, Any] | None = None  # the rewriter's report (kept / filled / unmapped words)
-    latents: torch.Tensor | None = None  # (1, C, T', H', W') final latents
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON sidecar: everything needed to reproduce the clip, and how long it took."""
-        return {"prompt": self.prompt, "caption": self.caption, "negative_prompt": self.negative_prompt,
-                "seed": self.seed, "rewrite": self.rewrite, "settings": self.settings,
-                "frames": list(self.frames.shape), "fps": self.fps, "timings": self.timings}
-
-
-# ------------------------------------------------------------------------------------------------
-# The one sampling path (the pipeline and training-time samples both use it)
-# ------------------------------------------------------------------------------------------------
-def denoise(model_fn: Callable, noise: torch.Tensor, *, steps: int, method: str, guidance: float, shift: float,
-            cond: dict, uncond: dict | None, plan: ConditioningPlan | None = None,
-            progress: bool = False) -> torch.Tensor:
-    """Integrate the flow ODE from `noise` (B, C, T', H', W') to clean latents, holding the plan's
-    given frames and starting an SDEdit plan from its x_init."""
-    from minisora.flow.samplers import sample
-
-    plan = plan or ConditioningPlan(task="t2v")
-    return sample(model_fn, noise, steps=steps, method=method, guidance_scale=guidance, shift=shift,
-                  cond=cond, uncond=uncond, frame_cond=plan.frame_cond, frame_mask=plan.frame_mask,
-                  x_init=plan.x_init, strength=plan.strength, progress=progress)
-
-
-def decode_frames(vae, latents: torch.Tensor) -> np.ndarray:
-    """Latents (B, C, T', H', W') -> uint8 frames (B, T, H, W, 3) through the VAE."""
-    device = next(vae.parameters()).device
-    video = vae.decode(latents.float().to(device)).float().cpu()  # B, 3, T, H, W in [-1, 1]
-    return np.stack([to_frames(video[i:i + 1]) for i in range(video.shape[0])])
-
+from minisora.sampling import PipelineOutput, StepTimer, decode_frames, denoise  # noqa: F401 (re-exported)
 
 class Pipeline:
     """Text (+ image / video) to video. Build with `from_pretrained(path)` or from components."""
@@ -311,16 +264,9 @@ class Pipeline:
         Returns a PipelineOutput (frames uint8 (T, H, W, 3)).
         """
         d = self.index.defaults
-        t_start = time.perf_counter()
-        timings: dict[str, float] = {}
-
-        def lap(name: str, t0: float) -> float:
-            now = time.perf_counter()
-            timings[name] = round(now - t0, 4)
-            return now
+        timer = StepTimer()
 
         # 1. check inputs -------------------------------------------------------------------------
-        t0 = time.perf_counter()
         num_frames = d.num_frames if num_frames is None else num_frames
         height = d.height if height is None else height
         width = d.width if width is None else width
@@ -350,7 +296,7 @@ class Pipeline:
                 upscale=upscale, upscale_time=upscale_time, progress=progress, negative_prompt=negative_prompt,
                 height=height, width=width, num_inference_steps=steps, guidance_scale=guidance, rewrite=rewrite,
                 image=image, callback=callback, sampler=method, fps=fps, keep_given_frame=keep_given_frame)
-        t0 = lap("check", t0)
+        timer.lap("check")
 
         # 2. rewrite the prompt into a descriptive caption ---------------------------------------
         report = None
@@ -360,7 +306,7 @@ class Pipeline:
             caption, scene = res.caption, getattr(res, "scene", None)  # parsed once, by the rewriter
             raw = res.to_dict() if hasattr(res, "to_dict") else dataclasses.asdict(res)
             report = json.loads(json.dumps(raw, default=str))  # JSON-safe for the sidecar
-        t0 = lap("rewrite", t0)
+        timer.lap("rewrite")
 
         # 3. encode text (conditional branch + the unconditional one for CFG) ---------------------
         dit = self.transformer
@@ -374,7 +320,7 @@ class Pipeline:
             else:
                 tok, mask, pooled = dit.null_text(1, emb.tokens.shape[1])
                 uncond = {"text_tokens": tok.float(), "text_mask": mask, "text_pooled": pooled.float()}
-        t0 = lap("encode_text", t0)
+        timer.lap("encode_text")
 
         # 4. prepare latents and conditioning ----------------------------------------------------
         if generator is not None:
@@ -386,7 +332,7 @@ class Pipeline:
         plan = plan_conditioning(task, latent_shape, height, width, encode=self.encode_video,
                                  temporal_factor=self.vae.temporal_factor, extend_context=d.extend_context,
                                  image=image, video=video, extend=extend, connect=connect, strength=strength)
-        t0 = lap("prepare", t0)
+        timer.lap("prepare")
 
         # 5. denoise ------------------------------------------------------------------------------
         shift = schedule_shift(self.index.scheduler, num_tokens((Tl, Hl, Wl), dit.config.patch_size))
@@ -398,26 +344,24 @@ class Pipeline:
             plan = loop_plan(denoise(model_fn, noise, **sampling)[:, :, :1], latent_shape)
         latents = denoise(model_fn, noise, plan=plan, **sampling)
         check_finite(latents, "the sampled latents")  # e.g. a guided velocity that overflowed
-        t0 = lap("denoise", t0)
+        timer.lap("denoise")
 
         # 6. decode --------------------------------------------------------------------------------
         frames = decode_frames(self.vae, latents)[0]  # T, H, W, 3
         if keep_given_frame and plan.given_frame0 is not None:
             frames[0] = plan.given_frame0
         frames = frames[plan.keep]
-        t0 = lap("decode", t0)
+        timer.lap("decode")
 
         # 6b. upscale (the cascade's second stage; skipped at factors 1, 1) ----------------------------
         if upscale > 1 or upscale_time > 1:
             frames = self.upscaler(frames, scale=upscale, time_scale=upscale_time, seed=int(seed or 0),
                                    progress=progress)
             fps *= upscale_time
-            t0 = lap("upscale", t0)
+            timer.lap("upscale")
 
         # 7. return ---------------------------------------------------------------------------------
-        timings["total"] = round(time.perf_counter() - t_start, 4)
-        if self.load_seconds:
-            timings["load"] = round(sum(self.load_seconds.values()), 4)
+        timings = timer.finish(self.load_seconds)
         settings = {"num_frames": num_frames, "height": height, "width": width, "num_inference_steps": steps,
                     "guidance_scale": guidance, "sampler": method, "shift": round(shift, 6), "rewrite": bool(rewrite),
                     "task": task, "strength": strength if task == "sdedit" else None, "extend": extend,

@@ -110,7 +110,7 @@ def sample_clips(net, es: EvalSet, captions: list[str], seeds: list[int], cfg: S
     from minisora.flow.samplers import make_noise
     from minisora.flow.schedules import schedule_shift
     from minisora.flow.training import FlowTrainConfig
-    from minisora.pipeline import decode_frames, denoise
+    from minisora.sampling import decode_frames, denoise
     from minisora.text.encoder import shared_encoder
 
     e = cfg.eval

@@ -311,7 +311,7 @@ def _write_samples(ctx: _SampleContext, model: nn.Module, ema: EMA | None, step:
     from minisora.flow.samplers import make_noise
     from minisora.flow.schedules import schedule_shift
     from minisora.io import export_to_video
-    from minisora.pipeline import decode_frames, denoise
+    from minisora.sampling import decode_frames, denoise
 
     full = full_state(ema.state_dict() if ema is not None else dict(model.named_parameters()))
     if not info.is_main:
@@ -324,7 +324,7 @@ def _write_samples(ctx: _SampleContext, model: nn.Module, ema: EMA | None, step:
     C, T, H, W = ctx.latent_shape
     noise = make_noise((B, C, T, H, W), seed=cfg.seed)
     null = net.null_text(B, emb.tokens.shape[1])
-    # the pipeline's own sampling path (minisora.pipeline.denoise / decode_frames)
+    # the pipeline's own sampling path (minisora.sampling)
     z = denoise(net, noise, steps=cfg.logging.sample_steps, method="euler", guidance=cfg.logging.sample_guidance,
                 shift=schedule_shift(cfg.flow, num_tokens((T, H, W), net.config.patch_size)),
                 cond=dict(text_tokens=emb.tokens, text_mask=emb.mask, text_pooled=emb.pooled),

@@ -170,18 +170,11 @@ class WanVideoPipeline:
         from minisora.conditioning_plan import check_sampling, check_task, loop_plan, plan_conditioning
         from minisora.flow.samplers import make_noise, sample, sample_unipc
         from minisora.flow.schedules import flow_match_times, unipc_flow_times
-        from minisora.pipeline import PipelineOutput, decode_frames
+        from minisora.sampling import PipelineOutput, StepTimer, decode_frames
 
-        t_start = time.perf_counter()
-        timings: dict[str, float] = {}
-
-        def lap(name: str, t0: float) -> float:
-            now = time.perf_counter()
-            timings[name] = round(now - t0, 4)
-            return now
+        timer = StepTimer()
 
         # 1. check inputs -------------------------------------------------------------------------
-        t0 = time.perf_counter()
         for name, v in (("upscale", upscale), ("upscale_time", upscale_time)):
             if v not in (None, 1):
                 raise ValueError(f"{name}={v!r} is not available for a Wan model: minisora's upscaler is a second "
@@ -204,14 +197,14 @@ class WanVideoPipeline:
             raise ValueError(f"{task} needs num_frames >= {1 + (1 + (task == 'connect')) * tf}, got {num_frames}")
         if seed is None and generator is None:
             seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
-        t0 = lap("check", t0)
+        timer.lap("check")
 
         # 2. rewrite (only with an explicitly configured rewriter) --------------------------------
         caption, report = prompt, None
         if rewrite and self.rewriter is not None:
             res = self.rewriter.rewrite(prompt, seed=int(seed or 0))
             caption, report = res.caption, json.loads(json.dumps(res.to_dict(), default=str))
-        t0 = lap("rewrite", t0)
+        timer.lap("rewrite")
 
         # 3. encode text: the prompt, and the negative prompt for CFG (as diffusers: None -> "") ---
         texts = [caption] + ([negative_prompt or ""] if guidance > 1.0 else [])
@@ -220,7 +213,7 @@ class WanVideoPipeline:
         mask = torch.ones(1, tokens.shape[1], dtype=torch.bool, device=self.device)  # Wan: no text mask
         cond = {"text_tokens": tokens[:1], "text_mask": mask, "text_pooled": pooled}
         uncond = {"text_tokens": tokens[1:], "text_mask": mask, "text_pooled": pooled} if guidance > 1.0 else None
-        t0 = lap("encode_text", t0)
+        timer.lap("encode_text")
 
         # 4. prepare latents and conditioning ----------------------------------------------------
         if generator is not None:
@@ -230,7 +223,7 @@ class WanVideoPipeline:
         plan = plan_conditioning(task, latent_shape, height, width, encode=self.encode_video, temporal_factor=tf,
                                  extend_context=EXTEND_CONTEXT, image=image, video=video, extend=extend,
                                  connect=connect, strength=strength)
-        t0 = lap("prepare", t0)
+        timer.lap("prepare")
 
         # 5. denoise on the scheduler's grid, given frames by latent replacement -------------------
         model_fn = self._model_fn(callback)
@@ -253,7 +246,7 @@ class WanVideoPipeline:
             if plan.needs_first_pass:  # loop without an image: a first pass draws the frame at both ends
                 plan = loop_plan(run(plan)[:, :, :1], latent_shape)
             latents = run(plan)
-        t0 = lap("denoise", t0)
+        timer.lap("denoise")
 
         # 6. decode ---------------------------------------------------------------------------------
         with self._placed(self.vae):
@@ -261,12 +254,10 @@ class WanVideoPipeline:
         if keep_given_frame and plan.given_frame0 is not None:
             frames[0] = plan.given_frame0
         frames = frames[plan.keep]
-        t0 = lap("decode", t0)
+        timer.lap("decode")
 
         # 7. return ---------------------------------------------------------------------------------
-        timings["total"] = round(time.perf_counter() - t_start, 4)
-        if self.load_seconds:
-            timings["load"] = round(sum(self.load_seconds.values()), 4)
+        timings = timer.finish(self.load_seconds)
         settings = {"num_frames": num_frames, "height": height, "width": width, "num_inference_steps": steps,
                     "guidance_scale": guidance, "sampler": method, "shift": round(self.shift, 6),
                     "rewrite": report is not None, "task": task, "strength": strength if task == "sdedit" else None,
