@@ -44,13 +44,7 @@ def loss_vs_flops(summary: dict, path: Path) -> Path:
     ax.set_yscale("log")
     ax.set_xlabel("training FLOPs (minisora.dit.flops, attention included)")
     ax.set_ylabel("held-out rectified-flow loss (EMA)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _finish(plt, fig, ax, path)
 
 
 def judge_vs_flops(summary: dict, path: Path) -> Path:
@@ -65,6 +59,11 @@ def judge_vs_flops(summary: dict, path: Path) -> Path:
     ax.set_ylim(0, 1)
     ax.set_xlabel("training FLOPs")
     ax.set_ylabel("judge mean of color, shape, direction, count")
+    return _finish(plt, fig, ax, path)
+
+
+def _finish(plt, fig, ax, path: Path) -> Path:
+    """Grid, legend, tight layout; write `path` (its folder made if needed) and free the figure."""
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
