@@ -20,7 +20,9 @@ KEY = "sk-local-test-key"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("serve-limits"), "--api-key", KEY, "--max-queue", "1",
+    key_file = tmp_path_factory.mktemp("secret") / "key.txt"
+    key_file.write_text(KEY + "\n")  # from a file, not the command line (minisora.secrets)
+    with running_server(tmp_path_factory.mktemp("serve-limits"), "--api-key-file", str(key_file), "--max-queue", "1",
                         "--ttl-seconds", "2", "--cleanup-every", "0.5", "--poll-after-ms", "50") as s:
         yield s
 

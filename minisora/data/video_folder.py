@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from minisora.frame_reader import probe_video, read_frames
-from minisora.io import READ_FORMATS, VideoReadError
+from minisora.io import PIXEL_HALF_RANGE, READ_FORMATS, VideoReadError
 
 VIDEO_EXTENSIONS: tuple[str, ...] = tuple(e for e in READ_FORMATS if e != ".png")
 INDEX_EXTENSIONS: tuple[str, ...] = (".jsonl", ".csv")
@@ -182,7 +182,7 @@ class VideoFolderDataset(torch.utils.data.Dataset):
         # views cost more than the whole crop here.
         video = np.ascontiguousarray(frames.transpose(0, 3, 1, 2), dtype=np.float32)  # (T, 3, h, w)
         video = resize_center_crop(torch.from_numpy(video), self.height, self.width).numpy()  # (T, 3, H, W)
-        video = np.clip(video / np.float32(127.5) - np.float32(1.0), -1.0, 1.0)
+        video = np.clip(video / np.float32(PIXEL_HALF_RANGE) - np.float32(1.0), -1.0, 1.0)  # resized 0..255 floats
         return torch.from_numpy(np.ascontiguousarray(video.transpose(1, 0, 2, 3)))  # (3, T, H, W)
 
     def __getitem__(self, index: int) -> dict:

@@ -191,11 +191,11 @@ def _t2v_job(job: tuple) -> tuple:
 
 def _task_job(job: tuple) -> tuple:
     """Image-to-video from a rendered first frame, then a forward extension of the result."""
+    from minisora.io import unit_to_pixels
     from minisora.world.captions import write_prompt
     from minisora.world.render import render
     from minisora.world.scenes import sample_scene
     from minisora.world.judge import judge
-    import torch
 
     from minisora.eval.metrics import psnr
 
@@ -208,7 +208,7 @@ def _task_job(job: tuple) -> tuple:
     truth = render(spec, d.height, d.width, d.num_frames, fps=d.fps)  # T, H, W, 3
     i2v = pipe(prompt, image=truth[0], seed=seed + j, return_latents=True, **gen_kw)
     decoded0 = pipe.vae.decode(i2v.latents[:, :, :1])  # the VAE's own rendition of the given frame
-    decoded0 = ((decoded0[0, :, 0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+    decoded0 = unit_to_pixels(decoded0[0, :, 0].permute(1, 2, 0)).numpy()  # H, W, 3
     ext = pipe(prompt, video=i2v.frames, extend="forward", seed=seed + j, **gen_kw)
     return (psnr(i2v.frames[0], truth[0]), judge(i2v.frames, prompt, fps=i2v.fps).accuracy,
             seam_ratio(i2v.frames, ext.frames),

@@ -12,6 +12,7 @@ import time
 
 import torch
 
+from minisora.io import unit_to_pixels
 from minisora.scale import grid as G
 from minisora.scale.config import ScaleConfig
 
@@ -78,7 +79,7 @@ def estimate(cfg: ScaleConfig, facts: dict, runs: list, sweep_only: list, clips:
         encode_s = _timed(lambda: (vae.encode(video), text.encode([it["caption"] + f" {time.time()}" for it in items])), 1) / 4
         z = vae.encode(video)
         decode_s = _timed(lambda: vae.decode(z), 1) / 4
-    frames = ((video[0].permute(1, 2, 3, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+    frames = unit_to_pixels(video[0].permute(1, 2, 3, 0)).numpy()  # T, H, W, 3
     judge_s = _timed(lambda: judge(frames, items[0]["caption"]), 1)
     eval_s = sample_s + len(judged) * e.prompts * (decode_s + judge_s)
     cache_s = clips * encode_s if d.source == "cache" else 0.0

@@ -28,6 +28,7 @@ from minisora.world.scenes import sample_scene
 from minisora.dit.model import DiT
 from minisora.flow.objective import interpolate, predict_data
 from minisora.flow.schedules import sample_logit_normal, shift_time
+from minisora.io import pixels_to_unit, unit_to_pixels
 from minisora.flow.training import FlowTrainConfig, flow_matching_loss
 from minisora.train.config import ParallelConfig
 from minisora.train.distributed import DistInfo, apply_parallelism
@@ -75,7 +76,7 @@ class PairPool:
 
 
 def _to_tensor(frames: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float() / 127.5 - 1.0  # 3, T, H, W
+    return pixels_to_unit(np.ascontiguousarray(frames)).permute(3, 0, 1, 2)  # 3, T, H, W
 
 
 def make_batch(pool: PairPool, step: int, cfg: UpscaleTrainConfig, ucfg: UpscalerConfig) -> dict:
@@ -173,7 +174,7 @@ def evaluate(upscaler: Upscaler, val: list[tuple[np.ndarray, np.ndarray]]) -> di
     for lo, hi in val:
         ours.append(psnr(upscaler(lo, seed=0), hi))
         up = upsample_space(_to_tensor(lo)[None], upscaler.config.scale)[0]
-        bic.append(psnr(((up + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).numpy(), hi))
+        bic.append(psnr(unit_to_pixels(up).permute(1, 2, 3, 0).numpy(), hi))
     return {"val_psnr": float(np.mean(ours)), "val_psnr_bicubic": float(np.mean(bic))}
 
 

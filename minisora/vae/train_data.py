@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from minisora.io import pixels_to_unit, unit_to_pixels
 from minisora.vae.model import VideoVAE
 
 # --------------------------------------------------------------------------- data
@@ -18,12 +19,12 @@ from minisora.vae.model import VideoVAE
 
 def _to_uint8(video: torch.Tensor) -> torch.Tensor:
     """float (3,T,H,W) in [-1,1] -> uint8 (3,T,H,W)."""
-    return ((video.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return unit_to_pixels(video)
 
 
 def to_float(clips: torch.Tensor) -> torch.Tensor:
     """uint8 (...) -> float32 in [-1, 1]."""
-    return clips.float() / 127.5 - 1.0
+    return pixels_to_unit(clips)
 
 
 def synthetic_pool(n: int, height: int, width: int, num_frames: int, seed: int, split: str = "train",
