@@ -222,3 +222,15 @@ def test_cache_latents_prints_the_skip_summary(folder, tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"{folder}: 2 of 3 videos usable, 1 skipped" in out and "wrote 2 clips" in out
     assert not changed(before, folder)
+
+
+def test_train_vae_prints_the_skip_summary(folder, tmp_path, capsys):
+    (folder / "c1.txt").write_bytes(b"\xff\xfe")
+    before = snapshot(folder)
+    with pytest.warns(RuntimeWarning, match="not UTF-8"):
+        rc = cli_main(["train-vae", "preset=debug", f"data={folder}", "height=32", "width=32", "num_frames=5",
+                       "steps=1", "batch_size=2", "crop_size=0", "crop_frames=0", "eval_every=0", "stats_clips=2",
+                       "num_val_clips=1", "precision=fp32", "threads=1", f"run_dir={tmp_path / 'run'}"])
+    assert rc == 0
+    assert f"{folder}: 2 of 3 videos usable, 1 skipped" in capsys.readouterr().out
+    assert not changed(before, folder)

@@ -56,7 +56,9 @@ def folder_pool(root: str, n: int, height: int, width: int, num_frames: int, pro
     if len(ds) == 0:
         raise ValueError(f"video folder {root!r} holds no usable clips")
     idx = range(min(n, len(ds)))
-    return torch.stack([_to_uint8(ds[i]["video"]) for i in tqdm(idx, desc="read clips", disable=not progress, leave=False)])
+    pool = torch.stack([_to_uint8(ds[i]["video"]) for i in tqdm(idx, desc="read clips", disable=not progress, leave=False)])
+    print(ds.summary())  # files skipped (unreadable video or caption), padded, damaged: after reading them
+    return pool
 
 
 @dataclass
