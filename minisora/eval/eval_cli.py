@@ -46,6 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="prompt i uses scene seed (seed, i) and sampling seed seed + i")
     parser.add_argument("--sizes", default=None, metavar="WxH[,WxH...]",
                         help="cycle through these sizes (default: the model's default size)")
+    parser.add_argument("--frames", type=int, default=None,
+                        help="frames per clip (default: the model's; longer than its window = window by window)")
     parser.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
     parser.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model's)")
     parser.add_argument("--no-rewrite", action="store_true", help="feed prompts to the text encoder unrewritten")
@@ -248,8 +250,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"minisora eval: {e}", file=sys.stderr)
         return 2
     d = pipe.index.defaults
-    gen_kw = dict(num_inference_steps=args.steps, guidance_scale=args.guidance, rewrite=not args.no_rewrite,
-                  progress=False)
+    gen_kw = dict(num_frames=args.frames, num_inference_steps=args.steps, guidance_scale=args.guidance,
+                  rewrite=not args.no_rewrite, progress=False)
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
