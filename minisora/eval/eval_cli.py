@@ -288,7 +288,7 @@ def run(args: argparse.Namespace) -> int:
     values.update({k: tasks.get(k) for k in ("i2v_psnr_frame0", "extend_seam_ratio")})
     verdicts = {k: _meets(values[k], op, bar) for k, (op, bar) in BARS.items()}
     print(f"\nminisora eval: {args.n} {args.split} prompts, model {pipe.folder}, sizes "
-          f"{', '.join(f'{w}x{h}' for h, w in sizes)}, {d.num_frames} frames, "
+          f"{', '.join(f'{w}x{h}' for h, w in sizes)}, {args.frames or d.num_frames} frames, "
           f"steps {args.steps or d.num_inference_steps}, guidance {args.guidance or d.guidance_scale}")
     print(f"{'attribute':<22s} {'score':>8s} {'n':>6s}  bar")
     for k, row in table.items():
@@ -319,7 +319,7 @@ def run(args: argparse.Namespace) -> int:
     missed = sorted(k for k, v in verdicts.items() if v is False)
     skipped = sorted(k for k, v in verdicts.items() if v is None)
     report = {"model": str(pipe.folder), "split": args.split, "n": args.n, "seed": args.seed,
-              "sizes": [[h, w] for h, w in sizes], "settings": {"num_frames": d.num_frames,
+              "sizes": [[h, w] for h, w in sizes], "settings": {"num_frames": args.frames or d.num_frames,
                                                                 "steps": args.steps or d.num_inference_steps,
                                                                 "guidance": args.guidance or d.guidance_scale,
                                                                 "rewrite": not args.no_rewrite},
