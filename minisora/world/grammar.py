@@ -66,15 +66,10 @@ def _build_lexicon() -> dict[tuple[str, ...], tuple[str, object]]:
             if " " not in w:
                 for noun in ("pace", "speed", "rate", "tempo"):
                     add(f"at a {w} {noun}", "speed", speed)
-    for m, words in V.ORIGIN_PARSE.items():
-        for w in words:
-            add(w, "origin", m)
-    for m, words in V.DIRECTION_PARSE.items():
-        for w in words:
-            add(w, "motion", m)
-    for m, words in V.MOTION_WORDS_PARSE.items():
-        for w in words:
-            add(w, "motion", m)
+    for field, table in (("origin", V.ORIGIN_PARSE), ("motion", V.DIRECTION_PARSE), ("motion", V.MOTION_WORDS_PARSE)):
+        for m, words in table.items():
+            for w in words:
+                add(w, field, m)
     for w in V.OCCLUDER_PARSE:
         add(w, "occluder", True)
     for w in V.NO_OCCLUDER_PARSE:
