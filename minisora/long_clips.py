@@ -10,7 +10,9 @@ the joints. The last window is trimmed to the asked length.
     frames   17 | 12 | 12 | ...     (window 17, 2 latent frames = 5 pixel frames of overlap)
 
 Window i uses seed + i (or the next draws of the caller's generator), so the same seed gives the same
-long clip.
+long clip. The prompt is rewritten once: every later window is conditioned on the first window's
+caption as it is (a rewriter given seed + i would fill the unstated details, such as the background,
+differently per window, and the clip would change scene at each joint).
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ def generate_in_windows(pipe, prompt: str, *, num_frames: int, window: int, seed
             outs.append(pipe(prompt, image=image, **kw))
         else:
             so_far = np.concatenate([o.frames for o in outs])
-            outs.append(pipe(prompt, video=so_far, extend="forward", **kw))
+            kw["rewrite"] = False  # the first window's caption, as it is (module docstring)
+            outs.append(pipe(outs[0].caption, video=so_far, extend="forward", **kw))
     frames = np.concatenate([o.frames for o in outs])[:num_frames]  # T, H, W, 3
     first = outs[0]
     fps = first.fps

@@ -51,3 +51,44 @@ def test_trimmed_to_the_asked_length_and_window_off(pipe):
 def test_new_frames_per_extension():
     assert new_frames_per_extension(17, 2, 4) == 12
     assert new_frames_per_extension(9, 2, 4) == 4
+
+
+class _SeedDependentRewriter:
+    """Fills the unstated background by seed, as the real rewriter does; counts its calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    def rewrite(self, prompt, seed=0):
+        from minisora.text.rewriting import RewriteResult
+
+        self.calls.append(seed)
+        bg = ["black", "gray", "navy"][seed % 3]
+        return RewriteResult(caption=f"{prompt} on a {bg} background", kept=[], filled=[f"background={bg}"],
+                             unmapped=[], path="test", prompt=prompt)
+
+
+def test_the_prompt_is_rewritten_once_and_every_window_keeps_its_caption():
+    # Regression: each window used to rewrite the prompt with its own seed, so an unstated background
+    # (black, gray, navy) changed at every joint of a 49-frame clip.
+    p = debug_pipeline()
+    p.index.defaults.window_frames = 9
+    rw = _SeedDependentRewriter()
+    p._rewriter = rw
+    out = gen(p, num_frames=17)
+    assert rw.calls == [5] and out.caption.endswith("on a navy background")
+    seen = []
+    real = type(p).__call__
+
+    def spy(self, prompt, **kw):
+        seen.append((prompt, kw.get("rewrite", True)))
+        return real(self, prompt, **kw)
+
+    type(p).__call__, rw.calls = spy, []
+    try:
+        gen(p, num_frames=17)
+    finally:
+        type(p).__call__ = real
+    assert rw.calls == [5]
+    # the caller's call, window 0 (the prompt, rewritten), windows 1 and 2 (the caption as it is)
+    assert seen[2:] == [(out.caption, False), (out.caption, False)] and seen[1][1] is True
