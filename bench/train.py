@@ -89,7 +89,7 @@ def main() -> int:
     dit_cfg = dit_config(load_config(args.config, [f"model.preset={preset}"]).model)
     text_len = dit_cfg.text_len
     gb = base.optim.global_batch_size
-    bf16 = resolve_precision(base.precision.dtype) == "bf16"
+    bf16 = resolve_precision(base.precision) == "bf16"
     work = Path(tempfile.mkdtemp(prefix="minisora-bench-train-"))
     latents = [(dit_cfg.latent_channels, *s[1:]) for s in DEFAULT_LATENTS]
     cache = write_random_cache(work / "cache", args.items, latents, text_len=text_len, text_dim=dit_cfg.text_dim)
@@ -134,7 +134,7 @@ def main() -> int:
     from minisora.dit.flops import describe
 
     print(describe(dit_cfg, *latents[0][1:], text_len))
-    print(f"config {cfg_file.name}: preset {preset}, global batch {gb}, precision {base.precision.dtype}, "
+    print(f"config {cfg_file.name}: preset {preset}, global batch {gb}, precision {base.precision}, "
           f"buckets {latents}; timed steps: {args.steps - args.skip} per run (median step time)")
     print()
     print(f"| run | step ms | samples/s | GFLOP/s | {peak_name} | share of peak | data-loading share |")

@@ -58,6 +58,11 @@ def from_dict(cls: type[T], data: dict, path: str = "") -> T:
     """Build dataclass `cls` from `data`; unknown keys and wrong types raise ConfigError."""
     if not isinstance(data, dict):
         raise ConfigError(f"{path or cls.__name__}: expected a mapping, got {type(data).__name__}")
+    # a config whose layout changed reads its older forms (files and checkpoints users already have)
+    # through its `upgrade_old_forms(data, where) -> data`, which says what it converted
+    upgrade = getattr(cls, "upgrade_old_forms", None)
+    if upgrade is not None:
+        data = upgrade(data, path or cls.__name__)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -143,9 +148,11 @@ def apply_overrides(obj: T, overrides: list[str]) -> T:
         node = data
         parts = key.split(".")
         for i, p in enumerate(parts):
-            if not isinstance(node, dict) or p not in node:
-                valid = ", ".join(node) if isinstance(node, dict) else "(not a section)"
-                raise ConfigError(f"unknown key {'.'.join(parts[:i + 1])!r}; valid here: {valid}")
+            if not isinstance(node, dict):  # e.g. precision.dtype=fp32 where precision is one value
+                raise ConfigError(f"unknown key {key!r}: {'.'.join(parts[:i])!r} is a single value, not a "
+                                  f"section; set it as {'.'.join(parts[:i])}=VALUE")
+            if p not in node:
+                raise ConfigError(f"unknown key {'.'.join(parts[:i + 1])!r}; valid here: {', '.join(node)}")
             if i == len(parts) - 1:
                 node[p] = parse_yaml(raw)
             else:

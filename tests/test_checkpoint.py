@@ -80,6 +80,32 @@ def test_resume_refuses_a_changed_config_but_not_a_longer_budget(trained, capsys
     assert f"resumed from {summary['checkpoint']} at step 5" in capsys.readouterr().out
 
 
+def test_a_run_saved_with_the_old_nested_precision_resumes(trained, tmp_path, capsys):
+    """Checkpoints written while precision was a section (`precision: {dtype: fp32}`) resume under
+    today's flat `precision`, with a note; a precision that really differs is still refused."""
+    import shutil
+
+    tmp, base, _ = trained
+    run = tmp_path / "old-run"
+    shutil.copytree(tmp / "run", run)
+    for state_file in (run / "checkpoints").glob("step_*/state.json"):
+        state = json.loads(state_file.read_text())
+        assert state["config"]["precision"] == "fp32"
+        state["config"]["precision"] = {"dtype": "fp32"}
+        state_file.write_text(json.dumps(state))
+    last = ckpt.latest_checkpoint(run / "checkpoints")
+    step = ckpt.read_state(last)["step"]
+    settings = base + [f"run_dir={run}", f"schedule.max_steps={step + 1}"]
+    with pytest.raises(ckpt.CheckpointError, match=r"precision: checkpoint 'fp32', config 'bf16'"):
+        train(load_config(None, settings + ["precision=bf16"]))
+    resumed = train(load_config(None, settings))
+    assert resumed["steps"] == step + 1 and resumed["steps_this_run"] == 1
+    err = capsys.readouterr().err
+    assert f"note: checkpoint {str(last)!r}: 'precision: {{dtype: fp32}}' is the old form of 'precision: fp32'" in err
+    # the new checkpoint carries today's form
+    assert ckpt.read_state(resumed["checkpoint"])["config"]["precision"] == "fp32"
+
+
 def test_unwritable_checkpoint_dir_fails_before_training(tmp_path, trained):
     _, base, _ = trained
     blocker = tmp_path / "a_file"

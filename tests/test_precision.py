@@ -65,7 +65,7 @@ def test_components_default_to_auto(flags):
     assert VideoVAE(VAEConfig.preset("debug")).precision == "auto"
     assert VAETrainConfig().precision == "auto"
     assert UpscaleTrainConfig().precision == "auto"
-    assert load_config(Path(__file__).resolve().parents[1] / "configs" / "default.yaml").precision.dtype == "auto"
+    assert load_config(Path(__file__).resolve().parents[1] / "configs" / "default.yaml").precision == "auto"
     with pytest.raises(ValueError, match="choose one of auto, bf16, fp32"):
         VideoVAE(VAEConfig.preset("debug")).set_precision("fp16")
 

@@ -237,7 +237,23 @@ def test_shipped_configs_load():
         cfg = load_config(root / name)
         assert isinstance(cfg, TrainConfig)
     gpu = load_config(root / "gpu-example.yaml")
-    assert gpu.parallel.strategy == "fsdp" and gpu.precision.dtype == "bf16"
+    assert gpu.parallel.strategy == "fsdp" and gpu.precision == "bf16"
+
+
+def test_old_nested_precision_in_a_yaml_loads_with_a_note(tmp_path, capsys):
+    """`precision: {dtype: X}` (before precision became one flat field) reads as `precision: X`; the
+    old override form is refused naming the new one."""
+    old = tmp_path / "old.yaml"
+    old.write_text("seed: 3\nprecision:\n  dtype: bf16\n")
+    cfg = load_config(old, ["optim.lr=1e-3"])
+    assert cfg.precision == "bf16" and cfg.seed == 3 and cfg.optim.lr == 1e-3
+    assert "'precision: {dtype: bf16}' is the old form of 'precision: bf16'" in capsys.readouterr().err
+    assert load_config(None, ["precision=auto"]).precision == "auto"
+    with pytest.raises(ConfigError, match=r"unknown key 'precision\.dtype': 'precision' is a single value, not a "
+                                          r"section; set it as precision=VALUE"):
+        load_config(None, ["precision.dtype=fp32"])
+    with pytest.raises(ConfigError, match=r"precision: 'fp16' is not valid; choose one of 'auto', 'bf16', 'fp32'"):
+        load_config(None, ["precision=fp16"])
 
 
 def _dit_grads(parallel, randomise_weights: bool = False) -> dict:

@@ -27,7 +27,7 @@ def _overrides(cache: Path, run_dir: Path) -> list[str]:
             "optim.global_batch_size=4", "optim.micro_batch_size=2",  # 2 accumulation steps
             f"schedule.max_steps={MAX_STEPS}", "schedule.warmup_steps=3", "checkpoint.every=2",
             "checkpoint.keep_last=2", "logging.every=1", "logging.progress=false", "logging.tensorboard=false",
-            "flow.text_drop_prob=0.3", "precision.dtype=bf16"]
+            "flow.text_drop_prob=0.3", "precision=bf16"]
 
 
 def _losses(run_dir: Path) -> list[float]:

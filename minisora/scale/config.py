@@ -52,7 +52,7 @@ class RecipeConfig:
     ema_horizon: float = 0.1
     ema_max_decay: float = 0.9999
     checkpoint_every: int = 200  # steps between checkpoints (an interrupted run resumes from the last)
-    dtype: Precision = "fp32"
+    precision: Precision = "fp32"  # minisora.precision, as TrainConfig.precision
     strategy: Literal["none", "ddp", "fsdp"] = "none"  # under torchrun with several ranks: ddp or fsdp
     compile: bool = False
     threads: int = 0  # torch CPU threads (0: torch's default)

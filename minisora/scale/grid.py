@@ -113,7 +113,7 @@ def ema_decay(cfg: ScaleConfig, steps: int) -> float:
 def train_config(cfg: ScaleConfig, run: RunSpec, cache_dir: str):
     """The TrainConfig of one run (the one transformer trainer, `minisora.train.engine.train`)."""
     from minisora.train.config import (CheckpointConfig, DataConfig, EMAConfig, LoggingConfig, ModelConfig,
-                                       OptimConfig, ParallelConfig, PrecisionConfig, ScheduleConfig, TrainConfig)
+                                       OptimConfig, ParallelConfig, ScheduleConfig, TrainConfig)
 
     r, d = cfg.recipe, cfg.data
     spec = next(s for s in cfg.grid.sizes if s.name == run.size)
@@ -129,7 +129,7 @@ def train_config(cfg: ScaleConfig, run: RunSpec, cache_dir: str):
         schedule=ScheduleConfig(max_steps=run.steps, warmup_steps=min(run.steps, round(r.warmup_fraction * run.steps)),
                                 min_lr_ratio=r.min_lr_ratio),
         ema=EMAConfig(enabled=True, decay=ema_decay(cfg, run.steps)),
-        precision=PrecisionConfig(dtype=r.dtype),
+        precision=r.precision,
         parallel=ParallelConfig(strategy=r.strategy, compile=r.compile),
         checkpoint=CheckpointConfig(every=max(1, min(r.checkpoint_every, run.steps)), keep_last=1),
         logging=LoggingConfig(every=max(1, run.steps // 20), tensorboard=False, progress=False, text_encoder=False))

@@ -12,6 +12,7 @@ under 1 or N processes: only the split of the work changes, never the result.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -86,14 +87,6 @@ class EMAConfig:
 
 
 @dataclass
-class PrecisionConfig:
-    # bf16: forward/backward under torch.autocast(bfloat16) on CPU and CUDA; master weights,
-    # optimizer state and EMA stay float32. auto: bf16 where the device runs it natively, else fp32
-    # (minisora.precision; on an AVX2-only CPU emulated bf16 is ~100x slower than fp32).
-    dtype: Precision = "fp32"
-
-
-@dataclass
 class ParallelConfig:
     # under torchrun with world size > 1: ddp, fsdp, or average (gradients averaged after backward,
     # through shared memory on one host: distributed.GradientAverager)
@@ -143,7 +136,10 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     ema: EMAConfig = field(default_factory=EMAConfig)
-    precision: PrecisionConfig = field(default_factory=PrecisionConfig)
+    # bf16: forward/backward under torch.autocast(bfloat16) on CPU and CUDA; master weights,
+    # optimizer state and EMA stay float32. auto: bf16 where the device runs it natively, else fp32
+    # (minisora.precision; on an AVX2-only CPU emulated bf16 is ~100x slower than fp32).
+    precision: Precision = "fp32"
     parallel: ParallelConfig = field(default_factory=ParallelConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     nan_guard: NaNGuardConfig = field(default_factory=NaNGuardConfig)
@@ -152,6 +148,19 @@ class TrainConfig:
     @property
     def checkpoint_dir(self) -> Path:
         return Path(self.checkpoint.dir) if self.checkpoint.dir else Path(self.run_dir) / "checkpoints"
+
+    @staticmethod
+    def upgrade_old_forms(data: dict, where: str = "TrainConfig") -> dict:
+        """`data` (a YAML file's or a checkpoint's saved config) in today's layout. Until precision
+        became one flat field like every other component's, it was a section: `precision: {dtype: X}`
+        now reads as `precision: X`, with a one-line note, so older files and runs keep loading and
+        resuming. (`minisora.config.from_dict` calls this; so does the harness on a saved config.)"""
+        old = data.get("precision")
+        if not (isinstance(old, dict) and set(old) == {"dtype"}):
+            return data
+        print(f"note: {where}: 'precision: {{dtype: {old['dtype']}}}' is the old form of "
+              f"'precision: {old['dtype']}'; read as that", file=sys.stderr)
+        return {**data, "precision": old["dtype"]}
 
 
 def dit_config(cfg: ModelConfig):

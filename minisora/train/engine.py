@@ -155,7 +155,7 @@ class DiTTask:
         if cfg.model.init_from:
             _init_weights(self.model, cfg.model.init_from, dit_cfg)
         self.model_config = to_dict(dit_cfg)
-        self.autocast = precision_autocast(cfg.precision.dtype, info.device)
+        self.autocast = precision_autocast(cfg.precision, info.device)
         self.accum = cfg.optim.global_batch_size // (cfg.optim.micro_batch_size * info.world_size)
         self.shapes: list[tuple[int, int, int]] = []
 
@@ -231,7 +231,8 @@ def loop_config(cfg: TrainConfig, allow_changed: bool = False) -> Loop:
                 eval_every=cfg.logging.sample_every, checkpoint_every=cfg.checkpoint.every,
                 keep_last=cfg.checkpoint.keep_last, config=to_dict(cfg), budget_keys=BUDGET_KEYS,
                 checkpoint_dir=str(cfg.checkpoint_dir), resume=cfg.checkpoint.resume, allow_changed=allow_changed,
-                parallel=cfg.parallel, tensorboard=cfg.logging.tensorboard, progress=cfg.logging.progress)
+                parallel=cfg.parallel, tensorboard=cfg.logging.tensorboard, progress=cfg.logging.progress,
+                upgrade_config=TrainConfig.upgrade_old_forms)
 
 
 def train(cfg: TrainConfig, allow_changed: bool = False) -> dict:

@@ -90,6 +90,9 @@ class Loop:
     eps: float = 1e-8
     threads: int = 0  # torch CPU threads for the run (0: leave as is)
     accumulation: int = 1  # micro-batches per rank and step, when micro_batch_size is 0
+    # (saved config, where) -> the same in today's layout, for a trainer whose config layout changed
+    # (TrainConfig.upgrade_old_forms): a checkpoint written before is compared in today's terms
+    upgrade_config: Callable[[dict, str], dict] | None = None
 
 
 # What the VAE, upscaler and rewriter configs call the loop's fields (they share these names).
@@ -232,8 +235,11 @@ def _fit(loop: Loop, build_task, info: DistInfo) -> dict:
     elif loop.resume != "never":
         resume_from = Path(loop.resume)
     if resume_from is not None and not loop.allow_changed:  # before any expensive set-up
-        check_config_change(ckpt.read_state(resume_from)["config"], loop.config, loop.budget_keys,
-                            f"checkpoint {str(resume_from)!r}")
+        where = f"checkpoint {str(resume_from)!r}"
+        saved = ckpt.read_state(resume_from)["config"]
+        if loop.upgrade_config is not None:
+            saved = loop.upgrade_config(saved, where)
+        check_config_change(saved, loop.config, loop.budget_keys, where)
 
     torch.manual_seed(loop.seed)  # identical initial weights on every rank
     task = build_task(info)
