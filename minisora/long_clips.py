@@ -62,3 +62,14 @@ def generate_in_windows(pipe, prompt: str, *, num_frames: int, window: int, seed
     return type(first)(frames=frames, fps=fps, prompt=prompt, caption=first.caption,
                        negative_prompt=first.negative_prompt, seed=first.seed, settings=settings,
                        timings=timings, rewrite=first.rewrite, latents=None)
+
+
+def window_spans(settings: dict) -> list[tuple[int, int]]:
+    """[start, end) frames of each window of a clip made by `generate_in_windows`, read from its
+    settings (one span, the whole clip, for a clip made in one window). Frame-rate upscaling is not
+    accounted for: judge windows on clips made at the model's frame rate."""
+    n = int(settings["num_frames"])
+    if int(settings.get("windows", 1)) <= 1:
+        return [(0, n)]
+    window, step = int(settings["window_frames"]), int(settings["window_frames"]) - int(settings["overlap_frames"])
+    return [(i * step, min(i * step + window, n)) for i in range(int(settings["windows"]))]

@@ -31,8 +31,16 @@ class Stage:
     name: str
     command: list[str]  # a minisora subcommand and its arguments; {run} and {recipe} are substituted
     output: str  # file or folder the stage leaves, relative to the run folder (checked when it ends)
-    smoke: list[str] = field(default_factory=list)  # arguments appended in --smoke mode (debug sizes)
+    # key=value overrides appended in --smoke mode (debug sizes); flags are refused, since a repeatable
+    # one (cache-latents --bucket) would add to the command's instead of replacing them
+    smoke: list[str] = field(default_factory=list)
     measured_minutes: float = 0.0  # wall time of the full stage, measured on 2 cores (stated, not enforced)
+
+    def __post_init__(self) -> None:
+        flags = [a for a in self.smoke if "=" not in a or a.startswith("-")]
+        if flags:
+            raise ConfigError(f"stage {self.name!r}: smoke arguments must be key=value overrides, got "
+                              f"{', '.join(map(repr, flags))}")
 
 
 @dataclass
@@ -55,20 +63,8 @@ def load_recipe(path: str | Path) -> Recipe:
 
 
 def stage_argv(stage: Stage, run: Path, recipe_dir: Path, smoke: bool) -> list[str]:
-    """The stage's arguments; in smoke mode its `smoke` ones replace those of the command: a `--flag`
-    named there drops every `--flag VALUE` of the command (repeatable flags such as --bucket would
-    otherwise add up), and `key=value` overrides win by coming last."""
-    args = list(stage.command)
-    if smoke:
-        flags = {a for a in stage.smoke if a.startswith("--")}
-        kept, i = [], 0
-        while i < len(args):
-            if args[i] in flags:
-                i += 1 if i + 1 >= len(args) or args[i + 1].startswith("--") else 2
-                continue
-            kept.append(args[i])
-            i += 1
-        args = kept + stage.smoke
+    """The stage's arguments; in smoke mode its `smoke` overrides follow them, and win by coming last."""
+    args = list(stage.command) + (list(stage.smoke) if smoke else [])
     return [a.replace("{run}", str(run)).replace("{recipe}", str(recipe_dir)) for a in args]
 
 

@@ -11,7 +11,7 @@ import torch
 from minisora.cli import main as cli_main
 from minisora.dit.config import DiTConfig
 from minisora.dit.model import DiT
-from minisora.eval.eval_cli import by_object_count, pooled_table, seam_ratio
+from minisora.eval.eval_cli import by_object_count, by_window, pooled_table, seam_ratio
 from minisora.pipeline import ModelIndex, Pipeline
 from minisora.vae.config import VAEConfig
 from minisora.vae.model import VideoVAE
@@ -72,3 +72,32 @@ def test_by_object_count_splits_per_object_attributes():
     assert t["motion"][2] == {"passed": 1, "stated": 4, "score": 0.25}
     assert t["color"] == {1: {"passed": 1, "stated": 1, "score": 1.0}, 2: {"passed": 0, "stated": 1, "score": 0.0}}
     assert "count" not in t
+
+
+def test_a_clip_longer_than_the_window_is_judged_whole_and_per_window(tmp_path, capsys):
+    torch.manual_seed(0)
+    vae = VideoVAE(VAEConfig.preset("debug"))
+    dit = DiT(DiTConfig.preset("debug", latent_channels=vae.latent_channels))
+    index = ModelIndex(name="debug")
+    index.defaults.window_frames = 9  # windows of 9 frames, 4 new each: 17 = 9 + 4 + 4
+    model = Pipeline(vae=vae, transformer=dit, index=index).save_pretrained(tmp_path / "m")
+    rc = cli_main(["eval", "--model", str(model), "--n", "2", "--tasks", "0", "--steps", "1", "--no-rewrite",
+                   "--frames", "17", "--out-dir", str(tmp_path / "ev"), "--quiet"])
+    assert rc == 1
+    assert "by window (judged alone)" in capsys.readouterr().out
+    report = json.loads((tmp_path / "ev" / "report.json").read_text())
+    assert [w["span"] for w in report["samples"][0]["windows"]] == [[0, 9], [4, 13], [8, 17]]
+    assert set(report["by_window"]) == {"color", "shape", "motion"} and len(report["by_window"]["color"]) == 3
+
+
+def test_by_window_pools_each_window_index():
+    samples = [{"windows": [{"checks": {"obj0.color": True, "obj0.motion": False, "count": False}},
+                            {"checks": {"obj0.color": False, "obj0.motion": True}}]},
+               {"windows": [{"checks": {"obj0.color": True, "obj1.color": True}},
+                            {"checks": {"obj0.color": True}}]},
+               {"checks": {"obj0.color": True}}]  # a one-window clip has no "windows"
+    table = by_window(samples)
+    assert [r["score"] for r in table["color"]] == [1.0, 0.5]
+    assert [(r["passed"], r["stated"]) for r in table["motion"]] == [(0, 1), (1, 1)]
+    assert table["shape"][0]["score"] is None and "count" not in table
+    assert by_window([{"checks": {}}]) == {}

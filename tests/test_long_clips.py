@@ -92,3 +92,11 @@ def test_the_prompt_is_rewritten_once_and_every_window_keeps_its_caption():
     assert rw.calls == [5]
     # the caller's call, window 0 (the prompt, rewritten), windows 1 and 2 (the caption as it is)
     assert seen[2:] == [(out.caption, False), (out.caption, False)] and seen[1][1] is True
+
+
+def test_window_spans_cover_the_clip_with_the_overlap():
+    from minisora.long_clips import window_spans
+
+    assert window_spans({"num_frames": 17}) == [(0, 17)]
+    spans = window_spans({"num_frames": 49, "windows": 4, "window_frames": 17, "overlap_frames": 5})
+    assert spans == [(0, 17), (12, 29), (24, 41), (36, 49)]

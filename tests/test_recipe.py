@@ -59,13 +59,15 @@ def test_finished_stages_are_skipped_and_one_stage_reruns(smoke_run):
     assert (run / "model" / "transformer" / "model.safetensors").read_bytes() == weights
 
 
-def test_smoke_arguments_replace_the_commands_flags():
-    stage = Stage(name="cache", command=["cache-latents", "--bucket", "17x64x64", "--bucket", "1x64x64=5",
-                                         "--out", "{run}/cache", "--captions", "3"],
-                  output="cache", smoke=["--bucket", "5x16x16"])
+def test_smoke_overrides_follow_the_command():
+    stage = Stage(name="cache", command=["cache-latents", "{recipe}/cache.yaml", "out={run}/cache", "captions=3"],
+                  output="cache", smoke=["buckets=[5x16x16]", "captions=1"])
     argv = stage_argv(stage, Path("/r"), Path("/c"), smoke=True)
-    assert argv == ["cache-latents", "--out", "/r/cache", "--captions", "3", "--bucket", "5x16x16"]
-    assert stage_argv(stage, Path("/r"), Path("/c"), smoke=False)[1:3] == ["--bucket", "17x64x64"]
+    assert argv == ["cache-latents", "/c/cache.yaml", "out=/r/cache", "captions=3", "buckets=[5x16x16]", "captions=1"]
+    assert stage_argv(stage, Path("/r"), Path("/c"), smoke=False) == argv[:4]
+    with pytest.raises(ConfigError, match=r"stage 'cache': smoke arguments must be key=value overrides, got "
+                                          r"'--bucket', '5x16x16'"):
+        Stage(name="cache", command=["cache-latents"], output="cache", smoke=["--bucket", "5x16x16"])
 
 
 def test_bad_recipes_are_refused():

@@ -113,6 +113,27 @@ def by_object_count(results: list) -> dict[str, dict[int, dict[str, float]]]:
     return {t: dict(sorted(table[t].items())) for t in ParsedObject.FIELDS if t in table}
 
 
+def by_window(samples: list[dict]) -> dict[str, list[dict]]:
+    """Colour and direction of clips longer than the training window, judged on each window alone:
+    {type: [{passed, stated, score} per window index]} ({} when no clip had several windows). Count is
+    left out: objects may leave the frame in a later window, and the whole clip is what is counted."""
+    n = max((len(s.get("windows") or []) for s in samples), default=0)
+    table: dict[str, list[dict]] = {}
+    for t in ("color", "shape", "motion"):
+        rows = [{"passed": 0, "stated": 0} for _ in range(n)]
+        for s in samples:
+            for i, win in enumerate(s.get("windows") or []):
+                for k, ok in win["checks"].items():
+                    if _type_of(k) == t:
+                        rows[i]["passed"] += int(ok)
+                        rows[i]["stated"] += 1
+        for r in rows:
+            r["score"] = r["passed"] / r["stated"] if r["stated"] else None
+        if n:
+            table[t] = rows
+    return table
+
+
 def _meets(value: float | None, op: str, bar: float) -> bool | None:
     if value is None or not np.isfinite(value):
         return None
@@ -177,6 +198,7 @@ def _t2v_job(job: tuple) -> tuple:
     """Sample i: scene (seed, i) of the split -> prompt -> clip (seed + i) -> judge."""
     from minisora.world.captions import write_prompt
     from minisora.world.scenes import sample_scene
+    from minisora.long_clips import window_spans
     from minisora.world.judge import judge
 
     i, seed, split, (h, w), gen_kw = job
@@ -188,6 +210,11 @@ def _t2v_job(job: tuple) -> tuple:
     unmapped = list((out.rewrite or {}).get("unmapped") or [])  # prompt words the rewriter could not place
     sample = {"i": i, "prompt": prompt, "caption": out.caption, "seed": out.seed, "size": [h, w], "unmapped": unmapped,
               "accuracy": res.accuracy, "flicker": res.flicker, "checks": {k: bool(v) for k, v in res.checks.items()}}
+    spans = window_spans(out.settings)
+    if len(spans) > 1:  # a clip longer than the training window: the judge on each window as well
+        sample["windows"] = [{"span": [a, b], "checks": {k: bool(v) for k, v in
+                                                         judge(out.frames[a:b], prompt, fps=out.fps).checks.items()}}
+                             for a, b in spans]
     return sample, Judged(sample["checks"], res.flicker, res.accuracy), out.frames, out.timings["total"]
 
 
@@ -306,6 +333,12 @@ def run(args: argparse.Namespace) -> int:
         for t, rows in split.items():
             print(f"  {t:<22s}  " + "  ".join(f"{rows[n]['score']:5.3f}/{rows[n]['stated']:<3d}" if n in rows
                                                else f"{'-':>9s}" for n in counts))
+    windows = by_window(samples)
+    if windows:
+        print("by window (judged alone)" + "  ".join(f"{n:>9d}" for n in range(len(next(iter(windows.values()))))))
+        for t, rows in windows.items():
+            print(f"  {t:<22s}  " + "  ".join(f"{r['score']:5.3f}/{r['stated']:<3d}" if r['stated'] else f"{'-':>9s}"
+                                               for r in rows))
     unmapped = unmapped_words(samples)
     print(f"{'unmapped words':<22s} {sum(unmapped.values()):8d}  in {sum(bool(s['unmapped']) for s in samples)} "
           f"prompts{': ' + ', '.join(f'{w} x{n}' for w, n in unmapped.most_common(8)) if unmapped else ''}")
@@ -323,7 +356,7 @@ def run(args: argparse.Namespace) -> int:
                                                                 "steps": args.steps or d.num_inference_steps,
                                                                 "guidance": args.guidance or d.guidance_scale,
                                                                 "rewrite": not args.no_rewrite},
-              "table": table, "by_objects": split, "tasks": tasks, "bars": {k: list(v) for k, v in BARS.items()},
+              "table": table, "by_objects": split, "by_window": windows, "tasks": tasks, "bars": {k: list(v) for k, v in BARS.items()},
               "verdicts": verdicts, "missed": missed, "deterministic": deterministic,
               "unmapped_words": dict(unmapped.most_common()),
               "seconds_per_clip": float(np.mean(gen_times)), "wall_s": round(time.perf_counter() - t_all, 1),

@@ -12,5 +12,6 @@ Rooms: harness.py (the loop, LR schedule, budget, signals, resume and its config
 checkpoint.py (the checkpoint contract), distributed.py (process group, the one `apply_parallelism`,
 the gradient-averaging strategy), ema.py, monitor.py (metrics.jsonl, TensorBoard, loss curve, progress
 bar, NaN policy), config.py (typed TrainConfig), engine.py (the DiT's Task), data.py (latent cache,
-pixel sources), cli.py (the one way into every trainer) / cache_cli.py.
+pixel sources), cache_config.py (the latent-cache stage: CacheConfig and write_cache), cli.py (the one
+way into every trainer and the cache stage) / cache_cli.py.
 """

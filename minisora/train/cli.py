@@ -22,12 +22,17 @@ from minisora.config import ConfigError
 INTERRUPTED_EXIT = 143
 
 
-def add_run_arguments(parser: argparse.ArgumentParser, config_help: str) -> None:
+def add_settings_arguments(parser: argparse.ArgumentParser, config_help: str) -> None:
+    """`[CONFIG.yaml] key=value ...` and `--print-config`: how every stage command takes its typed config."""
     parser.add_argument("settings", nargs="*", metavar="[CONFIG.yaml] key=value",
                         help=f"{config_help}, then overrides of single fields, e.g. lr=1e-4 (nested: optim.lr=1e-4)")
+    parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, config_help: str) -> None:
+    add_settings_arguments(parser, config_help)
     parser.add_argument("--allow-changed", action="store_true",
                         help="resume although the config differs from the checkpoint's in more than the budget")
-    parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
 
 
 def load_run_config(cls: type, args: argparse.Namespace, aliases: dict[str, Any] | None = None):
@@ -47,7 +52,26 @@ def load_run_config(cls: type, args: argparse.Namespace, aliases: dict[str, Any]
 
 
 def _yaml_value(v: Any) -> str:
-    return json.dumps(v) if isinstance(v, (bool, list, tuple)) else str(v)
+    # strings quoted too: a path such as "~" or "123" stays the string it is
+    return json.dumps(v) if isinstance(v, (bool, list, tuple, str)) else str(v)
+
+
+def resolve_config(prog: str, args: argparse.Namespace, load: Callable[[], Any]) -> tuple[Any, int | None]:
+    """(config, None) to go on with; or (None, exit status) when a config error was printed (2) or,
+    with --print-config, the resolved config (0)."""
+    try:
+        cfg = load()
+    except (ConfigError, ValueError) as e:
+        print(f"minisora {prog}: config error: {e}", file=sys.stderr)
+        return None, 2
+    if args.print_config:
+        import yaml
+
+        from minisora.config import to_dict
+
+        print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
+        return None, 0
+    return cfg, None
 
 
 def run_trainer(prog: str, args: argparse.Namespace, load: Callable[[], Any], train: Callable[[Any], dict]) -> int:
@@ -57,18 +81,9 @@ def run_trainer(prog: str, args: argparse.Namespace, load: Callable[[], Any], tr
     from minisora.train.harness import Interrupted
     from minisora.train.monitor import DivergedError
 
-    try:
-        cfg = load()
-    except (ConfigError, ValueError) as e:
-        print(f"minisora {prog}: config error: {e}", file=sys.stderr)
-        return 2
-    if args.print_config:
-        import yaml
-
-        from minisora.config import to_dict
-
-        print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
-        return 0
+    cfg, status = resolve_config(prog, args, load)
+    if status is not None:
+        return status
     try:
         summary = train(cfg)
     except Interrupted as e:

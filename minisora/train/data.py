@@ -239,7 +239,7 @@ class CacheWriter:
         self.out = Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
         if (self.out / INDEX_NAME).exists():
-            raise FileExistsError(f"{str(self.out)!r} already holds a latent cache; choose an empty --out folder")
+            raise FileExistsError(f"{str(self.out)!r} already holds a latent cache; choose an empty folder (cache-latents: out=DIR)")
         self.meta, self.shard_size, self.dtype = meta, shard_size, dtype
         self.items: list[dict] = []
         self._pending: dict[str, torch.Tensor] = {}
