@@ -68,6 +68,22 @@ def test_config_errors_name_the_key():
         load_config("configs/scaling-smoke.yaml", ["grid.budget=3"])
 
 
+def test_the_lr_sweep_scales_as_one_over_width():
+    from minisora.scale import grid as G
+
+    cfg = load_config("configs/scaling-cpu.yaml")
+    lrs = {s.name: G.size_lrs(cfg, s) for s in cfg.grid.sizes}
+    assert lrs["w192d6"] == [1e-3, 3e-3]  # the reference width sweeps the values as written
+    assert lrs["w384d8"] == [5e-4, 1.5e-3] and lrs["w96d3"] == [2e-3, 6e-3]
+    assert lrs["w256d6"] == [0.00075, 0.00225]
+    sweep = G.sweep_runs(cfg, G.size_facts(cfg, (16, 5, 8, 8)))
+    assert {(r.size, r.lr) for r in sweep} == {(s, lr) for s, v in lrs.items() for lr in v}
+    off = load_config("configs/scaling-cpu.yaml", ["grid.lr_reference_width=0"])
+    assert all(G.size_lrs(off, s) == [1e-3, 3e-3] for s in off.grid.sizes)
+    with pytest.raises(ConfigError, match="grid.lr_reference_width must be >= 0"):
+        load_config("configs/scaling-cpu.yaml", ["grid.lr_reference_width=-1"])
+
+
 def test_plan_refuses_a_budget_it_cannot_honour():
     from minisora.scale import grid as G
 

@@ -38,6 +38,12 @@ class GridConfig:
     # peak learning rates tried per size at the smallest multiplier with the first seed; the one with
     # the lowest held-out loss trains every run of that size (Yin et al. 2024: loss is very sensitive to it)
     lr_sweep: list[float] = field(default_factory=lambda: [1e-3, 3e-3])
+    # The sweep's values hold for this hidden size; a size of width d sweeps them times
+    # lr_reference_width / d (3 significant digits). Adam moves every weight by about lr per step, so
+    # a wider layer's output moves more and the stable peak lr falls about as 1/width (muP's rule for
+    # hidden weights). Measured without it: at 3e-3 the 27M model's loss rose mid-run (4x above 1x),
+    # while a sweep at the smallest budget, too short to show that, picked 3e-3. 0: no scaling.
+    lr_reference_width: int = 0
 
 
 @dataclass
@@ -123,6 +129,9 @@ def check(cfg: ScaleConfig) -> None:
         raise ConfigError(f"grid.multipliers must be positive and increasing, got {g.multipliers}")
     if not g.seeds or len(set(g.seeds)) != len(g.seeds):
         raise ConfigError(f"grid.seeds must be distinct and non-empty, got {g.seeds}")
+    if g.lr_reference_width < 0:
+        raise ConfigError(f"grid.lr_reference_width must be >= 0 (0: the same lr_sweep for every size), "
+                          f"got {g.lr_reference_width}")
     if not g.lr_sweep or min(g.lr_sweep) <= 0:
         raise ConfigError(f"grid.lr_sweep must hold positive learning rates, got {g.lr_sweep}")
     if g.base_samples < 1:

@@ -86,10 +86,16 @@ def plan_run(cfg: ScaleConfig, facts: SizeFacts, multiplier: float, seed: int, l
     return RunSpec(facts.spec.name, float(multiplier), seed, float(lr), steps, steps * B, budget, flops)
 
 
+def size_lrs(cfg: ScaleConfig, spec: SizeSpec) -> list[float]:
+    """The learning rates a size sweeps: grid.lr_sweep, scaled by lr_reference_width / width when set."""
+    ref = cfg.grid.lr_reference_width
+    return [float(f"{lr * ref / spec.hidden_size:.3g}") if ref else float(lr) for lr in cfg.grid.lr_sweep]
+
+
 def sweep_runs(cfg: ScaleConfig, facts: dict[str, SizeFacts]) -> list[RunSpec]:
     """The learning-rate sweep: every lr of every size at the smallest multiplier, first seed."""
     g = cfg.grid
-    return [plan_run(cfg, facts[s.name], g.multipliers[0], g.seeds[0], lr) for s in g.sizes for lr in g.lr_sweep]
+    return [plan_run(cfg, facts[s.name], g.multipliers[0], g.seeds[0], lr) for s in g.sizes for lr in size_lrs(cfg, s)]
 
 
 def grid_runs(cfg: ScaleConfig, facts: dict[str, SizeFacts], lrs: dict[str, float]) -> list[RunSpec]:
@@ -101,8 +107,7 @@ def grid_runs(cfg: ScaleConfig, facts: dict[str, SizeFacts], lrs: dict[str, floa
 
 def data_clips(cfg: ScaleConfig, facts: dict[str, SizeFacts]) -> int:
     """Clips the longest run consumes: the latent cache holds exactly these, so no run repeats one."""
-    lr = cfg.grid.lr_sweep[0]
-    return max(plan_run(cfg, facts[s.name], cfg.grid.multipliers[-1], cfg.grid.seeds[0], lr).samples
+    return max(plan_run(cfg, facts[s.name], cfg.grid.multipliers[-1], cfg.grid.seeds[0], size_lrs(cfg, s)[0]).samples
                for s in cfg.grid.sizes)
 
 
