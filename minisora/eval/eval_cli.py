@@ -9,13 +9,16 @@ With `--tasks N` (default 20; 0 skips) it also measures the frame-conditioned ta
 scenes: image-to-video (PSNR of the generated first frame against the given image; the judge on the
 continuation) and extension (the frame difference across the joint, as a ratio of the mean frame
 difference inside the two clips). `determinism` regenerates sample 0 and compares bytes.
+
+`--seed 0,1,2` runs the whole evaluation once per seed (a prompt set and its sampling seeds each) into
+`<out-dir>/seed_<s>/`, then prints and writes (`summary.json`) each barred figure's mean over the seeds,
+its worst seed and every seed's value; the bars are judged on the mean (minisora/eval/seeds.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter
 from dataclasses import dataclass
 import sys
 import time
@@ -23,17 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-# The quality bars: judged share of stated attributes (flicker: mean score), image-to-video PSNR at
-# frame 0, and the seam ratio of an extended clip. `motion` is the judge's name for direction.
-BARS: dict[str, tuple[str, float]] = {
-    "color": (">=", 0.90),
-    "shape": (">=", 0.80),
-    "motion": (">=", 0.80),
-    "count": (">=", 0.90),
-    "flicker": (">=", 0.97),
-    "i2v_psnr_frame0": (">=", 30.0),
-    "extend_seam_ratio": ("<=", 1.5),
-}
+from minisora.eval.bars import BARS, bar_mark, barred_values, verdicts as judge_bars
+from minisora.eval.seeds import combine_seeds, seed_list, summary_lines
+# The table helpers live in tables.py; imported here too for callers that know them as eval_cli's.
+from minisora.eval.tables import (by_object_count, by_window, contact_sheet, pooled_table, seam_ratio,  # noqa: F401
+                                  unmapped_words)
+
 SPLITS = ("train", "heldout", "any")
 
 
@@ -43,7 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, metavar="DIR", help="model folder (default: bundled minisora-tiny)")
     parser.add_argument("--n", type=int, default=200, help="number of prompts (default 200)")
     parser.add_argument("--split", choices=SPLITS, default="heldout", help="scene split the prompts come from")
-    parser.add_argument("--seed", type=int, default=0, help="prompt i uses scene seed (seed, i) and sampling seed seed + i")
+    parser.add_argument("--seed", type=seed_list, default=[0], metavar="S[,S...]",
+                        help="prompt i uses scene seed (seed, i) and sampling seed seed + i; several seeds (0,1,2) "
+                             "each run in full into <out-dir>/seed_<s>/, then summary.json: the mean and worst seed")
     parser.add_argument("--sizes", default=None, metavar="WxH[,WxH...]",
                         help="cycle through these sizes (default: the model's default size)")
     parser.add_argument("--frames", type=int, default=None,
@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model's)")
     parser.add_argument("--no-rewrite", action="store_true", help="feed prompts to the text encoder unrewritten")
     parser.add_argument("--tasks", type=int, default=20, help="scenes for the image-to-video and extension checks (0 = skip)")
-    parser.add_argument("--out-dir", default="outputs/eval", help="where report.json and samples.png go")
+    parser.add_argument("--out-dir", default="outputs/eval", help="where report.json and samples.png go (summary.json too with several seeds)")
     parser.add_argument("--sheet", type=int, default=24, help="samples shown in the contact sheet")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--workers", type=int, default=1,
@@ -72,99 +72,6 @@ def _sizes(text: str | None, pipe) -> list[tuple[int, int]]:
     for part in text.split(","):
         out.append(parse_size(part))  # (H, W)
     return out
-
-
-def _type_of(key: str) -> str:
-    return key.split(".")[-1]
-
-
-def pooled_table(results: list) -> dict[str, dict[str, float]]:
-    """Per attribute type: passed / stated over all clips (pooled), plus mean flicker and accuracy."""
-    passed: dict[str, int] = {}
-    stated: dict[str, int] = {}
-    for r in results:
-        for k, ok in r.checks.items():
-            t = _type_of(k)
-            stated[t] = stated.get(t, 0) + 1
-            passed[t] = passed.get(t, 0) + int(bool(ok))
-    table = {t: {"score": passed[t] / stated[t], "passed": passed[t], "stated": stated[t]} for t in sorted(stated)}
-    table["flicker"] = {"score": float(np.mean([r.flicker for r in results])), "passed": None, "stated": len(results)}
-    table["accuracy"] = {"score": float(np.mean([r.accuracy for r in results])), "passed": None, "stated": len(results)}
-    return table
-
-
-def by_object_count(results: list) -> dict[str, dict[int, dict[str, float]]]:
-    """Per-object attributes split by how many objects the prompt names: binding an attribute to
-    the right object is the hard part with several, and the pooled score hides it."""
-    from minisora.world.scene import ParsedObject
-
-    table: dict[str, dict[int, dict[str, float]]] = {}
-    for r in results:
-        n = len({k.split(".")[0] for k in r.checks if k.startswith("obj")})
-        for k, ok in r.checks.items():
-            t = _type_of(k)
-            if k.startswith("obj") and t in ParsedObject.FIELDS:
-                row = table.setdefault(t, {}).setdefault(n, {"passed": 0, "stated": 0})
-                row["passed"] += int(bool(ok))
-                row["stated"] += 1
-    for rows in table.values():
-        for row in rows.values():
-            row["score"] = row["passed"] / row["stated"]
-    return {t: dict(sorted(table[t].items())) for t in ParsedObject.FIELDS if t in table}
-
-
-def by_window(samples: list[dict]) -> dict[str, list[dict]]:
-    """Colour and direction of clips longer than the training window, judged on each window alone:
-    {type: [{passed, stated, score} per window index]} ({} when no clip had several windows). Count is
-    left out: objects may leave the frame in a later window, and the whole clip is what is counted."""
-    n = max((len(s.get("windows") or []) for s in samples), default=0)
-    table: dict[str, list[dict]] = {}
-    for t in ("color", "shape", "motion"):
-        rows = [{"passed": 0, "stated": 0} for _ in range(n)]
-        for s in samples:
-            for i, win in enumerate(s.get("windows") or []):
-                for k, ok in win["checks"].items():
-                    if _type_of(k) == t:
-                        rows[i]["passed"] += int(ok)
-                        rows[i]["stated"] += 1
-        for r in rows:
-            r["score"] = r["passed"] / r["stated"] if r["stated"] else None
-        if n:
-            table[t] = rows
-    return table
-
-
-def _meets(value: float | None, op: str, bar: float) -> bool | None:
-    if value is None or not np.isfinite(value):
-        return None
-    return value >= bar if op == ">=" else value <= bar
-
-
-def _word(verdict: bool | None) -> str:
-    return "not measured" if verdict is None else "ok" if verdict else "MISSED"
-
-
-def frame_diff(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.abs(a.astype(np.float32) - b.astype(np.float32)).mean())
-
-
-def seam_ratio(clip: np.ndarray, new: np.ndarray) -> float:
-    """Frame difference across the joint clip[-1] -> new[0], over the mean difference inside both clips."""
-    inside = [frame_diff(v[i], v[i + 1]) for v in (clip, new) for i in range(len(v) - 1)]
-    return frame_diff(clip[-1], new[0]) / max(float(np.mean(inside)), 1e-6)
-
-
-def contact_sheet(rows: list[np.ndarray], cols: int = 5, gap: int = 2) -> np.ndarray:
-    """One row per clip, `cols` evenly spaced frames each; clips of different sizes are padded."""
-    H = max(r.shape[1] for r in rows)
-    W = max(r.shape[2] for r in rows)
-    sheet = np.full((len(rows) * (H + gap) + gap, cols * (W + gap) + gap, 3), 255, np.uint8)
-    for i, v in enumerate(rows):
-        idx = np.linspace(0, len(v) - 1, cols).round().astype(int)
-        for j, t in enumerate(idx):
-            y, x = gap + i * (H + gap), gap + j * (W + gap)
-            sheet[y:y + v.shape[1], x:x + v.shape[2]] = v[t]
-    return sheet
 
 
 @dataclass
@@ -187,11 +94,6 @@ def _init(model: str | None, threads: int) -> None:
     if threads:
         torch.set_num_threads(threads)
     _STATE["pipe"] = Pipeline.from_pretrained(model, load=True)
-
-
-def unmapped_words(samples: list[dict]) -> Counter:
-    """How often each prompt word the rewriter could not place occurs over the samples."""
-    return Counter(w for s in samples for w in s.get("unmapped", []))
 
 
 def _t2v_job(job: tuple) -> tuple:
@@ -259,34 +161,20 @@ def _map(fn, jobs: list, workers: int, init_args: tuple, desc: str, quiet: bool)
         return list(tqdm(pool.map(fn, jobs), total=len(jobs), desc=desc, disable=quiet))
 
 
-def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from minisora.pipeline import Pipeline
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.n < 1:
-        print(f"minisora eval: --n must be >= 1, got {args.n}", file=sys.stderr)
-        return 2
+def _evaluate_seed(args: argparse.Namespace, pipe, sizes: list, seed: int, out_dir: Path) -> dict:
+    """One seed's evaluation: prints its table, writes report.json and samples.png into out_dir and
+    returns the report (with the barred figures under "values")."""
     t_all = time.perf_counter()
-    try:
-        pipe = Pipeline.from_pretrained(args.model, load=True)
-        sizes = _sizes(args.sizes, pipe)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"minisora eval: {e}", file=sys.stderr)
-        return 2
     d = pipe.index.defaults
     gen_kw = dict(num_frames=args.frames, num_inference_steps=args.steps, guidance_scale=args.guidance,
                   rewrite=not args.no_rewrite, progress=False)
-    out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
     # 1. text-to-video on held-out prompts -------------------------------------------------------
     init_args = (args.model, args.threads)
     _STATE["pipe"] = pipe
-    rows = _map(_t2v_job, [(i, args.seed, args.split, sizes[i % len(sizes)], gen_kw) for i in range(args.n)],
-                args.workers, init_args, f"eval ({args.split})", args.quiet)
+    rows = _map(_t2v_job, [(i, seed, args.split, sizes[i % len(sizes)], gen_kw) for i in range(args.n)],
+                args.workers, init_args, f"eval ({args.split}, seed {seed})", args.quiet)
     samples = [r[0] for r in rows]
     results = [r[1] for r in rows]
     sheet_rows = [r[2] for r in rows[:args.sheet]]
@@ -294,15 +182,15 @@ def run(args: argparse.Namespace) -> int:
     table = pooled_table(results)
 
     # 2. determinism: sample 0 again, same settings, compare bytes -------------------------------
-    again = _t2v_job((0, args.seed, args.split, sizes[0], gen_kw))
+    again = _t2v_job((0, seed, args.split, sizes[0], gen_kw))
     deterministic = bool(np.array_equal(again[2], rows[0][2]))
 
     # 3. frame-conditioned tasks -------------------------------------------------------------------
     tasks: dict[str, float | None] = {"i2v_psnr_frame0": None, "i2v_accuracy": None, "extend_seam_ratio": None,
                                       "extend_seam_ratio_max": None, "extend_accuracy": None}
     if args.tasks > 0:
-        got = _map(_task_job, [(j, args.seed, args.split, gen_kw) for j in range(args.tasks)], args.workers,
-                   init_args, "eval tasks", args.quiet)
+        got = _map(_task_job, [(j, seed, args.split, gen_kw) for j in range(args.tasks)], args.workers,
+                   init_args, f"eval tasks (seed {seed})", args.quiet)
         psnrs, i2v_acc, seams, ext_acc, psnr_dec, first_step = (np.array(c, dtype=float) for c in zip(*got))
         tasks = {"i2v_psnr_frame0": float(np.mean(psnrs)), "i2v_psnr_frame0_min": float(np.min(psnrs)),
                  "i2v_psnr_frame0_vae_decoded": float(np.mean(psnr_dec)),
@@ -311,22 +199,21 @@ def run(args: argparse.Namespace) -> int:
                  "extend_seam_ratio_max": float(np.max(seams)), "extend_accuracy": float(np.mean(ext_acc))}
 
     # 4. verdicts, table, report ---------------------------------------------------------------------
-    values = {k: table[k]["score"] if k in table else None for k in ("color", "shape", "motion", "count", "flicker")}
-    values.update({k: tasks.get(k) for k in ("i2v_psnr_frame0", "extend_seam_ratio")})
-    verdicts = {k: _meets(values[k], op, bar) for k, (op, bar) in BARS.items()}
-    print(f"\nminisora eval: {args.n} {args.split} prompts, model {pipe.folder}, sizes "
+    split = by_object_count(results)
+    values = barred_values(table, split, tasks)
+    verdicts = judge_bars(values)
+    print(f"\nminisora eval: {args.n} {args.split} prompts, seed {seed}, model {pipe.folder}, sizes "
           f"{', '.join(f'{w}x{h}' for h, w in sizes)}, {args.frames or d.num_frames} frames, "
           f"steps {args.steps or d.num_inference_steps}, guidance {args.guidance or d.guidance_scale}")
     print(f"{'attribute':<22s} {'score':>8s} {'n':>6s}  bar")
     for k, row in table.items():
-        bar = BARS.get(k)
-        mark = "" if bar is None else f"{bar[0]} {bar[1]:g}  {_word(verdicts[k])}"
-        print(f"{k:<22s} {row['score']:8.3f} {row['stated']:6d}  {mark}")
+        print(f"{k:<22s} {row['score']:8.3f} {row['stated']:6d}  {bar_mark(k, verdicts.get(k))}")
+    three = split.get("motion", {}).get(3, {"stated": 0})
+    v3 = values["motion_3_objects"]
+    print(f"{'motion_3_objects':<22s} {'-' if v3 is None else f'{v3:8.3f}':>8s} {three['stated']:6d}  "
+          f"{bar_mark('motion_3_objects', verdicts['motion_3_objects'])}")
     for k, v in tasks.items():
-        bar = BARS.get(k)
-        mark = "" if bar is None else f"{bar[0]} {bar[1]:g}  {_word(verdicts[k])}"
-        print(f"{k:<22s} {'-' if v is None else f'{v:8.3f}':>8s} {args.tasks:6d}  {mark}")
-    split = by_object_count(results)
+        print(f"{k:<22s} {'-' if v is None else f'{v:8.3f}':>8s} {args.tasks:6d}  {bar_mark(k, verdicts.get(k))}")
     counts = sorted({n for rows in split.values() for n in rows})
     if counts:
         print("by objects in the prompt  " + "  ".join(f"{n:>9d}" for n in counts))
@@ -349,27 +236,76 @@ def run(args: argparse.Namespace) -> int:
     from PIL import Image
 
     Image.fromarray(contact_sheet(sheet_rows)).save(sheet_path)
-    missed = sorted(k for k, v in verdicts.items() if v is False)
-    skipped = sorted(k for k, v in verdicts.items() if v is None)
-    report = {"model": str(pipe.folder), "split": args.split, "n": args.n, "seed": args.seed,
+    report = {"model": str(pipe.folder), "split": args.split, "n": args.n, "seed": seed,
               "sizes": [[h, w] for h, w in sizes], "settings": {"num_frames": args.frames or d.num_frames,
                                                                 "steps": args.steps or d.num_inference_steps,
                                                                 "guidance": args.guidance or d.guidance_scale,
                                                                 "rewrite": not args.no_rewrite},
-              "table": table, "by_objects": split, "by_window": windows, "tasks": tasks, "bars": {k: list(v) for k, v in BARS.items()},
-              "verdicts": verdicts, "missed": missed, "deterministic": deterministic,
+              "table": table, "by_objects": split, "by_window": windows, "tasks": tasks,
+              "bars": {k: list(v) for k, v in BARS.items()}, "values": values, "verdicts": verdicts,
+              "missed": sorted(k for k, v in verdicts.items() if v is False),
+              "not_measured": sorted(k for k, v in verdicts.items() if v is None), "deterministic": deterministic,
               "unmapped_words": dict(unmapped.most_common()),
               "seconds_per_clip": float(np.mean(gen_times)), "wall_s": round(time.perf_counter() - t_all, 1),
               "samples": samples}
-    report_path = out_dir / "report.json"
-    report_path.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"report: {report_path}\nsheet:  {sheet_path}")
+    _write_json(out_dir / "report.json", report)
+    print(f"report: {out_dir / 'report.json'}\nsheet:  {sheet_path}")
+    return report
+
+
+def _write_json(path: Path, body: dict) -> None:
+    from minisora.weights import atomic_write_bytes
+
+    atomic_write_bytes(path, (json.dumps(body, indent=2) + "\n").encode())
+
+
+def _exit_code(missed: list[str], deterministic: bool, not_measured: list[str]) -> int:
     if missed or not deterministic:
         print(f"bars missed: {', '.join(missed) if missed else ''}{'' if deterministic else ' determinism'}")
         return 1
-    if skipped:
-        print(f"not measured: {', '.join(skipped)}")
+    if not_measured:
+        print(f"not measured: {', '.join(not_measured)}")
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from minisora.generation_checks import SEED_RANGE
+    from minisora.pipeline import Pipeline
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.n < 1:
+        print(f"minisora eval: --n must be >= 1, got {args.n}", file=sys.stderr)
+        return 2
+    seeds = args.seed
+    if max(seeds) + max(args.n, args.tasks) - 1 > SEED_RANGE[1]:  # prompt i samples with seed + i
+        print(f"minisora eval: --seed {max(seeds)} with --n {args.n} and --tasks {args.tasks} would sample with "
+              f"seeds past {SEED_RANGE[1]}: use seeds up to {SEED_RANGE[1] - max(args.n, args.tasks) + 1}",
+              file=sys.stderr)
+        return 2
+    try:
+        pipe = Pipeline.from_pretrained(args.model, load=True)
+        sizes = _sizes(args.sizes, pipe)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"minisora eval: {e}", file=sys.stderr)
+        return 2
+    out_dir = Path(args.out_dir)
+    if len(seeds) == 1:  # one seed: report.json and samples.png straight in --out-dir, as always
+        report = _evaluate_seed(args, pipe, sizes, seeds[0], out_dir)
+        return _exit_code(report["missed"], report["deterministic"], report["not_measured"])
+
+    reports = {s: _evaluate_seed(args, pipe, sizes, s, out_dir / f"seed_{s}") for s in seeds}
+    summary = combine_seeds({s: r["values"] for s, r in reports.items()},
+                            {s: r["deterministic"] for s, r in reports.items()})
+    summary.update(model=str(pipe.folder), split=args.split, n=args.n,
+                   reports={str(s): str(out_dir / f"seed_{s}" / "report.json") for s in seeds})
+    print()
+    print("\n".join(summary_lines(summary)))
+    _write_json(out_dir / "summary.json", summary)
+    print(f"summary: {out_dir / 'summary.json'}")
+    return _exit_code(summary["missed"], summary["all_deterministic"], summary["not_measured"])
 
 
 def main(argv: list[str] | None = None) -> int:
