@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from minisora.world.captions import write_prompt  # noqa: E402
 from minisora.world.render import render  # noqa: E402
 from minisora.world.scenes import sample_scene
-from minisora.eval.eval_cli import pooled_table  # noqa: E402
+from minisora.eval.tables import pooled_table  # noqa: E402
 from minisora.world.judge.scoring import judge  # noqa: E402
 from minisora.vae.model import VideoVAE  # noqa: E402
 

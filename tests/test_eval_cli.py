@@ -13,7 +13,7 @@ from minisora.cli import main as cli_main
 from minisora.dit.config import DiTConfig
 from minisora.dit.model import DiT
 from minisora.eval.bars import BARS, barred_values
-from minisora.eval.eval_cli import by_object_count, by_window, pooled_table, seam_ratio
+from minisora.eval.tables import by_object_count, by_window, pooled_table, seam_ratio
 from minisora.eval.seeds import combine_seeds, seed_list, summary_lines
 from minisora.pipeline import ModelIndex, Pipeline
 from minisora.vae.config import VAEConfig
@@ -43,7 +43,7 @@ def test_eval_untrained_model_misses_bars(tmp_path, capsys):
 def test_unmapped_words_are_counted_over_the_samples():
     from collections import Counter
 
-    from minisora.eval.eval_cli import unmapped_words
+    from minisora.eval.tables import unmapped_words
 
     samples = [{"unmapped": ["zorblax", "glim"]}, {"unmapped": ["zorblax"]}, {"unmapped": []}]
     assert unmapped_words(samples) == Counter(zorblax=2, glim=1)

@@ -28,8 +28,7 @@ import numpy as np
 
 from minisora.eval.bars import BARS, bar_mark, barred_values, verdicts as judge_bars
 from minisora.eval.seeds import combine_seeds, seed_list, summary_lines
-# The table helpers live in tables.py; imported here too for callers that know them as eval_cli's.
-from minisora.eval.tables import (by_object_count, by_window, contact_sheet, pooled_table, seam_ratio,  # noqa: F401
+from minisora.eval.tables import (by_object_count, by_window, contact_sheet, pooled_table, seam_ratio,
                                   unmapped_words)
 
 SPLITS = ("train", "heldout", "any")
