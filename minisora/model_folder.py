@@ -148,7 +148,7 @@ def assemble_model_folder(out: str | Path, *, transformer: str | Path, vae: str 
     import time
 
     from minisora.flow.training import FlowTrainConfig
-    from minisora.train.checkpoint import latest_checkpoint
+    from minisora.train.checkpoint import resolve_checkpoint
     from minisora.train.export import export_release
 
     out = Path(out)
@@ -158,12 +158,10 @@ def assemble_model_folder(out: str | Path, *, transformer: str | Path, vae: str 
     for label, src in sources.items():
         if src is not None and not (Path(src) / "model.safetensors").is_file():
             raise FileNotFoundError(f"--{label} {str(src)!r} is not a release folder (no model.safetensors)")
-    ckpt = Path(transformer)
-    if not (ckpt / "state.json").is_file():  # a run folder (or its checkpoints/): take the latest checkpoint
-        found = latest_checkpoint(ckpt / "checkpoints") if (ckpt / "checkpoints").is_dir() else latest_checkpoint(ckpt)
-        if found is None:
-            raise FileNotFoundError(f"--transformer {str(transformer)!r} holds no checkpoint; train first")
-        ckpt = found
+    try:  # a checkpoint, or a run folder (or its checkpoints/): then its latest checkpoint
+        ckpt = resolve_checkpoint(transformer)
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f"--transformer: {e}; train first") from None
     run_config = read_json(ckpt / "state.json")["config"]  # the TrainConfig the run trained with
     flow = from_dict(FlowTrainConfig, run_config["flow"], "flow")
     buckets = _trained_buckets(run_config["data"])  # (T, H, W) pixel sizes

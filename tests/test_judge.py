@@ -150,3 +150,29 @@ def test_majority_shape_needs_a_strict_winner():
     assert majority_shape(o, [0, 1, 2, 3]) == "circle"
     assert majority_shape(o, [0, 1]) is None
     assert majority_shape(o, [3]) is None
+
+
+def _soften(video: np.ndarray, sigma: float) -> np.ndarray:
+    """A rendered clip blurred in space, as generated clips are (soft edges, blended neighbours)."""
+    from scipy import ndimage
+    return np.clip(ndimage.gaussian_filter(video.astype(np.float32), (0, sigma, sigma, 0)) + 0.5, 0, 255).astype(np.uint8)
+
+
+def test_verdicts_do_not_depend_on_the_frame_size():
+    """An upscaler's clip is judged at 2x the pixels: a clip and its 2x copy (every pixel repeated,
+    so nothing is added) must get the same verdicts. The judge's pixel widths (dilations, the bar's
+    edge, permanence's slack) scale with the frame for this; fixed widths flipped ~3% of checks."""
+    same, total, acc_128 = 0, 0, []
+    for i in range(12):
+        rng = np.random.default_rng([321, i])
+        spec = sample_scene(rng, split="heldout", occluder_prob=0.5)
+        soft = _soften(render(spec, 64, 64, ST.SELFTEST_FRAMES, ST.SELFTEST_FPS), 1.2)
+        copy2x = np.repeat(np.repeat(soft, 2, axis=1), 2, axis=2)
+        a, b = J.judge(soft, spec, fps=ST.SELFTEST_FPS).checks, J.judge(copy2x, spec, fps=ST.SELFTEST_FPS).checks
+        same += sum(a[k] == b.get(k) for k in a)
+        total += len(a)
+        if i < 6:  # and ground truth rendered at 128 x 128 is judged correct
+            acc_128.append(J.judge(render(spec, 128, 128, ST.SELFTEST_FRAMES, ST.SELFTEST_FPS), spec,
+                                   fps=ST.SELFTEST_FPS).accuracy)
+    assert same / total >= 0.99, f"only {same}/{total} checks agree between a clip and its 2x copy"
+    assert np.mean(acc_128) >= 0.97, acc_128

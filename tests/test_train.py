@@ -335,6 +335,27 @@ def test_init_from_released_weights(tmp_path):
     assert ref.abs().max() > 1e-3
 
 
+def test_init_from_a_training_run_takes_its_latest_ema_weights(tmp_path):
+    """A recipe stage fine-tunes the previous stage's run directly (no export in between)."""
+    from minisora.train.export import checkpoint_dit
+
+    cache = write_random_cache(tmp_path / "cache", 4, [(4, 3, 8, 8)], text_len=8, text_dim=32)
+    first = _cfg(tmp_path / "first", cache, "schedule.max_steps=2", "checkpoint.every=1")
+    train(first)
+    latest = sorted((tmp_path / "first" / "run" / "checkpoints").glob("step_*"))[-1]
+    ema = checkpoint_dit(latest).state_dict()
+    second = _cfg(tmp_path / "second", cache, f"model.init_from={tmp_path / 'first' / 'run'}", "schedule.max_steps=1",
+                  "optim.lr=1e-12")
+    train(second)
+    from safetensors.torch import load_file
+
+    weights = load_file(sorted((tmp_path / "second" / "run" / "checkpoints").glob("step_*"))[-1] / "model.safetensors")
+    moved = [n for n, w in ema.items() if n in weights and not torch.allclose(weights[n].float(), w, atol=1e-6)]
+    assert not moved, f"weights not taken from the run's latest EMA: {moved[:3]}"
+    with pytest.raises(ConfigError, match="neither a checkpoint nor a training run folder"):
+        train(_cfg(tmp_path / "third", cache, f"model.init_from={tmp_path / 'cache'}"))
+
+
 def test_init_from_a_different_architecture_is_refused(tmp_path):
     from minisora.dit.model import DiT
     from minisora.train.config import dit_config

@@ -76,6 +76,22 @@ def latest_checkpoint(root: str | Path) -> Path | None:
     return found[-1] if found else None
 
 
+def is_checkpoint(path: str | Path) -> bool:
+    return (Path(path) / "state.json").is_file()
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """`path` if it is a checkpoint, else the latest checkpoint of a training run folder (or of its
+    checkpoints/ folder); FileNotFoundError, naming the path, when it holds none."""
+    path = Path(path)
+    if is_checkpoint(path):
+        return path
+    found = latest_checkpoint(path / "checkpoints") if (path / "checkpoints").is_dir() else latest_checkpoint(path)
+    if found is None:
+        raise FileNotFoundError(f"{str(path)!r} is neither a checkpoint nor a training run folder holding one")
+    return found
+
+
 def check_writable(root: str | Path) -> None:
     """Fail now, before any training, if checkpoints could not be written to `root`."""
     root = Path(root)

@@ -32,7 +32,8 @@ class ModelConfig:
     # DiTConfig fields replacing the preset's values, e.g. {depth: 4}; unknown names are errors.
     overrides: dict[str, Any] = field(default_factory=dict)
     # Fine-tuning: start from released transformer weights (a `save_pretrained` folder, e.g. a
-    # model's transformer/) instead of a random init; its config must equal this run's DiTConfig.
+    # model's transformer/), or from a training run or checkpoint (its EMA weights), instead of a
+    # random init; its config must equal this run's DiTConfig.
     # Only the weights are taken (optimizer, schedule and data order start fresh); a checkpoint to
     # resume, when there is one, wins over this.
     init_from: str = ""

@@ -109,13 +109,16 @@ class BucketedPixelDataset(Dataset):
 
 
 def synthetic_dataset(num_samples: int, buckets: list[tuple[int, int, int]], split: str, seed: int,
-                      fps: float = 8.0, counts: list[int | None] | None = None) -> BucketedPixelDataset:
-    """MovingShapes rendered on the fly: `num_samples` clips shared among the buckets."""
+                      fps: float = 8.0, counts: list[int | None] | None = None,
+                      window_start_max: int = 0) -> BucketedPixelDataset:
+    """MovingShapes rendered on the fly: `num_samples` clips shared among the buckets (each clip a
+    window starting up to `window_start_max` frames into its scene: MovingShapesDataset)."""
     from minisora.world.dataset import MovingShapesDataset
 
     counts = split_counts(num_samples, buckets, counts or [None] * len(buckets))
     # each bucket draws its scenes from its own seed so adding a bucket does not reshuffle the others
-    parts = [MovingShapesDataset(n, height=h, width=w, num_frames=t, fps=fps, split=split, seed=seed + 1000 * b)
+    parts = [MovingShapesDataset(n, height=h, width=w, num_frames=t, fps=fps, split=split, seed=seed + 1000 * b,
+                                 window_start_max=window_start_max)
              for b, ((t, h, w), n) in enumerate(zip(buckets, counts))]
     return BucketedPixelDataset(parts, buckets)
 

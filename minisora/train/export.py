@@ -10,13 +10,10 @@ from minisora.config import from_dict
 from minisora.train.checkpoint import load_weights_only
 
 
-def export_release(checkpoint: str | Path, out_dir: str | Path, dtype: torch.dtype = torch.bfloat16,
-                   use_ema: bool = True) -> Path:
-    """Write the EMA weights (or the raw weights) of `checkpoint` with `DiT.save_pretrained`.
+def checkpoint_dit(checkpoint: str | Path, use_ema: bool = True):
+    """The DiT of a training checkpoint, float32, with its EMA weights (or the raw ones).
 
-    Works on sharded (FSDP) checkpoints too, in one process. Returns the release folder, loadable
-    with `DiT.from_pretrained(out_dir)`.
-    """
+    Works on sharded (FSDP) checkpoints too, in one process."""
     from minisora.dit.config import DiTConfig
     from minisora.dit.model import DiT
 
@@ -26,4 +23,13 @@ def export_release(checkpoint: str | Path, out_dir: str | Path, dtype: torch.dty
     if unexpected or any(k in dict(model.named_parameters()) for k in missing):
         raise KeyError(f"checkpoint {str(checkpoint)!r} does not fit its own model config: "
                        f"missing {missing[:5]}, unexpected {unexpected[:5]}")
-    return model.save_pretrained(out_dir, dtype=dtype)
+    return model
+
+
+def export_release(checkpoint: str | Path, out_dir: str | Path, dtype: torch.dtype = torch.bfloat16,
+                   use_ema: bool = True) -> Path:
+    """Write the EMA weights (or the raw weights) of `checkpoint` with `DiT.save_pretrained`.
+
+    Returns the release folder, loadable with `DiT.from_pretrained(out_dir)`.
+    """
+    return checkpoint_dit(checkpoint, use_ema).save_pretrained(out_dir, dtype=dtype)

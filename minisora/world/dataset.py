@@ -18,11 +18,18 @@ class MovingShapesDataset(torch.utils.data.Dataset):
 
     Items: {"video": float32 (3, T, H, W) in [-1, 1], "caption": dense caption, "prompt": short
     user-style prompt, "spec": SceneSpec.to_dict()}.
+
+    window_start_max: each clip is a window that starts 0..window_start_max frames (uniform, per
+    item) into its scene's take rather than at its first frame. A scene is laid out so that its
+    objects stay in view for the first REFERENCE_NUM_FRAMES frames; a later window shows them where a
+    long clip's later windows do (`minisora.long_clips`): mid-path, leaving the frame, gone, or after
+    a second bounce. The caption is the scene's, as a long clip's later windows get the first one's.
     """
 
     def __init__(self, n: int, height: int = 64, width: int = 64, num_frames: int = 17, fps: float = 8.0,
                  split: str = "train", seed: int = 0, max_objects: int = V.MAX_OBJECTS,
-                 occluder_prob: float = 0.15, count_probs: tuple[float, ...] | None = None) -> None:
+                 occluder_prob: float = 0.15, count_probs: tuple[float, ...] | None = None,
+                 window_start_max: int = 0) -> None:
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         check_geometry(height, width, num_frames, fps)
@@ -32,6 +39,9 @@ class MovingShapesDataset(torch.utils.data.Dataset):
         self.split, self.seed = split, int(seed)
         self.max_objects, self.occluder_prob = max_objects, occluder_prob
         self.count_probs = None if count_probs is None else tuple(check_count_probs(count_probs, max_objects))
+        if not isinstance(window_start_max, int) or window_start_max < 0:
+            raise ValueError(f"window_start_max must be an integer >= 0 (frames), got {window_start_max!r}")
+        self.window_start_max = window_start_max
 
     def __len__(self) -> int:
         return self.n
@@ -59,13 +69,25 @@ class MovingShapesDataset(torch.utils.data.Dataset):
                 caps.append(c)
         return caps
 
+    def window_start(self, index: int) -> int:
+        """The frame of its scene's take at which item `index` starts (0 unless window_start_max)."""
+        if not self.window_start_max:
+            return 0
+        # its own stream, so that the scenes and captions are those of window_start_max=0
+        rng = np.random.default_rng([self.seed, index % self.n, SPLITS.index(self.split), 11])
+        return int(rng.integers(self.window_start_max + 1))
+
+    def _render(self, spec: SceneSpec, index: int) -> np.ndarray:
+        start = self.window_start(index)
+        return render(spec, self.height, self.width, start + self.num_frames, self.fps)[start:]
+
     def frames(self, index: int) -> np.ndarray:
         """Item `index` as uint8 (T, H, W, 3) frames, without captions (for pixel-only users)."""
-        return render(self.scene(index)[0], self.height, self.width, self.num_frames, self.fps)
+        return self._render(self.scene(index)[0], index)
 
     def __getitem__(self, index: int) -> dict:
         spec, rng = self.scene(index)
-        frames = render(spec, self.height, self.width, self.num_frames, self.fps)  # (T,H,W,3) uint8
+        frames = self._render(spec, index)  # (T,H,W,3) uint8
         # Convert a contiguous copy: torch's elementwise ops on the permuted view were ~10x slower
         # than the render itself.
         video = pixels_to_unit(np.ascontiguousarray(frames.transpose(3, 0, 1, 2)))  # (3,T,H,W) in [-1, 1]

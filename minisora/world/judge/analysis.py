@@ -54,7 +54,7 @@ from minisora.world.judge.measure import measure_motion, measure_shape_size, per
 from minisora.world.judge.objects import (ALPHA_METRIC, BACKGROUND_LABEL, BG_DIST, BG_MATCH_DIST, BG_MIN_SHARE, CORE_DIST,
                                          LOOSE_DIST, MIN_CORE_SHARE, MIN_PRESENT_SHARE, NO_LABEL, OCCLUDER_LABEL,
                                          PALETTE_NAMES, PALETTE_RGB, Analysis, SeenObject, moment_features,
-                                         shape_references)
+                                         pixels, shape_references)
 from minisora.eval.metrics import flicker as _flicker
 
 # ----------------------------------------------------------------------------------------------
@@ -139,19 +139,21 @@ def analyze(video, fps: float = 8.0) -> Analysis:
     if occluder:
         cols = np.nonzero(occ_cols)[0]
         # The span reaches out to edge columns whose colour is bar-like but blurred or blended
-        # (codec chroma bleed, anti-aliasing): loose pixels, up to 2 columns beyond the core.
+        # (codec chroma bleed, anti-aliasing): loose pixels, up to 2 (judge) pixels beyond the core.
         loose_share = np.median((label == OCCLUDER_LABEL).mean(axis=1), axis=0)  # (W,)
         lo, hi = int(cols.min()), int(cols.max())
-        while lo > 0 and lo > cols.min() - 2 and loose_share[lo - 1] >= 0.5:
+        reach = pixels(2, side)
+        while lo > 0 and lo > cols.min() - reach and loose_share[lo - 1] >= 0.5:
             lo -= 1
-        while hi < W - 1 and hi < cols.max() + 2 and loose_share[hi + 1] >= 0.5:
+        while hi < W - 1 and hi < cols.max() + reach and loose_share[hi + 1] >= 0.5:
             hi += 1
         occluder_span = (float(lo), float(hi + 1))
-    # The bar's columns, one pixel wider on each side for its anti-aliased edge. Scattered
+    # The bar's columns, one (judge) pixel wider on each side for its anti-aliased edge. Scattered
     # occluder-coloured pixels elsewhere are blends (e.g. red on gray), not the occluder.
+    one = pixels(1, side)
     occ_zone = np.zeros((T, H, W), bool)
     if occluder:
-        occ_zone[:, :, max(int(occluder_span[0]) - 1, 0): int(occluder_span[1]) + 1] = True
+        occ_zone[:, :, max(int(occluder_span[0]) - one, 0): int(occluder_span[1]) + one] = True
 
     # Objects: valid components per colour and frame.
     min_area = _min_area_px(H, W)
@@ -194,7 +196,7 @@ def analyze(video, fps: float = 8.0) -> Analysis:
         elif n_seen >= 2 and occluder:
             # Seen rarely, but cut by the bar whenever seen: the occluder explains the missing
             # frames, so it is an object, not a passing blob.
-            grown = ndimage.binary_dilation(mk, iterations=1, structure=np.ones((1, 3, 3), bool))
+            grown = ndimage.binary_dilation(mk, iterations=one, structure=np.ones((1, 3, 3), bool))
             cut = (grown & occ_zone).any(axis=(1, 2))
             if cut[seen_frames].all():
                 masks[k] = mk
@@ -205,7 +207,7 @@ def analyze(video, fps: float = 8.0) -> Analysis:
         for k2, m2 in masks.items():
             if k2 != k:
                 others |= m2
-        others = ndimage.binary_dilation(others, iterations=1, structure=np.ones((1, 3, 3), bool))
+        others = ndimage.binary_dilation(others, iterations=one, structure=np.ones((1, 3, 3), bool))
         col = PALETTE_RGB[k]
         present = mk.any(axis=(1, 2))
         clean = np.zeros(T, bool)
@@ -222,7 +224,7 @@ def analyze(video, fps: float = 8.0) -> Analysis:
             # Pixels that can show this object: not the bar, not another object.
             observed = ~others[t] & ~occ_zone[t]
             alphas[int(t)] = (alpha_t, observed)
-            grown = ndimage.binary_dilation(mk[t], iterations=2, structure=eight)
+            grown = ndimage.binary_dilation(mk[t], iterations=pixels(2, side), structure=eight)
             win = grown & observed
             ys, xs = np.nonzero(win)
             alpha = alpha_t[ys, xs]
@@ -233,8 +235,9 @@ def analyze(video, fps: float = 8.0) -> Analysis:
             area[t] = a
             feats[t] = h
             # Fully visible: its pixels stay off the frame's outermost pixels, the bar and others.
-            near = ndimage.binary_dilation(mk[t], iterations=1, structure=eight)
-            at_edge = mk[t][0].any() or mk[t][-1].any() or mk[t][:, 0].any() or mk[t][:, -1].any()
+            near = ndimage.binary_dilation(mk[t], iterations=one, structure=eight)
+            at_edge = (mk[t][:one].any() or mk[t][-one:].any() or mk[t][:, :one].any()
+                       or mk[t][:, -one:].any())
             clean[t] = not (at_edge or (near & (occ_zone[t] | others[t])).any())
         obj = SeenObject(color=PALETTE_NAMES[k], present=present, clean=clean, centroid=centroid, area=area, masks=mk)
         measure_shape_size(obj, feats, alphas, side)
@@ -247,7 +250,7 @@ def analyze(video, fps: float = 8.0) -> Analysis:
         for o in objects:
             o.permanent = permanence_holds(o, objects, occluder_span, H, W, side)
 
-    bg_mask = is_bg & ~ndimage.binary_dilation(~is_bg, iterations=1, structure=np.ones((1, 3, 3), bool))
+    bg_mask = is_bg & ~ndimage.binary_dilation(~is_bg, iterations=one, structure=np.ones((1, 3, 3), bool))
     try:
         flick = _flicker(v, bg_mask)
     except ValueError:  # no steady background at all (e.g. pure noise): measure the whole frame

@@ -10,7 +10,7 @@ from scipy.signal import fftconvolve
 
 from minisora.world import vocabulary as V
 from minisora.world.judge.objects import (MIN_PERMANENCE_SIGHTINGS, SIZE_BOUNDARY, SPEED_BOUNDARY, STILL_SPEED,
-                                         SeenObject, classify_shape, shape_references)
+                                         SeenObject, classify_shape, pixel_unit, shape_references)
 
 @functools.lru_cache(maxsize=4096)
 def _template(shape: str, radius: float, fx: float = 0.0, fy: float = 0.0) -> np.ndarray:
@@ -230,7 +230,7 @@ def permanence_holds(obj: SeenObject, objects: list[SeenObject], span, H: int, W
         return False
     r = (obj.radius if np.isfinite(obj.radius) else V.SIZES["large"]) * side
     x0, x1 = span
-    tol = 2.0
+    tol = 2.0 * pixel_unit(side)
     ts = seen.astype(np.float64)
     fit_x = np.polyfit(ts, obj.centroid[seen, 0], 1) if len(seen) >= 2 else np.array([0.0, obj.centroid[seen[0], 0]])
     fit_y = np.polyfit(ts, obj.centroid[seen, 1], 1) if len(seen) >= 2 else np.array([0.0, obj.centroid[seen[0], 1]])

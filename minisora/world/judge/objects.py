@@ -27,6 +27,23 @@ MIN_PRESENT_SHARE = 0.25  # an object must be seen in this share of frames (and 
 MIN_PERMANENCE_SIGHTINGS = 3  # frames with a known centre needed to judge permanence
 MIN_CORE_SHARE = 0.35  # share of a blob's pixels within CORE_DIST of its colour
 STILL_SPEED = 0.06  # min(H,W) per second; well under "slow" (V.SPEEDS["slow"] = 0.14)
+# Widths in pixels (dilations, the occluder's blurred edge, permanence's slack) are stated for the
+# 64-pixel frames the judge was tuned and self-tested on, and grow with larger frames: an upscaled
+# clip's blur and anti-aliasing are as many pixels wider as the frame is. Smaller frames keep one
+# pixel, the least a dilation can be.
+REFERENCE_SIDE = 64
+
+
+def pixel_unit(side: int) -> float:
+    """Pixels of a (min(H, W) = side) frame that one judge pixel stands for: max(1, side / 64)."""
+    return max(1.0, side / REFERENCE_SIDE)
+
+
+def pixels(n: int, side: int) -> int:
+    """`n` judge pixels as whole pixels of a frame of min(H, W) = side (for dilations and margins)."""
+    return max(1, round(n * pixel_unit(side)))
+
+
 # Boundaries between named classes: geometric means, the midpoint on a log scale.
 SIZE_BOUNDARY = math.sqrt(V.SIZES["small"] * V.SIZES["large"])
 SPEED_BOUNDARY = math.sqrt(V.SPEEDS["slow"] * V.SPEEDS["fast"])
