@@ -66,8 +66,9 @@ def test_flags_are_aliases_and_key_value_wins(tmp_path, capsys):
     (["captions=0"], "captions=0 is not valid: must be >= 1"),
     (["dtype=int8"], "dtype: 'int8' is not valid; choose one of 'float32', 'bfloat16', 'float16'"),
     (["data=videos/", "buckets=[5x16x16=3]"], "=COUNT in buckets applies to synthetic data only"),
-    (["window_start_max=-2"], "window_start_max=-2 is not valid: must be >= 0"),
-    (["data=videos/", "window_start_max=8"], "window_start_max applies to synthetic data only"),
+    (["late_start_max=0"], "late_start_max=0 is not valid: must be >= 1"),
+    (["late_share=2"], "late_share=2.0 is not valid: must be a share in [0, 1]"),
+    (["data=videos/", "late_share=0.5"], "late_share applies to synthetic data only"),
     (["out=" + str(ROOT / "minisora" / "assets" / "cache")], "lies inside the installed minisora package"),
 ])
 def test_bad_settings_are_refused_naming_the_key(settings, message, tmp_path, capsys):

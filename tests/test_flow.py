@@ -161,6 +161,11 @@ def test_frame_masks():
         assert (share == 0.0) if T == 1 else (0.4 < share < 0.6)
     ms = random_frame_masks(400, 5, 1.0, ("first_last",), g)[:, 0, :, 0, 0]
     assert ms[:, 0].all() and ms[:, -1].all()
+    # late windows of a scene are always continuations (first_k), whatever the probability and modes
+    late = torch.arange(400) % 2 == 0
+    ms = random_frame_masks(400, 5, 0.0, ("last_k",), g, continuation=late)[:, 0, :, 0, 0]
+    assert ms[late, 0].all() and not ms[late, -1].any() and not ms[~late].any()
+    assert len({int(k) for k in ms[late].sum(dim=1)}) == 4  # k = 1..4 latent frames given
 
 
 def test_sdedit_strength():

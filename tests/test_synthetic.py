@@ -309,22 +309,25 @@ def test_dataset_items():
         ds[8]
 
 
-def test_windows_later_in_the_take_are_the_later_frames_of_the_same_scene():
-    base = D.MovingShapesDataset(40, height=32, width=32, num_frames=9, seed=2)
-    late = D.MovingShapesDataset(40, height=32, width=32, num_frames=9, seed=2, window_start_max=24)
-    starts = [late.window_start(i) for i in range(40)]
-    assert min(starts) >= 0 and max(starts) <= 24 and len(set(starts)) > 5  # spread over the range
-    assert all(base.window_start(i) == 0 for i in range(40))
-    for i in range(6):
+def test_late_windows_are_the_later_frames_of_the_same_scene():
+    base = D.MovingShapesDataset(60, height=32, width=32, num_frames=9, seed=2)
+    late = D.MovingShapesDataset(60, height=32, width=32, num_frames=9, seed=2, late_share=0.5, late_start_max=24)
+    starts = [late.window_start(i) for i in range(60)]
+    assert 15 <= sum(s > 0 for s in starts) <= 45 and max(starts) <= 24 and len(set(starts)) > 8
+    assert all(base.window_start(i) == 0 for i in range(60))
+    for i in range(8):
         a, b = base[i], late[i]
         assert a["spec"] == b["spec"] and a["caption"] == b["caption"]  # the scene and its words unchanged
+        assert a["window_start"] == 0 and b["window_start"] == starts[i]
         take = R.render(SceneSpec.from_dict(a["spec"]), 32, 32, 9 + 24)
         s = starts[i]
         assert np.array_equal(late.frames(i), take[s:s + 9]) and np.array_equal(base.frames(i), take[:9])
         assert torch.equal(b["video"], torch.from_numpy(take[s:s + 9]).permute(3, 0, 1, 2).float() / 127.5 - 1)
-    for bad in (-1, 2.5, "8"):
-        with pytest.raises(ValueError, match="window_start_max must be an integer >= 0"):
-            D.MovingShapesDataset(4, window_start_max=bad)
+    for kw, message in (({"late_share": 1.5}, "late_share must be a share in"),
+                        ({"late_start_max": 0}, "late_start_max must be an integer >= 1"),
+                        ({"late_start_max": 2.5}, "late_start_max must be an integer >= 1")):
+        with pytest.raises(ValueError, match=message):
+            D.MovingShapesDataset(4, **kw)
 
 
 def test_render_speed():

@@ -11,7 +11,7 @@ import torch
 from conftest import needs_cxx
 from minisora.config import ConfigError
 from minisora.train.config import TrainConfig, load_config
-from minisora.train.data import CacheMeta, CacheWriter, LatentCacheDataset, write_random_cache
+from minisora.train.data import CacheMeta, CacheWriter, LatentCacheDataset, collate_latents, write_random_cache
 from minisora.train.engine import loop_config, train
 from minisora.train.harness import lr_factor, micro_generator
 from minisora.train.monitor import DivergedError, NaNGuard
@@ -214,6 +214,13 @@ def test_cache_latents_from_pixels(tmp_path):
         expect = vae.encode(ds[2]["video"][None])[0]
     torch.testing.assert_close(cached[2]["latents"], expect, rtol=1e-4, atol=1e-5)
     assert cached[2]["latents"].shape == (8, 1, 4, 6) and cached[0]["caption"] == ds[0]["caption"]
+    assert all(cached[i]["window_start"] == 0 for i in range(3))
+    # late windows keep their start in the index, for the loss to give them only as continuations
+    late = synthetic_dataset(6, [(5, 32, 32)], "train", seed=0, late_share=1.0, late_start_max=9)
+    out = cache_latents(late, vae, FakeText(), tmp_path / "late", batch_size=4, progress=False)
+    starts = [LatentCacheDataset(out)[i]["window_start"] for i in range(6)]
+    assert starts == [late[i]["window_start"] for i in range(6)] and all(1 <= s <= 9 for s in starts)
+    assert collate_latents([LatentCacheDataset(out)[i] for i in range(2)])["window_start"].tolist() == starts[:2]
 
 
 def test_cli_rejects_unknown_key_and_wrong_type(tmp_path, capsys):

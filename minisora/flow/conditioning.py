@@ -38,9 +38,13 @@ def frame_mask(mode: str, num_frames: int, k: int = 1, batch_size: int = 1, devi
 
 
 def random_frame_masks(batch_size: int, num_frames: int, prob: float, modes: tuple[str, ...] = MODES,
-                       generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+                       generator: torch.Generator | None = None, device=None,
+                       continuation: torch.Tensor | None = None) -> torch.Tensor:
     """For training: each sample is conditioned with probability `prob`, on a uniformly drawn mode and k.
 
+    continuation: (B,) bool, samples that are always given as a forward extension (first_k, k drawn
+    the same way): clips cut late in a scene (leaving or missing objects), which are what a long
+    clip's later windows look like but never what a prompt alone should give.
     Clips with a single latent frame (images) are never conditioned: nothing would be left to learn.
     """
     for mode in modes:
@@ -50,10 +54,11 @@ def random_frame_masks(batch_size: int, num_frames: int, prob: float, modes: tup
     out = torch.zeros(batch_size, 1, T, 1, 1, dtype=torch.bool)
     gdev = generator.device if generator is not None else "cpu"
     u = torch.rand(batch_size, 3, generator=generator, device=gdev).cpu()
+    forced = torch.zeros(batch_size, dtype=torch.bool) if continuation is None else continuation.bool().cpu()
     for b in range(batch_size):
-        if T < 2 or u[b, 0] >= prob or not modes:
+        if T < 2 or (not forced[b] and (u[b, 0] >= prob or not modes)):
             continue
-        options = [m for m in modes if m != "first_last" or T >= 3]
+        options = ["first_k"] if forced[b] else [m for m in modes if m != "first_last" or T >= 3]
         mode = options[int(u[b, 1] * len(options)) % len(options)]
         k_max = (T - 1) // 2 if mode == "first_last" else T - 1
         k = 1 if mode == "first" else 1 + int(u[b, 2] * k_max) % k_max

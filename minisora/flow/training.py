@@ -57,8 +57,12 @@ def unwrap(model: nn.Module) -> nn.Module:
 def flow_matching_loss(model: nn.Module, latents: torch.Tensor, text_tokens: torch.Tensor,
                        text_mask: torch.Tensor, text_pooled: torch.Tensor, cfg: FlowTrainConfig,
                        generator: torch.Generator | None = None,
-                       extra_cond: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+                       extra_cond: torch.Tensor | None = None,
+                       continuation: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
     """Rectified-flow loss for clean `latents` (B, C, T, H, W) and their text (B, L, Dt), (B, L), (B, Dt).
+
+    continuation: (B,) bool, samples always given as forward extensions (late windows of a scene;
+    conditioning.random_frame_masks), whatever frame_cond_prob says.
 
     Returns (loss, stats) where stats holds floats: loss, t_mean, shift, text_dropped, frame_cond.
     All randomness comes from `generator`, so a fixed generator state gives a fixed loss.
@@ -79,8 +83,13 @@ def flow_matching_loss(model: nn.Module, latents: torch.Tensor, text_tokens: tor
 
     # 3. given frames (clean in x_t, marked by the mask, excluded from the loss)
     fmask = None
-    if dit.config.frame_conditioning and cfg.frame_cond_prob > 0:
-        fmask = random_frame_masks(B, T, cfg.frame_cond_prob, cfg.frame_cond_modes, generator, dev)
+    late = continuation is not None and bool(continuation.any())
+    if late and not dit.config.frame_conditioning:
+        raise ValueError("the batch holds late windows (window_start > 0), which are trained only as continuations, "
+                         "but the model has frame_conditioning off; turn it on or use data without late windows")
+    if dit.config.frame_conditioning and (cfg.frame_cond_prob > 0 or late):
+        fmask = random_frame_masks(B, T, cfg.frame_cond_prob, cfg.frame_cond_modes, generator, dev,
+                                   continuation if late else None)
     x_t = hold_given(interpolate(latents, x_noise, t), latents, fmask)
 
     # 4. velocity regression on the frames to be generated

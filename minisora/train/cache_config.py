@@ -32,10 +32,11 @@ class CacheConfig:
     split: Literal["train", "heldout", "any"] = "train"  # synthetic: scene split
     seed: int = 0  # synthetic: dataset seed
     fps: float = 8.0
-    # synthetic: each clip starts 0..window_start_max frames into its scene (0: at the start, where
-    # every object is in view); later windows show objects leaving or gone, as long clips' later
-    # windows do (minisora.world.dataset.MovingShapesDataset)
-    window_start_max: int = 0
+    # synthetic: this share of the clips start 1..late_start_max frames into their scene instead of
+    # at its start (where every object is in view), showing objects leaving or gone as a long clip's
+    # later windows do; training only ever gives them as continuations (MovingShapesDataset)
+    late_share: float = 0.0
+    late_start_max: int = 48
     captions: int = 1  # synthetic: phrasings stored per clip, each with the clip's latents
     max_length: int | None = None  # text tokens per caption; None: the text encoder's own (48)
     object_slots: int = 0  # tokens appended per caption, one per object it names (minisora.world.slots)
@@ -64,7 +65,7 @@ def check(cfg: CacheConfig) -> None:
     """Value checks that a type cannot express, before any work; each error names the key."""
     from minisora.train.harness import check_outside_package
 
-    at_least = {"num_samples": 1, "captions": 1, "window_start_max": 0, "object_slots": 0, "batch_size": 1,
+    at_least = {"num_samples": 1, "captions": 1, "late_start_max": 1, "object_slots": 0, "batch_size": 1,
                 "shard_size": 1, "threads": 0}
     for key, low in at_least.items():
         if getattr(cfg, key) < low:
@@ -76,8 +77,10 @@ def check(cfg: CacheConfig) -> None:
     _, counts = parsed_buckets(cfg)
     if cfg.data != "synthetic" and any(c is not None for c in counts):
         raise ConfigError(f"=COUNT in buckets applies to synthetic data only (data={cfg.data!r})")
-    if cfg.data != "synthetic" and cfg.window_start_max:
-        raise ConfigError(f"window_start_max applies to synthetic data only (data={cfg.data!r}); leave it 0")
+    if not 0.0 <= cfg.late_share <= 1.0:
+        raise ConfigError(f"late_share={cfg.late_share} is not valid: must be a share in [0, 1]")
+    if cfg.data != "synthetic" and cfg.late_share:
+        raise ConfigError(f"late_share applies to synthetic data only (data={cfg.data!r}); leave it 0")
     if cfg.vae and not Path(cfg.vae).is_dir():
         raise ConfigError(f"vae={cfg.vae!r}: no such folder; give a VAE weights folder (`minisora train-vae` "
                           f"writes <run_dir>/release), or leave vae empty for the shipped model's")
@@ -109,7 +112,8 @@ def _write(cfg: CacheConfig, progress: bool) -> tuple[int, Path]:
     for (t, h, w) in buckets:
         vae.latent_shape(t, h, w)  # raises naming valid sizes
     if cfg.data == "synthetic":
-        ds = synthetic_dataset(cfg.num_samples, buckets, cfg.split, cfg.seed, cfg.fps, counts, cfg.window_start_max)
+        ds = synthetic_dataset(cfg.num_samples, buckets, cfg.split, cfg.seed, cfg.fps, counts, cfg.late_share,
+                               cfg.late_start_max)
     else:
         ds = folder_dataset(cfg.data, buckets, cfg.fps)
     text_cfg = TextEncoderConfig(object_slots=cfg.object_slots,

@@ -105,20 +105,21 @@ class BucketedPixelDataset(Dataset):
     def __getitem__(self, i: int) -> dict:
         b, j = self._locate(i)
         item = self.parts[b][j]
-        return {"video": item["video"], "caption": item["caption"], "prompt": item.get("prompt", item["caption"])}
+        return {"video": item["video"], "caption": item["caption"], "prompt": item.get("prompt", item["caption"]),
+                "window_start": item.get("window_start", 0)}
 
 
 def synthetic_dataset(num_samples: int, buckets: list[tuple[int, int, int]], split: str, seed: int,
                       fps: float = 8.0, counts: list[int | None] | None = None,
-                      window_start_max: int = 0) -> BucketedPixelDataset:
-    """MovingShapes rendered on the fly: `num_samples` clips shared among the buckets (each clip a
-    window starting up to `window_start_max` frames into its scene: MovingShapesDataset)."""
+                      late_share: float = 0.0, late_start_max: int = 48) -> BucketedPixelDataset:
+    """MovingShapes rendered on the fly: `num_samples` clips shared among the buckets (late_share of
+    them cut later in their scene's take: MovingShapesDataset)."""
     from minisora.world.dataset import MovingShapesDataset
 
     counts = split_counts(num_samples, buckets, counts or [None] * len(buckets))
     # each bucket draws its scenes from its own seed so adding a bucket does not reshuffle the others
     parts = [MovingShapesDataset(n, height=h, width=w, num_frames=t, fps=fps, split=split, seed=seed + 1000 * b,
-                                 window_start_max=window_start_max)
+                                 late_share=late_share, late_start_max=late_start_max)
              for b, ((t, h, w), n) in enumerate(zip(buckets, counts))]
     return BucketedPixelDataset(parts, buckets)
 
@@ -142,9 +143,15 @@ def folder_dataset(root: str, buckets: list[tuple[int, int, int]], fps: float | 
     return BucketedPixelDataset(parts, buckets)
 
 
+def window_starts(items: list[dict]) -> torch.Tensor:
+    """(B,) int64: the frame of its scene at which each clip starts (> 0: a late window, which
+    trainers only ever give as a continuation; see MovingShapesDataset)."""
+    return torch.tensor([int(it.get("window_start", 0)) for it in items], dtype=torch.int64)
+
+
 def collate_pixels(items: list[dict]) -> dict:
     return {"video": torch.stack([it["video"] for it in items]),  # (B,3,T,H,W)
-            "caption": [it["caption"] for it in items]}
+            "caption": [it["caption"] for it in items], "window_start": window_starts(items)}
 
 
 class PixelEncoder:
@@ -159,7 +166,7 @@ class PixelEncoder:
         z = self.vae.encode(batch["video"].to(device))  # (B,C,T',H',W'), already normalised
         emb = self.text.encode(batch["caption"], slots=slots_for(self.text, batch["caption"]))
         return {"latents": z.float(), "tokens": emb.tokens.to(device), "mask": emb.mask.to(device),
-                "pooled": emb.pooled.to(device), "caption": batch["caption"]}
+                "pooled": emb.pooled.to(device), "caption": batch["caption"], "window_start": batch["window_start"]}
 
 
 # --------------------------------------------------------------------------------------------
@@ -219,7 +226,7 @@ class LatentCacheDataset(Dataset):
         f = self._file(it["shard"])
         return {"latents": f.get_tensor(f"latents.{i}").float(), "tokens": f.get_tensor(f"tokens.{i}").float(),
                 "mask": f.get_tensor(f"mask.{i}"), "pooled": f.get_tensor(f"pooled.{i}").float(),
-                "caption": it["caption"]}
+                "caption": it["caption"], "window_start": it.get("window_start", 0)}
 
     def __getstate__(self):  # open safetensors handles do not cross into worker processes
         state = dict(self.__dict__)
@@ -232,7 +239,7 @@ def collate_latents(items: list[dict]) -> dict:
             "tokens": torch.stack([it["tokens"] for it in items]),  # (B,L,Dt)
             "mask": torch.stack([it["mask"] for it in items]),  # (B,L)
             "pooled": torch.stack([it["pooled"] for it in items]),  # (B,Dt)
-            "caption": [it["caption"] for it in items]}
+            "caption": [it["caption"] for it in items], "window_start": window_starts(items)}
 
 
 class CacheWriter:
@@ -249,13 +256,15 @@ class CacheWriter:
         self._shard = 0
 
     def add(self, latents: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor, pooled: torch.Tensor,
-            caption: str, prompt: str, bucket: tuple[int, int, int]) -> None:
+            caption: str, prompt: str, bucket: tuple[int, int, int], window_start: int = 0) -> None:
         i = len(self.items)
         self._pending.update({f"latents.{i}": latents.to(self.dtype).contiguous(),
                               f"tokens.{i}": tokens.to(self.dtype).contiguous(),
                               f"mask.{i}": mask.bool().contiguous(), f"pooled.{i}": pooled.to(self.dtype).contiguous()})
         self.items.append({"shard": f"shard_{self._shard:05d}.safetensors", "caption": caption, "prompt": prompt,
                            "bucket": list(bucket), "latent_shape": list(latents.shape)})
+        if window_start:  # a late window (MovingShapesDataset); absent = 0, as in older caches
+            self.items[-1]["window_start"] = int(window_start)
         if len(self._pending) // 4 >= self.shard_size:
             self._flush()
 
@@ -308,11 +317,12 @@ def cache_latents(dataset: BucketedPixelDataset, vae, text_encoder, out: str | P
         for k, i in enumerate(batch):
             encoded[i] = []
             for cap in per_clip[k]:
-                encoded[i].append((z[k].clone(), emb.tokens[row], emb.mask[row], emb.pooled[row], cap, items[k]["prompt"]))
+                encoded[i].append((z[k].clone(), emb.tokens[row], emb.mask[row], emb.pooled[row], cap, items[k]["prompt"],
+                                   items[k].get("window_start", 0)))
                 row += 1
     for i in range(len(dataset)):  # write in index order: clip i's captions follow clip i - 1's
-        for z, tok, m, p, cap, pr in encoded.pop(i):
-            writer.add(z, tok, m, p, cap, pr, dataset.buckets[ids[i]])
+        for z, tok, m, p, cap, pr, start in encoded.pop(i):
+            writer.add(z, tok, m, p, cap, pr, dataset.buckets[ids[i]], window_start=start)
     return writer.close()
 
 

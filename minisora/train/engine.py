@@ -195,8 +195,10 @@ class DiTTask:
 
         d = self.info.device
         with self.autocast:
+            late = batch["window_start"] > 0 if "window_start" in batch else None  # continuations only
             loss, stats = flow_matching_loss(model, batch["latents"].to(d, non_blocking=True), batch["tokens"].to(d),
-                                             batch["mask"].to(d), batch["pooled"].to(d), self.cfg.flow, generator)
+                                             batch["mask"].to(d), batch["pooled"].to(d), self.cfg.flow, generator,
+                                             continuation=late)
         return loss, {"t_mean": stats["t_mean"], "epoch": self.epoch}
 
     def data_state(self) -> dict:
