@@ -239,10 +239,16 @@ def test_cli_rejects_unknown_key_and_wrong_type(tmp_path, capsys):
 
 def test_shipped_configs_load():
     root = Path(__file__).resolve().parents[1] / "configs"
-    names = ["debug.yaml", "default.yaml", "gpu-example.yaml"]  # the DiT's (configs/ holds other stages' too)
+    names = ["debug.yaml", "default.yaml", "gpu-example.yaml", "late-windows/finetune.yaml"]  # the DiT's
     for name in names:
         cfg = load_config(root / name)
         assert isinstance(cfg, TrainConfig)
+    from minisora.config import load_yaml
+    from minisora.train.cache_config import CacheConfig, check
+
+    late = load_yaml(CacheConfig, root / "late-windows" / "cache.yaml")
+    check(late)
+    assert late.late_share == 0.5 and load_config(root / "late-windows" / "finetune.yaml").data.cache_dir == late.out
     gpu = load_config(root / "gpu-example.yaml")
     assert gpu.parallel.strategy == "fsdp" and gpu.precision == "bf16"
 
