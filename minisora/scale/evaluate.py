@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -72,18 +71,9 @@ def build_eval_set(cfg: ScaleConfig) -> EvalSet:
 def load_ema_model(path: str, device: torch.device):
     """A run's DiT with its EMA weights, in eval mode, from a training checkpoint or the run's `ema`
     model folder (written once the run finished)."""
-    from minisora.config import from_dict
-    from minisora.dit.config import DiTConfig
-    from minisora.dit.model import DiT
-    from minisora.train.checkpoint import load_weights_only
+    from minisora.train.export import load_dit
 
-    if (Path(path) / "state.json").is_file():
-        weights, state = load_weights_only(path, "ema")
-        net = DiT(from_dict(DiTConfig, state["model_config"]))
-        net.load_state_dict(weights)
-    else:
-        net = DiT.from_pretrained(path)
-    return net.to(device).eval()
+    return load_dit(path).to(device).eval()
 
 
 @torch.no_grad()

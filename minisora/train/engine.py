@@ -261,15 +261,10 @@ def _init_weights(model: nn.Module, folder: str, dit_cfg) -> None:
     """Load released DiT weights (model.init_from) into the freshly built model, in fp32: a weights
     folder (`save_pretrained`), or a training run or checkpoint (its EMA weights), so that one stage
     can fine-tune the previous one's output without an export in between."""
-    from minisora.dit.model import DiT
-    from minisora.train.checkpoint import is_checkpoint, resolve_checkpoint
-    from minisora.train.export import checkpoint_dit
+    from minisora.train.export import load_dit
 
     try:
-        if (Path(folder) / "config.json").is_file() and not is_checkpoint(folder):
-            released = DiT.from_pretrained(folder)
-        else:
-            released = checkpoint_dit(resolve_checkpoint(folder))
+        released = load_dit(folder)
     except (ValueError, FileNotFoundError, KeyError) as e:
         raise ConfigError(f"model.init_from={folder!r}: {e}") from None
     theirs, ours = to_dict(released.config), to_dict(dit_cfg)

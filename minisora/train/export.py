@@ -26,6 +26,18 @@ def checkpoint_dit(checkpoint: str | Path, use_ema: bool = True):
     return model
 
 
+def load_dit(path: str | Path):
+    """A DiT from a weights folder (`save_pretrained`), or from a training checkpoint or run (its
+    latest checkpoint), with the EMA weights: what `model.init_from` and the scaling study's
+    evaluation both accept."""
+    from minisora.dit.model import DiT
+    from minisora.train.checkpoint import is_checkpoint, resolve_checkpoint
+
+    if (Path(path) / "config.json").is_file() and not is_checkpoint(path):
+        return DiT.from_pretrained(path)
+    return checkpoint_dit(resolve_checkpoint(path))
+
+
 def export_release(checkpoint: str | Path, out_dir: str | Path, dtype: torch.dtype = torch.bfloat16,
                    use_ema: bool = True) -> Path:
     """Write the EMA weights (or the raw weights) of `checkpoint` with `DiT.save_pretrained`.
