@@ -167,12 +167,27 @@ def run(args: argparse.Namespace) -> int:
     atomic_write_bytes(side, (json.dumps(sidecar, indent=2) + "\n").encode())
     print(f"prompt:  {result.prompt}")
     print(f"caption: {result.caption}")
+    for line in rewrite_warnings(result.rewrite):
+        print(line)
     print(f"seed:    {result.seed}   frames: {frames.shape[0]}x{frames.shape[1]}x{frames.shape[2]} @ {result.fps:g} fps")
     print(f"time:    {result.timings['total']:.2f} s generating, "
           f"{sidecar['timings']['wall_including_startup']:.2f} s in all")
     print(f"video:   {path}")
     print(f"sidecar: {side}")
     return 0
+
+
+def rewrite_warnings(report: dict | None) -> list[str]:
+    """What of the prompt the video will not show, from the rewriter's report: words it could not
+    place, attributes given up, and why (the sidecar keeps the whole report)."""
+    report = report or {}
+    lines = []
+    if report.get("unmapped"):
+        lines.append(f"not understood (ignored): {', '.join(report['unmapped'])}")
+    if report.get("lost"):
+        lines.append(f"not kept: {', '.join(report['lost'])}")
+    lines += [f"adjusted: {note}" for note in report.get("adjusted") or []]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

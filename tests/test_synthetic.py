@@ -315,6 +315,8 @@ def test_late_windows_are_the_later_frames_of_the_same_scene():
     starts = [late.window_start(i) for i in range(60)]
     assert 15 <= sum(s > 0 for s in starts) <= 45 and max(starts) <= 24 and len(set(starts)) > 8
     assert all(base.window_start(i) == 0 for i in range(60))
+    images = D.MovingShapesDataset(20, height=32, width=32, num_frames=1, seed=2, late_share=1.0)
+    assert all(images.window_start(i) == 0 for i in range(20))  # an image is never a continuation
     for i in range(8):
         a, b = base[i], late[i]
         assert a["spec"] == b["spec"] and a["caption"] == b["caption"]  # the scene and its words unchanged

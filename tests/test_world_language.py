@@ -72,6 +72,24 @@ CASES = [
     ("rising to the upper right, a crimson triangle", [{"shape": "triangle", "color": "red", "motion": "up-right"}], []),
     ("a cube falling toward the lower left at a leisurely pace, and a lemon ball",
      [{"shape": "square", "motion": "down-left", "speed": "slow"}, {"shape": "circle", "color": "yellow"}], []),
+    # free phrasings a user probe of 2026-12-07 broke on (each used to invent an object or lose a motion)
+    ("a square shaped red object moving left", [{"shape": "square", "color": "red", "motion": "left"}], []),
+    ("a star-shaped blue thing going up", [{"shape": "star", "color": "blue", "motion": "up"}], []),
+    ("a yellow sun moving across the sky", [{"shape": "circle", "color": "yellow"}], ["sky"]),
+    ("a circle moving in a circle", [{"shape": "circle"}], ["in a circle"]),
+    ("a cyan and a blue circle moving up", [{"shape": "circle", "color": "cyan", "motion": "up"},
+                                            {"shape": "circle", "color": "blue", "motion": "up"}], []),
+    ("a navy blue square sliding left", [{"shape": "square", "color": "blue", "motion": "left"}], []),
+    ("a sky blue circle", [{"shape": "circle", "color": "blue"}], []),
+    ("a red ball, a yellow box and a purple triangle, all heading left",
+     [{"shape": "circle", "color": "red", "motion": "left"}, {"shape": "square", "color": "yellow", "motion": "left"},
+      {"shape": "triangle", "color": "purple", "motion": "left"}], []),
+    ("small red square, big blue circle, both moving right",
+     [{"shape": "square", "color": "red", "size": "small", "motion": "right"},
+      {"shape": "circle", "color": "blue", "size": "large", "motion": "right"}], []),
+    ("a red star moving up and a blue circle, both fast",
+     [{"shape": "star", "color": "red", "motion": "up", "speed": "fast"},
+      {"shape": "circle", "color": "blue", "speed": "fast"}], []),
 ]
 
 

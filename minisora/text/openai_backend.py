@@ -21,8 +21,8 @@ import time
 from minisora.world import vocabulary as V
 from minisora.text.config import OpenAIConfig
 from minisora.text.rewriter import BuiltinRewriter
-from minisora.text.rewriting import (RewriteError, RewriteResult, check_feasible, default_mapper, fallback_rewrite,
-                                     result_from_check)
+from minisora.text.rewriting import (RewriteError, RewriteResult, default_mapper, fallback_rewrite, fit_prompt,
+                                     result_from_check, with_fit)
 from minisora.world.rules import check_caption, make_pairs
 from minisora.world.normalize import WordMapper
 
@@ -112,8 +112,7 @@ class OpenAIRewriter:
 
     def rewrite(self, prompt: str, seed: int = 0) -> RewriteResult:
         t0 = time.perf_counter()
-        norm = self.mapper.normalize(prompt)
-        check_feasible(norm.parsed, prompt)
+        norm, fit = fit_prompt(self.mapper.normalize(prompt))
         messages = self.messages(prompt, norm.text)
         notes: list[str] = []
         try:
@@ -121,7 +120,7 @@ class OpenAIRewriter:
                 caption = self._request(messages, seed + attempt)
                 check = check_caption(norm.parsed, caption)
                 if check.ok:
-                    return result_from_check(caption, check, norm, "openai", attempt + 1, notes, t0)
+                    return with_fit(result_from_check(caption, check, norm, "openai", attempt + 1, notes, t0), fit)
                 notes.append(f"reply {attempt + 1} rejected: " +
                              "; ".join(check.problems + [f"lost {x}" for x in check.lost]))
         except RewriteError as e:
@@ -131,7 +130,7 @@ class OpenAIRewriter:
             result.path = f"openai failed → {result.path}"
             result.notes = [str(e)] + result.notes
             return result
-        return fallback_rewrite(norm, seed, t0, self.config.max_tries, notes)
+        return with_fit(fallback_rewrite(norm, seed, t0, self.config.max_tries, notes), fit)
 
     def builtin(self):
         if self._builtin is None:

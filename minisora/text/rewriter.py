@@ -27,8 +27,8 @@ import torch
 from minisora.config import from_dict
 from minisora.text.config import RewriterConfig, RewriterLMConfig
 from minisora.text.lm import RewriterLM, WordTokenizer, generate
-from minisora.text.rewriting import (RewriteError, RewriteResult, check_feasible, default_mapper, fallback_rewrite,
-                                     result_from_check, with_unstated_size)
+from minisora.text.rewriting import (RewriteError, RewriteResult, default_mapper, fallback_rewrite, fit_prompt,
+                                     result_from_check, with_fit, with_unstated_size)
 from minisora.weights import load_weights
 from minisora.world.grammar import parse
 from minisora.world.normalize import WordMapper
@@ -91,8 +91,7 @@ class BuiltinRewriter:
 
     def rewrite(self, prompt: str, seed: int = 0) -> RewriteResult:
         t0 = time.perf_counter()
-        norm = self.mapper.normalize(prompt)
-        check_feasible(norm.parsed, prompt)
+        norm, fit = fit_prompt(self.mapper.normalize(prompt))
         # What the caption must show: the stated attributes plus the configured size where none was
         # stated. The report still calls that size "filled" (checked against the prompt as typed).
         wanted = replace(norm, parsed=with_unstated_size(norm.parsed, self.config.unstated_size,
@@ -109,13 +108,13 @@ class BuiltinRewriter:
                 check = check_caption(wanted.parsed, scene)
                 if check.ok:
                     notes = [f"accepted sample {attempts}"] if attempts > 1 else []
-                    return result_from_check(caption, check_caption(norm.parsed, scene), norm, "builtin",
-                                             attempts, notes, t0)
+                    return with_fit(result_from_check(caption, check_caption(norm.parsed, scene), norm,
+                                                      "builtin", attempts, notes, t0), fit)
                 last_problem = "; ".join(check.problems + [f"lost {x}" for x in check.lost])
         notes = [f"{attempts} LM samples rejected (last: {last_problem})"]
         result = fallback_rewrite(wanted, seed, t0, attempts, notes)
         check = check_caption(norm.parsed, result.scene)
-        return replace(result, kept=check.kept, filled=check.filled, lost=check.lost)
+        return with_fit(replace(result, kept=check.kept, filled=check.filled, lost=check.lost), fit)
 
 
 class NoneRewriter:

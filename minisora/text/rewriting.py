@@ -1,4 +1,4 @@
-"""What every rewriter backend shares: the result, the errors, the feasibility check, the word mapper
+"""What every rewriter backend shares: the result, the errors, fitting a prompt to the world, the word mapper
 and the rule-based fallback (backends: `rewriter.py` builtin and none, `openai_backend.py`; chosen
 by `backends.load_rewriter`)."""
 
@@ -8,9 +8,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 
 from minisora.text.config import RewriterConfig, TextEncoderConfig
-from minisora.world import vocabulary as V
 from minisora.world.normalize import Normalized, WordMapper
-from minisora.world.rules import CaptionCheck, check_caption, expand
+from minisora.world.rules import CaptionCheck, WorldFit, check_caption, expand, fit_to_world
 from minisora.world.scene import ParsedObject, ParsedScene
 
 
@@ -32,6 +31,9 @@ class RewriteResult:
     attempts: int = 0  # captions sampled/requested before this one was accepted
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # How a scene the world cannot hold as stated was fitted to it ("asks for 4 objects; ...": what went
+    # is in `lost`); empty when it fits (`world.rules.fit_to_world`)
+    adjusted: list[str] = field(default_factory=list)
     # The caption as the world's grammar parsed it (once, in the caption check): what the video must
     # show. The pipeline builds the text encoder's object slots from it.
     scene: ParsedScene | None = None
@@ -48,21 +50,22 @@ class RewriteResult:
         lines.append(f"  unmapped: {', '.join(self.unmapped) or '-'}")
         if self.lost:
             lines.append(f"  lost:     {', '.join(self.lost)}")
+        for note in self.adjusted:
+            lines.append(f"  adjusted: {note}")
         return "\n".join(lines)
 
 
-def check_feasible(stated: ParsedScene, prompt: str) -> None:
-    """Raise RewriteError for prompts the world cannot hold (too many objects, repeated colours) or
-    that contradict themselves (a count below the objects described)."""
-    n = max(len(stated.objects), stated.count or 0)
-    if n > V.MAX_OBJECTS:
-        raise RewriteError(f"{prompt!r} asks for {n} objects; MovingShapes scenes hold 1 to {V.MAX_OBJECTS}")
-    if stated.count is not None and len(stated.objects) > stated.count:
-        raise RewriteError(f"{prompt!r} says {stated.count} objects but describes {len(stated.objects)}")
-    colors = [o.color for o in stated.objects if o.color]
-    if len(set(colors)) != len(colors):
-        raise RewriteError(f"{prompt!r} gives two objects the same colour ({colors}); objects in a scene "
-                           f"have distinct colours")
+def fit_prompt(norm: Normalized) -> tuple[Normalized, WorldFit]:
+    """The prompt with its stated scene made drawable (`world.rules.fit_to_world`: too many objects,
+    repeated colours, a count below the objects described), and what was given up."""
+    fit = fit_to_world(norm.parsed)
+    return replace(norm, parsed=fit.scene), fit
+
+
+def with_fit(result: "RewriteResult", fit: WorldFit) -> "RewriteResult":
+    """result with what `fit_prompt` gave up reported: as lost attributes, and why (`adjusted`)."""
+    return replace(result, lost=list(result.lost) + [x for x in fit.dropped if x not in result.lost],
+                   adjusted=list(fit.notes))
 
 
 def with_unstated_size(parsed: ParsedScene, size: str, up_to: int) -> ParsedScene:

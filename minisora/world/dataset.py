@@ -76,7 +76,9 @@ class MovingShapesDataset(torch.utils.data.Dataset):
 
     def window_start(self, index: int) -> int:
         """The frame of its scene's take at which item `index` starts (0 but for late windows)."""
-        if not self.late_share:
+        if not self.late_share or self.num_frames == 1:
+            # an image is never late: training never conditions it on frames (nothing would be left
+            # to learn), so a late one would teach text-to-image a half-empty scene
             return 0
         # its own stream, so that the scenes and captions are those of late_share=0
         rng = np.random.default_rng([self.seed, index % self.n, SPLITS.index(self.split), 11])

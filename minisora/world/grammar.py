@@ -74,6 +74,8 @@ def _build_lexicon() -> dict[tuple[str, ...], tuple[str, object]]:
         add(w, "occluder", True)
     for w in V.NO_OCCLUDER_PARSE:
         add(w, "occluder", False)
+    for w in V.OUTSIDE_PATHS_PARSE:
+        add(w, "outside")
     for w in V.CAMERA_PARSE:
         add(w, "camera")
     for w in V.NOTHING_STATED_PARSE:
@@ -235,6 +237,8 @@ def parse(text: str) -> ParsedScene:
             after not in ("shape", "generic", "color", "bgcolor", "size", "speed")
 
     for j, (kind, value, surface) in enumerate(items):
+        if kind == "bgcolor" and surface.split()[-1] in V.COLORS and next_content(j) in ("shape", "generic"):
+            kind, value = "color", surface.split()[-1]  # "a navy blue square": a blue object
         if kind == "article":
             np_open = True
             opened_by_article = opened_by_article or not has_adjectives()  # "a" of "with a grey background"
@@ -269,6 +273,9 @@ def parse(text: str) -> ParsedScene:
                         o.motion = merge_motion(o.motion, value)
                     elif getattr(o, kind) is None:
                         setattr(o, kind, value)
+        elif kind == "filler" and surface in V.DISTRIBUTIVE_WORDS:
+            if len(objects) > 1 and not np_open:  # "..., both moving left": the motion is everyone's
+                last_group = list(objects)
         elif kind == "shape":
             shape, plural = value
             if j + 1 < len(items) and items[j + 1][0] in ("shape", "generic") and "shape" not in pending:
@@ -278,7 +285,7 @@ def parse(text: str) -> ParsedScene:
                 np_open = True
                 continue
             last_group = make_objects(shape, plural)
-            if plural and coordinated:  # "red and blue circles": the plural noun is theirs too
+            if coordinated:  # "red and blue circles", "a red and a blue circle": the noun is theirs too
                 for o in coordinated:
                     o.shape = o.shape or shape
                 last_group = coordinated + last_group
@@ -306,7 +313,7 @@ def parse(text: str) -> ParsedScene:
             np_open = False
         elif kind in ("camera", "bgnoun"):
             np_open = False
-        elif kind == "unknown":
+        elif kind in ("unknown", "outside"):
             scene.unknown_words.append(surface)
     if has_adjectives():
         adjectives_without_noun()

@@ -122,6 +122,13 @@ PLACES: dict[str, str] = {
 # Nouns that "up"/"down" prefix in English compounds: "uphill", "downstream", "downwind".
 SLOPES = frozenset("hill hills stream river wind slope stairs ward wards".split())
 
+# Colour words of the lexicon that are also nouns of things, read as such where only a noun can
+# stand: "a yellow sun" is a yellow circle; the sky of "across the sky" is no second (blue) object,
+# but scenery the world does not have (None: reported). Only these: "a plum-coloured circle" and
+# "three stars (lavender, tangerine ...)" keep their colours wherever the slot reads like a noun.
+NOUN_READINGS: dict[str, str | None] = {"sun": "circle", "sky": None, "sea": None, "ocean": None, "grass": None,
+                                        "night": None, "cloud": None, "fire": None, "snow": None}
+
 # Modifiers of a colour ("light blue", "deep red"): ignored when a colour follows, since the
 # palette has one shade per hue.
 COLOR_MODIFIERS = frozenset("""light pale bright deep dark vivid neon pastel hot soft rich dull muted faded

@@ -56,8 +56,8 @@ from minisora.text.wordnet import WordNet
 from minisora.world import vocabulary as V
 from minisora.world.grammar import PHRASES, clause_breaks, number_compound, parse, tokenize
 from minisora.world.lexicon import (COLOR_MODIFIERS, CURATED, HEADING_SUFFIXES, OUTSIDE_WORLD, PARSER_SYNONYMS,
-                                    PHRASE_WORDS, PLACE_TERM, SLOPES, STOP_WORDS, SUFFIXES, TERM_CATEGORY,
-                                    is_adjectival, move_shape_modifiers, slot_categories)
+                                    NOUN_READINGS, PHRASE_WORDS, PLACE_TERM, SLOPES, STOP_WORDS, SUFFIXES,
+                                    TERM_CATEGORY, is_adjectival, move_shape_modifiers, slot_categories, word_kind)
 from minisora.world.scene import ParsedScene
 from minisora.world.spelling import Speller, compound_shape
 from minisora.world.thesaurus import thesaurus_vote
@@ -290,7 +290,14 @@ class WordMapper:
         """(replacement or None, how, score); how is curated/form/stop/outside/color name/thesaurus/
         embedding/unmapped."""
         if word in self.curated:
-            return self.curated[word], "curated", 1.0
+            term = self.curated[word]
+            if word in NOUN_READINGS and categories is not None and "shape" in categories \
+                    and not {"color", "background"} & categories:
+                # where only a noun can stand, "sun" names a thing: a yellow sun is round, the sky
+                # in "across the sky" is no second (blue) object
+                shape = NOUN_READINGS[word]
+                return (shape, "curated", 1.0) if shape else (None, "unmapped", 0.0)
+            return term, "curated", 1.0
         if word in OUTSIDE_WORLD:
             return None, "outside", 0.0
         if number_compound(word) is not None:  # "five-pointed": a star, never five objects
@@ -375,7 +382,10 @@ class WordMapper:
         for i, w in enumerate(words):
             if i == skip:
                 continue
+            shaped = i + 1 < len(words) and words[i + 1] == "shaped"  # "a square shaped red object"
             if w not in unknown:
+                if shaped and word_kind(w) == "shape":
+                    modifiers.add(len(out))
                 out.append(w)
                 continue
             if w in rejected:
@@ -399,7 +409,7 @@ class WordMapper:
                 continue
             if how in ("curated", "form", "compound", "typo", "color name", "thesaurus", "embedding"):
                 mapped.append(WordMapping(w, term, how, score))
-                if TERM_CATEGORY.get(term) == "shape" and (how == "compound" or is_adjectival(w)):
+                if TERM_CATEGORY.get(term) == "shape" and (how == "compound" or is_adjectival(w) or shaped):
                     modifiers.add(len(out))  # "a three-sided green shape": the shape is said by an adjective
             elif how in ("unmapped", "outside"):
                 unmapped.append(w)

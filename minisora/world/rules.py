@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -86,6 +86,51 @@ def validity_problems(parsed: ParsedScene) -> list[str]:
     if parsed.occluder is None:
         problems.append("occluder neither stated nor denied")
     return problems
+
+
+@dataclass
+class WorldFit:
+    """A prompt's stated scene made drawable: the world holds 1 to MAX_OBJECTS objects of distinct
+    colours. `dropped` holds the stated attributes given up ("obj3.color=yellow", keys as in
+    `ParsedScene.attributes()`), `notes` says why in words; both empty when the scene fits as stated."""
+
+    scene: ParsedScene
+    dropped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def fit_to_world(stated: ParsedScene) -> WorldFit:
+    """The nearest drawable scene to what a prompt states, and what had to go.
+
+    Users ask for "two blue squares", "three red triangles", "a couple of green stars" or four objects;
+    refusing them would give no video at all. Instead: a count below the objects described becomes
+    the number described; objects beyond MAX_OBJECTS are left out (the first ones named are kept);
+    an object whose colour an earlier one already has loses that colour (the rewriter gives it
+    another). Everything given up is reported, never silently dropped."""
+    objects = [replace(o) for o in stated.objects]
+    count, dropped, notes = stated.count, [], []
+    if count is not None and len(objects) > count:
+        notes.append(f"says {count} objects but describes {len(objects)}: the {len(objects)} described are drawn")
+        dropped.append(f"count={count}")
+        count = len(objects)
+    asked = max(len(objects), count or 0)
+    if asked > V.MAX_OBJECTS:
+        for i, o in enumerate(objects[V.MAX_OBJECTS:], start=V.MAX_OBJECTS):
+            dropped += [f"obj{i}.{k}={v}" for k, v in _object_attrs(o).items()]
+        if stated.count is not None and stated.count > V.MAX_OBJECTS:
+            dropped.append(f"count={stated.count}")
+        notes.append(f"asks for {asked} objects; MovingShapes scenes hold 1 to {V.MAX_OBJECTS}: "
+                     f"{V.MAX_OBJECTS} are drawn" + (", the first ones named" if len(objects) > V.MAX_OBJECTS else ""))
+        objects, count = objects[:V.MAX_OBJECTS], V.MAX_OBJECTS
+    seen: set[str] = set()
+    for i, o in enumerate(objects):
+        if o.color is not None and o.color in seen:
+            dropped.append(f"obj{i}.color={o.color}")
+            notes.append(f"objects in a scene have distinct colours: object {i + 1} ({o.color}) gets another colour")
+            o.color = None
+        seen.add(o.color)
+    scene = replace(stated, objects=objects, count=count, unknown_words=list(stated.unknown_words))
+    return WorldFit(scene, dropped, notes)
 
 
 def _object_attrs(o: ParsedObject) -> dict[str, str]:

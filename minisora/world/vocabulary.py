@@ -255,6 +255,16 @@ CAMERA_PARSE: tuple[str, ...] = (
     "fixed camera", "locked off camera", "camera", "camera stays fixed", "camera is fixed",
 )
 BACKGROUND_NOUNS: tuple[str, ...] = ("background", "backdrop", "backgrounds")
+# Paths the world has no motion for ("a circle moving in a circle"): the parser reports the phrase
+# as unmapped, rather than reading its noun as one more object.
+OUTSIDE_PATHS_PARSE: tuple[str, ...] = (
+    "in a circle", "in circles", "in a ring", "in a loop", "in loops", "in a spiral", "in a zigzag",
+    "in a zig zag", "in a figure eight", "in a figure of eight", "in a wave", "in waves", "in an arc",
+    "in a square", "in a triangle",
+)
+# Words after which a motion or speed belongs to every object named so far ("a red ball and a blue
+# box, both moving left"; "three shapes ..., all heading down").
+DISTRIBUTIVE_WORDS: tuple[str, ...] = ("both", "all", "each")
 # Phrases that state nothing the world varies ("without a background": every clip has one, its colour
 # unstated): the parser skips them rather than reading "background" as a colour's noun.
 NOTHING_STATED_PARSE: tuple[str, ...] = ("without a background", "without background", "without any background",
