@@ -179,6 +179,7 @@ def parse(text: str) -> ParsedScene:
     opened_by_article = False  # ... and an article or number opened it ("a red ...", not "star, red")
     coordinated: list[ParsedObject] = []  # "red and blue circles": objects waiting for a plural noun
     count_is_next = False  # the pending count came after the pending adjectives
+    definite = False  # "the" opened the noun phrase: it may name an object already named
 
     def make_objects(shape: str | None, plural: bool) -> list[ParsedObject]:
         nonlocal pending_count
@@ -239,6 +240,16 @@ def parse(text: str) -> ParsedScene:
     for j, (kind, value, surface) in enumerate(items):
         if kind == "bgcolor" and surface.split()[-1] in V.COLORS and next_content(j) in ("shape", "generic"):
             kind, value = "color", surface.split()[-1]  # "a navy blue square": a blue object
+        if definite and has_adjectives() and (kind == "generic" or (kind == "count" and surface == "one")):
+            same = [o for o in objects if all(getattr(o, k) == pending[k] for k in ("color", "size", "shape")
+                                              if k in pending)]
+            if len(same) == 1:  # "..., the red one moving left": the object already named
+                pending.clear()
+                last_group, definite = same, False
+                np_open = opened_by_article = False
+                continue
+        if kind in ("article", "count"):
+            definite = False
         if kind == "article":
             np_open = True
             opened_by_article = opened_by_article or not has_adjectives()  # "a" of "with a grey background"
@@ -273,6 +284,8 @@ def parse(text: str) -> ParsedScene:
                         o.motion = merge_motion(o.motion, value)
                     elif getattr(o, kind) is None:
                         setattr(o, kind, value)
+        elif kind == "filler" and surface == "the":
+            definite = not has_adjectives()
         elif kind == "filler" and surface in V.DISTRIBUTIVE_WORDS:
             if len(objects) > 1 and not np_open:  # "..., both moving left": the motion is everyone's
                 last_group = list(objects)
@@ -283,6 +296,20 @@ def parse(text: str) -> ParsedScene:
                 # modifies it; one object, whose outline the modifier names
                 pending["shape"] = shape
                 np_open = True
+                continue
+            named = definite and not plural and not coordinated and pending_count is None
+            same = [o for o in objects if o.shape == shape and all(getattr(o, k) == pending[k] for k in
+                                                                     ("color", "size") if k in pending)]
+            definite = False
+            if named and len(same) == 1:
+                # "a red square and a teal star, the square moving left": "the square" is the one
+                # already named, not one more object
+                for k in ("motion", "speed"):
+                    if k in pending and getattr(same[0], k) is None:
+                        setattr(same[0], k, pending[k])
+                pending.clear()
+                last_group = same
+                np_open = opened_by_article = False
                 continue
             last_group = make_objects(shape, plural)
             if coordinated:  # "red and blue circles", "a red and a blue circle": the noun is theirs too

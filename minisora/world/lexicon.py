@@ -89,6 +89,11 @@ LEXICON: dict[str, str] = {
     "down": """downward downwards falling falls fall sinking sinks sink descending descends descend dropping
         drops drop south southward southwards southerly bottom lower dipping dips diving dives plunging
         plunges tumbling tumbles toppling lowering sagging raining""",
+    # compass diagonals: the parser reads "up-right" as the diagonal
+    "up-right": "northeast northeastward northeastwards northeasterly",
+    "up-left": "northwest northwestward northwestwards northwesterly",
+    "down-right": "southeast southeastward southeastwards southeasterly",
+    "down-left": "southwest southwestward southwestwards southwesterly",
     "bouncing": """bounce bounces bouncy ricocheting rebounding rebounds pinballing boinging springing
         hopping jumping caroming careening""",
     "still": """stationary motionless static unmoving resting sitting standing frozen immobile parked

@@ -67,7 +67,8 @@ from minisora.world.thesaurus import thesaurus_vote
 class WordMapping:
     word: str  # as the user typed it (lower-cased)
     term: str  # what it became
-    how: str  # "curated" | "form" | "color name" | "thesaurus" | "embedding" | "shade" (a modifier of the colour named next)
+    how: str  # "curated" | "form" | "color name" | "thesaurus" | "embedding" | "shade" (a modifier of the colour
+    # named next) | "place" (where a heading points: "toward the floor")
     score: float = 1.0  # cosine similarity for "embedding", share of the neighbours' votes for "color name",
     # summed evidence weight for "thesaurus"
 
@@ -390,6 +391,14 @@ class WordMapper:
                 continue
             if w in rejected:
                 unmapped.append(w)
+                continue
+            j = i - 1
+            while j >= 0 and words[j] in ("the", "a"):
+                j -= 1
+            if w in PLACE_TERM and j >= 0 and words[j] in ("toward", "towards", "to", "into", "onto"):
+                # "sinking toward the floor", "up into the sky": a place names the heading, never an object
+                mapped.append(WordMapping(w, PLACE_TERM[w], "place"))
+                out.append(PLACE_TERM[w])
                 continue
             pair = self.two_word_color(words, i, unknown - rejected, resolved)
             if pair is not None:

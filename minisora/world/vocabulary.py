@@ -231,7 +231,8 @@ MOTION_WORDS_PARSE: dict[str, tuple[str, ...]] = {
               "stays still", "staying still", "at rest", "resting", "unmoving", "fixed in place",
               "immobile", "sits motionless", "remains stationary", "no motion", "not move",
               "without moving", "without motion", "with no motion", "never moves", "never moving",
-              "not in motion", "not going anywhere"),
+              "not in motion", "not going anywhere", "in place", "sits there", "sitting there", "stays there",
+              "just sits", "just sitting"),
 }
 
 # The occluder: how captions name it, and phrases that state there is none.
