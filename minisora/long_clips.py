@@ -7,7 +7,8 @@ forward extension whose first latent frames are the previous window's last ones 
 `extend="forward"`, the trained frame-conditioning mechanism), so colour, shape and motion carry over
 the joints. The last window is trimmed to the asked length.
 
-    frames   17 | 12 | 12 | ...     (window 17, 2 latent frames = 5 pixel frames of overlap)
+    frames   17 | 8 | 8 | ...     (minisora-tiny: window 17, extend_context 3 latent frames = 9 pixel
+                                   frames of overlap; 2 would give 17 | 12 | 12 | ...)
 
 Window i uses seed + i (or the next draws of the caller's generator), so the same seed gives the same
 long clip. The prompt is rewritten once: every later window is conditioned on the first window's

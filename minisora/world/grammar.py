@@ -76,6 +76,11 @@ def _build_lexicon() -> dict[tuple[str, ...], tuple[str, object]]:
         add(w, "occluder", False)
     for w in V.OUTSIDE_PATHS_PARSE:
         add(w, "outside")
+    for m, hours in V.CLOCK_PARSE.items():
+        for h in hours:
+            for hour in (str(h), V._HOUR_WORDS[h - 1]):
+                add(f"{hour} o clock", "motion", m)
+                add(f"{hour} oclock", "motion", m)
     for w in V.CAMERA_PARSE:
         add(w, "camera")
     for w in V.NOTHING_STATED_PARSE:
@@ -94,11 +99,15 @@ NUMBER_PREFIXES: dict[str, int] = {"one": 1, "single": 1, "two": 2, "double": 2,
 _NUMBER_HYPHEN = re.compile(r"\b(" + "|".join(sorted(NUMBER_PREFIXES, key=len, reverse=True)) + r")-([a-z]+)")
 
 
+_NT_WITHOUT_APOSTROPHE = re.compile(r"\b(does|do|did|is|are|was|were|has|have)nt\b")
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-case words, hyphens split ("up-left" -> "up", "left"), except that a number compound
     stays one word, hyphenated ("five-pointed"; "five pointed" too: a number before a word ending in
     -ed that the lexicon does not know), so that its number is never read as a count."""
     text = text.lower().replace("n't", " not").replace("_", " ")
+    text = _NT_WITHOUT_APOSTROPHE.sub("\\1 not", text)  # "doesnt move", "isnt red"
     text = _NUMBER_HYPHEN.sub("\\1\x00\\2", text)  # protect the compound's hyphen from the split
     out: list[str] = []
     for w in re.findall(r"[a-z0-9\x00]+", text.replace("-", " ")):
@@ -163,6 +172,35 @@ def merge_motion(stated: str | None, more: str) -> str | None:
     return stated
 
 
+def respectively(items: list[tuple[str, object, str]], objects: list[ParsedObject]) -> None:
+    """"a circle and a square moving right and left respectively": the motions (or colours) listed
+    right before "respectively" go to the objects in order, when there are as many as objects. Listed
+    colours first read as objects of their own ("coloured blue and orange"); those are taken back."""
+    at = [j for j, (_, _, surface) in enumerate(items) if surface == "respectively"]
+    if not at or len(objects) < 2:
+        return
+    j, motions, colors = at[0] - 1, [], []
+    while j >= 0 and items[j][0] in ("motion", "color", "speed", "filler", "verb", "unknown"):
+        if items[j][0] == "motion":
+            motions.insert(0, items[j][1])
+        elif items[j][0] == "color":
+            colors.insert(0, items[j][1])
+        j -= 1
+    if motions and len(motions) == len(objects):
+        for o, m in zip(objects, motions):
+            o.motion = m
+    named = [o for o in objects if o.shape is not None]
+    stray = [o for o in objects if o.shape is None]
+    if colors and len(named) == len(colors) and all(o.color in colors and o.size is None for o in stray):
+        for o in stray:
+            if o.motion is not None:  # "..., red and blue respectively, moving up": the motion is everyone's
+                for m in named:
+                    m.motion = m.motion or o.motion
+        objects[:] = named
+        for o, c in zip(named, colors):
+            o.color = c
+
+
 def parse(text: str) -> ParsedScene:
     """Parse a caption or prompt into a ParsedScene (see module docstring for the rules)."""
     if not isinstance(text, str):
@@ -180,6 +218,9 @@ def parse(text: str) -> ParsedScene:
     coordinated: list[ParsedObject] = []  # "red and blue circles": objects waiting for a plural noun
     count_is_next = False  # the pending count came after the pending adjectives
     definite = False  # "the" opened the noun phrase: it may name an object already named
+    shared_from: int | None = None  # objects named before a generic plural ("three shapes")
+    named_group: list[ParsedObject] = []  # the objects the last noun named (adjectives may still come)
+    shared: dict[str, str] = {}  # "three shapes moving down: a ..., a ...": a motion said before the objects
 
     def make_objects(shape: str | None, plural: bool) -> list[ParsedObject]:
         nonlocal pending_count
@@ -197,6 +238,7 @@ def parse(text: str) -> ParsedScene:
         objects.extend(group)
         pending.clear()
         pending_count = None
+        named_group[:] = group
         return group
 
     def has_adjectives() -> bool:
@@ -209,14 +251,18 @@ def parse(text: str) -> ParsedScene:
         object already named, the first of the last group that lacks them."""
         nonlocal pending_count, explicit_count
         keys = [k for k in ("color", "size", "shape") if k in pending]
-        distributive = pending_count == 1 and len(last_group) > 1
-        if last_group and (not opened_by_article or distributive):
-            for o in last_group:
+        distributive = pending_count == 1 and len(named_group) > 1
+        if named_group and (not opened_by_article or distributive):
+            for o in named_group:
                 if all(getattr(o, k) is None for k in keys):
                     for k in keys:
                         setattr(o, k, pending.pop(k))
                     pending_count = None
-                    return last_group
+                    # a motion said next is this object's while the group's list goes on ("two
+                    # triangles: orange going up, cyan going down"), everyone's once it is complete
+                    # ("three blocks (ruby, violet and amber) climbing")
+                    done = all(getattr(m, k) is not None for m in named_group for k in keys)
+                    return list(named_group) if done else [o]
         if pending_count is not None and pending_count > 1:  # "three (yellow, blue and orange)": the
             explicit_count, pending_count = pending_count, None  # count is the list's, not each colour's
         return make_objects(None, False)
@@ -246,6 +292,7 @@ def parse(text: str) -> ParsedScene:
             if len(same) == 1:  # "..., the red one moving left": the object already named
                 pending.clear()
                 last_group, definite = same, False
+                named_group[:] = same
                 np_open = opened_by_article = False
                 continue
         if kind in ("article", "count"):
@@ -273,7 +320,9 @@ def parse(text: str) -> ParsedScene:
             pending[kind] = value
             np_open = True
         elif kind in ("speed", "motion", "origin"):
-            if np_open or not last_group:
+            if shared_from is not None and len(objects) == shared_from and not np_open and kind != "origin":
+                shared.setdefault(kind, value)  # "three shapes each moving down: a ..., a ..."
+            elif np_open or not last_group:
                 pending[kind] = merge_motion(pending.get(kind), value) if kind == "motion" else \
                     pending.get(kind, value)
             else:
@@ -285,6 +334,8 @@ def parse(text: str) -> ParsedScene:
                     elif getattr(o, kind) is None:
                         setattr(o, kind, value)
         elif kind == "filler" and surface == "the":
+            if has_adjectives() and named_group and not opened_by_article:
+                last_group = adjectives_without_noun()  # "the square is red and the star ...": red is the square's
             definite = not has_adjectives()
         elif kind == "filler" and surface in V.DISTRIBUTIVE_WORDS:
             if len(objects) > 1 and not np_open:  # "..., both moving left": the motion is everyone's
@@ -309,6 +360,7 @@ def parse(text: str) -> ParsedScene:
                         setattr(same[0], k, pending[k])
                 pending.clear()
                 last_group = same
+                named_group[:] = same
                 np_open = opened_by_article = False
                 continue
             last_group = make_objects(shape, plural)
@@ -319,11 +371,12 @@ def parse(text: str) -> ParsedScene:
             coordinated = []
             np_open = opened_by_article = False
         elif kind == "generic":
-            if pending:
-                last_group = make_objects(None, bool(value))
+            if pending or (opened_by_article and not value and pending_count is None):
+                last_group = make_objects(None, bool(value))  # "a red shape", "an object moving right"
             elif pending_count is not None:
                 explicit_count = pending_count
                 pending_count = None
+                shared_from = len(objects)  # a motion before the objects are listed is all of theirs
             np_open = opened_by_article = False
         elif kind == "verb":
             if has_adjectives():  # "a red moves right": an object whose shape is not said
@@ -343,7 +396,7 @@ def parse(text: str) -> ParsedScene:
         elif kind in ("unknown", "outside"):
             scene.unknown_words.append(surface)
     if has_adjectives():
-        adjectives_without_noun()
+        last_group = adjectives_without_noun()
     if pending and last_group:  # trailing "... and bouncing" / "... quickly"
         for o in last_group:
             if "motion" in pending:
@@ -353,6 +406,11 @@ def parse(text: str) -> ParsedScene:
         for o in last_group:
             if "origin" in pending:
                 origins.setdefault(id(o), pending["origin"])
+    for o in objects[shared_from or 0:] if shared else ():
+        for k, v in shared.items():
+            if getattr(o, k) is None:
+                setattr(o, k, v)
+    respectively(items, objects)
     for o in objects:
         if o.motion is None and id(o) in origins:
             o.motion = origins[id(o)]

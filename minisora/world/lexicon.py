@@ -146,7 +146,8 @@ hexagon hexagonal pentagon pentagonal octagon octagonal heart hearts crescent cr
 zigzagging spinning spins rotating rotates orbiting orbits circling swirling twirling wobbling
 shaking vibrating pulsing pulsating growing grows shrinking shrinks expanding fading blinking
 flashing glowing exploding morphing rainbow striped stripy spotted polka checkered plaid
-transparent translucent glittery sparkly metallic shiny
+transparent translucent glittery sparkly metallic shiny clockwise counterclockwise anticlockwise rotate rotated
+revolving revolves twirls swirls
 """.split())
 
 # Words that carry no attribute and that the parser does not know either; ignored, not reported.
@@ -154,7 +155,8 @@ STOP_WORDS: frozenset[str] = frozenset("""
 please make show me render generate create give draw want need would like could can should let us
 i you we my your our animation movie picture image shot footage film sequence very really quite
 pretty kind sort bit slightly somewhat nice cute lovely simple some for so shaped colored coloured
-sized tinted toned looking ish hued shade shaded colour color tone light whose
+sized tinted toned looking ish hued shade shaded colour color tone light whose diagonal
+yo gimme lol hey hi hello pls plz ok okay thanks thank d ll ve m re
 """.split())
 
 

@@ -232,14 +232,16 @@ MOTION_WORDS_PARSE: dict[str, tuple[str, ...]] = {
               "immobile", "sits motionless", "remains stationary", "no motion", "not move",
               "without moving", "without motion", "with no motion", "never moves", "never moving",
               "not in motion", "not going anywhere", "in place", "sits there", "sitting there", "stays there",
-              "just sits", "just sitting"),
+              "just sits", "just sitting", "doing nothing", "does nothing"),
 }
 
 # The occluder: how captions name it, and phrases that state there is none.
 OCCLUDER_WRITE: tuple[str, ...] = ("a brown vertical bar", "a brown bar", "a vertical brown bar")
 OCCLUDER_PARSE: tuple[str, ...] = ("brown vertical bar", "vertical brown bar", "brown bar", "vertical bar",
                                    "bar", "pillar", "brown pillar", "post", "brown post", "pole",
-                                   "occluder", "occluding bar", "wall", "column", "obstacle")
+                                   "occluder", "occluding bar", "wall", "column", "obstacle", "vertical pole",
+                                   "vertical post", "vertical pillar", "vertical column", "vertical wall",
+                                   "vertical line", "vertical stripe")
 NO_OCCLUDER_WRITE: tuple[str, ...] = ("Nothing blocks the view.", "The view is unobstructed.",
                                       "There is no occluder.")
 NO_OCCLUDER_PARSE: tuple[str, ...] = ("nothing blocks the view", "view is unobstructed",
@@ -255,14 +257,18 @@ CAMERA_PARSE: tuple[str, ...] = (
     "camera is static", "camera does not move", "camera remains still", "static camera", "still camera",
     "fixed camera", "locked off camera", "camera", "camera stays fixed", "camera is fixed",
 )
-BACKGROUND_NOUNS: tuple[str, ...] = ("background", "backdrop", "backgrounds")
+BACKGROUND_NOUNS: tuple[str, ...] = ("background", "backdrop", "backgrounds", "bg", "bkg")  # writers use the first two
 # Paths the world has no motion for ("a circle moving in a circle"): the parser reports the phrase
 # as unmapped, rather than reading its noun as one more object.
 OUTSIDE_PATHS_PARSE: tuple[str, ...] = (
     "in a circle", "in circles", "in a ring", "in a loop", "in loops", "in a spiral", "in a zigzag",
     "in a zig zag", "in a figure eight", "in a figure of eight", "in a wave", "in waves", "in an arc",
-    "in a square", "in a triangle",
+    "in a square", "in a triangle", "zig zag", "zig zags", "zig zagging", "zig zagged",
 )
+# Clock-face headings ("toward 3 o'clock"): the hour hand's direction on the screen.
+CLOCK_PARSE: dict[str, tuple[int, ...]] = {"up": (12,), "up-right": (1, 2), "right": (3,), "down-right": (4, 5),
+                                           "down": (6,), "down-left": (7, 8), "left": (9,), "up-left": (10, 11)}
+_HOUR_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
 # Words after which a motion or speed belongs to every object named so far ("a red ball and a blue
 # box, both moving left"; "three shapes ..., all heading down").
 DISTRIBUTIVE_WORDS: tuple[str, ...] = ("both", "all", "each")
@@ -281,5 +287,5 @@ diagonally steadily smoothly pace speed along path straight line behind front fo
 stand standing sits sit sitting stays stay remains remain seen holds fixed view whole screen
 here this that these those while whilst where s just only some who makes make way
 direction across between out middle centre center shown showing shows has have having
-appears appear visible moment throughout entire during share shares
+appears appear visible moment throughout entire during share shares respectively
 """.split())
