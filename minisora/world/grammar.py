@@ -99,6 +99,7 @@ NUMBER_PREFIXES: dict[str, int] = {"one": 1, "single": 1, "two": 2, "double": 2,
 _NUMBER_HYPHEN = re.compile(r"\b(" + "|".join(sorted(NUMBER_PREFIXES, key=len, reverse=True)) + r")-([a-z]+)")
 
 
+_STRETCHED = re.compile(r"([a-z])\1{2,}")
 _NT_WITHOUT_APOSTROPHE = re.compile(r"\b(does|do|did|is|are|was|were|has|have)nt\b")
 
 
@@ -108,6 +109,7 @@ def tokenize(text: str) -> list[str]:
     -ed that the lexicon does not know), so that its number is never read as a count."""
     text = text.lower().replace("n't", " not").replace("_", " ")
     text = _NT_WITHOUT_APOSTROPHE.sub("\\1 not", text)  # "doesnt move", "isnt red"
+    text = _STRETCHED.sub("\\1", text)  # "slowww", "sooo": no English word has a letter three times in a row
     text = _NUMBER_HYPHEN.sub("\\1\x00\\2", text)  # protect the compound's hyphen from the split
     out: list[str] = []
     for w in re.findall(r"[a-z0-9\x00]+", text.replace("-", " ")):
@@ -170,6 +172,17 @@ def merge_motion(stated: str | None, more: str) -> str | None:
     if stated in vertical + horizontal and more in V.DIRECTIONAL_MOTIONS and stated in more.split("-"):
         return more
     return stated
+
+
+def _from_to(items: list[tuple[str, object, str]], j: int) -> bool:
+    """Item j is a motion reached by "to" from the opposite one: "left edge to right edge"."""
+    k, saw_to = j - 1, False
+    while k >= 0 and items[k][0] == "filler" and items[k][2] in ("to", "the", "edge", "side", "corner", "edges", "sides"):
+        saw_to, k = saw_to or items[k][2] == "to", k - 1
+    if not saw_to or k < 0 or items[k][0] != "motion":
+        return False
+    a, b = V.MOTIONS.get(items[k][1]), V.MOTIONS.get(items[j][1])
+    return a is not None and b is not None and a[0] == -b[0] and a[1] == -b[1] and a != (0.0, 0.0)
 
 
 def respectively(items: list[tuple[str, object, str]], objects: list[ParsedObject]) -> None:
@@ -263,6 +276,11 @@ def parse(text: str) -> ParsedScene:
                     # ("three blocks (ruby, violet and amber) climbing")
                     done = all(getattr(m, k) is not None for m in named_group for k in keys)
                     return list(named_group) if done else [o]
+        same = [o for o in objects if all(getattr(o, k) == pending[k] for k in keys)]
+        if "color" in keys and len(same) == 1 and pending_count is None and not opened_by_article:
+            for k in keys:  # "2 dots, red and blue; red goes left": colours are distinct, so the red one
+                pending.pop(k)
+            return same
         if pending_count is not None and pending_count > 1:  # "three (yellow, blue and orange)": the
             explicit_count, pending_count = pending_count, None  # count is the list's, not each colour's
         return make_objects(None, False)
@@ -320,8 +338,13 @@ def parse(text: str) -> ParsedScene:
             pending[kind] = value
             np_open = True
         elif kind in ("speed", "motion", "origin"):
+            if surface.startswith(("neither", "none")) and not np_open:
+                last_group = list(objects)  # "a yellow square and a blue circle, neither of which moves"
             if shared_from is not None and len(objects) == shared_from and not np_open and kind != "origin":
                 shared.setdefault(kind, value)  # "three shapes each moving down: a ..., a ..."
+            elif kind == "motion" and _from_to(items, j) and last_group and not np_open:
+                for o in last_group:  # "top-left corner to bottom-right corner": the first names the start
+                    o.motion = value
             elif np_open or not last_group:
                 pending[kind] = merge_motion(pending.get(kind), value) if kind == "motion" else \
                     pending.get(kind, value)
@@ -383,13 +406,22 @@ def parse(text: str) -> ParsedScene:
                 last_group = adjectives_without_noun()
             np_open = opened_by_article = False
         elif kind == "bgcolor":
+            if j + 1 < len(items) and items[j + 1][0] == "occluder" and items[j + 1][1]:
+                continue  # "behind a grey pillar": the bar's colour (always brown here)
             if next_content(j) in ("shape", "generic"):
                 scene.unknown_words.append(surface)  # "a black circle": not an object colour
                 continue
             scene.background = value
             np_open = False
         elif kind == "occluder":
-            scene.occluder = bool(value)
+            before = items[j - 1][2] if j else ""
+            after = items[j + 1][2] if j + 1 < len(items) else ""
+            # "no vertical bar", "without a pole", "occluder: none"
+            negated = before in ("no", "without", "not") or (before in _ARTICLES and j > 1 and
+                                                           items[j - 2][2] in ("no", "without", "not")) or after == "none"
+            scene.occluder = bool(value) and not negated
+            for k in ("size", "color"):  # "behind a tall pillar": the bar's adjectives, not an object's
+                pending.pop(k, None)
             np_open = False
         elif kind in ("camera", "bgnoun"):
             np_open = False

@@ -75,14 +75,14 @@ LEXICON: dict[str, str] = {
         sparkler starlet snowflake starshape""",
     # sizes
     "small": """tiny little mini petite miniature wee compact puny microscopic dinky pocket slight
-        undersized itty teensy bitty itsy lilliputian dwarf toy modest short baby smallest
+        undersized itty teensy bitty itsy lilliputian dwarf toy modest baby smallest
         microscopical""",
     "large": """big huge giant enormous massive jumbo bulky oversized sizable sizeable vast mammoth
         titanic monstrous mighty great tremendous humongous ginormous hulking whopping towering mega
         gargantuan behemoth monumental mountainous kingsize grand fat chunky biggest""",
     # directions
     "left": """leftward leftwards west westward westwards westerly portside port""",
-    "right": """rightward rightwards east eastward eastwards easterly starboard""",
+    "right": """rightward rightwards east eastward eastwards easterly starboard rite""",
     "up": """upward upwards rising rises rise ascending ascends ascend climbing climbs climb north northward
         northwards northerly top upper skyward skywards lifting lifts uphill aloft levitating rocketing
         mounting elevating""",
@@ -90,19 +90,20 @@ LEXICON: dict[str, str] = {
         drops drop south southward southwards southerly bottom lower dipping dips diving dives plunging
         plunges tumbling tumbles toppling lowering sagging raining""",
     # compass diagonals: the parser reads "up-right" as the diagonal
-    "up-right": "northeast northeastward northeastwards northeasterly",
-    "up-left": "northwest northwestward northwestwards northwesterly",
-    "down-right": "southeast southeastward southeastwards southeasterly",
-    "down-left": "southwest southwestward southwestwards southwesterly",
+    "up-right": "northeast northeastward northeastwards northeasterly ne",
+    "up-left": "northwest northwestward northwestwards northwesterly nw",
+    "down-right": "southeast southeastward southeastwards southeasterly se",
+    "down-left": "southwest southwestward southwestwards southwesterly sw",
     "bouncing": """bounce bounces bouncy ricocheting rebounding rebounds pinballing boinging springing
         hopping jumping caroming careening""",
     "still": """stationary motionless static unmoving resting sitting standing frozen immobile parked
-        idle stopped halted paused steady inert anchored hovering stuck""",
+        idle stopped halted paused steady inert anchored hovering stuck chilling chill chills lounging
+        loafing idling""",
     # speeds
     "fast": """quick quickly rapid rapidly speedy swift swiftly hurried racing races zooming zooms
         dashing dashes speeding speeds fastly brisk briskly fleet hurrying hurries rushing rushes
         darting darts whizzing whizzes sprinting sprints breakneck blazing lightning turbo express
-        snappy snappily agile hastily rushed energetic frantic frantically""",
+        snappy snappily agile hastily rushed energetic frantic frantically zipping zips zippy""",
     "slow": """sluggish slowly leisurely gentle gently crawling crawls creeping creeps lazy lazily
         unhurried sedate calm calmly lethargic ambling ambles strolling strolls meandering meanders
         lingering inching inches gradual gradually poky pokey lumbering lumbers trudging trudges
@@ -156,7 +157,8 @@ please make show me render generate create give draw want need would like could 
 i you we my your our animation movie picture image shot footage film sequence very really quite
 pretty kind sort bit slightly somewhat nice cute lovely simple some for so shaped colored coloured
 sized tinted toned looking ish hued shade shaded colour color tone light whose diagonal
-yo gimme lol hey hi hello pls plz ok okay thanks thank d ll ve m re
+yo gimme lol hey hi hello pls plz ok okay thanks thank d ll ve m re u ya ur do short brief
+motion movement trajectory velocity size
 """.split())
 
 
@@ -232,6 +234,8 @@ def slot_categories(words: list[str], i: int, unknown: set[str],
     (None when the neighbours do not say). `resolved`: unknown words already mapped by table or
     word form ("purplish" -> "purple"), which tell their neighbours' roles like known words do."""
     resolved = resolved or {}
+    if i + 1 < len(words) and words[i + 1] in ("coloured", "colored", "hued", "tinted", "toned"):
+        return frozenset({"color"})  # "a ruby-coloured circle"
 
     coordinated: set[int] = set()  # steps whose neighbour was reached across "and"
 

@@ -68,7 +68,7 @@ class WordMapping:
     word: str  # as the user typed it (lower-cased)
     term: str  # what it became
     how: str  # "curated" | "form" | "color name" | "thesaurus" | "embedding" | "shade" (a modifier of the colour
-    # named next) | "place" (where a heading points: "toward the floor")
+    # named next) | "place" (where a heading points: "toward the floor") | "letter" ("n" for "and" or north)
     score: float = 1.0  # cosine similarity for "embedding", share of the neighbours' votes for "color name",
     # summed evidence weight for "thesaurus"
 
@@ -309,6 +309,13 @@ class WordMapper:
         term = self.word_form(word, compounds=False)
         if term is not None:
             return term, "form", 1.0
+        if word.endswith("in") and len(word) > 4:  # "movin", "chillin", "zippin": the g dropped
+            full = word + "g"
+            if (full,) in PHRASES or full in V.FILLER_WORDS or full in PHRASE_WORDS:
+                return full, "form", 1.0
+            term = self.known_term(full) or self.word_form(full, compounds=False)
+            if term is not None:
+                return term, "form", 1.0
         # A misspelling before compounds: "bckground" is no compound ending in "round"
         fix = self.speller.correct(word)
         for suffix in SUFFIXES if fix is None else ():  # a misspelt stem: "smalish" is "small" + "ish"
@@ -336,6 +343,26 @@ class WordMapper:
         if hit is not None:
             return hit[0], "embedding", hit[1]
         return None, "unmapped", 0.0
+
+    @staticmethod
+    def single_letter(words: list[str], i: int, breaks: set[int]) -> str | None:
+        """A lone letter users type for a word: "n" between two attributes is "and" ("red n blue",
+        "a dot n a square"); "n", "e", "w" after a noun or a heading word, at a clause's end, are
+        compass points ("red square N,"; "S" is never read: it is the "'s" of "it's")."""
+        w = words[i]
+        if w not in ("n", "e", "w"):
+            return None
+        prev = word_kind(words[i - 1]) if i else "edge"
+        nxt = word_kind(words[i + 1]) if i + 1 < len(words) else "edge"
+        if w == "n" and prev in ("color", "shape", "noun", "size", "speed", "motion") and \
+                nxt in ("color", "shape", "noun", "size", "article", "other"):
+            if i not in breaks:
+                return "and"
+        at_end = i + 1 == len(words) or i in breaks
+        heading = i and words[i - 1] in ("direction", "heading", "going", "moving", "towards", "toward", "to")
+        if at_end and (prev in ("shape", "noun") or heading):
+            return {"n": "up", "e": "right", "w": "left"}[w]
+        return None
 
     def two_word_color(self, words: list[str], i: int, unknown: set[str], resolved: dict[str, str]):
         """The verdict for words i, i+1 as one colour name ("pea soup", "burnt sienna") when neither
@@ -392,6 +419,11 @@ class WordMapper:
             if w in rejected:
                 unmapped.append(w)
                 continue
+            letter = self.single_letter(words, i, breaks)
+            if letter is not None:  # "red n blue" is "and"; "red square N," is north
+                mapped.append(WordMapping(w, letter, "letter"))
+                out.append(letter)
+                continue
             j = i - 1
             while j >= 0 and words[j] in ("the", "a"):
                 j -= 1
@@ -427,6 +459,14 @@ class WordMapper:
         # "scarlet red" -> "red red" -> "red": a doubled term would read as two objects.
         out = move_shape_modifiers(out, modifiers)
         out = [w for i, w in enumerate(out) if not (i and w == out[i - 1] and w in TERM_CATEGORY)]
+        collapsed: list[str] = []  # "bigger and bigger", "faster and faster": one attribute, not two objects
+        for w in out:
+            if len(collapsed) >= 2 and collapsed[-1] == "and" and collapsed[-2] == w and \
+                    PHRASES.get((w,), ("",))[0] in ("size", "speed"):
+                collapsed.pop()
+                continue
+            collapsed.append(w)
+        out = collapsed
         text = " ".join(out)
         parsed = parse(text)
         colors = [o.color for o in parsed.objects if o.color]

@@ -105,9 +105,11 @@ SPEED_ADJECTIVE_WRITE: dict[str, tuple[str, ...]] = {
 }
 SPEED_PARSE: dict[str, tuple[str, ...]] = {
     "slow": ("slowly", "slow", "at a slow pace", "at a slow speed", "slow moving", "leisurely",
-             "gently", "unhurriedly", "slowly moving", "sluggish", "sluggishly"),
+             "gently", "unhurriedly", "slowly moving", "sluggish", "sluggishly", "at low speed", "low speed",
+             "speed low", "not fast", "not quickly", "not quick"),
     "fast": ("quickly", "fast", "rapidly", "at a fast pace", "at a fast speed", "fast moving",
-             "swiftly", "quick", "speedy", "speedily", "quickly moving", "at high speed"),
+             "swiftly", "quick", "speedy", "speedily", "quickly moving", "at high speed", "high speed",
+             "speed high", "at speed", "at full speed", "not slow", "not slowly"),
 }
 
 SHAPE_PARSE: dict[str, tuple[str, ...]] = {
@@ -232,7 +234,9 @@ MOTION_WORDS_PARSE: dict[str, tuple[str, ...]] = {
               "immobile", "sits motionless", "remains stationary", "no motion", "not move",
               "without moving", "without motion", "with no motion", "never moves", "never moving",
               "not in motion", "not going anywhere", "in place", "sits there", "sitting there", "stays there",
-              "just sits", "just sitting", "doing nothing", "does nothing"),
+              "just sits", "just sitting", "doing nothing", "does nothing", "velocity 0", "speed 0",
+              "zero speed", "zero velocity", "neither of which moves", "neither of them moves", "neither moves",
+              "none of them move", "none of them moves", "neither of which move"),
 }
 
 # The occluder: how captions name it, and phrases that state there is none.
@@ -241,7 +245,8 @@ OCCLUDER_PARSE: tuple[str, ...] = ("brown vertical bar", "vertical brown bar", "
                                    "bar", "pillar", "brown pillar", "post", "brown post", "pole",
                                    "occluder", "occluding bar", "wall", "column", "obstacle", "vertical pole",
                                    "vertical post", "vertical pillar", "vertical column", "vertical wall",
-                                   "vertical line", "vertical stripe")
+                                   "vertical line", "vertical stripe", "lamp post", "lamppost", "signpost",
+                                   "sign post", "street lamp", "tree trunk")
 NO_OCCLUDER_WRITE: tuple[str, ...] = ("Nothing blocks the view.", "The view is unobstructed.",
                                       "There is no occluder.")
 NO_OCCLUDER_PARSE: tuple[str, ...] = ("nothing blocks the view", "view is unobstructed",
@@ -287,5 +292,5 @@ diagonally steadily smoothly pace speed along path straight line behind front fo
 stand standing sits sit sitting stays stay remains remain seen holds fixed view whole screen
 here this that these those while whilst where s just only some who makes make way
 direction across between out middle centre center shown showing shows has have having
-appears appear visible moment throughout entire during share shares respectively
+appears appear visible moment throughout entire during share shares respectively no none
 """.split())
