@@ -131,6 +131,43 @@ CASES = [
     ("a circle zig-zagging across the screen", [{"shape": "circle"}], ["zig zagging"]),
     ("lol just a green box doing nothing", [{"shape": "square", "color": "green", "motion": "still"}], []),
     ("the circle doesnt move", [{"shape": "circle", "motion": "still"}], []),
+    # ... and a fourth, 120 prompts with their own truth, measured before these rules were written
+    ("can u do like a yelow ball just chillin not movin", [{"shape": "circle", "color": "yellow", "motion": "still"}],
+     []),
+    ("huge orange circle bouncin slowww on black",
+     [{"shape": "circle", "color": "orange", "size": "large", "motion": "bouncing", "speed": "slow"}], []),
+    ("2 dots red n blue, red goes left blue goes right", [{"shape": "circle", "color": "red", "motion": "left"},
+                                                         {"shape": "circle", "color": "blue", "motion": "right"}], []),
+    ("A ruby-coloured circle gliding slowly towards the right-hand side of the screen",
+     [{"shape": "circle", "color": "red", "motion": "right", "speed": "slow"}], []),
+    ("Sapphire triangle travelling to the left, behind a tall grey pillar",
+     [{"shape": "triangle", "color": "blue", "motion": "left"}], []),
+    ("Object: blue square. Motion: north. Speed: slow.",
+     [{"shape": "square", "color": "blue", "motion": "up", "speed": "slow"}], []),
+    ("white triangle, static, size large, bg gray, occluder: vertical bar",
+     [{"shape": "triangle", "color": "white", "size": "large", "motion": "still"}], []),
+    ("3 objects - red square N, green circle S, blue star E", [{"shape": "square", "color": "red", "motion": "up"},
+                                                              {"shape": "circle", "color": "green"},
+                                                              {"shape": "star", "color": "blue", "motion": "right"}], []),
+    ("yellow star, direction SW, background navy", [{"shape": "star", "color": "yellow", "motion": "down-left"}], []),
+    ("large purple triangle, trajectory: top-left corner to bottom-right corner, fast",
+     [{"shape": "triangle", "color": "purple", "size": "large", "motion": "down-right", "speed": "fast"}], []),
+    ("orange triangle from right edge to left edge, quick",
+     [{"shape": "triangle", "color": "orange", "motion": "left", "speed": "fast"}], []),
+    ("a short animation of three shapes: a red star, a green circle, and a blue triangle, all moving upward",
+     [{"shape": s, "color": c, "motion": "up"} for s, c in (("star", "red"), ("circle", "green"),
+                                                            ("triangle", "blue"))], []),
+    ("A red square that grows bigger and bigger as it moves up",
+     [{"shape": "square", "color": "red", "size": "large", "motion": "up"}], ["grows"]),
+    ("A yellow square and a blue circle, neither of which moves",
+     [{"shape": "square", "color": "yellow", "motion": "still"}, {"shape": "circle", "color": "blue", "motion": "still"}],
+     []),
+    ("sick purple triangle flyin left super fast", [{"shape": "triangle", "color": "purple", "motion": "left",
+                                                     "speed": "fast"}], ["sick"]),
+    ("Not a circle, a triangle: red, heading up to the left", [{"shape": "triangle", "color": "red",
+                                                               "motion": "up-left"}], []),
+    ("a circle that isn't red but blue, moving down", [{"shape": "circle", "color": "blue", "motion": "down"}], []),
+    ("a blue star, not fast", [{"shape": "star", "color": "blue", "speed": "slow"}], []),
     ("a red star moving up and a blue circle, both fast",
      [{"shape": "star", "color": "red", "motion": "up", "speed": "fast"},
       {"shape": "circle", "color": "blue", "speed": "fast"}], []),
@@ -208,3 +245,16 @@ def test_the_text_encoder_imports_nothing_of_the_world():
             "print(sorted(m for m in sys.modules if m.startswith('minisora.world')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_bar_can_be_denied_and_its_own_words_make_no_object(mapper):
+    for prompt in ("a small purple square that bounces quickly? No vertical bar, please.",
+                   "blue circle moving toward the left edge of the frame, occluder: none",
+                   "a cream-coloured square on a slate-grey background, with no post in front of it"):
+        got, norm = objects(mapper, prompt)
+        assert norm.parsed.occluder is False and len(got) == 1, (prompt, norm.text, norm.parsed)
+    got, norm = objects(mapper, "An aquamarine square whizzing upwards behind a lamp post")
+    assert norm.parsed.occluder is True and got == [{"shape": "square", "color": "cyan", "motion": "up",
+                                                     "speed": "fast"}], norm.text
+    got, norm = objects(mapper, "white triangle, static, size large, bg gray, occluder: vertical bar")
+    assert norm.parsed.occluder is True and norm.parsed.background == "gray", norm.parsed

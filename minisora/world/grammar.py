@@ -232,6 +232,7 @@ def parse(text: str) -> ParsedScene:
     count_is_next = False  # the pending count came after the pending adjectives
     definite = False  # "the" opened the noun phrase: it may name an object already named
     shared_from: int | None = None  # objects named before a generic plural ("three shapes")
+    negated = False  # "not a circle, a triangle", "isn't red but blue": the next colour or shape is not wanted
     named_group: list[ParsedObject] = []  # the objects the last noun named (adjectives may still come)
     shared: dict[str, str] = {}  # "three shapes moving down: a ..., a ...": a motion said before the objects
 
@@ -304,6 +305,10 @@ def parse(text: str) -> ParsedScene:
     for j, (kind, value, surface) in enumerate(items):
         if kind == "bgcolor" and surface.split()[-1] in V.COLORS and next_content(j) in ("shape", "generic"):
             kind, value = "color", surface.split()[-1]  # "a navy blue square": a blue object
+        if negated and kind in ("color", "shape"):
+            negated = False  # "not a circle", "isn't red": nothing is made of what is denied
+            continue
+        negated = (negated and kind in ("filler", "article")) or (kind == "filler" and surface == "not")
         if definite and has_adjectives() and (kind == "generic" or (kind == "count" and surface == "one")):
             same = [o for o in objects if all(getattr(o, k) == pending[k] for k in ("color", "size", "shape")
                                               if k in pending)]
@@ -406,7 +411,8 @@ def parse(text: str) -> ParsedScene:
                 last_group = adjectives_without_noun()
             np_open = opened_by_article = False
         elif kind == "bgcolor":
-            if j + 1 < len(items) and items[j + 1][0] == "occluder" and items[j + 1][1]:
+            after_noun = j and items[j - 1][0] == "bgnoun"  # "bg gray", "background navy"
+            if j + 1 < len(items) and items[j + 1][0] == "occluder" and items[j + 1][1] and not after_noun:
                 continue  # "behind a grey pillar": the bar's colour (always brown here)
             if next_content(j) in ("shape", "generic"):
                 scene.unknown_words.append(surface)  # "a black circle": not an object colour
@@ -417,11 +423,15 @@ def parse(text: str) -> ParsedScene:
             before = items[j - 1][2] if j else ""
             after = items[j + 1][2] if j + 1 < len(items) else ""
             # "no vertical bar", "without a pole", "occluder: none"
-            negated = before in ("no", "without", "not") or (before in _ARTICLES and j > 1 and
-                                                           items[j - 2][2] in ("no", "without", "not")) or after == "none"
-            scene.occluder = bool(value) and not negated
-            for k in ("size", "color"):  # "behind a tall pillar": the bar's adjectives, not an object's
-                pending.pop(k, None)
+            denied = before in ("no", "without", "not") or (before in _ARTICLES and j > 1 and
+                                                          items[j - 2][2] in ("no", "without", "not")) or after == "none"
+            scene.occluder = bool(value) and not denied
+            k = j - 1
+            while k >= 0 and items[k][0] in ("size", "color", "bgcolor"):
+                k -= 1
+            if k < j - 1 and (k < 0 or items[k][0] != "bgnoun"):
+                for key in ("size", "color"):  # "behind a tall pillar": the bar's adjectives, not an object's
+                    pending.pop(key, None)
             np_open = False
         elif kind in ("camera", "bgnoun"):
             np_open = False

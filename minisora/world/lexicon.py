@@ -157,7 +157,7 @@ please make show me render generate create give draw want need would like could 
 i you we my your our animation movie picture image shot footage film sequence very really quite
 pretty kind sort bit slightly somewhat nice cute lovely simple some for so shaped colored coloured
 sized tinted toned looking ish hued shade shaded colour color tone light whose diagonal
-yo gimme lol hey hi hello pls plz ok okay thanks thank d ll ve m re u ya ur do short brief
+yo gimme lol hey hi hello pls plz ok okay thanks thank d ll ve m re u ya ur do short brief super totally
 motion movement trajectory velocity size
 """.split())
 

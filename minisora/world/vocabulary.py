@@ -292,5 +292,5 @@ diagonally steadily smoothly pace speed along path straight line behind front fo
 stand standing sits sit sitting stays stay remains remain seen holds fixed view whole screen
 here this that these those while whilst where s just only some who makes make way
 direction across between out middle centre center shown showing shows has have having
-appears appear visible moment throughout entire during share shares respectively no none
+appears appear visible moment throughout entire during share shares respectively no none not but
 """.split())
