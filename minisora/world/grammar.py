@@ -83,6 +83,8 @@ def _build_lexicon() -> dict[tuple[str, ...], tuple[str, object]]:
                 add(f"{hour} oclock", "motion", m)
     for w in V.CAMERA_PARSE:
         add(w, "camera")
+    for w in V.POSITION_PARSE:
+        add(w, "camera")  # where an object is: skipped like camera phrases
     for w in V.NOTHING_STATED_PARSE:
         add(w, "camera")  # skipped like camera phrases
     return lex
@@ -125,7 +127,7 @@ def clause_breaks(text: str) -> set[int]:
     """Positions (in `tokenize(text)`) of the words a comma, semicolon, colon, bracket or full stop
     follows: "three blocks (ruby, violet and amber)" breaks after "blocks", "ruby" and "amber"."""
     breaks, n = set(), 0
-    segments = re.split(r"[,;:()\[\].!?]", text)
+    segments = re.split(r"[,;:(){}\[\].!?]", text)
     for seg in segments[:-1]:
         n += len(tokenize(seg))
         if n:
@@ -233,6 +235,9 @@ def parse(text: str) -> ParsedScene:
     definite = False  # "the" opened the noun phrase: it may name an object already named
     shared_from: int | None = None  # objects named before a generic plural ("three shapes")
     negated = False  # "not a circle, a triangle", "isn't red but blue": the next colour or shape is not wanted
+    last_motion: str | None = None
+    loose: dict[int, list[str]] = {}  # id(object) -> its words, for objects no noun, article or count introduced
+    pending_words: dict[str, str] = {}  # the words of the pending adjectives
     named_group: list[ParsedObject] = []  # the objects the last noun named (adjectives may still come)
     shared: dict[str, str] = {}  # "three shapes moving down: a ..., a ...": a motion said before the objects
 
@@ -243,12 +248,15 @@ def parse(text: str) -> ParsedScene:
         if not plural and pending_count is None:
             n = 1
         group = []
+        introduced = shape is not None or opened_by_article or (pending_count is not None and not count_is_next)
         for _ in range(max(n, 1)):
             o = ParsedObject(color=pending.get("color"), shape=shape, size=pending.get("size"),
                              motion=pending.get("motion"), speed=pending.get("speed"))
             if "origin" in pending:
                 origins[id(o)] = pending["origin"]
             group.append(o)
+            if not introduced:
+                loose[id(o)] = [pending_words[k] for k in ("size", "color") if k in pending and k in pending_words]
         objects.extend(group)
         pending.clear()
         pending_count = None
@@ -320,6 +328,15 @@ def parse(text: str) -> ParsedScene:
                 continue
         if kind in ("article", "count"):
             definite = False
+        if kind == "article" and has_adjectives() and pending_count is None and \
+                any(k in pending for k in ("size", "color")):
+            last_group = adjectives_without_noun()  # "blue ... a small yellow square": a new phrase begins
+            if j and items[j - 1][2] in ("and", "or"):  # "a cyan and a blue circle": the noun is theirs too
+                coordinated.extend(o for o in last_group if o.shape is None)
+        if kind == "article" and pending_count is not None and not has_adjectives():
+            # "two travellers: a white disc ..., a cyan square ...": a count before an article counts
+            # the scene (its noun was a word the world does not know), not the next noun phrase
+            explicit_count, pending_count = pending_count, None
         if kind == "article":
             np_open = True
             opened_by_article = opened_by_article or not has_adjectives()  # "a" of "with a grey background"
@@ -336,15 +353,25 @@ def parse(text: str) -> ParsedScene:
                 count_of_next = pending_count if count_is_next else None
                 last_group = adjectives_without_noun()
                 pending_count, count_is_next = count_of_next, False
-                coordinated.extend(o for o in last_group if o.shape is None)
+                if any(it[2] in ("and", "or") for it in items[max(0, j - 3):j]):
+                    coordinated.extend(o for o in last_group if o.shape is None)
                 opened_by_article = False
             if not has_adjectives():
                 opened_by_article = np_open and opened_by_article
             pending[kind] = value
+            pending_words[kind] = surface
             np_open = True
         elif kind in ("speed", "motion", "origin"):
+            if kind == "motion" and has_adjectives() and named_group and not opened_by_article and \
+                    any(k in pending for k in ("size", "color")):
+                # "green circle small up-right slow + purple star": adjectives after a noun and before
+                # its motion are that noun's, not the next one's
+                last_group = adjectives_without_noun()
+                np_open = False
             if surface.startswith(("neither", "none")) and not np_open:
                 last_group = list(objects)  # "a yellow square and a blue circle, neither of which moves"
+            if kind == "motion":
+                last_motion = value
             if shared_from is not None and len(objects) == shared_from and not np_open and kind != "origin":
                 shared.setdefault(kind, value)  # "three shapes each moving down: a ..., a ..."
             elif kind == "motion" and _from_to(items, j) and last_group and not np_open:
@@ -365,6 +392,18 @@ def parse(text: str) -> ParsedScene:
             if has_adjectives() and named_group and not opened_by_article:
                 last_group = adjectives_without_noun()  # "the square is red and the star ...": red is the square's
             definite = not has_adjectives()
+        elif kind == "filler" and surface in V.MEDIA_NOUNS:
+            for key in ("size", "color"):  # "a little clip of ...": the clip's adjectives
+                pending.pop(key, None)
+            np_open = opened_by_article = False
+        elif kind == "filler" and surface in V.TOGETHER_WORDS and last_motion is not None:
+            for o in objects:  # "bouncing in sync", "moving right together"
+                o.motion = o.motion or last_motion
+        elif kind == "filler" and surface in V.ORDINALS and definite and objects:
+            k = V.ORDINALS[surface]  # "the first climbs, the second falls"
+            if -len(objects) <= k < len(objects):
+                last_group = named_group[:] = [objects[k]]
+                np_open = opened_by_article = definite = False
         elif kind == "filler" and surface in V.DISTRIBUTIVE_WORDS:
             if len(objects) > 1 and not np_open:  # "..., both moving left": the motion is everyone's
                 last_group = list(objects)
@@ -424,7 +463,8 @@ def parse(text: str) -> ParsedScene:
             after = items[j + 1][2] if j + 1 < len(items) else ""
             # "no vertical bar", "without a pole", "occluder: none"
             denied = before in ("no", "without", "not") or (before in _ARTICLES and j > 1 and
-                                                          items[j - 2][2] in ("no", "without", "not")) or after == "none"
+                                                          items[j - 2][2] in ("no", "without", "not")) or \
+                after in ("none", "false", "no")
             scene.occluder = bool(value) and not denied
             k = j - 1
             while k >= 0 and items[k][0] in ("size", "color", "bgcolor"):
@@ -448,6 +488,13 @@ def parse(text: str) -> ParsedScene:
         for o in last_group:
             if "origin" in pending:
                 origins.setdefault(id(o), pending["origin"])
+    if any(o.shape is not None for o in objects):
+        # adjectives that reached no noun, no article and no count, in a prompt that names its objects
+        # by nouns, are words misread as attributes ("minimal composition: a ... circle", "my favourite
+        # colour is pink, a pink circle"), not an object: reported, never drawn
+        for o in [o for o in objects if o.shape is None and id(o) in loose]:
+            objects.remove(o)
+            scene.unknown_words.extend(loose[id(o)])
     for o in objects[shared_from or 0:] if shared else ():
         for k, v in shared.items():
             if getattr(o, k) is None:

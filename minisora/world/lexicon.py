@@ -63,21 +63,21 @@ LEXICON: dict[str, str] = {
         liquorice night blackish""",
     "navy": """midnight""",
     # shapes
-    "circle": """ball disc disk dot orb sphere round ring bubble blob coin oval spot bead wheel hoop button
+    "circle": """circ circl crcl ball disc disk dot orb sphere round ring bubble blob coin oval spot bead wheel hoop button
         puck balloon moon planet ellipse spheroid spherical rounded roundish roundel circlet loop
         doughnut donut bullseye pebble cookie plate saucer""",
-    "square": """box block cube tile rectangle crate quad cuboid panel chip dice die card cubical squared
+    "square": """sq sqr box block cube tile rectangle crate quad cuboid panel chip dice die card cubical squared
         rectangular quadrilateral boxlike parcel package tablet plank board checker diamond
         rhombus oblong window""",
-    "triangle": """pyramid wedge cone arrowhead delta triangular tent spike dart arrow tetrahedron
+    "triangle": """tri trng pyramid wedge cone arrowhead delta triangular tent spike dart arrow tetrahedron
         pennant sail fin trilateral""",
-    "star": """starfish pentagram asterisk sparkle starry twinkle twinkly hexagram nova supernova
+    "star": """str starfish pentagram asterisk sparkle starry twinkle twinkly hexagram nova supernova
         sparkler starlet snowflake starshape""",
     # sizes
-    "small": """tiny little mini petite miniature wee compact puny microscopic dinky pocket slight
+    "small": """sm sml tiny little mini petite miniature wee compact puny microscopic dinky pocket slight
         undersized itty teensy bitty itsy lilliputian dwarf toy modest baby smallest
         microscopical""",
-    "large": """big huge giant enormous massive jumbo bulky oversized sizable sizeable vast mammoth
+    "large": """lg lrg big huge giant enormous massive jumbo bulky oversized sizable sizeable vast mammoth
         titanic monstrous mighty great tremendous humongous ginormous hulking whopping towering mega
         gargantuan behemoth monumental mountainous kingsize grand fat chunky biggest""",
     # directions
@@ -95,7 +95,7 @@ LEXICON: dict[str, str] = {
     "down-right": "southeast southeastward southeastwards southeasterly se",
     "down-left": "southwest southwestward southwestwards southwesterly sw",
     "bouncing": """bounce bounces bouncy ricocheting rebounding rebounds pinballing boinging springing
-        hopping jumping caroming careening""",
+        hopping jumping caroming careening jump jumps hop hops""",
     "still": """stationary motionless static unmoving resting sitting standing frozen immobile parked
         idle stopped halted paused steady inert anchored hovering stuck chilling chill chills lounging
         loafing idling""",
@@ -148,16 +148,18 @@ zigzagging spinning spins rotating rotates orbiting orbits circling swirling twi
 shaking vibrating pulsing pulsating growing grows shrinking shrinks expanding fading blinking
 flashing glowing exploding morphing rainbow striped stripy spotted polka checkered plaid
 transparent translucent glittery sparkly metallic shiny clockwise counterclockwise anticlockwise rotate rotated
-revolving revolves twirls swirls
+revolving revolves twirls swirls pan pans panning panned tilt tilts tilting
 """.split())
 
 # Words that carry no attribute and that the parser does not know either; ignored, not reported.
 STOP_WORDS: frozenset[str] = frozenset("""
 please make show me render generate create give draw want need would like could can should let us
-i you we my your our animation movie picture image shot footage film sequence very really quite
+i you we my your our picture image shot footage sequence very really quite
 pretty kind sort bit slightly somewhat nice cute lovely simple some for so shaped colored coloured
 sized tinted toned looking ish hued shade shaded colour color tone light whose diagonal
 yo gimme lol hey hi hello pls plz ok okay thanks thank d ll ve m re u ya ur do short brief super totally
+about maybe alright what know look thinking something thin thick narrow skinny objs obj cool awesome neat
+fun funny interesting beautiful scale
 motion movement trajectory velocity size
 """.split())
 

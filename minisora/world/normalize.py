@@ -456,6 +456,9 @@ class WordMapper:
                 unmapped.append(w)
             if term is not None:
                 out.append(term)
+            elif out and PHRASES.get((out[-1],), ("",))[0] == "count" and \
+                    (i in breaks or (i + 1 < len(words) and words[i + 1] in ("a", "an"))):
+                out.append("shapes")  # "two travellers: a ...", "3 objs: ...": what is counted is the scene
         # "scarlet red" -> "red red" -> "red": a doubled term would read as two objects.
         out = move_shape_modifiers(out, modifiers)
         out = [w for i, w in enumerate(out) if not (i and w == out[i - 1] and w in TERM_CATEGORY)]
@@ -486,6 +489,7 @@ class WordMapper:
             return self.normalize_with(prompt, words, unknown, {m.word for m in guesses})
         # What the parser still cannot place (e.g. "red background": not a background we have).
         for w in parsed.unknown_words:
+            w = next((m.word for m in mapped if m.term == w), w)  # the user's word, not the term it became
             if w not in unmapped:
                 unmapped.append(w)
         return Normalized(prompt, text, parsed, mapped, unmapped)

@@ -246,7 +246,8 @@ OCCLUDER_PARSE: tuple[str, ...] = ("brown vertical bar", "vertical brown bar", "
                                    "occluder", "occluding bar", "wall", "column", "obstacle", "vertical pole",
                                    "vertical post", "vertical pillar", "vertical column", "vertical wall",
                                    "vertical line", "vertical stripe", "lamp post", "lamppost", "signpost",
-                                   "sign post", "street lamp", "tree trunk")
+                                   "sign post", "street lamp", "tree trunk", "bars", "poles", "pillars", "posts",
+                                   "bars or poles", "poles or bars", "bar or pole")
 NO_OCCLUDER_WRITE: tuple[str, ...] = ("Nothing blocks the view.", "The view is unobstructed.",
                                       "There is no occluder.")
 NO_OCCLUDER_PARSE: tuple[str, ...] = ("nothing blocks the view", "view is unobstructed",
@@ -268,12 +269,24 @@ BACKGROUND_NOUNS: tuple[str, ...] = ("background", "backdrop", "backgrounds", "b
 OUTSIDE_PATHS_PARSE: tuple[str, ...] = (
     "in a circle", "in circles", "in a ring", "in a loop", "in loops", "in a spiral", "in a zigzag",
     "in a zig zag", "in a figure eight", "in a figure of eight", "in a wave", "in waves", "in an arc",
-    "in a square", "in a triangle", "zig zag", "zig zags", "zig zagging", "zig zagged",
+    "in a square", "in a triangle", "zig zag", "zig zags", "zig zagging", "zig zagged", "round and round",
+    "around and around",
 )
 # Clock-face headings ("toward 3 o'clock"): the hour hand's direction on the screen.
 CLOCK_PARSE: dict[str, tuple[int, ...]] = {"up": (12,), "up-right": (1, 2), "right": (3,), "down-right": (4, 5),
                                            "down": (6,), "down-left": (7, 8), "left": (9,), "up-left": (10, 11)}
 _HOUR_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+# Nouns for the clip itself: adjectives right before them describe the clip ("a little clip of a red
+# circle", "a short animation"), not an object.
+MEDIA_NOUNS: tuple[str, ...] = ("clip", "video", "animation", "animations", "movie", "film", "gif")
+# Words after a motion that give it to every object ("bouncing in sync", "moving right together").
+TOGETHER_WORDS: tuple[str, ...] = ("together", "sync", "unison")
+# "the first ... the second ...": objects named by their place in the prompt.
+ORDINALS: dict[str, int] = {"first": 0, "second": 1, "third": 2, "former": 0, "latter": -1}
+# Where an object is, not where it goes ("a big circle on the left moving right"): skipped.
+POSITION_PARSE: tuple[str, ...] = ("on the left", "on the right", "at the top", "at the bottom", "on the left side",
+                                   "on the right side", "in the middle", "in the center", "in the centre",
+                                   "at the left", "at the right", "on top")
 # Words after which a motion or speed belongs to every object named so far ("a red ball and a blue
 # box, both moving left"; "three shapes ..., all heading down").
 DISTRIBUTIVE_WORDS: tuple[str, ...] = ("both", "all", "each")
@@ -281,7 +294,7 @@ DISTRIBUTIVE_WORDS: tuple[str, ...] = ("both", "all", "each")
 # unstated): the parser skips them rather than reading "background" as a colour's noun.
 NOTHING_STATED_PARSE: tuple[str, ...] = ("without a background", "without background", "without any background",
                                          "no background", "with no background", "without a backdrop",
-                                         "no backdrop")
+                                         "no backdrop", "one more", "one more thing", "one last", "one last thing")
 
 # Words that carry no attribute: the parser skips them instead of reporting them as unknown.
 FILLER_WORDS: frozenset[str] = frozenset("""
@@ -293,4 +306,5 @@ stand standing sits sit sitting stays stay remains remain seen holds fixed view 
 here this that these those while whilst where s just only some who makes make way
 direction across between out middle centre center shown showing shows has have having
 appears appear visible moment throughout entire during share shares respectively no none not but
+animation animations movie film gif together sync unison first second third former latter
 """.split())
