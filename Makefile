@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 # package's own "torch>=2.4" is then already satisfied, so nothing can pull a multi-GB CUDA build.
 TORCH   := torch==2.13.0
 
-.PHONY: demo test venv browser bench-serve bench-vae bench-dit bench-train bench-rewriter bench-paraphrase bench-upscale bench-wan train-default train-vae-default eval judge-selftest scale-cpu clean
+.PHONY: demo test venv browser bench-serve bench-vae bench-dit bench-train bench-rewriter bench-paraphrase bench-freeform bench-upscale bench-wan train-default train-vae-default eval judge-selftest scale-cpu clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -49,6 +49,10 @@ bench-rewriter: $(STAMP)
 
 bench-paraphrase: $(STAMP)
 	$(BIN)/python bench/paraphrase.py
+
+# Free prompts written outside the project, with their truth (bench/data/freeform_*.jsonl); ~1 min.
+bench-freeform: $(STAMP)
+	$(BIN)/python bench/freeform.py
 
 bench-upscale: $(STAMP)
 	$(BIN)/python bench/upscale.py
