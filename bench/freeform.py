@@ -54,6 +54,9 @@ def score_set(rewriter, rows: list[dict], show: bool) -> dict:
             res = rewriter.rewrite(row["prompt"], seed=0)
         except Exception as e:  # noqa: BLE001 - any exception is what this bench counts
             out["crashes"] += 1
+            if fits_world(truth):  # a prompt the world can show that gets no video keeps nothing
+                out["feasible"] += 1
+                out["attrs"] += len(truth.attributes())
             if show:
                 print(f"  CRASH {row['prompt']!r}: {type(e).__name__}: {e}")
             continue

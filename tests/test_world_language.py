@@ -201,6 +201,29 @@ CASES = [
     ("red tri sm left slow; yellow circ lg right fast",
      [{"shape": "triangle", "color": "red", "size": "small", "motion": "left", "speed": "slow"},
       {"shape": "circle", "color": "yellow", "size": "large", "motion": "right", "speed": "fast"}], []),
+    # ... and a sixth, 150 prompts in ten voices, its held-out figure taken before these rules
+    ("a red square n a yellow circle, square goes up circle goes down, slow mo",
+     [{"shape": "square", "color": "red", "motion": "up"}, {"shape": "circle", "color": "yellow", "motion": "down",
+                                                           "speed": "slow"}], []),
+    ("One red circle and one blue circle. The red is big, the blue is small.",
+     [{"shape": "circle", "color": "red", "size": "large"}, {"shape": "circle", "color": "blue", "size": "small"}], []),
+    ("Collision test: red circle moving right, blue circle moving left, both small",
+     [{"shape": "circle", "color": "red", "size": "small", "motion": "right"},
+      {"shape": "circle", "color": "blue", "size": "small", "motion": "left"}], []),
+    ("Three little shapes: a red star, a green square and a blue triangle, moving up quite fast.",
+     [{"shape": s, "color": c, "size": "small", "motion": "up", "speed": "fast"}
+      for s, c in (("star", "red"), ("square", "green"), ("triangle", "blue"))], []),
+    ("spec: {color: cyan, shape: circle, size: small, motion: bouncing, speed: fast}",
+     [{"shape": "circle", "color": "cyan", "size": "small", "motion": "bouncing", "speed": "fast"}], []),
+    ('{"objects":[{"shape":"square","color":"#FFA500","motion":"down"}]}',
+     [{"shape": "square", "color": "orange", "motion": "down"}], []),
+    ("Level 2 boss: a huge purple star that just sits there, idle.",
+     [{"shape": "star", "color": "purple", "size": "large", "motion": "still"}], ["level 2"]),
+    ("A small orange circle tumbled down and to the right, quick as a fox.",
+     [{"shape": "circle", "color": "orange", "size": "small", "motion": "down-right", "speed": "fast"}], ["as a fox"]),
+    ("A white square bouncing up and down like a rubber ball, quickly.",
+     [{"shape": "square", "color": "white", "motion": "bouncing", "speed": "fast"}], ["like a rubber ball"]),
+    ("I would like a red circle", [{"shape": "circle", "color": "red"}], []),
     ("a red star moving up and a blue circle, both fast",
      [{"shape": "star", "color": "red", "motion": "up", "speed": "fast"},
       {"shape": "circle", "color": "blue", "speed": "fast"}], []),
@@ -289,5 +312,10 @@ def test_the_bar_can_be_denied_and_its_own_words_make_no_object(mapper):
     got, norm = objects(mapper, "An aquamarine square whizzing upwards behind a lamp post")
     assert norm.parsed.occluder is True and got == [{"shape": "square", "color": "cyan", "motion": "up",
                                                      "speed": "fast"}], norm.text
+    for prompt in ("I'd like a purple triangle drifting down. No pole or bar in the way, please.",
+                   "gray background w/ an orange triangle bouncing around, no bar pls",
+                   "Debug view: white square, large, bouncing, on black, with no foreground bar."):
+        got, norm = objects(mapper, prompt)
+        assert norm.parsed.occluder is False and len(got) == 1, (prompt, norm.text, norm.parsed)
     got, norm = objects(mapper, "white triangle, static, size large, bg gray, occluder: vertical bar")
     assert norm.parsed.occluder is True and norm.parsed.background == "gray", norm.parsed

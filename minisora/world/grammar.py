@@ -109,7 +109,7 @@ def tokenize(text: str) -> list[str]:
     """Lower-case words, hyphens split ("up-left" -> "up", "left"), except that a number compound
     stays one word, hyphenated ("five-pointed"; "five pointed" too: a number before a word ending in
     -ed that the lexicon does not know), so that its number is never read as a count."""
-    text = text.lower().replace("n't", " not").replace("_", " ")
+    text = text.lower().replace("n't", " not").replace("_", " ").replace("w/", "with ")
     text = _NT_WITHOUT_APOSTROPHE.sub("\\1 not", text)  # "doesnt move", "isnt red"
     text = _STRETCHED.sub("\\1", text)  # "slowww", "sooo": no English word has a letter three times in a row
     text = _NUMBER_HYPHEN.sub("\\1\x00\\2", text)  # protect the compound's hyphen from the split
@@ -221,6 +221,11 @@ def parse(text: str) -> ParsedScene:
     if not isinstance(text, str):
         raise TypeError(f"parse expects a str, got {type(text).__name__}")
     items = _match(tokenize(text))
+    token_breaks, end = clause_breaks(text), -1
+    at_break = []  # at_break[j]: punctuation follows item j ("a red star, a blue circle")
+    for _, _, surface in items:
+        end += len(surface.split())
+        at_break.append(end in token_breaks)
     scene = ParsedScene()
     objects: list[ParsedObject] = []
     origins: dict[int, str] = {}  # id(object) -> motion implied by "from the left edge"
@@ -285,14 +290,27 @@ def parse(text: str) -> ParsedScene:
                     # ("three blocks (ruby, violet and amber) climbing")
                     done = all(getattr(m, k) is not None for m in named_group for k in keys)
                     return list(named_group) if done else [o]
-        same = [o for o in objects if all(getattr(o, k) == pending[k] for k in keys)]
+        same = [o for o in objects if o.color == pending.get("color")]
         if "color" in keys and len(same) == 1 and pending_count is None and not opened_by_article:
-            for k in keys:  # "2 dots, red and blue; red goes left": colours are distinct, so the red one
-                pending.pop(k)
+            for k in keys:  # "2 dots, red and blue; red goes left", "the red is big": colours are
+                value = pending.pop(k)  # distinct, so the red one, which takes the other adjectives
+                if getattr(same[0], k) is None:
+                    setattr(same[0], k, value)
             return same
         if pending_count is not None and pending_count > 1:  # "three (yellow, blue and orange)": the
             explicit_count, pending_count = pending_count, None  # count is the list's, not each colour's
         return make_objects(None, False)
+
+    def after_break(j: int) -> bool:
+        """Punctuation parts item j from the noun phrase before it ("..., a blue triangle, moving up")."""
+        k = j - 1
+        while k >= 0 and items[k][0] in ("verb", "filler", "speed", "article"):
+            if items[k][2] in V.ORDINALS or items[k][2] in ("the", "it", "one"):
+                return False  # "..., the first climbs": the motion has its own subject
+            if at_break[k]:
+                return True
+            k -= 1
+        return k >= 0 and at_break[k]
 
     def next_content(j: int) -> str | None:
         for kind, _, _ in items[j + 1:]:
@@ -356,6 +374,11 @@ def parse(text: str) -> ParsedScene:
                 if any(it[2] in ("and", "or") for it in items[max(0, j - 3):j]):
                     coordinated.extend(o for o in last_group if o.shape is None)
                 opened_by_article = False
+            if j and items[j - 1][2] in V.DISTRIBUTIVE_WORDS and len(objects) > 1 and not has_adjectives():
+                for o in objects:  # "..., both small", "all red"
+                    if getattr(o, kind) is None:
+                        setattr(o, kind, value)
+                continue
             if not has_adjectives():
                 opened_by_article = np_open and opened_by_article
             pending[kind] = value
@@ -372,6 +395,9 @@ def parse(text: str) -> ParsedScene:
                 last_group = list(objects)  # "a yellow square and a blue circle, neither of which moves"
             if kind == "motion":
                 last_motion = value
+            if kind == "motion" and after_break(j) and not np_open and len(objects) > 1 and \
+                    all(o.motion is None for o in objects):
+                last_group = list(objects)  # "a red star, a green square and a blue triangle, moving up"
             if shared_from is not None and len(objects) == shared_from and not np_open and kind != "origin":
                 shared.setdefault(kind, value)  # "three shapes each moving down: a ..., a ..."
             elif kind == "motion" and _from_to(items, j) and last_group and not np_open:
@@ -409,13 +435,15 @@ def parse(text: str) -> ParsedScene:
                 last_group = list(objects)
         elif kind == "shape":
             shape, plural = value
-            if j + 1 < len(items) and items[j + 1][0] in ("shape", "generic") and "shape" not in pending:
+            if j + 1 < len(items) and items[j + 1][0] in ("shape", "generic") and "shape" not in pending and \
+                    not at_break[j]:
                 # "a round dot", "a square block", "a star shape": a shape word right before a noun
                 # modifies it; one object, whose outline the modifier names
                 pending["shape"] = shape
                 np_open = True
                 continue
-            named = definite and not plural and not coordinated and pending_count is None
+            bare = not opened_by_article and not has_adjectives() and not np_open  # "..., square goes up"
+            named = (definite or bare) and not plural and not coordinated and pending_count is None
             same = [o for o in objects if o.shape == shape and all(getattr(o, k) == pending[k] for k in
                                                                      ("color", "size") if k in pending)]
             definite = False
@@ -437,8 +465,17 @@ def parse(text: str) -> ParsedScene:
                 last_group = coordinated + last_group
             coordinated = []
             np_open = opened_by_article = False
+        elif kind == "generic" and surface in ("shape", "object") and j + 1 < len(items) and items[j + 1][0] == "shape":
+            continue  # "shape: circle", "object: blue square": a field's name, not a noun of its own
         elif kind == "generic":
-            if pending or (opened_by_article and not value and pending_count is None):
+            if value and pending_count is not None and pending_count > 1 and any(it[0] == "shape" for it in items[j + 1:]):
+                # "three little shapes: a red star, ...": the header of a list; its adjectives are everyone's
+                explicit_count, pending_count = pending_count, None
+                shared_from = len(objects)
+                for k in ("size", "color", "speed", "motion"):
+                    if k in pending:
+                        shared[k] = pending.pop(k)
+            elif pending or (opened_by_article and not value and pending_count is None):
                 last_group = make_objects(None, bool(value))  # "a red shape", "an object moving right"
             elif pending_count is not None:
                 explicit_count = pending_count
@@ -459,13 +496,11 @@ def parse(text: str) -> ParsedScene:
             scene.background = value
             np_open = False
         elif kind == "occluder":
-            before = items[j - 1][2] if j else ""
             after = items[j + 1][2] if j + 1 < len(items) else ""
-            # "no vertical bar", "without a pole", "occluder: none"
-            denied = before in ("no", "without", "not") or (before in _ARTICLES and j > 1 and
-                                                          items[j - 2][2] in ("no", "without", "not")) or \
-                after in ("none", "false", "no")
-            scene.occluder = bool(value) and not denied
+            # "no vertical bar", "without a pole", "no foreground bar", "no pole or bar", "occluder: none"
+            near = [it[2] for it in items[max(0, j - 3):j] if it[0] in ("filler", "article")]
+            denied = any(w in ("no", "without", "not") for w in near) or after in ("none", "false", "no")
+            scene.occluder = bool(value) and not denied and scene.occluder is not False
             k = j - 1
             while k >= 0 and items[k][0] in ("size", "color", "bgcolor"):
                 k -= 1
@@ -495,7 +530,7 @@ def parse(text: str) -> ParsedScene:
         for o in [o for o in objects if o.shape is None and id(o) in loose]:
             objects.remove(o)
             scene.unknown_words.extend(loose[id(o)])
-    for o in objects[shared_from or 0:] if shared else ():
+    for o in objects[shared_from or 0:] if shared and shared_from is not None else ():
         for k, v in shared.items():
             if getattr(o, k) is None:
                 setattr(o, k, v)

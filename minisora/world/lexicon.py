@@ -114,7 +114,8 @@ LEXICON: dict[str, str] = {
         wandering wanders shifting shifts running runs move moves moving coasting passing scooting
         wafting wafts skimming skims skating skates roaming roams swimming swims advancing advances
         migrating marching walking drives driving riding steering shuttling tracking sweeping scudding
-        journeying""",
+        journeying wandered moved drifted glided slid floated rolled flew sailed travelled traveled went
+        headed cruised""",
 }
 
 # Where "<place>ward" and "<place>bound" point ("skyward", "earthward", "northbound"): the places
@@ -159,7 +160,7 @@ pretty kind sort bit slightly somewhat nice cute lovely simple some for so shape
 sized tinted toned looking ish hued shade shaded colour color tone light whose diagonal
 yo gimme lol hey hi hello pls plz ok okay thanks thank d ll ve m re u ya ur do short brief super totally
 about maybe alright what know look thinking something thin thick narrow skinny objs obj cool awesome neat
-fun funny interesting beautiful scale
+fun funny interesting beautiful scale said says say tell told think thought guess mean inch good
 motion movement trajectory velocity size
 """.split())
 

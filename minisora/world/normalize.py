@@ -54,7 +54,7 @@ import torch
 from minisora.text.color_names import ColorNames
 from minisora.text.wordnet import WordNet
 from minisora.world import vocabulary as V
-from minisora.world.grammar import PHRASES, clause_breaks, number_compound, parse, tokenize
+from minisora.world.grammar import NUMBER_PREFIXES, PHRASES, clause_breaks, number_compound, parse, tokenize
 from minisora.world.lexicon import (COLOR_MODIFIERS, CURATED, HEADING_SUFFIXES, OUTSIDE_WORLD, PARSER_SYNONYMS,
                                     NOUN_READINGS, PHRASE_WORDS, PLACE_TERM, SLOPES, STOP_WORDS, SUFFIXES,
                                     TERM_CATEGORY, is_adjectival, move_shape_modifiers, slot_categories, word_kind)
@@ -301,6 +301,10 @@ class WordMapper:
             return term, "curated", 1.0
         if word in OUTSIDE_WORLD:
             return None, "outside", 0.0
+        if len(word) == 6 and all(c in "0123456789abcdef" for c in word):  # "#FFA500": the nearest colour
+            rgb = [int(word[k:k + 2], 16) for k in (0, 2, 4)]
+            table = {**V.COLORS, **V.BACKGROUNDS}
+            return min(table, key=lambda c: sum((a - b) ** 2 for a, b in zip(rgb, table[c]))), "hex", 1.0
         if number_compound(word) is not None:  # "five-pointed": a star, never five objects
             shape = compound_shape(word)
             return (shape, "compound", 1.0) if shape else (None, "unmapped", 0.0)
@@ -343,6 +347,27 @@ class WordMapper:
         if hit is not None:
             return hit[0], "embedding", hit[1]
         return None, "unmapped", 0.0
+
+    @staticmethod
+    def comparisons(words: list[str], breaks: set[int]) -> set[int]:
+        """Positions of similes: "like a rubber ball", "quick as a fox", "slow as an autumn afternoon",
+        from "like"/"as" to the clause's end, when an attribute or motion word comes right before
+        ("as a red circle passes, ..." and "I'd like a red circle" are no comparisons)."""
+        out: set[int] = set()
+        for i, w in enumerate(words[:-1]):
+            if w not in ("like", "as") or words[i + 1] not in ("a", "an", "the") or i == 0 or i - 1 in breaks:
+                continue
+            prev = words[i - 1]
+            kind = word_kind(prev) if prev not in CURATED else TERM_CATEGORY.get(CURATED[prev], "verb")
+            if kind not in ("speed", "size", "color", "motion", "verb"):
+                continue  # "can u do like a yellow ball": "like" is no comparison here
+            k = i
+            while k < len(words):
+                out.add(k)
+                if k in breaks:
+                    break
+                k += 1
+        return out
 
     @staticmethod
     def single_letter(words: list[str], i: int, breaks: set[int]) -> str | None:
@@ -407,10 +432,24 @@ class WordMapper:
                 if verdict is not None and verdict.term is not None:
                     resolved[w] = verdict.term
         skip = -1  # the second word of a two-word colour name, consumed with the first
+        compared = self.comparisons(words, breaks)
+        named_by_number = {k for i, w in enumerate(words) if w in NUMBER_PREFIXES and w not in ("one", "single") and i
+                           and words[i - 1] in unknown and i - 1 not in breaks for k in (i - 1, i)}
         for i, w in enumerate(words):
+            if i - 1 in breaks and out and out[-1] != ",":
+                out.append(",")  # the prompt's punctuation still parts its clauses in the mapped text
             if i == skip:
                 continue
             shaped = i + 1 < len(words) and words[i + 1] == "shaped"  # "a square shaped red object"
+            if i in compared:  # "quick as a fox", "like a rubber ball": a comparison, never an object
+                if i == min(k for k in compared if k <= i and k - 1 not in compared):
+                    span = [k for k in range(i, len(words)) if all(m in compared for m in range(i, k + 1))]
+                    unmapped.append(" ".join(words[k] for k in span))
+                continue
+            if i in named_by_number:  # "Level 2 boss", "player 1": a name, never a count
+                if w not in NUMBER_PREFIXES:
+                    unmapped.append(f"{w} {words[i + 1]}")
+                continue
             if w not in unknown:
                 if shaped and word_kind(w) == "shape":
                     modifiers.add(len(out))
@@ -448,7 +487,7 @@ class WordMapper:
                 # second object)
                 mapped.append(WordMapping(w, shade_of, "shade"))
                 continue
-            if how in ("curated", "form", "compound", "typo", "color name", "thesaurus", "embedding"):
+            if how in ("curated", "form", "compound", "typo", "color name", "thesaurus", "embedding", "hex"):
                 mapped.append(WordMapping(w, term, how, score))
                 if TERM_CATEGORY.get(term) == "shape" and (how == "compound" or is_adjectival(w) or shaped):
                     modifiers.add(len(out))  # "a three-sided green shape": the shape is said by an adjective
@@ -456,8 +495,9 @@ class WordMapper:
                 unmapped.append(w)
             if term is not None:
                 out.append(term)
-            elif out and PHRASES.get((out[-1],), ("",))[0] == "count" and \
-                    (i in breaks or (i + 1 < len(words) and words[i + 1] in ("a", "an"))):
+            elif out and out[-1] in NUMBER_PREFIXES and i >= 1 and words[i - 1] == out[-1] and \
+                    (i == 1 or i - 2 in breaks) and i + 1 < len(words) and \
+                    (i in breaks or words[i + 1] in ("a", "an")):
                 out.append("shapes")  # "two travellers: a ...", "3 objs: ...": what is counted is the scene
         # "scarlet red" -> "red red" -> "red": a doubled term would read as two objects.
         out = move_shape_modifiers(out, modifiers)

@@ -106,10 +106,12 @@ SPEED_ADJECTIVE_WRITE: dict[str, tuple[str, ...]] = {
 SPEED_PARSE: dict[str, tuple[str, ...]] = {
     "slow": ("slowly", "slow", "at a slow pace", "at a slow speed", "slow moving", "leisurely",
              "gently", "unhurriedly", "slowly moving", "sluggish", "sluggishly", "at low speed", "low speed",
-             "speed low", "not fast", "not quickly", "not quick"),
+             "speed low", "not fast", "not quickly", "not quick", "low velocity", "at low velocity", "slow mo",
+             "slow motion", "in slow motion"),
     "fast": ("quickly", "fast", "rapidly", "at a fast pace", "at a fast speed", "fast moving",
              "swiftly", "quick", "speedy", "speedily", "quickly moving", "at high speed", "high speed",
-             "speed high", "at speed", "at full speed", "not slow", "not slowly"),
+             "speed high", "at speed", "at full speed", "not slow", "not slowly", "high velocity", "at high velocity",
+             "max speed", "at max speed", "top speed", "at top speed", "maximum speed", "like crazy", "like mad"),
 }
 
 SHAPE_PARSE: dict[str, tuple[str, ...]] = {
@@ -223,7 +225,8 @@ STILL_WRITE: tuple[str, ...] = ("stays still", "sits motionless", "remains stati
                                 "stays in place")
 STILL_PARTICIPLES_WRITE: tuple[str, ...] = ("staying still", "standing still", "not moving")
 MOTION_WORDS_PARSE: dict[str, tuple[str, ...]] = {
-    "bouncing": ("bouncing", "bounces", "bounce", "bounced", "bouncy", "ricochets", "ricocheting",
+    "bouncing": ("bouncing", "bounces", "bounce", "bounced", "bouncy", "ricochets", "ricocheting", "up and down",
+                 "back and forth", "side to side", "to and fro",
                  "bouncing around", "bounces around", "bounces around the frame", "bouncing off the edges", "bounces off the edges",
                  "bounces between the edges", "bouncing between the edges", "bouncing off the walls",
                  "bounces off the walls"),
@@ -247,7 +250,7 @@ OCCLUDER_PARSE: tuple[str, ...] = ("brown vertical bar", "vertical brown bar", "
                                    "vertical post", "vertical pillar", "vertical column", "vertical wall",
                                    "vertical line", "vertical stripe", "lamp post", "lamppost", "signpost",
                                    "sign post", "street lamp", "tree trunk", "bars", "poles", "pillars", "posts",
-                                   "bars or poles", "poles or bars", "bar or pole")
+                                   "bars or poles", "poles or bars", "bar or pole", "occluders", "obstacles")
 NO_OCCLUDER_WRITE: tuple[str, ...] = ("Nothing blocks the view.", "The view is unobstructed.",
                                       "There is no occluder.")
 NO_OCCLUDER_PARSE: tuple[str, ...] = ("nothing blocks the view", "view is unobstructed",
