@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from minisora.world.grammar import parse, tokenize
+from minisora.world.grammar import parse
+from minisora.world.phrases import tokenize
 from minisora.world.normalize import WordMapper
 from minisora.world.spelling import Speller, compound_shape, edit_distance
 

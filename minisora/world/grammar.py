@@ -15,149 +15,21 @@ Phrasings of free prompts the attachment also reads: a shape word right before a
 without an article describe it ("a star, red, going up", "a circle whose colour is red"), as does
 "one <colour>" after a plural ("two circles, one red and one blue"); "red and blue circles" are two
 circles; a vertical and a horizontal motion word make a diagonal ("rising to the right"); number
-compounds ("five-pointed") stay one word and never count objects (`tokenize`).
+compounds ("five-pointed") stay one word and never count objects (`phrases.tokenize`).
+
+References back name objects already named instead of adding one: "the square", "the red one", "the
+first", bare "square goes up" and "red goes left" (colours are distinct in this world). Adjectives
+that no noun, article or count introduced are no object when the prompt names its objects by nouns
+("minimal composition: a ... circle"); they are reported. Punctuation parts clauses: "a yellow
+circle, square goes up" is not "a yellow circle square". Distributed: list headers ("three little
+shapes: ..."), "both/all/each", "respectively", "in sync", a motion after a comma-closed list.
 """
 
 from __future__ import annotations
 
-import re
-
 from minisora.world import vocabulary as V
+from minisora.world.phrases import clause_breaks, match, tokenize
 from minisora.world.scene import ParsedObject, ParsedScene
-
-# ---------------------------------------------------------------------------------------------
-# Parser
-# ---------------------------------------------------------------------------------------------
-
-_ARTICLES = ("a", "an")
-
-
-def _build_lexicon() -> dict[tuple[str, ...], tuple[str, object]]:
-    lex: dict[tuple[str, ...], tuple[str, object]] = {}
-
-    def add(phrase: str, kind: str, value: object = None) -> None:
-        key = tuple(re.findall(r"[a-z0-9]+", phrase.lower().replace("-", " ")))
-        lex[key] = (kind, value)
-
-    for verb in V.MOTION_VERBS_PARSE:
-        add(verb, "verb")
-    for noun in V.BACKGROUND_NOUNS:
-        add(noun, "bgnoun")
-    for noun in V.GENERIC_NOUNS:
-        add(noun, "generic", noun.endswith("s"))
-    for shape, words in V.SHAPE_PARSE.items():
-        for w in words:
-            add(w, "shape", (shape, w != shape and w.endswith(("s", "es")) and not w.endswith("ss")))
-    for word, n in V.COUNT_WORDS.items():
-        add(word, "count", n)
-    for c in V.COLORS:
-        add(c, "color", c)
-    for b in V.BACKGROUNDS:
-        add(b, "bgcolor", b)
-    for syn, c in V.COLOR_SYNONYMS.items():
-        add(syn, "color" if c in V.COLORS else "bgcolor", c)
-    for size, words in V.SIZE_PARSE.items():
-        for w in words:
-            add(w, "size", size)
-    for speed, words in V.SPEED_PARSE.items():
-        for w in words:
-            add(w, "speed", speed)
-        for w in words:  # "at a leisurely pace": the article belongs to the phrase, not to a next object
-            if " " not in w:
-                for noun in ("pace", "speed", "rate", "tempo"):
-                    add(f"at a {w} {noun}", "speed", speed)
-    for field, table in (("origin", V.ORIGIN_PARSE), ("motion", V.DIRECTION_PARSE), ("motion", V.MOTION_WORDS_PARSE)):
-        for m, words in table.items():
-            for w in words:
-                add(w, field, m)
-    for w in V.OCCLUDER_PARSE:
-        add(w, "occluder", True)
-    for w in V.NO_OCCLUDER_PARSE:
-        add(w, "occluder", False)
-    for w in V.OUTSIDE_PATHS_PARSE:
-        add(w, "outside")
-    for m, hours in V.CLOCK_PARSE.items():
-        for h in hours:
-            for hour in (str(h), V._HOUR_WORDS[h - 1]):
-                add(f"{hour} o clock", "motion", m)
-                add(f"{hour} oclock", "motion", m)
-    for w in V.CAMERA_PARSE:
-        add(w, "camera")
-    for w in V.POSITION_PARSE:
-        add(w, "camera")  # where an object is: skipped like camera phrases
-    for w in V.NOTHING_STATED_PARSE:
-        add(w, "camera")  # skipped like camera phrases
-    return lex
-
-
-PHRASES = _build_lexicon()
-_MAX_PHRASE = max(len(k) for k in PHRASES)
-
-
-# Number words that start English compounds: "five-pointed", "three-sided", "two-tone", "one-eyed".
-NUMBER_PREFIXES: dict[str, int] = {"one": 1, "single": 1, "two": 2, "double": 2, "twin": 2, "three": 3, "triple": 3,
-                                   "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-                                   **{str(n): n for n in range(1, 11)}}
-_NUMBER_HYPHEN = re.compile(r"\b(" + "|".join(sorted(NUMBER_PREFIXES, key=len, reverse=True)) + r")-([a-z]+)")
-
-
-_STRETCHED = re.compile(r"([a-z])\1{2,}")
-_NT_WITHOUT_APOSTROPHE = re.compile(r"\b(does|do|did|is|are|was|were|has|have)nt\b")
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-case words, hyphens split ("up-left" -> "up", "left"), except that a number compound
-    stays one word, hyphenated ("five-pointed"; "five pointed" too: a number before a word ending in
-    -ed that the lexicon does not know), so that its number is never read as a count."""
-    text = text.lower().replace("n't", " not").replace("_", " ").replace("w/", "with ")
-    text = _NT_WITHOUT_APOSTROPHE.sub("\\1 not", text)  # "doesnt move", "isnt red"
-    text = _STRETCHED.sub("\\1", text)  # "slowww", "sooo": no English word has a letter three times in a row
-    text = _NUMBER_HYPHEN.sub("\\1\x00\\2", text)  # protect the compound's hyphen from the split
-    out: list[str] = []
-    for w in re.findall(r"[a-z0-9\x00]+", text.replace("-", " ")):
-        w = w.replace("\x00", "-")
-        if out and out[-1] in NUMBER_PREFIXES and w.isalpha() and w.endswith("ed") and (w,) not in PHRASES:
-            out[-1] = f"{out[-1]}-{w}"  # "five pointed" -> "five-pointed"
-        else:
-            out.append(w)
-    return out
-
-
-def clause_breaks(text: str) -> set[int]:
-    """Positions (in `tokenize(text)`) of the words a comma, semicolon, colon, bracket or full stop
-    follows: "three blocks (ruby, violet and amber)" breaks after "blocks", "ruby" and "amber"."""
-    breaks, n = set(), 0
-    segments = re.split(r"[,;:(){}\[\].!?]", text)
-    for seg in segments[:-1]:
-        n += len(tokenize(seg))
-        if n:
-            breaks.add(n - 1)
-    return breaks if n + len(tokenize(segments[-1])) == len(tokenize(text)) else set()
-
-
-def number_compound(word: str) -> tuple[int, str] | None:
-    """(number, rest) of a number compound ("five-pointed" -> (5, "pointed")), else None."""
-    prefix, _, rest = word.partition("-")
-    return (NUMBER_PREFIXES[prefix], rest) if rest and prefix in NUMBER_PREFIXES else None
-
-
-def _match(tokens: list[str]) -> list[tuple[str, object, str]]:
-    """Greedy longest match: [(kind, value, surface text)]."""
-    items = []
-    i = 0
-    while i < len(tokens):
-        for k in range(min(_MAX_PHRASE, len(tokens) - i), 0, -1):
-            hit = PHRASES.get(tuple(tokens[i:i + k]))
-            if hit is not None:
-                items.append((hit[0], hit[1], " ".join(tokens[i:i + k])))
-                i += k
-                break
-        else:
-            tok = tokens[i]
-            kind = "article" if tok in _ARTICLES else ("filler" if tok in V.FILLER_WORDS else "unknown")
-            items.append((kind, None, tok))
-            i += 1
-    return items
 
 
 def merge_motion(stated: str | None, more: str) -> str | None:
@@ -220,7 +92,7 @@ def parse(text: str) -> ParsedScene:
     """Parse a caption or prompt into a ParsedScene (see module docstring for the rules)."""
     if not isinstance(text, str):
         raise TypeError(f"parse expects a str, got {type(text).__name__}")
-    items = _match(tokenize(text))
+    items = match(tokenize(text))
     token_breaks, end = clause_breaks(text), -1
     at_break = []  # at_break[j]: punctuation follows item j ("a red star, a blue circle")
     for _, _, surface in items:

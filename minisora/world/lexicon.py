@@ -8,7 +8,7 @@ are written from general English, not from any benchmark or test set.
 from __future__ import annotations
 
 from minisora.world import vocabulary as V
-from minisora.world.grammar import PHRASES
+from minisora.world.phrases import PHRASES
 
 # Attribute category of every vocabulary term (one place: built from data/vocabulary.py).
 TERM_CATEGORY: dict[str, str] = {
