@@ -307,16 +307,14 @@ def test_the_text_encoder_imports_nothing_of_the_world():
 def test_the_bar_can_be_denied_and_its_own_words_make_no_object(mapper):
     for prompt in ("a small purple square that bounces quickly? No vertical bar, please.",
                    "blue circle moving toward the left edge of the frame, occluder: none",
-                   "a cream-coloured square on a slate-grey background, with no post in front of it"):
+                   "a cream-coloured square on a slate-grey background, with no post in front of it",
+                   "I'd like a purple triangle drifting down. No pole or bar in the way, please.",
+                   "gray background w/ an orange triangle bouncing around, no bar pls",
+                   "Debug view: white square, large, bouncing, on black, with no foreground bar."):
         got, norm = objects(mapper, prompt)
         assert norm.parsed.occluder is False and len(got) == 1, (prompt, norm.text, norm.parsed)
     got, norm = objects(mapper, "An aquamarine square whizzing upwards behind a lamp post")
     assert norm.parsed.occluder is True and got == [{"shape": "square", "color": "cyan", "motion": "up",
                                                      "speed": "fast"}], norm.text
-    for prompt in ("I'd like a purple triangle drifting down. No pole or bar in the way, please.",
-                   "gray background w/ an orange triangle bouncing around, no bar pls",
-                   "Debug view: white square, large, bouncing, on black, with no foreground bar."):
-        got, norm = objects(mapper, prompt)
-        assert norm.parsed.occluder is False and len(got) == 1, (prompt, norm.text, norm.parsed)
     got, norm = objects(mapper, "white triangle, static, size large, bg gray, occluder: vertical bar")
     assert norm.parsed.occluder is True and norm.parsed.background == "gray", norm.parsed
