@@ -190,6 +190,9 @@ def test_failed_generation_is_a_failed_job_and_the_worker_goes_on(client, failed
     # a prompt the world cannot hold as stated is fitted to it (not refused), and the worker goes on
     fitted = client.videos.create_and_poll(prompt="two blue circles", seconds="1", extra_body={"num_inference_steps": 1})
     assert fitted.status == "completed", fitted.error
+    report = fitted.model_extra["minisora_rewrite"]  # what the video shows of the prompt, and what it does not
+    assert report["lost"] == ["obj1.color=blue"] and "distinct colours" in report["adjusted"][0], report
+    assert "circle" in report["caption"] and client.videos.retrieve(fitted.id).model_extra["minisora_rewrite"] == report
     after = client.videos.create_and_poll(prompt="a circle", seconds="1", extra_body={"num_inference_steps": 1})
     assert after.status == "completed"
 

@@ -53,6 +53,7 @@ def test_the_page_generates_a_video_that_plays(tmp_path):
             }""", timeout=60_000)
             assert card.locator(".prompt").inner_text() == "a red circle moving right"
             assert "completed" in card.locator(".meta").inner_text()
+            assert card.locator(".rewrite").inner_text().startswith("shown as: ")  # the caption it became
             assert card.locator(".download").get_attribute("href").startswith("blob:")
             shot = tmp_path / "serve-screenshot.png"
             page.screenshot(path=str(shot))

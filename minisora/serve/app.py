@@ -79,9 +79,20 @@ def _state(request: Request) -> ServeState:
 
 
 # -------------------------------------------------------------------------------------------- helpers
+def video_object(state: ServeState, job: Job) -> dict:
+    """The API's Video object, plus `minisora_rewrite` once the job is done: the caption its prompt
+    became and what the video does not show (words not understood, attributes given up)."""
+    video = job.to_video()
+    if job.status == "completed":
+        rewrite = media.read_rewrite(state.store.job_dir(job.id))
+        if rewrite is not None:
+            video["minisora_rewrite"] = rewrite
+    return video
+
+
 def video_response(state: ServeState, job: Job) -> JSONResponse:
     headers = {"openai-poll-after-ms": str(state.settings.poll_after_ms)} if job.status in ("queued", "in_progress") else {}
-    return JSONResponse(job.to_video(), headers=headers)
+    return JSONResponse(video_object(state, job), headers=headers)
 
 
 def checked_id(value) -> str:
@@ -275,7 +286,7 @@ async def list_videos(request: Request) -> JSONResponse:
         jobs, has_more = state.store.list(checked_id(after) if after is not None else None, int(limit), order)
     except KeyError:
         raise APIError(404, f"after={after!r} names no video", "video_not_found", "after") from None
-    data = [j.to_video() for j in jobs]
+    data = [video_object(state, j) for j in jobs]
     return JSONResponse({"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
                          "last_id": data[-1]["id"] if data else None, "has_more": has_more})
 

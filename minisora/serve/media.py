@@ -1,7 +1,8 @@
 """A job's files: the finished video and its two previews, and the inputs a job is accepted with.
 
-Folder per job (the store's `job_dir`): video.mp4, thumbnail.webp, spritesheet.jpg, and when given,
-input.png (the reference image) or source.mp4 (the clip a remix or extension starts from). Every
+Folder per job (the store's `job_dir`): video.mp4, thumbnail.webp, spritesheet.jpg, rewrite.json (the
+caption the prompt became and what it could not show), and when given, input.png (the reference
+image) or source.mp4 (the clip a remix or extension starts from). Every
 file is written to a temporary name and renamed, so a reader or a crash never sees half a file.
 """
 
@@ -25,9 +26,33 @@ VARIANTS: dict[str, tuple[str, str]] = {
     "thumbnail": ("thumbnail.webp", "image/webp"),
     "spritesheet": ("spritesheet.jpg", "image/jpeg"),
 }
+REWRITE_NAME = "rewrite.json"  # what the prompt became: caption, words not understood, what was given up
 REFERENCE_NAME = "input.png"
 SOURCE_NAME = "source.mp4"
 IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")
+
+
+def write_rewrite(folder: Path, report: dict | None) -> None:
+    """The rewriter's report, reduced to what a user reads (the full one is large)."""
+    import json
+
+    from minisora.weights import atomic_write_bytes
+
+    if not report:
+        return
+    keep = {k: report.get(k) for k in ("caption", "unmapped", "lost", "adjusted")}
+    atomic_write_bytes(folder / REWRITE_NAME, json.dumps(keep).encode())
+
+
+def read_rewrite(folder: Path) -> dict | None:
+    """`write_rewrite`'s record, or None (no rewriter, an older job, or an unreadable file)."""
+    import json
+
+    try:
+        data = json.loads((folder / REWRITE_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def write_outputs(folder: Path, frames: np.ndarray, fps: float) -> None:

@@ -84,7 +84,7 @@ def run_job(pipe, spec, store, job, token: str, ttl_seconds: int) -> None:
     import numpy as np
 
     from minisora.io import read_video
-    from minisora.serve.media import SOURCE_NAME, load_reference_image, write_outputs
+    from minisora.serve.media import SOURCE_NAME, load_reference_image, write_outputs, write_rewrite
 
     folder = store.job_dir(job.id)
     p = job.params
@@ -111,6 +111,7 @@ def run_job(pipe, spec, store, job, token: str, ttl_seconds: int) -> None:
         out = pipe(job.prompt, **kw)
         frames = np.concatenate([source, out.frames]) if job.task == "extend" else out.frames
         write_outputs(folder, frames, out.fps)
+        write_rewrite(folder, out.rewrite)
     except JobCancelled:
         shutil.rmtree(folder, ignore_errors=True)
         return

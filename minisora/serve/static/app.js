@@ -107,6 +107,15 @@ async function showVideo(card, v) {
   }
 }
 
+function rewriteNotes(r) {
+  // what the prompt became, and what of it the video does not show (minisora_rewrite, set once done)
+  if (!r) return "";
+  const lines = [`shown as: ${r.caption}`];
+  if (r.unmapped && r.unmapped.length) lines.push(`not understood: ${r.unmapped.join(", ")}`);
+  for (const note of r.adjusted || []) lines.push(`adjusted: ${note}`);
+  return lines.join("\n");
+}
+
 function render(v) {
   let card = state.cards.get(v.id);
   if (!card) {
@@ -119,6 +128,7 @@ function render(v) {
   card.video = v;
   card.querySelector(".prompt").textContent = v.prompt;
   card.querySelector(".meta").textContent = describe(v);
+  card.querySelector(".rewrite").textContent = rewriteNotes(v.minisora_rewrite);
   card.querySelector("progress").value = v.progress;
   card.querySelector(".error").textContent = v.error ? `failed: ${v.error.message}` : "";
   if (v.status === "completed") showVideo(card, v);
