@@ -225,6 +225,8 @@ CASES = [
     ("A white square bouncing up and down like a rubber ball, quickly.",
      [{"shape": "square", "color": "white", "motion": "bouncing", "speed": "fast"}], ["like a rubber ball"]),
     ("I would like a red circle", [{"shape": "circle", "color": "red"}], []),
+    ("Player token is a green circle bouncing off the walls", [{"shape": "circle", "color": "green",
+                                                                "motion": "bouncing"}], ["token"]),
     ("a red star moving up and a blue circle, both fast",
      [{"shape": "star", "color": "red", "motion": "up", "speed": "fast"},
       {"shape": "circle", "color": "blue", "speed": "fast"}], []),

@@ -255,6 +255,20 @@ class WordMapper(WordLookup):
             # likeliest culprits ("a red slab" read as two nouns); failing that, any guess
             guessed = [m for m in mapped if m.how in _GUESSES and m not in guesses]
             guesses += [m for m in guessed if TERM_CATEGORY.get(m.term) == "shape"] or guessed
+        bare_shapes = [o for o in parsed.objects if o.shape and not (o.color or o.size or o.motion or o.speed)]
+        if not guesses and bare_shapes and len(parsed.objects) > 1:
+            # A noun mapped onto a shape that then stands alone, with no article and nothing said of
+            # it, beside objects the prompt describes: "Player token is a green circle", "hitbox
+            # debug: white square", "... a glowing trail and sparkles". Report the word instead, when
+            # that leaves the other objects as they were.
+            for m in [m for m in mapped if TERM_CATEGORY.get(m.term) == "shape" and m.how != "shade"]:
+                at = words.index(m.word) if m.word in words else -1
+                if at > 0 and words[at - 1] in ("a", "an", "one"):
+                    continue
+                trial = self.normalize_with(prompt, words, unknown, rejected | {m.word})
+                kept = [o for o in parsed.objects if o not in bare_shapes]
+                if len(trial.parsed.objects) < len(parsed.objects) and all(o in trial.parsed.objects for o in kept):
+                    return trial
         if guesses:
             # A thesaurus or embedding guess that contradicts the prompt's other words (two objects of one
             # colour, more objects than it names) is the weaker evidence: report the word instead.
