@@ -225,6 +225,10 @@ CASES = [
     ("A white square bouncing up and down like a rubber ball, quickly.",
      [{"shape": "square", "color": "white", "motion": "bouncing", "speed": "fast"}], ["like a rubber ball"]),
     ("I would like a red circle", [{"shape": "circle", "color": "red"}], []),
+    # a seventh set's one crash (withdrawn guesses went back and forth without end) and its typos
+    ("two shapse a wite star and a red sqaure, the star goes up rigth the square goes down left",
+     [{"shape": "star", "color": "white", "motion": "up-right"},
+      {"shape": "square", "color": "red", "motion": "down-left"}], []),
     ("Player token is a green circle bouncing off the walls", [{"shape": "circle", "color": "green",
                                                                 "motion": "bouncing"}], ["token"]),
     ("a red star moving up and a blue circle, both fast",

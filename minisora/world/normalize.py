@@ -252,11 +252,19 @@ class WordMapper(WordLookup):
         guesses = [m for m in mapped if m.how in _GUESSES and m.term in repeated]
         if len(parsed.objects) > V.MAX_OBJECTS or len(parsed.objects) != parsed.count:
             # a guessed word may have opened an object the prompt does not have: shapes are the
-            # likeliest culprits ("a red slab" read as two nouns); failing that, any guess
+            # likeliest culprits ("a red slab" read as two nouns); failing that, any guess. The
+            # weakest guess goes first, alone, if that alone makes the prompt agree with itself
+            # (a misspelt "sqaure" is better evidence than an embedding's "shapse" -> circle).
             guessed = [m for m in mapped if m.how in _GUESSES and m not in guesses]
-            guesses += [m for m in guessed if TERM_CATEGORY.get(m.term) == "shape"] or guessed
+            suspects = [m for m in guessed if TERM_CATEGORY.get(m.term) == "shape"] or guessed
+            if not rejected and not guesses and len(suspects) > 1:
+                for m in sorted(suspects, key=lambda m: ("embedding", "thesaurus", "typo").index(m.how)):
+                    trial = self.normalize_with(prompt, words, unknown, {m.word})
+                    if len(trial.parsed.objects) <= V.MAX_OBJECTS and len(trial.parsed.objects) == trial.parsed.count:
+                        return trial
+            guesses += suspects
         bare_shapes = [o for o in parsed.objects if o.shape and not (o.color or o.size or o.motion or o.speed)]
-        if not guesses and bare_shapes and len(parsed.objects) > 1:
+        if not guesses and bare_shapes and len(parsed.objects) > 1 and len(rejected) < len(words):
             # A noun mapped onto a shape that then stands alone, with no article and nothing said of
             # it, beside objects the prompt describes: "Player token is a green circle", "hitbox
             # debug: white square", "... a glowing trail and sparkles". Report the word instead, when
@@ -275,7 +283,7 @@ class WordMapper(WordLookup):
             for m in guesses:
                 mapped.remove(m)
                 unmapped.append(m.word)
-            return self.normalize_with(prompt, words, unknown, {m.word for m in guesses})
+            return self.normalize_with(prompt, words, unknown, rejected | {m.word for m in guesses})
         # What the parser still cannot place (e.g. "red background": not a background we have).
         for w in parsed.unknown_words:
             w = next((m.word for m in mapped if m.term == w), w)  # the user's word, not the term it became

@@ -105,6 +105,8 @@ class Speller:
         if len(best) > 1:  # a dropped letter is the commonest slip: "gren" is "green" before "grey"
             most = max(common_letters(word, c) for c in best)
             best = [c for c in best if common_letters(word, c) == most]
+        if len(best) > 1:  # two letters swapped before one dropped: "shapse" is "shapes", not "shape"
+            best = [c for c in best if sorted(c) == sorted(word)] or best
         meanings = {repr(self.meaning(c)) for c in best}
         hit = best[0] if best and len(meanings) == 1 else None
         self._memo[word] = hit
