@@ -225,6 +225,12 @@ CASES = [
     ("A white square bouncing up and down like a rubber ball, quickly.",
      [{"shape": "square", "color": "white", "motion": "bouncing", "speed": "fast"}], ["like a rubber ball"]),
     ("I would like a red circle", [{"shape": "circle", "color": "red"}], []),
+    ("a teeny tiny red triangle going down and right", [{"shape": "triangle", "color": "red", "size": "small",
+                                                         "motion": "down-right"}], []),
+    ("a big big cyan circle that moves sloooowly to the right", [{"shape": "circle", "color": "cyan", "size": "large",
+                                                                  "motion": "right", "speed": "slow"}], []),
+    ("navy background like the ocean and a green square bouncing fast",
+     [{"shape": "square", "color": "green", "motion": "bouncing", "speed": "fast"}], ["like the ocean"]),
     # a seventh set's one crash (withdrawn guesses went back and forth without end) and its typos
     ("two shapse a wite star and a red sqaure, the star goes up rigth the square goes down left",
      [{"shape": "star", "color": "white", "motion": "up-right"},
@@ -316,7 +322,9 @@ def test_the_bar_can_be_denied_and_its_own_words_make_no_object(mapper):
                    "a cream-coloured square on a slate-grey background, with no post in front of it",
                    "I'd like a purple triangle drifting down. No pole or bar in the way, please.",
                    "gray background w/ an orange triangle bouncing around, no bar pls",
-                   "Debug view: white square, large, bouncing, on black, with no foreground bar."):
+                   "Debug view: white square, large, bouncing, on black, with no foreground bar.",
+                   "A large purple circle moves diagonally to right below, slowly, without pole or column.",
+                   "Purple star bouncing, and background color is black, pole is not there."):
         got, norm = objects(mapper, prompt)
         assert norm.parsed.occluder is False and len(got) == 1, (prompt, norm.text, norm.parsed)
     got, norm = objects(mapper, "An aquamarine square whizzing upwards behind a lamp post")

@@ -239,6 +239,8 @@ def parse(text: str) -> ParsedScene:
             if kind == "color" and (next_content(j) == "bgnoun" or names_ground(j)):
                 scene.unknown_words.append(f"{surface} background")  # not a background colour we have
                 continue
+            if kind == "size" and j and items[j - 1][0] == "size" and pending.get("size") == value:
+                continue  # "a big big circle", "a tiny little star": one size, said twice
             if kind in pending:  # "red and blue ...": the first adjective had no noun of its own
                 count_of_next = pending_count if count_is_next else None
                 last_group = adjectives_without_noun()
@@ -360,6 +362,10 @@ def parse(text: str) -> ParsedScene:
             np_open = opened_by_article = False
         elif kind == "bgcolor":
             after_noun = j and items[j - 1][0] == "bgnoun"  # "bg gray", "background navy"
+            if after_noun:
+                scene.background = value
+                np_open = False
+                continue
             if j + 1 < len(items) and items[j + 1][0] == "occluder" and items[j + 1][1] and not after_noun:
                 continue  # "behind a grey pillar": the bar's colour (always brown here)
             if next_content(j) in ("shape", "generic"):
@@ -371,7 +377,9 @@ def parse(text: str) -> ParsedScene:
             after = items[j + 1][2] if j + 1 < len(items) else ""
             # "no vertical bar", "without a pole", "no foreground bar", "no pole or bar", "occluder: none"
             near = [it[2] for it in items[max(0, j - 3):j] if it[0] in ("filler", "article")]
-            denied = any(w in ("no", "without", "not") for w in near) or after in ("none", "false", "no")
+            later = [it[2] for it in items[j + 1:j + 3]]
+            denied = any(w in ("no", "without", "not") for w in near) or after in ("none", "false", "no") or \
+                (later[:1] in (["is"], ["are"]) and "not" in later)  # "pole is not there"
             scene.occluder = bool(value) and not denied and scene.occluder is not False
             k = j - 1
             while k >= 0 and items[k][0] in ("size", "color", "bgcolor"):

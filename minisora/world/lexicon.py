@@ -74,7 +74,7 @@ LEXICON: dict[str, str] = {
     "star": """str starfish pentagram asterisk sparkle starry twinkle twinkly hexagram nova supernova
         sparkler starlet snowflake starshape""",
     # sizes
-    "small": """sm sml tiny little mini petite miniature wee compact puny microscopic dinky pocket slight
+    "small": """sm sml teeny tiny little mini petite miniature wee compact puny microscopic dinky pocket slight
         undersized itty teensy bitty itsy lilliputian dwarf toy modest baby smallest
         microscopical""",
     "large": """lg lrg big huge giant enormous massive jumbo bulky oversized sizable sizeable vast mammoth

@@ -94,10 +94,13 @@ class WordMapper(WordLookup):
                 continue
             prev = words[i - 1]
             kind = word_kind(prev) if prev not in CURATED else TERM_CATEGORY.get(CURATED[prev], "verb")
-            if kind not in ("speed", "size", "color", "motion", "verb"):
-                continue  # "can u do like a yellow ball": "like" is no comparison here
+            if kind not in ("speed", "size", "color", "motion", "verb") and not (w == "like" and kind == "bgnoun"):
+                continue  # "can u do like a yellow ball": "like" is no comparison here ("navy background
+                # like the ocean" is)
             k = i
-            while k < len(words):
+            while k < min(len(words), i + 6):  # "like a rocket on pure black": to the clause's end,
+                if k > i + 1 and words[k] in ("and", "while", "with", "but"):  # at most six words
+                    break
                 out.add(k)
                 if k in breaks:
                     break

@@ -266,7 +266,8 @@ CAMERA_PARSE: tuple[str, ...] = (
     "camera is static", "camera does not move", "camera remains still", "static camera", "still camera",
     "fixed camera", "locked off camera", "camera", "camera stays fixed", "camera is fixed",
 )
-BACKGROUND_NOUNS: tuple[str, ...] = ("background", "backdrop", "backgrounds", "bg", "bkg")  # writers use the first two
+BACKGROUND_NOUNS: tuple[str, ...] = ("background", "backdrop", "backgrounds", "bg", "bkg", "field", "ground", "canvas",
+                                     "pitch", "stage", "surface", "underground")  # writers use the first two
 # Paths the world has no motion for ("a circle moving in a circle"): the parser reports the phrase
 # as unmapped, rather than reading its noun as one more object.
 OUTSIDE_PATHS_PARSE: tuple[str, ...] = (
@@ -309,5 +310,5 @@ stand standing sits sit sitting stays stay remains remain seen holds fixed view 
 here this that these those while whilst where s just only some who makes make way
 direction across between out middle centre center shown showing shows has have having
 appears appear visible moment throughout entire during share shares respectively no none not but
-animation animations movie film gif together sync unison first second third former latter
+animation animations movie film gif together sync unison first second third former latter without or any
 """.split())
