@@ -71,7 +71,7 @@ LEXICON: dict[str, str] = {
         rhombus oblong window""",
     "triangle": """tri trng pyramid wedge cone arrowhead delta triangular tent spike dart arrow tetrahedron
         pennant sail fin trilateral""",
-    "star": """str starfish pentagram asterisk sparkle starry twinkle twinkly hexagram nova supernova
+    "star": """starfish pentagram asterisk sparkle starry twinkle twinkly hexagram nova supernova
         sparkler starlet snowflake starshape""",
     # sizes
     "small": """sm sml teeny tiny little mini petite miniature wee compact puny microscopic dinky pocket slight
@@ -160,7 +160,8 @@ pretty kind sort bit slightly somewhat nice cute lovely simple some for so shape
 sized tinted toned looking ish hued shade shaded colour color tone light whose diagonal
 yo gimme lol hey hi hello pls plz ok okay thanks thank d ll ve m re u ya ur do short brief super totally
 about maybe alright what know look thinking something thin thick narrow skinny objs obj cool awesome neat
-fun funny interesting beautiful scale said says say tell told think thought guess mean inch good
+fun funny interesting beautiful scale said says say tell told think thought guess mean inch good shall
+will lived once
 motion movement trajectory velocity size
 """.split())
 

@@ -187,17 +187,19 @@ class WordLookup:
         # of this kind, and splitting them misleads: "soaring" does not end in a "ring".
         if word.endswith(("ing", "ed", "ly", "ness")):
             return None
+        english = self.speller.is_english or (lambda w: True)  # without WordNet, as before
         for cut in range(2, len(word) - 2):
             head, rest = word[cut:], word[:cut]
             if rest in ("up", "down") and head in SLOPES:
                 return rest
             term = self.known_term(head)
-            # both parts of 3+ letters, so that "spring" and "string" do not end in a "ring"
-            if cut >= 3 and TERM_CATEGORY.get(term) in ("color", "shape"):
+            # both parts of 3+ letters, so that "spring" and "string" do not end in a "ring"; the
+            # other part a word, so that "projectile" does not end in a "tile"
+            if cut >= 3 and TERM_CATEGORY.get(term) in ("color", "shape") and english(rest):
                 return term
         for cut in range(len(word) - 3, 2, -1):
             term = self.known_term(word[:cut])
-            if TERM_CATEGORY.get(term) == "shape":
+            if TERM_CATEGORY.get(term) == "shape" and english(word[cut:]):  # "disclaimer" is no disc
                 return term
         return None
 
