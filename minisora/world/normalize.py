@@ -268,14 +268,14 @@ class WordMapper(WordLookup):
             guesses += suspects
         bare_shapes = [o for o in parsed.objects if o.shape and not (o.color or o.size or o.motion or o.speed)]
         if not guesses and bare_shapes and len(parsed.objects) > 1 and len(rejected) < len(words):
-            # A noun mapped onto a shape that then stands alone, with no article and nothing said of
-            # it, beside objects the prompt describes: "Player token is a green circle", "hitbox
-            # debug: white square", "... a glowing trail and sparkles". Report the word instead, when
-            # that leaves the other objects as they were.
+            # A noun mapped onto a shape that then stands alone, with nothing said of it, beside
+            # objects the prompt describes: "Player token is a green circle", "a coral hexagon with a
+            # soft drop shadow" (MiniLM: soft -> circle). Report the word instead, when that leaves
+            # the other objects as they were; after an article, only a guess is withdrawn.
             for m in [m for m in mapped if TERM_CATEGORY.get(m.term) == "shape" and m.how != "shade"]:
                 at = words.index(m.word) if m.word in words else -1
-                if at > 0 and words[at - 1] in ("a", "an", "one"):
-                    continue
+                if at > 0 and words[at - 1] in ("a", "an", "one") and m.how not in ("embedding", "thesaurus"):
+                    continue  # "a ball and a star": a table's noun after an article is an object
                 trial = self.normalize_with(prompt, words, unknown, rejected | {m.word})
                 kept = [o for o in parsed.objects if o not in bare_shapes]
                 if len(trial.parsed.objects) < len(parsed.objects) and all(o in trial.parsed.objects for o in kept):
