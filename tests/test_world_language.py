@@ -229,6 +229,14 @@ CASES = [
                                                          "motion": "up-right"}], []),
     ("A green square shall move leftward", [{"shape": "square", "color": "green", "motion": "left"}], []),
     ("yo just spawn a red circle and have it strafe left", [{"shape": "circle", "color": "red", "motion": "left"}], []),
+    ("Three squares: a red, a green and a blue. The red goes left, the green goes right",
+     [{"shape": "square", "color": "red", "motion": "left"}, {"shape": "square", "color": "green", "motion": "right"},
+      {"shape": "square", "color": "blue"}], []),
+    ("Two circles: one orange that goes to the left, and one purple that goes up",
+     [{"shape": "circle", "color": "orange", "motion": "left"}, {"shape": "circle", "color": "purple", "motion": "up"}],
+     []),
+    ("a rde cirlce moving to the rihgt", [{"shape": "circle", "color": "red", "motion": "right"}], []),
+    ("a magenta star", [{"shape": "star", "color": "purple"}], []),
     ("a teeny tiny red triangle going down and right", [{"shape": "triangle", "color": "red", "size": "small",
                                                          "motion": "down-right"}], []),
     ("a big big cyan circle that moves sloooowly to the right", [{"shape": "circle", "color": "cyan", "size": "large",
@@ -336,3 +344,4 @@ def test_the_bar_can_be_denied_and_its_own_words_make_no_object(mapper):
                                                      "speed": "fast"}], norm.text
     got, norm = objects(mapper, "white triangle, static, size large, bg gray, occluder: vertical bar")
     assert norm.parsed.occluder is True and norm.parsed.background == "gray", norm.parsed
+    assert objects(mapper, "purple star bouncing, and background color is black")[1].parsed.background == "black"

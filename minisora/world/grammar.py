@@ -88,6 +88,23 @@ def respectively(items: list[tuple[str, object, str]], objects: list[ParsedObjec
             o.color = c
 
 
+def colors_for_plural(objects: list[ParsedObject]) -> None:
+    """"three squares: a red, a green and a blue": objects of a colour alone, right after as many
+    uncoloured objects of one shape, are those objects' colours."""
+    for start in range(len(objects)):
+        group = [o for o in objects[start:] if o.shape is not None and o.color is None]
+        n = len(group)
+        rest = objects[start + n:start + 2 * n]
+        if n > 1 and objects[start:start + n] == group and len({o.shape for o in group}) == 1 and len(rest) == n \
+                and all(o.shape is None and o.color is not None and o.size is None for o in rest):
+            for o, c in zip(group, rest):
+                o.color = c.color
+                o.motion = o.motion or c.motion
+                o.speed = o.speed or c.speed
+            del objects[start + n:start + 2 * n]
+            return
+
+
 def parse(text: str) -> ParsedScene:
     """Parse a caption or prompt into a ParsedScene (see module docstring for the rules)."""
     if not isinstance(text, str):
@@ -160,8 +177,10 @@ def parse(text: str) -> ParsedScene:
                     # a motion said next is this object's while the group's list goes on ("two
                     # triangles: orange going up, cyan going down"), everyone's once it is complete
                     # ("three blocks (ruby, violet and amber) climbing")
+                    # ("three blocks (ruby, violet and amber) climbing"); "one orange that goes left, and
+                    # one purple that goes up": each "one" keeps its own
                     done = all(getattr(m, k) is not None for m in named_group for k in keys)
-                    return list(named_group) if done else [o]
+                    return list(named_group) if done and not distributive else [o]
         same = [o for o in objects if o.color == pending.get("color")]
         if "color" in keys and len(same) == 1 and pending_count is None and not opened_by_article:
             for k in keys:  # "2 dots, red and blue; red goes left", "the red is big": colours are
@@ -361,7 +380,10 @@ def parse(text: str) -> ParsedScene:
                 last_group = adjectives_without_noun()
             np_open = opened_by_article = False
         elif kind == "bgcolor":
-            after_noun = j and items[j - 1][0] == "bgnoun"  # "bg gray", "background navy"
+            k = j - 1
+            while k >= 0 and items[k][0] == "filler" and items[k][2] in ("is", "of", "color", "colour", "shall", "be"):
+                k -= 1
+            after_noun = k >= 0 and items[k][0] == "bgnoun"  # "bg gray", "background navy", "background is black"
             if after_noun:
                 scene.background = value
                 np_open = False
@@ -415,6 +437,7 @@ def parse(text: str) -> ParsedScene:
             if getattr(o, k) is None:
                 setattr(o, k, v)
     respectively(items, objects)
+    colors_for_plural(objects)
     for o in objects:
         if o.motion is None and id(o) in origins:
             o.motion = origins[id(o)]

@@ -52,7 +52,7 @@ LEXICON: dict[str, str] = {
         arctic peacock aquatic""",
     "blue": """azure cobalt sapphire indigo cerulean ultramarine sky ocean sea oceanic marine blueberry
         lapis jeans admiral prussian""",
-    "purple": """violet lavender lilac plum mauve grape amethyst heliotrope wisteria aubergine boysenberry
+    "purple": """magenta fuchsia violet lavender lilac plum mauve grape amethyst heliotrope wisteria aubergine boysenberry
         mulberry heather byzantium iris thistle periwinkle raisin blackberry lavendar purply""",
     "white": """ivory snow snowy pearl pearly cream creamy milky milk chalk chalky linen eggshell frost frosty
         vanilla cotton ghost ghostly platinum paper marshmallow coconut cloud""",

@@ -102,6 +102,11 @@ class Speller:
                     best, best_d = [cand], d
                 elif d == best_d and d <= limit:
                     best.append(cand)
+        if not limit and len(word) == 3 and word.isalpha() and not (self.is_english and self.is_english(word)):
+            # too short for an edit, but two neighbouring letters swapped keep every letter: "rde" is "red"
+            best = [c for c in self.known if len(c) == 3 and c != word and sorted(c) == sorted(word)
+                    and sum(a != b for a, b in zip(c, word)) == 2 and any(
+                        word[k] == c[k + 1] and word[k + 1] == c[k] for k in range(2))]
         if len(best) > 1:  # a dropped letter is the commonest slip: "gren" is "green" before "grey"
             most = max(common_letters(word, c) for c in best)
             best = [c for c in best if common_letters(word, c) == most]
