@@ -324,6 +324,9 @@ def parse(text: str) -> ParsedScene:
                 last_group = named_group[:] = [objects[k]]
                 np_open = opened_by_article = definite = False
         elif kind == "filler" and surface in V.DISTRIBUTIVE_WORDS:
+            if has_adjectives() and named_group and not opened_by_article:
+                adjectives_without_noun()  # "one red, one blue, one green - and each of them ..."
+                np_open = False
             if len(objects) > 1 and not np_open:  # "..., both moving left": the motion is everyone's
                 last_group = list(objects)
         elif kind == "shape":

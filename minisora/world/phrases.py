@@ -112,7 +112,7 @@ def clause_breaks(text: str) -> set[int]:
     """Positions (in `tokenize(text)`) of the words a comma, semicolon, colon, bracket or full stop
     follows: "three blocks (ruby, violet and amber)" breaks after "blocks", "ruby" and "amber"."""
     breaks, n = set(), 0
-    segments = re.split(r"[,;:(){}\[\].!?]", text)
+    segments = re.split(r"[,;:(){}\[\].!?\u2013\u2014]|\s-\s", text)  # dashes part clauses too
     for seg in segments[:-1]:
         n += len(tokenize(seg))
         if n:
