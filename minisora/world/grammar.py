@@ -22,12 +22,13 @@ first", bare "square goes up" and "red goes left" (colours are distinct in this 
 that no noun, article or count introduced are no object when the prompt names its objects by nouns
 ("minimal composition: a ... circle"); they are reported. Punctuation parts clauses: "a yellow
 circle, square goes up" is not "a yellow circle square". Distributed: list headers ("three little
-shapes: ..."), "both/all/each", "respectively", "in sync", a motion after a comma-closed list.
+shapes: ..."), "both/all/each", "respectively", "in sync", a motion after a comma-closed list (`lists.py`).
 """
 
 from __future__ import annotations
 
 from minisora.world import vocabulary as V
+from minisora.world.lists import colors_for_plural, from_to, respectively
 from minisora.world.phrases import clause_breaks, match, tokenize
 from minisora.world.scene import ParsedObject, ParsedScene
 
@@ -46,63 +47,6 @@ def merge_motion(stated: str | None, more: str) -> str | None:
     if stated in vertical + horizontal and more in V.DIRECTIONAL_MOTIONS and stated in more.split("-"):
         return more
     return stated
-
-
-def _from_to(items: list[tuple[str, object, str]], j: int) -> bool:
-    """Item j is a motion reached by "to" from the opposite one: "left edge to right edge"."""
-    k, saw_to = j - 1, False
-    while k >= 0 and items[k][0] == "filler" and items[k][2] in ("to", "the", "edge", "side", "corner", "edges", "sides"):
-        saw_to, k = saw_to or items[k][2] == "to", k - 1
-    if not saw_to or k < 0 or items[k][0] != "motion":
-        return False
-    a, b = V.MOTIONS.get(items[k][1]), V.MOTIONS.get(items[j][1])
-    return a is not None and b is not None and a[0] == -b[0] and a[1] == -b[1] and a != (0.0, 0.0)
-
-
-def respectively(items: list[tuple[str, object, str]], objects: list[ParsedObject]) -> None:
-    """"a circle and a square moving right and left respectively": the motions (or colours) listed
-    right before "respectively" go to the objects in order, when there are as many as objects. Listed
-    colours first read as objects of their own ("coloured blue and orange"); those are taken back."""
-    at = [j for j, (_, _, surface) in enumerate(items) if surface == "respectively"]
-    if not at or len(objects) < 2:
-        return
-    j, motions, colors = at[0] - 1, [], []
-    while j >= 0 and items[j][0] in ("motion", "color", "speed", "filler", "verb", "unknown"):
-        if items[j][0] == "motion":
-            motions.insert(0, items[j][1])
-        elif items[j][0] == "color":
-            colors.insert(0, items[j][1])
-        j -= 1
-    if motions and len(motions) == len(objects):
-        for o, m in zip(objects, motions):
-            o.motion = m
-    named = [o for o in objects if o.shape is not None]
-    stray = [o for o in objects if o.shape is None]
-    if colors and len(named) == len(colors) and all(o.color in colors and o.size is None for o in stray):
-        for o in stray:
-            if o.motion is not None:  # "..., red and blue respectively, moving up": the motion is everyone's
-                for m in named:
-                    m.motion = m.motion or o.motion
-        objects[:] = named
-        for o, c in zip(named, colors):
-            o.color = c
-
-
-def colors_for_plural(objects: list[ParsedObject]) -> None:
-    """"three squares: a red, a green and a blue": objects of a colour alone, right after as many
-    uncoloured objects of one shape, are those objects' colours."""
-    for start in range(len(objects)):
-        group = [o for o in objects[start:] if o.shape is not None and o.color is None]
-        n = len(group)
-        rest = objects[start + n:start + 2 * n]
-        if n > 1 and objects[start:start + n] == group and len({o.shape for o in group}) == 1 and len(rest) == n \
-                and all(o.shape is None and o.color is not None and o.size is None for o in rest):
-            for o, c in zip(group, rest):
-                o.color = c.color
-                o.motion = o.motion or c.motion
-                o.speed = o.speed or c.speed
-            del objects[start + n:start + 2 * n]
-            return
 
 
 def parse(text: str) -> ParsedScene:
@@ -293,7 +237,7 @@ def parse(text: str) -> ParsedScene:
                 last_group = list(objects)  # "a red star, a green square and a blue triangle, moving up"
             if shared_from is not None and len(objects) == shared_from and not np_open and kind != "origin":
                 shared.setdefault(kind, value)  # "three shapes each moving down: a ..., a ..."
-            elif kind == "motion" and _from_to(items, j) and last_group and not np_open:
+            elif kind == "motion" and from_to(items, j) and last_group and not np_open:
                 for o in last_group:  # "top-left corner to bottom-right corner": the first names the start
                     o.motion = value
             elif np_open or not last_group:
