@@ -202,6 +202,11 @@ def parse(text: str) -> ParsedScene:
             if kind == "color" and (next_content(j) == "bgnoun" or names_ground(j)):
                 scene.unknown_words.append(f"{surface} background")  # not a background colour we have
                 continue
+            if at_break[j] and j and items[j - 1][0] == "shape" and not has_adjectives() and len(named_group) == 1 \
+                    and getattr(named_group[0], kind) is None:
+                for o in named_group:  # "three forms: square red, triangle blue, ...": the noun's own
+                    setattr(o, kind, value)
+                continue
             if kind == "size" and j and items[j - 1][0] == "size" and pending.get("size") == value:
                 continue  # "a big big circle", "a tiny little star": one size, said twice
             if kind in pending:  # "red and blue ...": the first adjective had no noun of its own
@@ -232,9 +237,9 @@ def parse(text: str) -> ParsedScene:
                 last_group = list(objects)  # "a yellow square and a blue circle, neither of which moves"
             if kind == "motion":
                 last_motion = value
-            if kind == "motion" and after_break(j) and not np_open and len(objects) > 1 and \
-                    all(o.motion is None for o in objects):
-                last_group = list(objects)  # "a red star, a green square and a blue triangle, moving up"
+            if kind in ("motion", "speed") and after_break(j) and not np_open and len(objects) > 1 and \
+                    all(getattr(o, kind) is None for o in objects):
+                last_group = list(objects)  # "a red star, a green square and a blue triangle, moving up"; "..., slow"
             if shared_from is not None and len(objects) == shared_from and not np_open and kind != "origin":
                 shared.setdefault(kind, value)  # "three shapes each moving down: a ..., a ..."
             elif kind == "motion" and from_to(items, j) and last_group and not np_open:

@@ -172,7 +172,8 @@ class WordMapper(WordLookup):
         skip = -1  # the second word of a two-word colour name, consumed with the first
         compared = self.comparisons(words, breaks)
         named_by_number = {k for i, w in enumerate(words) if w in NUMBER_PREFIXES and w not in ("one", "single") and i
-                           and words[i - 1] in unknown and i - 1 not in breaks for k in (i - 1, i)}
+                           and words[i - 1] in unknown and i - 1 not in breaks and words[i - 1] not in CURATED
+                           and not self.word_form(words[i - 1]) for k in (i - 1, i)}
         for i, w in enumerate(words):
             if i - 1 in breaks and out and out[-1] != ",":
                 out.append(",")  # the prompt's punctuation still parts its clauses in the mapped text

@@ -239,7 +239,8 @@ MOTION_WORDS_PARSE: dict[str, tuple[str, ...]] = {
               "not in motion", "not going anywhere", "in place", "sits there", "sitting there", "stays there",
               "just sits", "just sitting", "doing nothing", "does nothing", "velocity 0", "speed 0",
               "zero speed", "zero velocity", "neither of which moves", "neither of them moves", "neither moves",
-              "none of them move", "none of them moves", "neither of which move"),
+              "none of them move", "none of them moves", "neither of which move", "are staying", "is staying",
+              "stays there", "stay there"),
 }
 
 # The occluder: how captions name it, and phrases that state there is none.
@@ -313,4 +314,5 @@ here this that these those while whilst where s just only some who makes make wa
 direction across between out middle centre center shown showing shows has have having
 appears appear visible moment throughout entire during share shares respectively no none not but
 animation animations movie film gif together sync unison first second third former latter without or any
+false true yes
 """.split())
