@@ -355,6 +355,7 @@ def parse(text: str) -> ParsedScene:
             denied = any(w in ("no", "without", "not") for w in near) or after in ("none", "false", "no") or \
                 (later[:1] in (["is"], ["are"]) and "not" in later)  # "pole is not there"
             scene.occluder = bool(value) and not denied and scene.occluder is not False
+            opened_by_article = False  # "a vertical pillar in front of square's path": the article was the bar's
             k = j - 1
             while k >= 0 and items[k][0] in ("size", "color", "bgcolor"):
                 k -= 1

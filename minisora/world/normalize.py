@@ -171,6 +171,14 @@ class WordMapper(WordLookup):
                     resolved[w] = verdict.term
         skip = -1  # the second word of a two-word colour name, consumed with the first
         compared = self.comparisons(words, breaks)
+
+        def counts_the_scene(i: int) -> bool:
+            """Word i is an unknown noun after a number that opens its clause, with more to come: "two
+            travellers: a ...", "3 objs: ...", "Three runners: red square up, ...": what is counted is
+            the scene's objects (read as "shapes")."""
+            return bool(out) and out[-1] in NUMBER_PREFIXES and i >= 1 and words[i - 1] == out[-1] and \
+                (i == 1 or i - 2 in breaks) and i + 1 < len(words) and (i in breaks or words[i + 1] in ("a", "an"))
+
         named_by_number = {k for i, w in enumerate(words) if w in NUMBER_PREFIXES and w not in ("one", "single") and i
                            and words[i - 1] in unknown and i - 1 not in breaks and words[i - 1] not in CURATED
                            and not self.word_form(words[i - 1]) for k in (i - 1, i)}
@@ -196,6 +204,8 @@ class WordMapper(WordLookup):
                 continue
             if w in rejected:
                 unmapped.append(w)
+                if counts_the_scene(i):
+                    out.append("shapes")
                 continue
             letter = self.single_letter(words, i, breaks)
             if letter is not None:  # "red n blue" is "and"; "red square N," is north
@@ -234,10 +244,8 @@ class WordMapper(WordLookup):
                 unmapped.append(w)
             if term is not None:
                 out.append(term)
-            elif out and out[-1] in NUMBER_PREFIXES and i >= 1 and words[i - 1] == out[-1] and \
-                    (i == 1 or i - 2 in breaks) and i + 1 < len(words) and \
-                    (i in breaks or words[i + 1] in ("a", "an")):
-                out.append("shapes")  # "two travellers: a ...", "3 objs: ...": what is counted is the scene
+            elif counts_the_scene(i):
+                out.append("shapes")
         # "scarlet red" -> "red red" -> "red": a doubled term would read as two objects.
         out = move_shape_modifiers(out, modifiers)
         out = [w for i, w in enumerate(out) if not (i and w == out[i - 1] and w in TERM_CATEGORY)]
