@@ -59,7 +59,7 @@ BENCH_SYNONYMS: dict[str, tuple[str, ...]] = {
     "square": ("squarish", "slab", "cubic", "boxy"),
     "triangle": ("pyramidal", "prism", "trigon"),
     "star": ("starlike", "stellar", "starburst", "pentacle"),
-    "small": ("teeny", "smallish", "minuscule", "diminutive"),
+    "small": ("bantam", "smallish", "minuscule", "diminutive"),  # "teeny" moved into the lexicon (stop 31)
     "large": ("colossal", "immense", "gigantic", "hefty"),
     "up": ("upwardly", "soaring", "heavenward"),
     "down": ("plummeting", "downhill", "earthward"),

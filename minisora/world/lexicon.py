@@ -52,7 +52,7 @@ LEXICON: dict[str, str] = {
         arctic peacock aquatic""",
     "blue": """azure cobalt sapphire indigo cerulean ultramarine sky ocean sea oceanic marine blueberry
         lapis jeans admiral prussian""",
-    "purple": """magenta fuchsia violet lavender lilac plum mauve grape amethyst heliotrope wisteria aubergine boysenberry
+    "purple": """magenta violet lavender lilac plum mauve grape amethyst heliotrope wisteria aubergine boysenberry
         mulberry heather byzantium iris thistle periwinkle raisin blackberry lavendar purply""",
     "white": """ivory snow snowy pearl pearly cream creamy milky milk chalk chalky linen eggshell frost frosty
         vanilla cotton ghost ghostly platinum paper marshmallow coconut cloud""",
@@ -103,7 +103,7 @@ LEXICON: dict[str, str] = {
     "fast": """quick quickly rapid rapidly speedy swift swiftly hurried racing races zooming zooms
         dashing dashes speeding speeds fastly brisk briskly fleet hurrying hurries rushing rushes
         darting darts whizzing whizzes sprinting sprints breakneck blazing lightning turbo express
-        snappy snappily agile hastily rushed energetic frantic frantically zipping zips zippy""",
+        snappy snappily agile hastily rushed energetic frantic frantically zipping zips""",
     "slow": """sluggish slowly leisurely gentle gently crawling crawls creeping creeps lazy lazily
         unhurried sedate calm calmly lethargic ambling ambles strolling strolls meandering meanders
         lingering inching inches gradual gradually poky pokey lumbering lumbers trudging trudges
