@@ -237,6 +237,8 @@ CASES = [
      []),
     ("a rde cirlce moving to the rihgt", [{"shape": "circle", "color": "red", "motion": "right"}], []),
     ("a magenta star", [{"shape": "star", "color": "purple"}], []),
+    ("glowing milky white cube heading to the left", [{"shape": "square", "color": "white", "motion": "left"}],
+     ["glowing"]),  # the first parse's stray "white" is no unknown word to map
     ("Three runners: red square up, blue square up, green square up, and they're all sprinting fast",
      [{"shape": "square", "color": c, "motion": "up", "speed": "fast"} for c in ("red", "blue", "green")], []),
     ("A green square shall move leftward. A vertical pillar shall be situated in front of said square's path.",

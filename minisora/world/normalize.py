@@ -142,7 +142,8 @@ class WordMapper(WordLookup):
             raise ValueError(f"a prompt must be a non-empty string, got {prompt!r}")
         first = parse(prompt)
         words = tokenize(prompt)
-        unknown = {w for w in first.unknown_words if " " not in w}
+        # words the parser knows but reported (a stray adjective's, grammar.parse) need no mapping
+        unknown = {w for w in first.unknown_words if " " not in w and (w,) not in PHRASES}
         # Phrase words ("upper", "lower") are left for last: mapping their neighbours may complete a
         # phrase the parser knows ("toward the upper westbound" -> "toward the upper left").
         deferred = unknown & PHRASE_WORDS
