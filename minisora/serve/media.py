@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -34,8 +35,6 @@ IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")
 
 def write_rewrite(folder: Path, report: dict | None) -> None:
     """The rewriter's report, reduced to what a user reads (the full one is large)."""
-    import json
-
     from minisora.weights import atomic_write_bytes
 
     if not report:
@@ -46,8 +45,6 @@ def write_rewrite(folder: Path, report: dict | None) -> None:
 
 def read_rewrite(folder: Path) -> dict | None:
     """`write_rewrite`'s record, or None (no rewriter, an older job, or an unreadable file)."""
-    import json
-
     try:
         data = json.loads((folder / REWRITE_NAME).read_text())
     except (OSError, ValueError):

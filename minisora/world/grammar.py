@@ -120,9 +120,8 @@ def parse(text: str) -> ParsedScene:
                     pending_count = None
                     # a motion said next is this object's while the group's list goes on ("two
                     # triangles: orange going up, cyan going down"), everyone's once it is complete
-                    # ("three blocks (ruby, violet and amber) climbing")
-                    # ("three blocks (ruby, violet and amber) climbing"); "one orange that goes left, and
-                    # one purple that goes up": each "one" keeps its own
+                    # ("three blocks (ruby, violet and amber) climbing"); "one orange that goes left,
+                    # and one purple that goes up": each "one" keeps its own
                     done = all(getattr(m, k) is not None for m in named_group for k in keys)
                     return list(named_group) if done and not distributive else [o]
         same = [o for o in objects if o.color == pending.get("color")]
@@ -135,6 +134,17 @@ def parse(text: str) -> ParsedScene:
         if pending_count is not None and pending_count > 1:  # "three (yellow, blue and orange)": the
             explicit_count, pending_count = pending_count, None  # count is the list's, not each colour's
         return make_objects(None, False)
+
+    def refer_to(same: list[ParsedObject]) -> None:
+        """The phrase just read names objects already named ("the square", "the red one", "the
+        first"): what follows is theirs, and no object is added."""
+        nonlocal last_group, np_open, opened_by_article, definite
+        last_group = named_group[:] = list(same)
+        np_open = opened_by_article = definite = False
+
+    def said_after_noun() -> bool:
+        """Adjectives are pending after a noun named without an article ("a star, red, ...")."""
+        return has_adjectives() and bool(named_group) and not opened_by_article
 
     def after_break(j: int) -> bool:
         """Punctuation parts item j from the noun phrase before it ("..., a blue triangle, moving up")."""
@@ -175,9 +185,7 @@ def parse(text: str) -> ParsedScene:
                                               if k in pending)]
             if len(same) == 1:  # "..., the red one moving left": the object already named
                 pending.clear()
-                last_group, definite = same, False
-                named_group[:] = same
-                np_open = opened_by_article = False
+                refer_to(same)
                 continue
         if kind in ("article", "count"):
             definite = False
@@ -227,8 +235,7 @@ def parse(text: str) -> ParsedScene:
             pending_words[kind] = surface
             np_open = True
         elif kind in ("speed", "motion", "origin"):
-            if kind == "motion" and has_adjectives() and named_group and not opened_by_article and \
-                    any(k in pending for k in ("size", "color")):
+            if kind == "motion" and said_after_noun() and any(k in pending for k in ("size", "color")):
                 # "green circle small up-right slow + purple star": adjectives after a noun and before
                 # its motion are that noun's, not the next one's
                 last_group = adjectives_without_noun()
@@ -257,7 +264,7 @@ def parse(text: str) -> ParsedScene:
                     elif getattr(o, kind) is None:
                         setattr(o, kind, value)
         elif kind == "filler" and surface == "the":
-            if has_adjectives() and named_group and not opened_by_article:
+            if said_after_noun():
                 last_group = adjectives_without_noun()  # "the square is red and the star ...": red is the square's
             definite = not has_adjectives()
         elif kind == "filler" and surface in V.MEDIA_NOUNS:
@@ -270,10 +277,9 @@ def parse(text: str) -> ParsedScene:
         elif kind == "filler" and surface in V.ORDINALS and definite and objects:
             k = V.ORDINALS[surface]  # "the first climbs, the second falls"
             if -len(objects) <= k < len(objects):
-                last_group = named_group[:] = [objects[k]]
-                np_open = opened_by_article = definite = False
+                refer_to([objects[k]])
         elif kind == "filler" and surface in V.DISTRIBUTIVE_WORDS:
-            if has_adjectives() and named_group and not opened_by_article:
+            if said_after_noun():
                 adjectives_without_noun()  # "one red, one blue, one green - and each of them ..."
                 np_open = False
             if len(objects) > 1 and not np_open:  # "..., both moving left": the motion is everyone's
@@ -299,9 +305,7 @@ def parse(text: str) -> ParsedScene:
                     if k in pending and getattr(same[0], k) is None:
                         setattr(same[0], k, pending[k])
                 pending.clear()
-                last_group = same
-                named_group[:] = same
-                np_open = opened_by_article = False
+                refer_to(same)
                 continue
             last_group = make_objects(shape, plural)
             if coordinated:  # "red and blue circles", "a red and a blue circle": the noun is theirs too

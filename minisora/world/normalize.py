@@ -263,7 +263,7 @@ class WordMapper(WordLookup):
         colors = [o.color for o in parsed.objects if o.color]
         repeated = {c for c in colors if colors.count(c) > 1}
         guesses = [m for m in mapped if m.how in _GUESSES and m.term in repeated]
-        if len(parsed.objects) > V.MAX_OBJECTS or len(parsed.objects) != parsed.count:
+        if not _agrees(parsed):
             # a guessed word may have opened an object the prompt does not have: shapes are the
             # likeliest culprits ("a red slab" read as two nouns); failing that, any guess. The
             # weakest guess goes first, alone, if that alone makes the prompt agree with itself
@@ -273,7 +273,7 @@ class WordMapper(WordLookup):
             if not rejected and not guesses and len(suspects) > 1:
                 for m in sorted(suspects, key=lambda m: ("embedding", "thesaurus", "typo").index(m.how)):
                     trial = self.normalize_with(prompt, words, unknown, {m.word})
-                    if len(trial.parsed.objects) <= V.MAX_OBJECTS and len(trial.parsed.objects) == trial.parsed.count:
+                    if _agrees(trial.parsed):
                         return trial
             guesses += suspects
         bare_shapes = [o for o in parsed.objects if o.shape and not (o.color or o.size or o.motion or o.speed)]
@@ -282,12 +282,12 @@ class WordMapper(WordLookup):
             # objects the prompt describes: "Player token is a green circle", "a coral hexagon with a
             # soft drop shadow" (MiniLM: soft -> circle). Report the word instead, when that leaves
             # the other objects as they were; after an article, only a guess is withdrawn.
+            kept = [o for o in parsed.objects if o not in bare_shapes]
             for m in [m for m in mapped if TERM_CATEGORY.get(m.term) == "shape" and m.how != "shade"]:
                 at = words.index(m.word) if m.word in words else -1
                 if at > 0 and words[at - 1] in ("a", "an", "one") and m.how not in ("embedding", "thesaurus"):
                     continue  # "a ball and a star": a table's noun after an article is an object
                 trial = self.normalize_with(prompt, words, unknown, rejected | {m.word})
-                kept = [o for o in parsed.objects if o not in bare_shapes]
                 if len(trial.parsed.objects) < len(parsed.objects) and all(o in trial.parsed.objects for o in kept):
                     return trial
         if guesses:
@@ -303,6 +303,11 @@ class WordMapper(WordLookup):
             if w not in unmapped:
                 unmapped.append(w)
         return Normalized(prompt, text, parsed, mapped, unmapped)
+
+
+def _agrees(parsed: ParsedScene) -> bool:
+    """The prompt agrees with itself: as many objects as it counts, and no more than the world holds."""
+    return len(parsed.objects) <= V.MAX_OBJECTS and len(parsed.objects) == parsed.count
 
 
 # Mappings found by search rather than by table: the ones withdrawn when they contradict the prompt.

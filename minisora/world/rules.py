@@ -128,7 +128,8 @@ def fit_to_world(stated: ParsedScene) -> WorldFit:
             dropped.append(f"obj{i}.color={o.color}")
             notes.append(f"objects in a scene have distinct colours: object {i + 1} ({o.color}) gets another colour")
             o.color = None
-        seen.add(o.color)
+        if o.color is not None:
+            seen.add(o.color)
     scene = replace(stated, objects=objects, count=count, unknown_words=list(stated.unknown_words))
     return WorldFit(scene, dropped, notes)
 
