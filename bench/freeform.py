@@ -16,7 +16,7 @@ Figures per set and pooled:
 - crashes: any exception.
 Bars (issue 33's, applied to this harder set too): kept >= 0.98, 0 invented objects, 0 crashes.
 
-Usage: python bench/freeform.py [--show-misses]
+Usage: python bench/freeform.py [--show-misses] [SET.jsonl ...]
 """
 
 from __future__ import annotations
@@ -79,12 +79,16 @@ def score_set(rewriter, rows: list[dict], show: bool) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show-misses", action="store_true", help="print every prompt that misses")
+    parser.add_argument("sets", nargs="*", type=Path,
+                        help="JSON-lines prompt sets to score (default: bench/data/freeform_*.jsonl); a new set "
+                             "is scored here on arrival, before any rule is written from it")
     args = parser.parse_args(argv)
-    rewriter = load_rewriter("builtin")
-    sets = sorted(DATA.glob("freeform_*.jsonl"))
-    if not sets:
-        print(f"no freeform_*.jsonl in {DATA}")
+    sets = args.sets or sorted(DATA.glob("freeform_*.jsonl"))
+    missing = [str(p) for p in sets if not p.is_file()]
+    if not sets or missing:
+        print(f"no prompt set at {', '.join(missing) or DATA / 'freeform_*.jsonl'}")
         return 2
+    rewriter = load_rewriter("builtin")
     pooled: dict[str, int] = {}
     lines = []
     for path in sets:

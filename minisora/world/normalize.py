@@ -276,6 +276,9 @@ class WordMapper(WordLookup):
                     if _agrees(trial.parsed):
                         return trial
             guesses += suspects
+        opened = self.opened_by_guess(prompt, words, unknown, rejected, mapped, parsed) if not guesses else None
+        if opened is not None:
+            return opened
         bare_shapes = [o for o in parsed.objects if o.shape and not (o.color or o.size or o.motion or o.speed)]
         if not guesses and bare_shapes and len(parsed.objects) > 1 and len(rejected) < len(words):
             # A noun mapped onto a shape that then stands alone, with nothing said of it, beside
@@ -303,6 +306,31 @@ class WordMapper(WordLookup):
             if w not in unmapped:
                 unmapped.append(w)
         return Normalized(prompt, text, parsed, mapped, unmapped)
+
+
+    def opened_by_guess(self, prompt: str, words: list[str], unknown: set[str], rejected: set[str],
+                        mapped: list[WordMapping], parsed: ParsedScene) -> Normalized | None:
+        """The prompt read without the guess that opened an object its own words do not: "Squash and
+        stretch test - orange ball" (squash -> orange, stretch -> large: an orange, large object
+        before the ball), "MVP test: one blue square" (MVP -> star). The prompt read with no guess
+        at all tells how many objects its words name; the weakest guess whose withdrawal comes
+        closer to that, keeping those objects and agreeing with any count the prompt states, is
+        reported instead. Only at the first level: a withdrawal's own reading is not searched again."""
+        guessed = [m for m in mapped if m.how in _GUESSES and " " not in m.word]
+        if rejected or not guessed:
+            return None
+        plain = self.normalize_with(prompt, words, unknown, {m.word for m in guessed}).parsed
+        if not 1 <= len(plain.objects) < len(parsed.objects):
+            return None
+
+        def keeps(objects: list) -> bool:
+            return all(any(o.shape == p.shape and o.color == p.color for o in objects) for p in plain.objects)
+
+        for m in sorted(guessed, key=lambda m: (("embedding", "thesaurus", "typo").index(m.how), m.score)):
+            trial = self.normalize_with(prompt, words, unknown, {m.word})
+            if len(trial.parsed.objects) < len(parsed.objects) and _agrees(trial.parsed) and keeps(trial.parsed.objects):
+                return trial
+        return None
 
 
 def _agrees(parsed: ParsedScene) -> bool:
