@@ -270,6 +270,18 @@ CASES = [
     ("a red star moving up and a blue circle, both fast",
      [{"shape": "star", "color": "red", "motion": "up", "speed": "fast"},
       {"shape": "circle", "color": "blue", "speed": "fast"}], []),
+    # an eighth set: chat shorthand with the vowels dropped, arrows and emoji for words
+    ("blu sq + ylw tri, sq goes up tri goes dwn, bg blk pls",
+     [{"shape": "square", "color": "blue", "motion": "up"}, {"shape": "triangle", "color": "yellow", "motion": "down"}],
+     []),
+    ("orng circ \u2198 slow", [{"shape": "circle", "color": "orange", "motion": "down-right", "speed": "slow"}], []),
+    ("wht box chillin not moving, gry bg", [{"shape": "square", "color": "white", "motion": "still"}], []),
+    ("\U0001f534 moving \u27a1\ufe0f", [{"shape": "circle", "color": "red", "motion": "right"}], []),
+    ("idk smth like a green sq n a blue sq both going up",
+     [{"shape": "square", "color": "green", "motion": "up"}, {"shape": "square", "color": "blue", "motion": "up"}], []),
+    # a dictionary colour that opens an object the prompt's nouns do not name is withdrawn
+    ("Squash and stretch test - orange ball bouncing quickly on navy.",
+     [{"shape": "circle", "color": "orange", "motion": "bouncing", "speed": "fast"}], ["squash"]),
 ]
 
 
@@ -310,6 +322,18 @@ def _module_imports(path: Path, package: str) -> set[str]:
         elif isinstance(node, ast.Import):
             out.update(a.name for a in node.names if a.name.startswith(package))
     return out
+
+
+def test_shortenings_keep_the_first_letter_and_name_one_meaning():
+    from minisora.world.spelling import abbreviation_gap, skeleton
+    assert skeleton("yellow") == "ylw" and skeleton("black") == "blck"
+    assert [abbreviation_gap(s, w) for s, w in [("grn", "green"), ("wht", "white"), ("blk", "black"),
+                                                ("purp", "purple"), ("dwn", "down")]] == [0, 0, 1, 0, 0]
+    assert abbreviation_gap("rgn", "green") is None and abbreviation_gap("green", "green") is None
+    speller = Speller(["green", "gray", "grey", "orange", "trng"], meaning=lambda w: "gray" if w == "grey" else w,
+                      shortened=["green", "gray", "orange"])
+    assert speller.correct("grn") == "green" and speller.correct("gry") in ("gray", "grey")
+    assert speller.correct("orng") == "orange"  # a shortening before a typo that changes the first letter
 
 
 def test_no_import_cycles_and_object_slots_know_no_world():

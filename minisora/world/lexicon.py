@@ -162,6 +162,7 @@ yo gimme lol hey hi hello pls plz ok okay thanks thank d ll ve m re u ya ur do s
 about maybe alright what know look thinking something thin thick narrow skinny objs obj cool awesome neat
 fun funny interesting beautiful scale said says say tell told think thought guess mean inch good shall
 will lived once
+idk smth sth thx ty tbh btw imo imho fyi rn k kk brb np ty tysm omg pls da dat dis
 motion movement trajectory velocity size
 """.split())
 
@@ -217,7 +218,7 @@ def word_kind(word: str) -> str:
         return "noun"
     if word in V.BACKGROUND_NOUNS:
         return "bgnoun"
-    term = TERM_CATEGORY.get(word) and word or PARSER_SYNONYMS.get(word)
+    term = TERM_CATEGORY.get(word) and word or PARSER_SYNONYMS.get(word) or CURATED.get(word)
     if term and TERM_CATEGORY.get(term):
         return TERM_CATEGORY[term]
     return "other"

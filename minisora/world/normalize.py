@@ -316,7 +316,9 @@ class WordMapper(WordLookup):
         at all tells how many objects its words name; the weakest guess whose withdrawal comes
         closer to that, keeping those objects and agreeing with any count the prompt states, is
         reported instead. Only at the first level: a withdrawal's own reading is not searched again."""
-        guessed = [m for m in mapped if m.how in _GUESSES and " " not in m.word]
+        # colour names count here: a dictionary colour is a guess about a noun ("squash") as well
+        order = ("embedding", "thesaurus", "color name", "typo")
+        guessed = [m for m in mapped if m.how in order and " " not in m.word]
         if rejected or not guessed:
             return None
         plain = self.normalize_with(prompt, words, unknown, {m.word for m in guessed}).parsed
@@ -326,7 +328,7 @@ class WordMapper(WordLookup):
         def keeps(objects: list) -> bool:
             return all(any(o.shape == p.shape and o.color == p.color for o in objects) for p in plain.objects)
 
-        for m in sorted(guessed, key=lambda m: (("embedding", "thesaurus", "typo").index(m.how), m.score)):
+        for m in sorted(guessed, key=lambda m: (order.index(m.how), m.score)):
             trial = self.normalize_with(prompt, words, unknown, {m.word})
             if len(trial.parsed.objects) < len(parsed.objects) and _agrees(trial.parsed) and keeps(trial.parsed.objects):
                 return trial

@@ -90,10 +90,25 @@ _STRETCHED = re.compile(r"([a-z])\1{2,}")
 _NT_WITHOUT_APOSTROPHE = re.compile(r"\b(does|do|did|is|are|was|were|has|have)nt\b")
 
 
+# Arrows and the symbols people type for words: "red sq ←", "orange ➡️ purple ⬅️", "teal ball ↗️ &
+# crimson block ↘️", "green square + white circle". (Emoji colour circles and squares are in SYMBOLS too.)
+SYMBOLS = {"→": "right", "➡": "right", "⇒": "right", "⟶": "right", "←": "left", "⬅": "left", "⇐": "left",
+           "⟵": "left", "↑": "up", "⬆": "up", "⇑": "up", "↓": "down", "⬇": "down", "⇓": "down",
+           "↗": "up-right", "↘": "down-right", "↙": "down-left", "↖": "up-left", "&": "and", "+": "and",
+           "🔴": "red circle", "🟠": "orange circle", "🟡": "yellow circle", "🟢": "green circle",
+           "🔵": "blue circle", "🟣": "purple circle", "⚪": "white circle", "🟥": "red square",
+           "🟧": "orange square", "🟨": "yellow square", "🟩": "green square", "🟦": "blue square",
+           "🟪": "purple square", "⬜": "white square", "⭐": "star", "🌟": "star", "★": "star", "☆": "star",
+           "🔺": "red triangle", "🔻": "red triangle", "▲": "triangle", "△": "triangle", "▶": "triangle",
+           "◀": "triangle", "■": "square", "□": "square", "●": "circle", "○": "circle"}
+_SYMBOL = re.compile("|".join(re.escape(k) for k in SYMBOLS))
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-case words, hyphens split ("up-left" -> "up", "left"), except that a number compound
     stays one word, hyphenated ("five-pointed"; "five pointed" too: a number before a word ending in
     -ed that the lexicon does not know), so that its number is never read as a count."""
+    text = _SYMBOL.sub(lambda m: f" {SYMBOLS[m.group()]} ", text)
     text = text.lower().replace("n't", " not").replace("_", " ").replace("w/", "with ")
     text = _NT_WITHOUT_APOSTROPHE.sub("\\1 not", text)  # "doesnt move", "isnt red"
     text = _STRETCHED.sub("\\1", text)  # "slowww", "sooo": no English word has a letter three times in a row

@@ -8,7 +8,9 @@ edit): "cirlce" -> "circle", "gren" -> "green", "rihgt" -> "right". Short words 
 three-letter word is one edit from many others), so words of 4 to 6 letters may be one edit away,
 longer ones two. Of several nearest candidates, those keeping the most of the word's letters in order
 win (a dropped letter is the commonest slip); if they still differ in meaning the word is left alone
-(and reported).
+(and reported). A word of 3 to 5 letters with no such neighbour (or only neighbours with another first letter) may be
+a fast typist's shortening of one of the world's own words, vowels dropped or the end cut off ("grn", "wht", "ylw", "dwn", "blk", "purp"; `abbreviation_gap`), when it
+shortens one known meaning only.
 
 Number compounds. "five-pointed", "three-sided", "two-tone", "one-eyed" (the grammar's tokenizer
 keeps them one word): their number counts points, sides or eyes, never objects. Sides and points
@@ -71,6 +73,28 @@ def common_letters(a: str, b: str) -> int:
     return prev[-1]
 
 
+def skeleton(word: str) -> str:
+    """The first letter and the consonants after it, doubled letters once: "yellow" -> "ylw"."""
+    out = word[:1]
+    for c in word[1:]:
+        if c not in "aeiou" and c != out[-1]:
+            out += c
+    return out
+
+
+def abbreviation_gap(short: str, word: str) -> int | None:
+    """How many of `word`'s consonants `short` leaves out when it is how people shorten `word` when
+    typing fast, else None: its vowels dropped ("grn", "wht", "ylw", "dwn", "blu": 0), a consonant
+    cluster thinned too ("blk", "brn": 1), or its first letters ("purp": 0). Shorter than the word, with
+    the same first letter and its letters in the word's order."""
+    if len(short) >= len(word) or short[0] != word[0] or common_letters(short, word) != len(short):
+        return None
+    if len(short) >= 4 and word.startswith(short):
+        return 0
+    gap = len(skeleton(word)) - len(skeleton(short))
+    return gap if gap <= 1 and common_letters(skeleton(short), skeleton(word)) == len(skeleton(short)) else None
+
+
 def allowed_edits(word: str) -> int:
     """How many edits a misspelling of this length may be from its word (see the module docstring)."""
     return 0 if len(word) < 4 else 1 if len(word) < 7 else 2
@@ -82,8 +106,9 @@ class Speller:
     is a real word (then it is no misspelling), None when no dictionary is at hand."""
 
     def __init__(self, known: Iterable[str], meaning: Callable[[str], object],
-                 is_english: Callable[[str], bool] | None = None):
+                 is_english: Callable[[str], bool] | None = None, shortened: Iterable[str] = ()):
         self.known = sorted({w for w in known if len(w) >= 3 and w.isalpha()})
+        self.shortened = sorted({w for w in shortened if w.isalpha()})  # the words fast typists shorten
         self.meaning = meaning
         self.is_english = is_english
         self._memo: dict[str, str | None] = {}
@@ -112,6 +137,12 @@ class Speller:
             best = [c for c in best if common_letters(word, c) == most]
         if len(best) > 1:  # two letters swapped before one dropped: "shapse" is "shapes", not "shape"
             best = [c for c in best if sorted(c) == sorted(word)] or best
+        if all(c[0] != word[0] for c in best) and 3 <= len(word) <= 5 and word.isalpha() and \
+                not (self.is_english and self.is_english(word)):
+            # a shortening keeps the first letter, which typos rarely change: "orng" is "orange", not "trng"
+            gaps = {c: abbreviation_gap(word, c) for c in self.shortened}
+            least = min((g for g in gaps.values() if g is not None), default=None)
+            best = [c for c, g in gaps.items() if g is not None and g == least] or best
         meanings = {repr(self.meaning(c)) for c in best}
         hit = best[0] if best and len(meanings) == 1 else None
         self._memo[word] = hit

@@ -122,7 +122,8 @@ class WordLookup:
             known += [w + "s" for w, term in self.curated.items() if TERM_CATEGORY.get(term) == "shape"]
             wn = self.wordnet
             self._speller = Speller(known, meaning=self.word_meaning,
-                                    is_english=(lambda w: bool(wn.senses(w))) if wn is not None else None)
+                                    is_english=(lambda w: bool(wn.senses(w))) if wn is not None else None,
+                                    shortened=[*TERM_CATEGORY, "background", "please", "tiny", "big", "quick"])
         return self._speller
 
     @property
