@@ -279,6 +279,14 @@ CASES = [
     ("\U0001f534 moving \u27a1\ufe0f", [{"shape": "circle", "color": "red", "motion": "right"}], []),
     ("idk smth like a green sq n a blue sq both going up",
      [{"shape": "square", "color": "green", "motion": "up"}, {"shape": "square", "color": "blue", "motion": "up"}], []),
+    # a guess never bends or replaces what the prompt's own words state
+    ("AND HERE COMES THE RED BALL, charging to the left at blistering speed",
+     [{"shape": "circle", "color": "red", "motion": "left", "speed": "fast"}], ["charging"]),
+    ("green triangle cuts left", [{"shape": "triangle", "color": "green", "motion": "left"}], ["cuts"]),
+    ("a red circle moving right so that I can verify horizontal motion",
+     [{"shape": "circle", "color": "red", "motion": "right"}], ["horizontal"]),
+    ("a purple circle moves diagonally to right below, slowly",
+     [{"shape": "circle", "color": "purple", "motion": "down-right", "speed": "slow"}], []),
     # a dictionary colour that opens an object the prompt's nouns do not name is withdrawn
     ("Squash and stretch test - orange ball bouncing quickly on navy.",
      [{"shape": "circle", "color": "orange", "motion": "bouncing", "speed": "fast"}], ["squash"]),
@@ -322,6 +330,11 @@ def _module_imports(path: Path, package: str) -> set[str]:
         elif isinstance(node, ast.Import):
             out.update(a.name for a in node.names if a.name.startswith(package))
     return out
+
+
+def test_a_guessed_background_does_not_replace_the_stated_one(mapper):
+    norm = mapper.normalize("the white square, navy background tonight")
+    assert norm.parsed.background == "navy" and "tonight" in norm.unmapped
 
 
 def test_shortenings_keep_the_first_letter_and_name_one_meaning():

@@ -85,10 +85,10 @@ LEXICON: dict[str, str] = {
     "right": """rightward rightwards east eastward eastwards easterly starboard rite""",
     "up": """upward upwards rising rises rise ascending ascends ascend climbing climbs climb north northward
         northwards northerly top upper skyward skywards lifting lifts uphill aloft levitating rocketing
-        mounting elevating""",
+        mounting elevating above""",
     "down": """downward downwards falling falls fall sinking sinks sink descending descends descend dropping
         drops drop south southward southwards southerly bottom lower dipping dips diving dives plunging
-        plunges tumbling tumbles toppling lowering sagging raining""",
+        plunges tumbling tumbles toppling lowering sagging raining below beneath""",
     # compass diagonals: the parser reads "up-right" as the diagonal
     "up-right": "northeast northeastward northeastwards northeasterly ne",
     "up-left": "northwest northwestward northwestwards northwesterly nw",

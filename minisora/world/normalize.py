@@ -277,6 +277,8 @@ class WordMapper(WordLookup):
                         return trial
             guesses += suspects
         opened = self.opened_by_guess(prompt, words, unknown, rejected, mapped, parsed) if not guesses else None
+        if opened is None and not guesses:
+            opened = self.said_without_guess(prompt, words, unknown, rejected, mapped, parsed)
         if opened is not None:
             return opened
         bare_shapes = [o for o in parsed.objects if o.shape and not (o.color or o.size or o.motion or o.speed)]
@@ -331,6 +333,34 @@ class WordMapper(WordLookup):
         for m in sorted(guessed, key=lambda m: (order.index(m.how), m.score)):
             trial = self.normalize_with(prompt, words, unknown, {m.word})
             if len(trial.parsed.objects) < len(parsed.objects) and _agrees(trial.parsed) and keeps(trial.parsed.objects):
+                return trial
+        return None
+
+
+    def said_without_guess(self, prompt: str, words: list[str], unknown: set[str], rejected: set[str],
+                           mapped: list[WordMapping], parsed: ParsedScene) -> Normalized | None:
+        """The prompt read without its guessed headings, speeds, sizes or backgrounds when its table
+        words already state each of them: a guess never overrides or bends what the prompt says. In
+        "charging to the left" (charging -> down), "cuts left" (cuts -> down), "moving right so that
+        I can verify horizontal motion" (horizontal -> down) a guessed heading would turn the stated
+        one into a diagonal; in "Navy background tonight" (tonight -> black) a guessed background
+        would replace the stated one. Only at the first level, like `opened_by_guess`."""
+        if rejected:
+            return None
+        for category in ("motion", "speed", "size", "background"):
+            weak = {m.word for m in mapped if m.how in ("thesaurus", "embedding", "color name")
+                    and " " not in m.word and TERM_CATEGORY.get(m.term) == category}  # a typo is the user's word
+            if not weak:
+                continue
+            trial = self.normalize_with(prompt, words, unknown, weak)
+            before, after = parsed.objects, trial.parsed.objects
+            same_objects = [(o.color, o.shape) for o in before] == [(o.color, o.shape) for o in after]
+            key = "motion" if category == "motion" else category
+            if category == "background":
+                stated = trial.parsed.background is not None or parsed.background is None
+            else:
+                stated = all(getattr(a, key) is not None or getattr(b, key) is None for b, a in zip(before, after))
+            if same_objects and stated and trial.parsed != parsed:
                 return trial
         return None
 

@@ -107,7 +107,7 @@ SPEED_PARSE: dict[str, tuple[str, ...]] = {
     "slow": ("slowly", "slow", "at a slow pace", "at a slow speed", "slow moving", "leisurely",
              "gently", "unhurriedly", "slowly moving", "sluggish", "sluggishly", "at low speed", "low speed",
              "speed low", "not fast", "not quickly", "not quick", "low velocity", "at low velocity", "slow mo",
-             "slow motion", "in slow motion"),
+             "slow motion", "in slow motion", "slow and steady"),
     "fast": ("quickly", "fast", "rapidly", "at a fast pace", "at a fast speed", "fast moving",
              "swiftly", "quick", "speedy", "speedily", "quickly moving", "at high speed", "high speed",
              "speed high", "at speed", "at full speed", "not slow", "not slowly", "high velocity", "at high velocity",
