@@ -79,14 +79,14 @@ def parse(text: str) -> ParsedScene:
     named_group: list[ParsedObject] = []  # the objects the last noun named (adjectives may still come)
     shared: dict[str, str] = {}  # "three shapes moving down: a ..., a ...": a motion said before the objects
 
-    def make_objects(shape: str | None, plural: bool) -> list[ParsedObject]:
+    def make_objects(shape: str | None, plural: bool, noun: bool = False) -> list[ParsedObject]:
         nonlocal pending_count
         shape = pending.pop("shape", None) or shape  # "a round dot": the modifier names the outline
         n = pending_count if pending_count is not None else 1
         if not plural and pending_count is None:
             n = 1
         group = []
-        introduced = shape is not None or opened_by_article or (pending_count is not None and not count_is_next)
+        introduced = shape is not None or noun or opened_by_article or (pending_count is not None and not count_is_next)
         for _ in range(max(n, 1)):
             o = ParsedObject(color=pending.get("color"), shape=shape, size=pending.get("size"),
                              motion=pending.get("motion"), speed=pending.get("speed"))
@@ -325,7 +325,7 @@ def parse(text: str) -> ParsedScene:
                     if k in pending:
                         shared[k] = pending.pop(k)
             elif pending or (opened_by_article and not value and pending_count is None):
-                last_group = make_objects(None, bool(value))  # "a red shape", "an object moving right"
+                last_group = make_objects(None, bool(value), noun=True)  # "a red shape", "an object moving right"
             elif pending_count is not None:
                 explicit_count = pending_count
                 pending_count = None

@@ -152,6 +152,10 @@ transparent translucent glittery sparkly metallic shiny clockwise counterclockwi
 revolving revolves twirls swirls pan pans panning panned tilt tilts tilting
 """.split())
 
+# Shape nouns of OUTSIDE_WORLD: reported, but still nouns, so their object keeps its other attributes
+# ("magenta hexagon moving right" is a purple object moving right, its outline unstated).
+OUTSIDE_SHAPES: frozenset[str] = frozenset("hexagon pentagon octagon heart hearts crescent cross".split())
+
 # Words that carry no attribute and that the parser does not know either; ignored, not reported.
 STOP_WORDS: frozenset[str] = frozenset("""
 please make show me render generate create give draw want need would like could can should let us
@@ -162,7 +166,7 @@ yo gimme lol hey hi hello pls plz ok okay thanks thank d ll ve m re u ya ur do s
 about maybe alright what know look thinking something thin thick narrow skinny objs obj cool awesome neat
 fun funny interesting beautiful scale said says say tell told think thought guess mean inch good shall
 will lived once
-idk smth sth thx ty tbh btw imo imho fyi rn k kk brb np ty tysm omg pls da dat dis
+um uh uhh er erm hmm idk smth sth thx ty tbh btw imo imho fyi rn k kk brb np ty tysm omg pls da dat dis
 motion movement trajectory velocity size
 """.split())
 

@@ -51,8 +51,8 @@ from dataclasses import dataclass, field
 
 from minisora.world import vocabulary as V
 from minisora.world.grammar import parse
-from minisora.world.lexicon import (COLOR_MODIFIERS, CURATED, OUTSIDE_WORLD, PHRASE_WORDS, PLACE_TERM, TERM_CATEGORY,
-                                    is_adjectival, move_shape_modifiers, slot_categories, word_kind)
+from minisora.world.lexicon import (COLOR_MODIFIERS, CURATED, OUTSIDE_SHAPES, OUTSIDE_WORLD, PHRASE_WORDS, PLACE_TERM,
+                                    TERM_CATEGORY, is_adjectival, move_shape_modifiers, slot_categories, word_kind)
 from minisora.world.phrases import NUMBER_PREFIXES, PHRASES, clause_breaks, tokenize
 from minisora.world.scene import ParsedScene
 from minisora.world.word_lookup import WordLookup
@@ -182,7 +182,8 @@ class WordMapper(WordLookup):
 
         named_by_number = {k for i, w in enumerate(words) if w in NUMBER_PREFIXES and w not in ("one", "single") and i
                            and words[i - 1] in unknown and i - 1 not in breaks and words[i - 1] not in CURATED
-                           and not self.word_form(words[i - 1]) for k in (i - 1, i)}
+                           and words[i - 1] not in _BEFORE_A_COUNT and not self.word_form(words[i - 1])
+                           for k in (i - 1, i)}
         for i, w in enumerate(words):
             if i - 1 in breaks and out and out[-1] != ",":
                 out.append(",")  # the prompt's punctuation still parts its clauses in the mapped text
@@ -245,6 +246,8 @@ class WordMapper(WordLookup):
                 unmapped.append(w)
             if term is not None:
                 out.append(term)
+            elif w in OUTSIDE_SHAPES:  # reported above, and still the noun of its object
+                out.append("shapes" if w.endswith("s") else "shape")
             elif counts_the_scene(i):
                 out.append("shapes")
         # "scarlet red" -> "red red" -> "red": a doubled term would read as two objects.
@@ -369,6 +372,10 @@ def _agrees(parsed: ParsedScene) -> bool:
     """The prompt agrees with itself: as many objects as it counts, and no more than the world holds."""
     return len(parsed.objects) <= V.MAX_OBJECTS and len(parsed.objects) == parsed.count
 
+
+# Words after which a number counts objects even though the word is unknown: "um two squares", "I want
+# two circles" (elsewhere "Level 2 boss", "player 1", "shot 4" name things by number).
+_BEFORE_A_COUNT = frozenset("um uh uhh er erm hmm want need make give gimme show draw render generate create".split())
 
 # Mappings found by search rather than by table: the ones withdrawn when they contradict the prompt.
 _GUESSES = ("thesaurus", "embedding", "typo")

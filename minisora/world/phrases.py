@@ -102,14 +102,26 @@ SYMBOLS = {"→": "right", "➡": "right", "⇒": "right", "⟶": "right", "←"
            "🔺": "red triangle", "🔻": "red triangle", "▲": "triangle", "△": "triangle", "▶": "triangle",
            "◀": "triangle", "■": "square", "□": "square", "●": "circle", "○": "circle"}
 _SYMBOL = re.compile("|".join(re.escape(k) for k in SYMBOLS))
+# List markers count nothing: "(1) one object (2) white star", "1) red circle", "2. blue square".
+_LIST_MARKER = re.compile(r"\(\s*\d{1,2}\s*\)|(?:^|(?<=[\s(]))\d{1,2}[.)](?=\s)")
+# Dictated punctuation: "cyan star moving left comma magenta square moving right".
+_SPOKEN_MARK = re.compile(r"\s+(comma|period|full stop|semicolon|new line)\b", re.IGNORECASE)
+_SPOKEN = {"comma": ",", "period": ".", "full stop": ".", "semicolon": ";", "new line": "."}
+
+
+def _written(text: str) -> str:
+    """The prompt with list markers dropped and dictated punctuation written: what tokenize and
+    clause_breaks both read, so that their word positions agree."""
+    text = _LIST_MARKER.sub(" ", text)
+    return _SPOKEN_MARK.sub(lambda m: _SPOKEN[m.group(1).lower()], text)
 
 
 def tokenize(text: str) -> list[str]:
     """Lower-case words, hyphens split ("up-left" -> "up", "left"), except that a number compound
     stays one word, hyphenated ("five-pointed"; "five pointed" too: a number before a word ending in
     -ed that the lexicon does not know), so that its number is never read as a count."""
-    text = _SYMBOL.sub(lambda m: f" {SYMBOLS[m.group()]} ", text)
-    text = text.lower().replace("n't", " not").replace("_", " ").replace("w/", "with ")
+    text = _SYMBOL.sub(lambda m: f" {SYMBOLS[m.group()]} ", _written(text))
+    text = text.lower().replace("won't", "will not").replace("can't", "can not").replace("n't", " not").replace("_", " ").replace("w/", "with ")
     text = _NT_WITHOUT_APOSTROPHE.sub("\\1 not", text)  # "doesnt move", "isnt red"
     text = _STRETCHED.sub("\\1", text)  # "slowww", "sooo": no English word has a letter three times in a row
     text = _NUMBER_HYPHEN.sub("\\1\x00\\2", text)  # protect the compound's hyphen from the split
@@ -127,6 +139,7 @@ def clause_breaks(text: str) -> set[int]:
     """Positions (in `tokenize(text)`) of the words a comma, semicolon, colon, bracket or full stop
     follows: "three blocks (ruby, violet and amber)" breaks after "blocks", "ruby" and "amber"."""
     breaks, n = set(), 0
+    text = _written(text)
     segments = re.split(r"[,;:(){}\[\].!?\u2013\u2014]|\s-\s", text)  # dashes part clauses too
     for seg in segments[:-1]:
         n += len(tokenize(seg))

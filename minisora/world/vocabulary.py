@@ -300,8 +300,9 @@ DISTRIBUTIVE_WORDS: tuple[str, ...] = ("both", "all", "each")
 NOTHING_STATED_PARSE: tuple[str, ...] = ("without a background", "without background", "without any background",
                                          "no background", "with no background", "without a backdrop",
                                          "no backdrop", "one more", "one more thing", "one last", "one last thing",
-                                         "never quits", "never stops", "does not stop", "non stop", "nonstop",
-                                         "keeps going", "keeps moving", "never stopping")
+                                         "never quits", "never stops", "does not stop", "will not stop",
+                                         "would not stop", "non stop", "nonstop", "keeps going", "keeps moving",
+                                         "never stopping")
 
 # Words that carry no attribute: the parser skips them instead of reporting them as unknown.
 FILLER_WORDS: frozenset[str] = frozenset("""
