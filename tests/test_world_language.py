@@ -302,8 +302,17 @@ CASES = [
     ("a purple circle moves diagonally to right below, slowly",
      [{"shape": "circle", "color": "purple", "motion": "down-right", "speed": "slow"}], []),
     # a dictionary colour that opens an object the prompt's nouns do not name is withdrawn
-    ("Squash and stretch test - orange ball bouncing quickly on navy.",
-     [{"shape": "circle", "color": "orange", "motion": "bouncing", "speed": "fast"}], ["squash"]),
+    ("Squash and stretch test - a blue ball bouncing quickly on navy.",
+     [{"shape": "circle", "color": "blue", "motion": "bouncing", "speed": "fast"}], ["squash"]),
+    # one object described twice is one object; a number before a shape's parts counts no objects
+    ("Shapes lesson: a square has four sides. Here is a large white square that does not move",
+     [{"shape": "square", "color": "white", "size": "large", "motion": "still"}], []),
+    ("Bug: orange square moving down-right fast renders wrong. Please generate orange square, down-right, fast",
+     [{"shape": "square", "color": "orange", "motion": "down-right", "speed": "fast"}], []),
+    ("a yellow star with five points moving left", [{"shape": "star", "color": "yellow", "motion": "left"}], []),
+    ("a circle and a square and a circle", [{"shape": "circle"}, {"shape": "square"}], []),
+    ("Green star big, from left go to right, slowly. Have a brown pole in middle, star pass behind it.",
+     [{"shape": "star", "color": "green", "size": "large", "motion": "right", "speed": "slow"}], []),
 ]
 
 
@@ -414,3 +423,6 @@ def test_the_bar_can_be_denied_and_its_own_words_make_no_object(mapper):
     got, norm = objects(mapper, "white triangle, static, size large, bg gray, occluder: vertical bar")
     assert norm.parsed.occluder is True and norm.parsed.background == "gray", norm.parsed
     assert objects(mapper, "purple star bouncing, and background color is black")[1].parsed.background == "black"
+    # a "no" that opens a clause of its own is not the bar's
+    norm = objects(mapper, "B-roll: small lime triangle drifting up-right behind a brown vertical pole. No camera move.")[1]
+    assert norm.parsed.occluder is True, norm.text

@@ -28,7 +28,7 @@ shapes: ..."), "both/all/each", "respectively", "in sync", a motion after a comm
 from __future__ import annotations
 
 from minisora.world import vocabulary as V
-from minisora.world.lists import colors_for_plural, from_to, respectively
+from minisora.world.lists import colors_for_plural, from_to, merge_restated, respectively
 from minisora.world.phrases import clause_breaks, match, tokenize
 from minisora.world.scene import ParsedObject, ParsedScene
 
@@ -74,6 +74,7 @@ def parse(text: str) -> ParsedScene:
     shared_from: int | None = None  # objects named before a generic plural ("three shapes")
     negated = False  # "not a circle, a triangle", "isn't red but blue": the next colour or shape is not wanted
     last_motion: str | None = None
+    batch_of: dict[int, int] = {}  # id(object) -> the phrase that made it (`lists.merge_restated`)
     loose: dict[int, list[str]] = {}  # id(object) -> its words, for objects no noun, article or count introduced
     pending_words: dict[str, str] = {}  # the words of the pending adjectives
     named_group: list[ParsedObject] = []  # the objects the last noun named (adjectives may still come)
@@ -93,6 +94,7 @@ def parse(text: str) -> ParsedScene:
             if "origin" in pending:
                 origins[id(o)] = pending["origin"]
             group.append(o)
+            batch_of[id(o)] = len(batch_of) if not group[:-1] else batch_of[id(group[0])]
             if not introduced:
                 loose[id(o)] = [pending_words[k] for k in ("size", "color") if k in pending and k in pending_words]
         objects.extend(group)
@@ -356,7 +358,10 @@ def parse(text: str) -> ParsedScene:
             # "no vertical bar", "without a pole", "no foreground bar", "no pole or bar", "occluder: none"
             near = [it[2] for it in items[max(0, j - 3):j] if it[0] in ("filler", "article")]
             later = [it[2] for it in items[j + 1:j + 3]]
-            denied = any(w in ("no", "without", "not") for w in near) or after in ("none", "false", "no") or \
+            # "occluder: none", but "pole, no camera move": a "no" that opens a clause of its own is not the bar's
+            alone = not at_break[j] or j + 2 > len(items) - 1 or at_break[j + 1]
+            denied = any(w in ("no", "without", "not") for w in near) or \
+                (after in ("none", "false", "no") and alone) or \
                 (later[:1] in (["is"], ["are"]) and "not" in later)  # "pole is not there"
             scene.occluder = bool(value) and not denied and scene.occluder is not False
             opened_by_article = False  # "a vertical pillar in front of square's path": the article was the bar's
@@ -395,6 +400,8 @@ def parse(text: str) -> ParsedScene:
                 setattr(o, k, v)
     respectively(items, objects)
     colors_for_plural(objects)
+    if explicit_count is None:
+        objects = merge_restated(objects, batch_of)
     for o in objects:
         if o.motion is None and id(o) in origins:
             o.motion = origins[id(o)]

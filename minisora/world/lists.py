@@ -4,7 +4,10 @@
   first motion named the start, the second is the heading;
 - `respectively(items, objects)`: "a circle and a square moving right and left respectively", and
   "..., coloured blue and orange respectively";
-- `colors_for_plural(objects)`: "three squares: a red, a green and a blue".
+- `colors_for_plural(objects)`: "three squares: a red, a green and a blue";
+- `merge_restated(objects, batch_of)`: "a square has four sides. Here is a large white square", "Bug:
+  orange square moving down-right renders wrong. Please generate orange square, down-right": one
+  object described twice.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from minisora.world.scene import ParsedObject
 def from_to(items: list[tuple[str, object, str]], j: int) -> bool:
     """Item j is a motion reached by "to" from the opposite one: "left edge to right edge"."""
     k, saw_to = j - 1, False
-    while k >= 0 and items[k][0] == "filler" and items[k][2] in ("to", "the", "edge", "side", "corner", "edges", "sides"):
+    while k >= 0 and (items[k][0] == "verb" or items[k][0] == "filler" and items[k][2] in (
+            "to", "the", "edge", "side", "corner", "edges", "sides")):  # "from left go to right" too
         saw_to, k = saw_to or items[k][2] == "to", k - 1
     if not saw_to or k < 0 or items[k][0] != "motion":
         return False
@@ -68,3 +72,23 @@ def colors_for_plural(objects: list[ParsedObject]) -> None:
                 o.speed = o.speed or c.speed
             del objects[start + n:start + 2 * n]
             return
+
+
+def merge_restated(objects: list[ParsedObject], batch_of: dict[int, int]) -> list[ParsedObject]:
+    """Objects described twice are one: a later object with the same shape (or none, both times) whose
+    every stated attribute agrees with an earlier one's restates it, and its attributes join the
+    earlier one's. Objects made together ("three squares", "two circles, one red and one blue") are
+    never merged: `batch_of` maps id(object) to the phrase that made it. The caller skips this when the
+    prompt states a count."""
+    kept: list[ParsedObject] = []
+    for o in objects:
+        same = next((k for k in kept if k.shape == o.shape and batch_of.get(id(k)) != batch_of.get(id(o))
+                     and all(getattr(k, f) is None or getattr(o, f) is None or getattr(k, f) == getattr(o, f)
+                             for f in ParsedObject.FIELDS)), None)
+        if same is None:
+            kept.append(o)
+            continue
+        for f in ParsedObject.FIELDS:
+            if getattr(same, f) is None:
+                setattr(same, f, getattr(o, f))
+    return kept

@@ -86,6 +86,10 @@ NUMBER_PREFIXES: dict[str, int] = {"one": 1, "single": 1, "two": 2, "double": 2,
 _NUMBER_HYPHEN = re.compile(r"\b(" + "|".join(sorted(NUMBER_PREFIXES, key=len, reverse=True)) + r")-([a-z]+)")
 
 
+# What a number before them counts is a part of one shape, never objects: "three-sided", "five points".
+SIDE_WORDS = frozenset("sided sides cornered corners angled angles edged edges".split())
+POINT_WORDS = frozenset("pointed points pointy armed arms pronged tipped rayed".split())
+
 _STRETCHED = re.compile(r"([a-z])\1{2,}")
 _NT_WITHOUT_APOSTROPHE = re.compile(r"\b(does|do|did|is|are|was|were|has|have)nt\b")
 
@@ -119,7 +123,8 @@ def _written(text: str) -> str:
 def tokenize(text: str) -> list[str]:
     """Lower-case words, hyphens split ("up-left" -> "up", "left"), except that a number compound
     stays one word, hyphenated ("five-pointed"; "five pointed" too: a number before a word ending in
-    -ed that the lexicon does not know), so that its number is never read as a count."""
+    -ed that the lexicon does not know, or before a shape's part, "four sides"), so that its number is
+    never read as a count."""
     text = _SYMBOL.sub(lambda m: f" {SYMBOLS[m.group()]} ", _written(text))
     text = text.lower().replace("won't", "will not").replace("can't", "can not").replace("n't", " not").replace("_", " ").replace("w/", "with ")
     text = _NT_WITHOUT_APOSTROPHE.sub("\\1 not", text)  # "doesnt move", "isnt red"
@@ -128,8 +133,9 @@ def tokenize(text: str) -> list[str]:
     out: list[str] = []
     for w in re.findall(r"[a-z0-9\x00]+", text.replace("-", " ")):
         w = w.replace("\x00", "-")
-        if out and out[-1] in NUMBER_PREFIXES and w.isalpha() and w.endswith("ed") and (w,) not in PHRASES:
-            out[-1] = f"{out[-1]}-{w}"  # "five pointed" -> "five-pointed"
+        if out and out[-1] in NUMBER_PREFIXES and w.isalpha() and (
+                w.endswith("ed") and (w,) not in PHRASES or w in SIDE_WORDS | POINT_WORDS):
+            out[-1] = f"{out[-1]}-{w}"  # "five pointed" -> "five-pointed", "has four sides" -> "four-sides"
         else:
             out.append(w)
     return out

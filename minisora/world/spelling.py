@@ -22,10 +22,8 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from minisora.world.phrases import number_compound
+from minisora.world.phrases import POINT_WORDS, SIDE_WORDS, number_compound
 
-SIDE_WORDS = frozenset("sided sides cornered corners angled angles edged edges".split())
-POINT_WORDS = frozenset("pointed points pointy armed arms pronged tipped rayed".split())
 
 
 def compound_shape(word: str) -> str | None:
