@@ -293,6 +293,11 @@ CASES = [
      [{"shape": "triangle", "color": "red", "size": "small", "motion": "down", "speed": "fast"}], []),
     ("that little purple ball, it just won't stop bouncing",
      [{"shape": "circle", "color": "purple", "size": "small", "motion": "bouncing"}], []),
+    # corrections said inside the prompt
+    ("a yellow square and a uh scratch that a yellow circle moving down fast",
+     [{"shape": "circle", "color": "yellow", "motion": "down", "speed": "fast"}], []),
+    ("a square that is red, no wait, blue, moving left", [{"shape": "square", "color": "blue", "motion": "left"}], []),
+    ("a red circle, I mean square, going up", [{"shape": "square", "color": "red", "motion": "up"}], []),
     # a guess never bends or replaces what the prompt's own words state
     ("AND HERE COMES THE RED BALL, charging to the left at blistering speed",
      [{"shape": "circle", "color": "red", "motion": "left", "speed": "fast"}], ["charging"]),

@@ -50,6 +50,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from minisora.world import vocabulary as V
+from minisora.world.corrections import FIX, apply_corrections, marker_at
 from minisora.world.grammar import parse
 from minisora.world.lexicon import (COLOR_MODIFIERS, CURATED, OUTSIDE_SHAPES, OUTSIDE_WORLD, PHRASE_WORDS, PLACE_TERM,
                                     TERM_CATEGORY, is_adjectival, move_shape_modifiers, slot_categories, word_kind)
@@ -171,6 +172,7 @@ class WordMapper(WordLookup):
                 if verdict is not None and verdict.term is not None:
                     resolved[w] = verdict.term
         skip = -1  # the second word of a two-word colour name, consumed with the first
+        fix_until = -1  # the words of a correction marker
         compared = self.comparisons(words, breaks)
 
         def counts_the_scene(i: int) -> bool:
@@ -187,7 +189,12 @@ class WordMapper(WordLookup):
         for i, w in enumerate(words):
             if i - 1 in breaks and out and out[-1] != ",":
                 out.append(",")  # the prompt's punctuation still parts its clauses in the mapped text
-            if i == skip:
+            if i == skip or i < fix_until:
+                continue
+            said = marker_at(words, i)
+            if said:  # "scratch that", "no wait": applied to the words before (`corrections.py`)
+                out.append(FIX)
+                fix_until = i + said
                 continue
             shaped = i + 1 < len(words) and words[i + 1] == "shaped"  # "a square shaped red object"
             if i in compared:  # "quick as a fox", "like a rubber ball": a comparison, never an object
@@ -251,7 +258,7 @@ class WordMapper(WordLookup):
             elif counts_the_scene(i):
                 out.append("shapes")
         # "scarlet red" -> "red red" -> "red": a doubled term would read as two objects.
-        out = move_shape_modifiers(out, modifiers)
+        out = apply_corrections(move_shape_modifiers(out, modifiers))
         out = [w for i, w in enumerate(out) if not (i and w == out[i - 1] and w in TERM_CATEGORY)]
         collapsed: list[str] = []  # "bigger and bigger", "faster and faster": one attribute, not two objects
         for w in out:

@@ -1,0 +1,58 @@
+"""Corrections said inside a prompt: "a yellow square and a uh scratch that a yellow circle", "a square
+that is red, no wait, blue", "a red circle, I mean square". People typing (or dictating) fix what
+they just said instead of deleting it; read literally, the prompt asks for both.
+
+`WordMapper.normalize_with` writes `FIX` into the mapped words where a marker stood; `apply_corrections`
+then rewrites the words before it:
+- a whole noun phrase after the marker (an article, or a shape with words beside it) replaces the last
+  object named before it, from its article on ("a yellow square and a ... a yellow circle" -> "a yellow
+  circle");
+- single attributes after it replace the last word of the same kind before it, in place ("a square
+  that is red, ... blue" -> "a square that is blue").
+"""
+
+from __future__ import annotations
+
+from minisora.world.lexicon import TERM_CATEGORY
+
+FIX = "<fix>"
+MARKERS: tuple[tuple[str, ...], ...] = (("scratch", "that"), ("strike", "that"), ("no", "wait"), ("wait", "no"),
+                                        ("i", "mean"), ("i", "meant"), ("make", "that"), ("or", "rather"),
+                                        ("correction",))
+_ARTICLES = ("a", "an", "one", "the")
+
+
+def marker_at(words: list[str], i: int) -> int:
+    """The number of words of a correction marker starting at word i, or 0."""
+    return next((len(m) for m in MARKERS if tuple(words[i:i + len(m)]) == m), 0)
+
+
+def apply_corrections(out: list[str]) -> list[str]:
+    """`out` (mapped words, "," for clause breaks) with every `FIX` applied as the module says."""
+    while FIX in out:
+        p = out.index(FIX)
+        before, after = [w for w in out[:p]], out[p + 1:]
+        while after[:1] == [","]:
+            after = after[1:]
+        end = next((k for k, w in enumerate(after) if w in (",", "and", FIX)), len(after))
+        span = after[:end]
+        content = [w for w in span if TERM_CATEGORY.get(w)]
+        shapes = [k for k, w in enumerate(before) if TERM_CATEGORY.get(w) == "shape"]
+        if shapes and (span[:1] and span[0] in _ARTICLES or
+                       any(TERM_CATEGORY.get(w) == "shape" for w in content) and len(content) > 1):
+            # a new noun phrase: the last object named before is taken back, from its article on
+            start = shapes[-1]
+            while start > 0 and before[start - 1] not in (",", "and") and before[start - 1] not in _ARTICLES:
+                start -= 1
+            if start > 0 and before[start - 1] in _ARTICLES:
+                start -= 1
+            out = before[:start] + after
+            continue
+        for w in content:  # single attributes: each replaces the last of its kind, where it stood
+            kind = TERM_CATEGORY[w]
+            at = next((k for k in range(len(before) - 1, -1, -1) if TERM_CATEGORY.get(before[k]) == kind), None)
+            if at is not None:
+                before[at] = w
+                span = [x for x in span if x != w]
+        out = before + span + after[end:]
+    return [w for k, w in enumerate(out) if not (w == "," and (k == 0 or out[k - 1] == ","))]
