@@ -293,6 +293,13 @@ CASES = [
      [{"shape": "triangle", "color": "red", "size": "small", "motion": "down", "speed": "fast"}], []),
     ("that little purple ball, it just won't stop bouncing",
      [{"shape": "circle", "color": "purple", "size": "small", "motion": "bouncing"}], []),
+    # a plural verb after objects joined by "and" is every one's
+    ("A blue triangle and a green circle bounce around the frame; a brown post stands in the middle",
+     [{"shape": "triangle", "color": "blue", "motion": "bouncing"}, {"shape": "circle", "color": "green",
+                                                                     "motion": "bouncing"}], []),
+    ("I want a yellow triangle and an orange circle. The triangle should go down and the circle should stay put.",
+     [{"shape": "triangle", "color": "yellow", "motion": "down"}, {"shape": "circle", "color": "orange",
+                                                                   "motion": "still"}], []),
     # corrections said inside the prompt
     ("a yellow square and a uh scratch that a yellow circle moving down fast",
      [{"shape": "circle", "color": "yellow", "motion": "down", "speed": "fast"}], []),

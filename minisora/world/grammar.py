@@ -28,7 +28,7 @@ shapes: ..."), "both/all/each", "respectively", "in sync", a motion after a comm
 from __future__ import annotations
 
 from minisora.world import vocabulary as V
-from minisora.world.lists import colors_for_plural, from_to, merge_restated, respectively
+from minisora.world.lists import colors_for_plural, from_to, merge_restated, plural_subject, respectively
 from minisora.world.phrases import clause_breaks, match, tokenize
 from minisora.world.scene import ParsedObject, ParsedScene
 
@@ -249,6 +249,9 @@ def parse(text: str) -> ParsedScene:
             if kind in ("motion", "speed") and after_break(j) and not np_open and len(objects) > 1 and \
                     all(getattr(o, kind) is None for o in objects):
                 last_group = list(objects)  # "a red star, a green square and a blue triangle, moving up"; "..., slow"
+            if kind == "motion" and plural_subject(items, j) and not np_open and len(objects) > 1 and \
+                    all(o.motion is None for o in objects):
+                last_group = list(objects)  # "a blue triangle and a green circle bounce around the frame"
             if shared_from is not None and len(objects) == shared_from and not np_open and kind != "origin":
                 shared.setdefault(kind, value)  # "three shapes each moving down: a ..., a ..."
             elif kind == "motion" and from_to(items, j) and last_group and not np_open:
