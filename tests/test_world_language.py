@@ -300,6 +300,19 @@ CASES = [
     ("I want a yellow triangle and an orange circle. The triangle should go down and the circle should stay put.",
      [{"shape": "triangle", "color": "yellow", "motion": "down"}, {"shape": "circle", "color": "orange",
                                                                    "motion": "still"}], []),
+    # labels, a count before "please", counted members named one by one, more lexicon
+    ("Composition: two squares. Square A: scarlet, large, static. Square B: cobalt, small, drifting down-right slowly.",
+     [{"shape": "square", "color": "red", "size": "large", "motion": "still"},
+      {"shape": "square", "color": "blue", "size": "small", "motion": "down-right", "speed": "slow"}], []),
+    ("Three elements please: crimson star (small, rising), forest green circle (large, sinking slowly), "
+     "teal triangle (bouncing, fast).",
+     [{"shape": "star", "color": "red", "size": "small", "motion": "up"},
+      {"shape": "circle", "color": "green", "size": "large", "motion": "down", "speed": "slow"},
+      {"shape": "triangle", "color": "cyan", "motion": "bouncing", "speed": "fast"}], []),
+    ("A cyan square shall descend at a deliberate pace", [{"shape": "square", "color": "cyan", "motion": "down",
+                                                          "speed": "slow"}], []),
+    ("a violet triangle along the top edge, moving right", [{"shape": "triangle", "color": "purple",
+                                                             "motion": "right"}], []),
     # corrections said inside the prompt
     ("a yellow square and a uh scratch that a yellow circle moving down fast",
      [{"shape": "circle", "color": "yellow", "motion": "down", "speed": "fast"}], []),

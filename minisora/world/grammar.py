@@ -247,7 +247,7 @@ def parse(text: str) -> ParsedScene:
             if kind == "motion":
                 last_motion = value
             if kind in ("motion", "speed") and after_break(j) and not np_open and len(objects) > 1 and \
-                    all(getattr(o, kind) is None for o in objects):
+                    all(getattr(o, kind) is None for o in objects) and last_group[-1:] == objects[-1:]:
                 last_group = list(objects)  # "a red star, a green square and a blue triangle, moving up"; "..., slow"
             if kind == "motion" and plural_subject(items, j) and not np_open and len(objects) > 1 and \
                     all(o.motion is None for o in objects):
@@ -303,6 +303,9 @@ def parse(text: str) -> ParsedScene:
             same = [o for o in objects if o.shape == shape and all(getattr(o, k) == pending[k] for k in
                                                                      ("color", "size") if k in pending)]
             definite = False
+            fresh = [o for o in same if not (o.color or o.size or o.motion or o.speed)]
+            if named and bare and len(same) > 1 and len(fresh) == len(same):
+                same = fresh[:1]  # "two squares. Square A: red, ... Square B: blue, ...": the next one counted
             if named and len(same) == 1:
                 # "a red square and a teal star, the square moving left": "the square" is the one
                 # already named, not one more object

@@ -37,7 +37,7 @@ LEXICON: dict[str, str] = {
         merlot cabernet redwood rosewood firebrick lipstick fire fiery rose pink pinkish salmon flamingo
         bubblegum blush hotpink watermelon rhubarb radish beet beetroot chili chilli
         paprika cinnabar lobster""",
-    "orange": """amber tangerine apricot peach peachy pumpkin rust rusty saffron marigold persimmon mandarin
+    "orange": """orang amber tangerine apricot peach peachy pumpkin rust rusty saffron marigold persimmon mandarin
         clementine terracotta papaya cantaloupe coral tawny bronze brown brownish tan auburn cinnamon
         caramel chestnut mahogany sienna umber ochre butterscotch cinnamon orangey nectarine citrus
         sunset""",
@@ -107,7 +107,7 @@ LEXICON: dict[str, str] = {
     "slow": """sluggish slowly leisurely gentle gently crawling crawls creeping creeps lazy lazily
         unhurried sedate calm calmly lethargic ambling ambles strolling strolls meandering meanders
         lingering inching inches gradual gradually poky pokey lumbering lumbers trudging trudges
-        moseying snail snaillike tortoise sleepy drowsy relaxed mellow""",
+        moseying snail snaillike tortoise sleepy drowsy relaxed mellow deliberate deliberately""",
     # motion verbs without a direction
     MOVE: """drifting drifts drift sliding slides slide gliding glides glide going goes go heading heads
         travelling traveling travels floating floats rolling rolls flying flies sailing sails cruising

@@ -179,8 +179,9 @@ class WordMapper(WordLookup):
             """Word i is an unknown noun after a number that opens its clause, with more to come: "two
             travellers: a ...", "3 objs: ...", "Three runners: red square up, ...": what is counted is
             the scene's objects (read as "shapes")."""
+            then = i + 1 + (i + 1 < len(words) and words[i + 1] in ("please", "pls", "plz"))  # "three elements please:"
             return bool(out) and out[-1] in NUMBER_PREFIXES and i >= 1 and words[i - 1] == out[-1] and \
-                (i == 1 or i - 2 in breaks) and i + 1 < len(words) and (i in breaks or words[i + 1] in ("a", "an"))
+                (i == 1 or i - 2 in breaks) and then < len(words) and (then - 1 in breaks or words[then] in ("a", "an"))
 
         named_by_number = {k for i, w in enumerate(words) if w in NUMBER_PREFIXES and w not in ("one", "single") and i
                            and words[i - 1] in unknown and i - 1 not in breaks and words[i - 1] not in CURATED
@@ -191,6 +192,9 @@ class WordMapper(WordLookup):
                 out.append(",")  # the prompt's punctuation still parts its clauses in the mapped text
             if i == skip or i < fix_until:
                 continue
+            if (w in ("a", "b", "c", "d") or w.isdigit()) and i and (i in breaks or i + 1 == len(words)) and \
+                    word_kind(words[i - 1]) in ("shape", "noun"):
+                continue  # "Square A:", "Object 2:": a label, neither an article nor a count
             said = marker_at(words, i)
             if said:  # "scratch that", "no wait": applied to the words before (`corrections.py`)
                 out.append(FIX)

@@ -252,7 +252,8 @@ OCCLUDER_PARSE: tuple[str, ...] = ("brown vertical bar", "vertical brown bar", "
                                    "vertical post", "vertical pillar", "vertical column", "vertical wall",
                                    "vertical line", "vertical stripe", "lamp post", "lamppost", "signpost",
                                    "sign post", "street lamp", "tree trunk", "bars", "poles", "pillars", "posts",
-                                   "bars or poles", "poles or bars", "bar or pole", "occluders", "obstacles")
+                                   "bars or poles", "poles or bars", "bar or pole", "occluders", "obstacles",
+                                   "vertical beam", "rod", "vertical rod", "goalpost", "pylon")
 NO_OCCLUDER_WRITE: tuple[str, ...] = ("Nothing blocks the view.", "The view is unobstructed.",
                                       "There is no occluder.")
 NO_OCCLUDER_PARSE: tuple[str, ...] = ("nothing blocks the view", "view is unobstructed",
@@ -292,7 +293,9 @@ ORDINALS: dict[str, int] = {"first": 0, "second": 1, "third": 2, "former": 0, "l
 # Where an object is, not where it goes ("a big circle on the left moving right"): skipped.
 POSITION_PARSE: tuple[str, ...] = ("on the left", "on the right", "at the top", "at the bottom", "on the left side",
                                    "on the right side", "in the middle", "in the center", "in the centre",
-                                   "at the left", "at the right", "on top")
+                                   "at the left", "at the right", "on top", "along the top", "along the bottom",
+                                   "along the left", "along the right", "across the top", "across the bottom",
+                                   "near the top", "near the bottom", "near the left", "near the right")
 # Words after which a motion or speed belongs to every object named so far ("a red ball and a blue
 # box, both moving left"; "three shapes ..., all heading down").
 DISTRIBUTIVE_WORDS: tuple[str, ...] = ("both", "all", "each")
