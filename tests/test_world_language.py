@@ -313,6 +313,14 @@ CASES = [
                                                           "speed": "slow"}], []),
     ("a violet triangle along the top edge, moving right", [{"shape": "triangle", "color": "purple",
                                                              "motion": "right"}], []),
+    # a shot list's entrances and exits, a static frame, "rose" as a verb, a shape that names a place,
+    # a blue ground (navy is the world's blue background)
+    ("Shot list: wide static frame. Charcoal background. Large blue square enters bottom, exits top. Fast tempo.",
+     [{"shape": "square", "color": "blue", "size": "large", "motion": "up", "speed": "fast"}], []),
+    ("The blue star rose slowly", [{"shape": "star", "color": "blue", "motion": "up", "speed": "slow"}], []),
+    ("a rose circle moving left", [{"shape": "circle", "color": "red", "motion": "left"}], []),
+    ("Example: a small purple circle bounces off the walls of the box. Background: navy.",
+     [{"shape": "circle", "color": "purple", "size": "small", "motion": "bouncing"}], ["box"]),
     # corrections said inside the prompt
     ("a yellow square and a uh scratch that a yellow circle moving down fast",
      [{"shape": "circle", "color": "yellow", "motion": "down", "speed": "fast"}], []),
@@ -378,6 +386,12 @@ def _module_imports(path: Path, package: str) -> set[str]:
         elif isinstance(node, ast.Import):
             out.update(a.name for a in node.names if a.name.startswith(package))
     return out
+
+
+def test_a_blue_ground_is_navy(mapper):
+    for prompt in ("Emerald circle and sapphire triangle bouncing in sync over midnight blue.",
+                   "a red circle on a dark blue background"):
+        assert mapper.normalize(prompt).parsed.background == "navy", prompt
 
 
 def test_a_guessed_background_does_not_replace_the_stated_one(mapper):

@@ -28,25 +28,10 @@ shapes: ..."), "both/all/each", "respectively", "in sync", a motion after a comm
 from __future__ import annotations
 
 from minisora.world import vocabulary as V
-from minisora.world.lists import colors_for_plural, from_to, merge_restated, plural_subject, respectively
+from minisora.world.lists import colors_for_plural, merge_restated, respectively
+from minisora.world.motions import from_to, merge_motion, plural_subject
 from minisora.world.phrases import clause_breaks, match, tokenize
 from minisora.world.scene import ParsedObject, ParsedScene
-
-
-def merge_motion(stated: str | None, more: str) -> str | None:
-    """One object's motion from two motion words: "rising to the right" and "falling toward the lower
-    right" are diagonals (a vertical heading and a horizontal one, or a diagonal that keeps the
-    vertical); otherwise the first word stands ("dropping downward")."""
-    if stated is None or stated == more:
-        return more
-    vertical, horizontal = ("up", "down"), ("left", "right")
-    if stated in vertical and more in horizontal:
-        return f"{stated}-{more}"
-    if stated in horizontal and more in vertical:
-        return f"{more}-{stated}"
-    if stated in vertical + horizontal and more in V.DIRECTIONAL_MOTIONS and stated in more.split("-"):
-        return more
-    return stated
 
 
 def parse(text: str) -> ParsedScene:
@@ -166,13 +151,13 @@ def parse(text: str) -> ParsedScene:
         return None
 
     def names_ground(j: int) -> bool:
-        """"on white", "against a white": a colour after "on"/"against" that no noun, adjective or
+        """"on white", "against a white", "over blue": a colour after "on"/"against"/"over" that no noun, adjective or
         further colour follows names the ground the objects are on, not one more object."""
         k = j - 1
         while k >= 0 and items[k][0] == "article":
             k -= 1
         after = items[j + 1][0] if j + 1 < len(items) else None
-        return k >= 0 and items[k][2] in ("on", "against") and \
+        return k >= 0 and items[k][2] in ("on", "against", "over") and \
             after not in ("shape", "generic", "color", "bgcolor", "size", "speed")
 
     for j, (kind, value, surface) in enumerate(items):
@@ -210,7 +195,10 @@ def parse(text: str) -> ParsedScene:
             opened_by_article = opened_by_article or not has_adjectives()
         elif kind in ("color", "size"):
             if kind == "color" and (next_content(j) == "bgnoun" or names_ground(j)):
-                scene.unknown_words.append(f"{surface} background")  # not a background colour we have
+                if value == "blue":  # "over midnight blue", "a dark blue background": navy is the blue ground
+                    scene.background = scene.background or "navy"
+                else:
+                    scene.unknown_words.append(f"{surface} background")  # not a background colour we have
                 continue
             if at_break[j] and j and items[j - 1][0] == "shape" and not has_adjectives() and len(named_group) == 1 \
                     and getattr(named_group[0], kind) is None:
@@ -302,6 +290,11 @@ def parse(text: str) -> ParsedScene:
             named = (definite or bare) and not plural and not coordinated and pending_count is None
             same = [o for o in objects if o.shape == shape and all(getattr(o, k) == pending[k] for k in
                                                                      ("color", "size") if k in pending)]
+            if j >= 2 and items[j - 2][2] in ("of", "inside", "within") and items[j - 1][2] == "the" and \
+                    not same and not has_adjectives() and objects:
+                scene.unknown_words.append(surface)  # "off the walls of the box": a place, not one more object
+                definite = False
+                continue
             definite = False
             fresh = [o for o in same if not (o.color or o.size or o.motion or o.speed)]
             if named and bare and len(same) > 1 and len(fresh) == len(same):

@@ -136,6 +136,10 @@ SLOPES = frozenset("hill hills stream river wind slope stairs ward wards".split(
 NOUN_READINGS: dict[str, str | None] = {"sun": "circle", "sky": None, "sea": None, "ocean": None, "grass": None,
                                         "night": None, "cloud": None, "fire": None, "snow": None}
 
+# Words whose past-tense verb reading names a heading where a verb stands (after a noun or an adverb, before
+# no noun): "the blue star rose slowly", "a square slowly rose toward the top"; "a rose circle" is red.
+VERB_READINGS: dict[str, str] = {"rose": "up"}
+
 # Modifiers of a colour ("light blue", "deep red"): ignored when a colour follows, since the
 # palette has one shade per hue.
 COLOR_MODIFIERS = frozenset("""light pale bright deep dark vivid neon pastel hot soft rich dull muted faded

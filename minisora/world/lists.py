@@ -1,11 +1,8 @@
 """How a prompt's lists are handed to its objects, after the parser has read them.
 
-- `from_to(items, j)`: "top-left corner to bottom-right corner", "from right edge to left edge": the
-  first motion named the start, the second is the heading;
 - `respectively(items, objects)`: "a circle and a square moving right and left respectively", and
   "..., coloured blue and orange respectively";
 - `colors_for_plural(objects)`: "three squares: a red, a green and a blue";
-- `plural_subject(items, j)`: "a blue triangle and a green circle bounce": the verb is both's;
 - `merge_restated(objects, batch_of)`: "a square has four sides. Here is a large white square", "Bug:
   orange square moving down-right renders wrong. Please generate orange square, down-right": one
   object described twice.
@@ -13,38 +10,7 @@
 
 from __future__ import annotations
 
-from minisora.world import vocabulary as V
 from minisora.world.scene import ParsedObject
-
-
-def from_to(items: list[tuple[str, object, str]], j: int) -> bool:
-    """Item j is a motion reached by "to" from the opposite one: "left edge to right edge"."""
-    k, saw_to = j - 1, False
-    while k >= 0 and (items[k][0] == "verb" or items[k][0] == "filler" and items[k][2] in (
-            "to", "the", "edge", "side", "corner", "edges", "sides")):  # "from left go to right" too
-        saw_to, k = saw_to or items[k][2] == "to", k - 1
-    if not saw_to or k < 0 or items[k][0] != "motion":
-        return False
-    a, b = V.MOTIONS.get(items[k][1]), V.MOTIONS.get(items[j][1])
-    return a is not None and b is not None and a[0] == -b[0] and a[1] == -b[1] and a != (0.0, 0.0)
-
-
-# A verb's plural form, which tells that its subject is the objects joined by "and" before it.
-PLURAL_VERBS = frozenset("""move go glide slide drift travel fly float rise fall sink climb head race zoom run roll
-bounce hop bob descend ascend rush dart creep crawl stay sit remain""".split())
-
-
-def plural_subject(items: list[tuple[str, object, str]], j: int) -> bool:
-    """Motion item j is said by a plural verb right after a noun phrase that "and" joins to another:
-    "a blue triangle and a green circle bounce", "... and a green circle move left"."""
-    before_verb = j - 1 if j and items[j - 1][0] == "verb" else j
-    verb = items[j - 1][2] if before_verb < j else items[j][2].split()[0]
-    k = before_verb - 1  # the noun, then back to its phrase's first word
-    if verb not in PLURAL_VERBS or k < 0 or items[k][0] != "shape":
-        return False
-    while k > 0 and items[k - 1][0] in ("color", "size", "article"):
-        k -= 1
-    return k > 0 and items[k - 1][2] == "and"
 
 
 def respectively(items: list[tuple[str, object, str]], objects: list[ParsedObject]) -> None:

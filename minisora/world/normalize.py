@@ -53,7 +53,8 @@ from minisora.world import vocabulary as V
 from minisora.world.corrections import FIX, apply_corrections, marker_at
 from minisora.world.grammar import parse
 from minisora.world.lexicon import (COLOR_MODIFIERS, CURATED, OUTSIDE_SHAPES, OUTSIDE_WORLD, PHRASE_WORDS, PLACE_TERM,
-                                    TERM_CATEGORY, is_adjectival, move_shape_modifiers, slot_categories, word_kind)
+                                    TERM_CATEGORY, VERB_READINGS, is_adjectival, move_shape_modifiers,
+                                    slot_categories, word_kind)
 from minisora.world.phrases import NUMBER_PREFIXES, PHRASES, clause_breaks, tokenize
 from minisora.world.scene import ParsedScene
 from minisora.world.word_lookup import WordLookup
@@ -232,6 +233,12 @@ class WordMapper(WordLookup):
                 # "sinking toward the floor", "up into the sky": a place names the heading, never an object
                 mapped.append(WordMapping(w, PLACE_TERM[w], "place"))
                 out.append(PLACE_TERM[w])
+                continue
+            nxt = word_kind(words[i + 1]) if i + 1 < len(words) else "edge"
+            if w in VERB_READINGS and i and (word_kind(words[i - 1]) in ("shape", "noun") or words[i - 1] == "it"
+                                             or words[i - 1].endswith("ly")) and nxt not in ("shape", "noun"):
+                mapped.append(WordMapping(w, VERB_READINGS[w], "form"))
+                out.append(VERB_READINGS[w])
                 continue
             pair = self.two_word_color(words, i, unknown - rejected, resolved)
             if pair is not None:

@@ -111,7 +111,8 @@ SPEED_PARSE: dict[str, tuple[str, ...]] = {
     "fast": ("quickly", "fast", "rapidly", "at a fast pace", "at a fast speed", "fast moving",
              "swiftly", "quick", "speedy", "speedily", "quickly moving", "at high speed", "high speed",
              "speed high", "at speed", "at full speed", "not slow", "not slowly", "high velocity", "at high velocity",
-             "max speed", "at max speed", "top speed", "at top speed", "maximum speed", "like crazy", "like mad"),
+             "max speed", "at max speed", "top speed", "at top speed", "maximum speed", "like crazy", "like mad",
+             "high energy", "high frequency"),
 }
 
 SHAPE_PARSE: dict[str, tuple[str, ...]] = {
@@ -183,8 +184,12 @@ def _build_direction_tables() -> tuple[dict[str, tuple[str, ...]], dict[str, tup
                 [f"{d}ward", d, f"toward the {side}"]
             p = list(words) + [f"{pre} the {x}" for pre in ("to", "toward", "towards") for x in dict.fromkeys((d, side))]
             p += [f"{side} side", f"from {back} to {side}", f"from the {back} to the {side}"]
+            # a shot list's "enters bottom, exits top": where it leaves is the heading, where it enters the start
+            p += [f"exits {x}" for x in (side, f"the {side}", f"at the {side}", f"through the {side}", f"frame {side}")]
             o = [f"from the {back} edge", f"from the {back} side"]
             o_parse = [f"from the {back} {kind}" for kind in ("edge", "side", "border")] + [f"from the {back}"]
+            o_parse += [f"enters {x}" for x in (back, f"from the {back}", f"from {back}", f"at the {back}",
+                                                 f"frame {back}")]
         else:
             v, h = parts
             w = [f"up and to the {h}" if v == "up" else f"down and to the {h}",
@@ -268,6 +273,8 @@ CAMERA_PARSE: tuple[str, ...] = (
     "camera stays still", "camera holds still", "camera remains fixed", "camera is still",
     "camera is static", "camera does not move", "camera remains still", "static camera", "still camera",
     "fixed camera", "locked off camera", "camera", "camera stays fixed", "camera is fixed",
+    "static frame", "static shot", "locked frame", "locked shot", "locked off shot", "no camera move",
+    "no camera movement",
 )
 BACKGROUND_NOUNS: tuple[str, ...] = ("background", "backdrop", "backgrounds", "bg", "bkg", "field", "ground", "canvas",
                                      "pitch", "stage", "surface", "underground")  # writers use the first two

@@ -1,0 +1,57 @@
+"""How motion words combine into one object's motion, after the parser has matched them.
+
+- `merge_motion(stated, more)`: "rising to the right" is a diagonal, "dropping downward" one heading;
+- `from_to(items, j)`: "top-left corner to bottom-right corner", "from right edge to left edge": the
+  first motion named the start, the second is the heading;
+- `plural_subject(items, j)`: "a blue triangle and a green circle bounce": the verb is both's.
+"""
+
+from __future__ import annotations
+
+from minisora.world import vocabulary as V
+
+
+def merge_motion(stated: str | None, more: str) -> str | None:
+    """One object's motion from two motion words: "rising to the right" and "falling toward the lower
+    right" are diagonals (a vertical heading and a horizontal one, or a diagonal that keeps the
+    vertical); otherwise the first word stands ("dropping downward")."""
+    if stated is None or stated == more:
+        return more
+    vertical, horizontal = ("up", "down"), ("left", "right")
+    if stated in vertical and more in horizontal:
+        return f"{stated}-{more}"
+    if stated in horizontal and more in vertical:
+        return f"{more}-{stated}"
+    if stated in vertical + horizontal and more in V.DIRECTIONAL_MOTIONS and stated in more.split("-"):
+        return more
+    return stated
+
+
+def from_to(items: list[tuple[str, object, str]], j: int) -> bool:
+    """Item j is a motion reached by "to" from the opposite one: "left edge to right edge"."""
+    k, saw_to = j - 1, False
+    while k >= 0 and (items[k][0] == "verb" or items[k][0] == "filler" and items[k][2] in (
+            "to", "the", "edge", "side", "corner", "edges", "sides")):  # "from left go to right" too
+        saw_to, k = saw_to or items[k][2] == "to", k - 1
+    if not saw_to or k < 0 or items[k][0] != "motion":
+        return False
+    a, b = V.MOTIONS.get(items[k][1]), V.MOTIONS.get(items[j][1])
+    return a is not None and b is not None and a[0] == -b[0] and a[1] == -b[1] and a != (0.0, 0.0)
+
+
+# A verb's plural form, which tells that its subject is the objects joined by "and" before it.
+PLURAL_VERBS = frozenset("""move go glide slide drift travel fly float rise fall sink climb head race zoom run roll
+bounce hop bob descend ascend rush dart creep crawl stay sit remain""".split())
+
+
+def plural_subject(items: list[tuple[str, object, str]], j: int) -> bool:
+    """Motion item j is said by a plural verb right after a noun phrase that "and" joins to another:
+    "a blue triangle and a green circle bounce", "... and a green circle move left"."""
+    before_verb = j - 1 if j and items[j - 1][0] == "verb" else j
+    verb = items[j - 1][2] if before_verb < j else items[j][2].split()[0]
+    k = before_verb - 1  # the noun, then back to its phrase's first word
+    if verb not in PLURAL_VERBS or k < 0 or items[k][0] != "shape":
+        return False
+    while k > 0 and items[k - 1][0] in ("color", "size", "article"):
+        k -= 1
+    return k > 0 and items[k - 1][2] == "and"
