@@ -321,6 +321,9 @@ CASES = [
     ("a rose circle moving left", [{"shape": "circle", "color": "red", "motion": "left"}], []),
     ("Example: a small purple circle bounces off the walls of the box. Background: navy.",
      [{"shape": "circle", "color": "purple", "size": "small", "motion": "bouncing"}], ["box"]),
+    ("Three circles in a row: red moving up, white moving down, both slow; blue staying put. All small.",
+     [{"shape": "circle", "color": c, "size": "small", "motion": m, "speed": "slow"}
+      for c, m in (("red", "up"), ("white", "down"), ("blue", "still"))], []),
     # corrections said inside the prompt
     ("a yellow square and a uh scratch that a yellow circle moving down fast",
      [{"shape": "circle", "color": "yellow", "motion": "down", "speed": "fast"}], []),

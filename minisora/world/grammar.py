@@ -386,6 +386,7 @@ def parse(text: str) -> ParsedScene:
         for o in last_group:
             if "origin" in pending:
                 origins.setdefault(id(o), pending["origin"])
+    colors_for_plural(objects)  # first: "three circles: red moving up, white ..." are no loose adjectives
     if any(o.shape is not None for o in objects):
         # adjectives that reached no noun, no article and no count, in a prompt that names its objects
         # by nouns, are words misread as attributes ("minimal composition: a ... circle", "my favourite
@@ -398,7 +399,6 @@ def parse(text: str) -> ParsedScene:
             if getattr(o, k) is None:
                 setattr(o, k, v)
     respectively(items, objects)
-    colors_for_plural(objects)
     if explicit_count is None:
         objects = merge_restated(objects, batch_of)
     for o in objects:

@@ -50,9 +50,10 @@ def colors_for_plural(objects: list[ParsedObject]) -> None:
         n = len(group)
         rest = objects[start + n:start + 2 * n]
         if n > 1 and objects[start:start + n] == group and len({o.shape for o in group}) == 1 and len(rest) == n \
-                and all(o.shape is None and o.color is not None and o.size is None for o in rest):
+                and all(o.shape is None and o.color is not None for o in rest):
             for o, c in zip(group, rest):
                 o.color = c.color
+                o.size = o.size or c.size
                 o.motion = o.motion or c.motion
                 o.speed = o.speed or c.speed
             del objects[start + n:start + 2 * n]
