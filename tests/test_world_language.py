@@ -81,7 +81,7 @@ CASES = [
     ("a cyan and a blue circle moving up", [{"shape": "circle", "color": "cyan", "motion": "up"},
                                             {"shape": "circle", "color": "blue", "motion": "up"}], []),
     ("a navy blue square sliding left", [{"shape": "square", "color": "blue", "motion": "left"}], []),
-    ("a sky blue circle", [{"shape": "circle", "color": "blue"}], []),
+    ("a sky blue circle", [{"shape": "circle", "color": "cyan"}], []),
     ("a red ball, a yellow box and a purple triangle, all heading left",
      [{"shape": "circle", "color": "red", "motion": "left"}, {"shape": "square", "color": "yellow", "motion": "left"},
       {"shape": "triangle", "color": "purple", "motion": "left"}], []),
@@ -324,6 +324,19 @@ CASES = [
     ("Three circles in a row: red moving up, white moving down, both slow; blue staying put. All small.",
      [{"shape": "circle", "color": c, "size": "small", "motion": m, "speed": "slow"}
       for c, m in (("red", "up"), ("white", "down"), ("blue", "still"))], []),
+    # a ninth set, ordinary first-time users: light blue is the world's cyan, a participle after objects joined
+    # by "and" is theirs, staying somewhere is still
+    ("a light blue star going toward the top right corner and a purple ball going toward the bottom left corner",
+     [{"shape": "star", "color": "cyan", "motion": "up-right"}, {"shape": "circle", "color": "purple",
+                                                                 "motion": "down-left"}], []),
+    ("a purple triangle and a cyan square bouncing around the screen",
+     [{"shape": "triangle", "color": "purple", "motion": "bouncing"}, {"shape": "square", "color": "cyan",
+                                                                        "motion": "bouncing"}], []),
+    ("an orange sparkle bouncing around with a dark green pyramid sitting in the middle",
+     [{"shape": "star", "color": "orange", "motion": "bouncing"}, {"shape": "triangle", "color": "green",
+                                                                    "motion": "still"}], []),
+    ("a small gold block staying in one place", [{"shape": "square", "color": "yellow", "size": "small",
+                                                  "motion": "still"}], []),
     # corrections said inside the prompt
     ("a yellow square and a uh scratch that a yellow circle moving down fast",
      [{"shape": "circle", "color": "yellow", "motion": "down", "speed": "fast"}], []),

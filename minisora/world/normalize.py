@@ -193,6 +193,11 @@ class WordMapper(WordLookup):
                 out.append(",")  # the prompt's punctuation still parts its clauses in the mapped text
             if i == skip or i < fix_until:
                 continue
+            if w in _LIGHT and i + 1 < len(words) and words[i + 1] == "blue" and i not in breaks:
+                mapped.append(WordMapping(f"{w} blue", "cyan", "curated"))  # "light blue", "sky blue": the
+                out.append("cyan")  # world's light blue is cyan (its blue is a deep one)
+                skip = i + 1
+                continue
             if (w in ("a", "b", "c", "d") or w.isdigit()) and i and (i in breaks or i + 1 == len(words)) and \
                     word_kind(words[i - 1]) in ("shape", "noun"):
                 continue  # "Square A:", "Object 2:": a label, neither an article nor a count
@@ -390,6 +395,9 @@ def _agrees(parsed: ParsedScene) -> bool:
     """The prompt agrees with itself: as many objects as it counts, and no more than the world holds."""
     return len(parsed.objects) <= V.MAX_OBJECTS and len(parsed.objects) == parsed.count
 
+
+# Before "blue", a light blue: the world's cyan.
+_LIGHT = frozenset("light pale baby sky powder ice icy".split())
 
 # Words after which a number counts objects even though the word is unknown: "um two squares", "I want
 # two circles" (elsewhere "Level 2 boss", "player 1", "shot 4" name things by number).

@@ -246,7 +246,12 @@ MOTION_WORDS_PARSE: dict[str, tuple[str, ...]] = {
               "just sits", "just sitting", "doing nothing", "does nothing", "velocity 0", "speed 0",
               "zero speed", "zero velocity", "neither of which moves", "neither of them moves", "neither moves",
               "none of them move", "none of them moves", "neither of which move", "are staying", "is staying",
-              "stays there", "stay there"),
+              "stays there", "stay there", "in one place", "zero movement", "no movement")
+    # a verb of staying before where: "a green pyramid sitting in the middle", "staying in one place"
+    + tuple(f"{verb} {where}" for verb in ("sitting", "sits", "staying", "stays", "standing", "stands", "resting",
+                                           "rests", "waiting", "waits", "parked", "remaining", "remains")
+            for where in ("in the middle", "in the center", "in the centre", "in one place", "in one spot",
+                          "on the left", "on the right", "at the top", "at the bottom")),
 }
 
 # The occluder: how captions name it, and phrases that state there is none.
