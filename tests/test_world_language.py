@@ -337,6 +337,15 @@ CASES = [
                                                                     "motion": "still"}], []),
     ("a small gold block staying in one place", [{"shape": "square", "color": "yellow", "size": "small",
                                                   "motion": "still"}], []),
+    # "right" as a word of talk, not a heading; "S" after a noun is south
+    ("Right, I'd like a tangerine orb moving downwards against a navy backdrop.",
+     [{"shape": "circle", "color": "orange", "motion": "down"}], []),
+    ("a big blue square, right, and it just zooms off to the left really fast",
+     [{"shape": "square", "color": "blue", "size": "large", "motion": "left", "speed": "fast"}], []),
+    ("cyan star, right, fast", [{"shape": "star", "color": "cyan", "motion": "right", "speed": "fast"}], []),
+    ("3 objects - red square N, green circle S, blue star E",
+     [{"shape": "square", "color": "red", "motion": "up"}, {"shape": "circle", "color": "green", "motion": "down"},
+      {"shape": "star", "color": "blue", "motion": "right"}], []),
     # corrections said inside the prompt
     ("a yellow square and a uh scratch that a yellow circle moving down fast",
      [{"shape": "circle", "color": "yellow", "motion": "down", "speed": "fast"}], []),

@@ -113,7 +113,8 @@ class WordMapper(WordLookup):
     def single_letter(words: list[str], i: int, breaks: set[int]) -> str | None:
         """A lone letter users type for a word: "n" between two attributes is "and" ("red n blue",
         "a dot n a square"); "n", "e", "w" after a noun or a heading word, at a clause's end, are
-        compass points ("red square N,"; "S" is never read: it is the "'s" of "it's")."""
+        compass points ("red square N,"; "S" after a noun is read in `normalize_with`: elsewhere it is the "'s"
+        of "it's")."""
         w = words[i]
         if w not in ("n", "e", "w"):
             return None
@@ -192,6 +193,13 @@ class WordMapper(WordLookup):
             if i - 1 in breaks and out and out[-1] != ",":
                 out.append(",")  # the prompt's punctuation still parts its clauses in the mapped text
             if i == skip or i < fix_until:
+                continue
+            if w == "right" and i in breaks and (i == 0 or i - 1 in breaks and i + 1 < len(words) and
+                                                 words[i + 1] in ("and", "so")):
+                continue  # "Right, I'd like ...", "a big blue square, right, and it zooms off": no heading
+            if w == "s" and i and word_kind(words[i - 1]) in ("shape", "noun") and (i in breaks or i + 1 == len(words)):
+                mapped.append(WordMapping(w, "down", "letter"))  # "green circle S,": south ("it's" has no noun)
+                out.append("down")
                 continue
             if w in _LIGHT and i + 1 < len(words) and words[i + 1] == "blue" and i not in breaks:
                 mapped.append(WordMapping(f"{w} blue", "cyan", "curated"))  # "light blue", "sky blue": the
