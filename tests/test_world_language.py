@@ -343,6 +343,16 @@ CASES = [
     ("3 objects - red square N, green circle S, blue star E",
      [{"shape": "square", "color": "red", "motion": "up"}, {"shape": "circle", "color": "green", "motion": "down"},
       {"shape": "star", "color": "blue", "motion": "right"}], []),
+    # a tenth set: where an object is, then where it goes
+    ("a blue square in the top left drifting to the bottom right", [{"shape": "square", "color": "blue",
+                                                                     "motion": "down-right"}], []),
+    ("white square starting at the top right moving to the top left", [{"shape": "square", "color": "white",
+                                                                        "motion": "left"}], []),
+    ("it starts with a yellow star in the top right corner, and then it goes all the way down to the bottom left corner",
+     [{"shape": "star", "color": "yellow", "motion": "down-left"}], []),
+    ("a white dot in the top left corner, a green dot in the top right corner, both falling down",
+     [{"shape": "circle", "color": "white", "motion": "down"}, {"shape": "circle", "color": "green",
+                                                                 "motion": "down"}], []),
     # corrections said inside the prompt
     ("a yellow square and a uh scratch that a yellow circle moving down fast",
      [{"shape": "circle", "color": "yellow", "motion": "down", "speed": "fast"}], []),

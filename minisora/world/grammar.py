@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from minisora.world import vocabulary as V
 from minisora.world.lists import colors_for_plural, merge_restated, respectively
-from minisora.world.motions import from_to, merge_motion, plural_subject
+from minisora.world.motions import from_to, heading_between, merge_motion, plural_subject
 from minisora.world.phrases import clause_breaks, match, tokenize
 from minisora.world.scene import ParsedObject, ParsedScene
 
@@ -402,8 +402,8 @@ def parse(text: str) -> ParsedScene:
     if explicit_count is None:
         objects = merge_restated(objects, batch_of)
     for o in objects:
-        if o.motion is None and id(o) in origins:
-            o.motion = origins[id(o)]
+        if id(o) in origins:
+            o.motion = heading_between(origins[id(o)], o.motion) if o.motion else origins[id(o)]
     scene.objects = objects
     scene.count = explicit_count if explicit_count is not None else (len(objects) or None)
     return scene

@@ -3,7 +3,8 @@
 - `merge_motion(stated, more)`: "rising to the right" is a diagonal, "dropping downward" one heading;
 - `from_to(items, j)`: "top-left corner to bottom-right corner", "from right edge to left edge": the
   first motion named the start, the second is the heading;
-- `plural_subject(items, j)`: "a blue triangle and a green circle bounce": the verb is both's.
+- `plural_subject(items, j)`: "a blue triangle and a green circle bounce": the verb is both's;
+- `heading_between(origin, motion)`: "starting at the top right, moving to the top left" goes left.
 """
 
 from __future__ import annotations
@@ -58,3 +59,20 @@ def plural_subject(items: list[tuple[str, object, str]], j: int) -> bool:
     if k > 0 and items[k - 1][0] == "article":  # the phrase's own article, once
         k -= 1
     return k > 0 and items[k - 1][2] == "and"
+
+
+def heading_between(origin: str, motion: str) -> str:
+    """The heading from a corner to a corner: an object that starts in one corner (`origin`, the heading
+    that start implies: "in the top right" -> "down-left") and is sent to another (`motion`, a diagonal:
+    "to the top left" -> "up-left") moves from the one to the other ("left"). Other pairs keep `motion`
+    ("in the top right corner, moving down" goes down)."""
+    a, b = V.MOTIONS.get(origin), V.MOTIONS.get(motion)
+    if a is None or b is None or 0.0 in a or 0.0 in b or origin in ("bouncing", "still") or \
+            motion in ("bouncing", "still"):
+        return motion
+    x, y = round(a[0] + b[0], 6), round(a[1] + b[1], 6)  # destination - start, both corners
+    if x == 0 and y == 0:
+        return motion
+    horizontal = "" if x == 0 else "right" if x > 0 else "left"
+    vertical = "" if y == 0 else "down" if y > 0 else "up"
+    return "-".join(p for p in (vertical, horizontal) if p)

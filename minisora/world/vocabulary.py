@@ -205,6 +205,11 @@ def _build_direction_tables() -> tuple[dict[str, tuple[str, ...]], dict[str, tup
             o = [f"from the {opp_places[1]} corner", f"from the {opp_places[0]} corner"]
             o_parse = [f"from the {op} {kind}" for op in opp_places for kind in ("corner", "side", "edge")]
             o_parse += [f"from the {op}" for op in opp_places]
+            # where it is, said before where it goes: "a blue square in the top left drifting to the
+            # bottom right", "starting at the top right", "it starts in the lower left corner"
+            o_parse += [f"{pre} the {op}{corner}" for pre in ("in", "at", "starting in", "starting at", "starts in",
+                                                             "starts at", "starting from", "begins in", "begins at")
+                        for op in opp_places for corner in ("", " corner")]
             p += [f"from {op} to {pl}" for op in opp_places for pl in places]
             p += [f"from the {op} to the {pl}" for op in opp_places for pl in places]
         write[m] = tuple(w)
