@@ -104,6 +104,8 @@ def parse(text: str) -> ParsedScene:
                 if all(getattr(o, k) is None for k in keys):
                     for k in keys:
                         setattr(o, k, pending.pop(k))
+                    if "speed" in pending and o.speed is None:  # "square, blue, large, slow, direction: ..."
+                        o.speed = pending.pop("speed")
                     pending_count = None
                     # a motion said next is this object's while the group's list goes on ("two
                     # triangles: orange going up, cyan going down"), everyone's once it is complete
@@ -245,7 +247,10 @@ def parse(text: str) -> ParsedScene:
             elif kind == "motion" and from_to(items, j) and last_group and not np_open:
                 for o in last_group:  # "top-left corner to bottom-right corner": the first names the start
                     o.motion = value
-            elif np_open or not last_group:
+            elif np_open or not last_group or (kind == "motion" and j + 1 < len(items) and not at_break[j] and
+                                               items[j + 1][0] in ("color", "size", "shape") and
+                                               (j == 0 or at_break[j - 1] or items[j - 1][2] in ("and", "plus"))):
+                # "... and upward blue triangle": a heading said before its noun is the next object's
                 pending[kind] = merge_motion(pending.get(kind), value) if kind == "motion" else \
                     pending.get(kind, value)
             else:

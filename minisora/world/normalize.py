@@ -247,6 +247,11 @@ class WordMapper(WordLookup):
                 mapped.append(WordMapping(w, PLACE_TERM[w], "place"))
                 out.append(PLACE_TERM[w])
                 continue
+            side = {"up": "top", "down": "bottom"}.get(PLACE_TERM.get(w, ""), PLACE_TERM.get(w))
+            if side in ("top", "bottom", "left", "right") and j >= 0 and words[j] == "from" and j + 1 < i:
+                mapped.append(WordMapping(w, side, "place"))  # "falls from the sky": starts at the top
+                out.append(side)
+                continue
             nxt = word_kind(words[i + 1]) if i + 1 < len(words) else "edge"
             if w in VERB_READINGS and i and (word_kind(words[i - 1]) in ("shape", "noun") or words[i - 1] == "it"
                                              or words[i - 1].endswith("ly")) and nxt not in ("shape", "noun"):

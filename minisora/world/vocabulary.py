@@ -190,6 +190,7 @@ def _build_direction_tables() -> tuple[dict[str, tuple[str, ...]], dict[str, tup
             o_parse = [f"from the {back} {kind}" for kind in ("edge", "side", "border")] + [f"from the {back}"]
             o_parse += [f"enters {x}" for x in (back, f"from the {back}", f"from {back}", f"at the {back}",
                                                  f"frame {back}")]
+            o_parse += [f"{back} {mid}" for mid in ("centre", "center", "middle")]  # "a triangle bottom centre"
         else:
             v, h = parts
             w = [f"up and to the {h}" if v == "up" else f"down and to the {h}",
