@@ -365,6 +365,10 @@ CASES = [
     ("a golden star falls from the sky super fast, and a blue ball rolls away to the left",
      [{"shape": "star", "color": "yellow", "motion": "down", "speed": "fast"},
       {"shape": "circle", "color": "blue", "motion": "left"}], []),
+    ("cyan circle (fast, right) and purple circle (slow, left)",
+     [{"shape": "circle", "color": "cyan", "motion": "right", "speed": "fast"},
+      {"shape": "circle", "color": "purple", "motion": "left", "speed": "slow"}], []),
+    ("a red star instead of a blue one, moving up", [{"shape": "star", "color": "red", "motion": "up"}], []),
     # corrections said inside the prompt
     ("a yellow square and a uh scratch that a yellow circle moving down fast",
      [{"shape": "circle", "color": "yellow", "motion": "down", "speed": "fast"}], []),

@@ -194,8 +194,9 @@ class WordMapper(WordLookup):
                 out.append(",")  # the prompt's punctuation still parts its clauses in the mapped text
             if i == skip or i < fix_until:
                 continue
-            if w == "right" and i in breaks and (i == 0 or i - 1 in breaks and i + 1 < len(words) and
-                                                 words[i + 1] in ("and", "so")):
+            if w == "right" and i in breaks and (i == 0 or i - 1 in breaks and i + 2 < len(words) and
+                                                 words[i + 1] in ("and", "so") and
+                                                 words[i + 2] in ("it", "i", "then", "you", "we", "they")):
                 continue  # "Right, I'd like ...", "a big blue square, right, and it zooms off": no heading
             if w == "s" and i and word_kind(words[i - 1]) in ("shape", "noun") and (i in breaks or i + 1 == len(words)):
                 mapped.append(WordMapping(w, "down", "letter"))  # "green circle S,": south ("it's" has no noun)

@@ -90,6 +90,7 @@ _NUMBER_HYPHEN = re.compile(r"\b(" + "|".join(sorted(NUMBER_PREFIXES, key=len, r
 SIDE_WORDS = frozenset("sided sides cornered corners angled angles edged edges".split())
 POINT_WORDS = frozenset("pointed points pointy armed arms pronged tipped rayed".split())
 
+_INSTEAD = re.compile(r"\b(?:instead of|rather than)\b")
 _STRETCHED = re.compile(r"([a-z])\1{2,}")
 _NT_WITHOUT_APOSTROPHE = re.compile(r"\b(does|do|did|is|are|was|were|has|have)nt\b")
 
@@ -126,7 +127,8 @@ def tokenize(text: str) -> list[str]:
     -ed that the lexicon does not know, or before a shape's part, "four sides"), so that its number is
     never read as a count."""
     text = _SYMBOL.sub(lambda m: f" {SYMBOLS[m.group()]} ", _written(text))
-    text = text.lower().replace("won't", "will not").replace("can't", "can not").replace("n't", " not").replace("_", " ").replace("w/", "with ")
+    text = text.lower().replace("won't", "will not").replace("can't", "can not").replace("n't", " not")
+    text = _INSTEAD.sub(" not ", text)  # "blue instead of amber": amber is not wanted.replace("_", " ").replace("w/", "with ")
     text = _NT_WITHOUT_APOSTROPHE.sub("\\1 not", text)  # "doesnt move", "isnt red"
     text = _STRETCHED.sub("\\1", text)  # "slowww", "sooo": no English word has a letter three times in a row
     text = _NUMBER_HYPHEN.sub("\\1\x00\\2", text)  # protect the compound's hyphen from the split
