@@ -369,6 +369,17 @@ CASES = [
      [{"shape": "circle", "color": "cyan", "motion": "right", "speed": "fast"},
       {"shape": "circle", "color": "purple", "motion": "left", "speed": "slow"}], []),
     ("a red star instead of a blue one, moving up", [{"shape": "star", "color": "red", "motion": "up"}], []),
+    # lengths are no counts; colour codes as hex or rgb triples; "loop" is the clip
+    ("Cinematic, moody lighting, static camera, 2 seconds: a red circle slides to the right across a black background.",
+     [{"shape": "circle", "color": "red", "motion": "right"}], []),
+    ("Soft focus, 3 seconds long - a purple square slowly moves down on a black background.",
+     [{"shape": "square", "color": "purple", "motion": "down", "speed": "slow"}], []),
+    ("Shape 1: square, color #0000FF, moving up. Shape 2: star, color #FFFF00, still.",
+     [{"shape": "square", "color": "blue", "motion": "up"}, {"shape": "star", "color": "yellow", "motion": "still"}],
+     []),
+    ("Two shapes: circle rgb(0,0,255) going down, star rgb(0,200,0) going up.",
+     [{"shape": "circle", "color": "blue", "motion": "down"}, {"shape": "star", "color": "green", "motion": "up"}], []),
+    ("slowww w/ a red_circle", [{"shape": "circle", "color": "red", "speed": "slow"}], []),
     # corrections said inside the prompt
     ("a yellow square and a uh scratch that a yellow circle moving down fast",
      [{"shape": "circle", "color": "yellow", "motion": "down", "speed": "fast"}], []),

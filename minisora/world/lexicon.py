@@ -64,7 +64,7 @@ LEXICON: dict[str, str] = {
     "navy": """midnight""",
     # shapes
     "circle": """circ circl crcl ball disc disk dot orb sphere round ring bubble blob coin oval spot bead wheel hoop button
-        puck balloon moon planet ellipse spheroid spherical rounded roundish roundel circlet loop
+        puck balloon moon planet ellipse spheroid spherical rounded roundish roundel circlet
         doughnut donut bullseye pebble cookie plate saucer""",
     "square": """sq sqr box block cube tile rectangle crate quad cuboid panel chip dice die card cubical squared
         rectangular quadrilateral boxlike parcel package tablet plank board checker diamond
@@ -170,7 +170,7 @@ yo gimme lol hey hi hello pls plz ok okay thanks thank d ll ve m re u ya ur do s
 about maybe alright what know look thinking something thin thick narrow skinny objs obj cool awesome neat
 fun funny interesting beautiful scale said says say tell told think thought guess mean inch good shall
 will lived once
-um uh uhh er erm hmm idk smth sth thx ty tbh btw imo imho fyi rn k kk brb np ty tysm omg pls da dat dis
+content um uh uhh er erm hmm idk smth sth thx ty tbh btw imo imho fyi rn k kk brb np ty tysm omg pls da dat dis
 motion movement trajectory velocity size
 """.split())
 

@@ -90,6 +90,12 @@ _NUMBER_HYPHEN = re.compile(r"\b(" + "|".join(sorted(NUMBER_PREFIXES, key=len, r
 SIDE_WORDS = frozenset("sided sides cornered corners angled angles edged edges".split())
 POINT_WORDS = frozenset("pointed points pointy armed arms pronged tipped rayed".split())
 
+# Colour codes: "#00FFFF", "rgb(0, 255, 0)" (written as a code, which `WordLookup.map_word` places).
+_HEX = re.compile(r"#[0-9a-f]{6}")
+_HEX_SPLIT = re.compile(r"(#[0-9a-f]{6})")
+_RGB = re.compile(r"\brgb\s*\(\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*\)", re.IGNORECASE)
+_MEASURE = re.compile(r"\b\d+(?:\.\d+)?(?:\s+|-)?(?:seconds?|secs?|s|ms|minutes?|mins?|frames?|fps|hz|px|pixels?|"
+                      r"percent|%|degrees?|deg|k|p)\b")
 _INSTEAD = re.compile(r"\b(?:instead of|rather than)\b")
 _STRETCHED = re.compile(r"([a-z])\1{2,}")
 _NT_WITHOUT_APOSTROPHE = re.compile(r"\b(does|do|did|is|are|was|were|has|have)nt\b")
@@ -115,8 +121,9 @@ _SPOKEN = {"comma": ",", "period": ".", "full stop": ".", "semicolon": ";", "new
 
 
 def _written(text: str) -> str:
-    """The prompt with list markers dropped and dictated punctuation written: what tokenize and
-    clause_breaks both read, so that their word positions agree."""
+    """The prompt with colour triples written as codes, list markers dropped and dictated punctuation
+    written: what tokenize and clause_breaks both read, so that their word positions agree."""
+    text = _RGB.sub(lambda m: " #" + "".join(f"{min(int(c), 255):02x}" for c in m.groups()) + " ", text)
     text = _LIST_MARKER.sub(" ", text)
     return _SPOKEN_MARK.sub(lambda m: _SPOKEN[m.group(1).lower()], text)
 
@@ -128,9 +135,12 @@ def tokenize(text: str) -> list[str]:
     never read as a count."""
     text = _SYMBOL.sub(lambda m: f" {SYMBOLS[m.group()]} ", _written(text))
     text = text.lower().replace("won't", "will not").replace("can't", "can not").replace("n't", " not")
-    text = _INSTEAD.sub(" not ", text)  # "blue instead of amber": amber is not wanted.replace("_", " ").replace("w/", "with ")
+    text = text.replace("_", " ").replace("w/", "with ")
+    text = _INSTEAD.sub(" not ", text)  # "blue instead of amber": amber is not wanted
     text = _NT_WITHOUT_APOSTROPHE.sub("\\1 not", text)  # "doesnt move", "isnt red"
-    text = _STRETCHED.sub("\\1", text)  # "slowww", "sooo": no English word has a letter three times in a row
+    # "slowww", "sooo": no English word has a letter three times in a row (a colour code may: "#FFFF00")
+    text = "".join(part if _HEX.fullmatch(part) else _STRETCHED.sub("\\1", part) for part in _HEX_SPLIT.split(text))
+    text = _MEASURE.sub(" ", text)  # "2 seconds", "1-second loop", "30 fps": a length, not a count
     text = _NUMBER_HYPHEN.sub("\\1\x00\\2", text)  # protect the compound's hyphen from the split
     out: list[str] = []
     for w in re.findall(r"[a-z0-9\x00]+", text.replace("-", " ")):

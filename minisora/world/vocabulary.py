@@ -303,7 +303,7 @@ CLOCK_PARSE: dict[str, tuple[int, ...]] = {"up": (12,), "up-right": (1, 2), "rig
 _HOUR_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
 # Nouns for the clip itself: adjectives right before them describe the clip ("a little clip of a red
 # circle", "a short animation"), not an object.
-MEDIA_NOUNS: tuple[str, ...] = ("clip", "video", "animation", "animations", "movie", "film", "gif")
+MEDIA_NOUNS: tuple[str, ...] = ("clip", "video", "animation", "animations", "movie", "film", "gif", "loop", "loops")
 # Words after a motion that give it to every object ("bouncing in sync", "moving right together").
 TOGETHER_WORDS: tuple[str, ...] = ("together", "sync", "unison")
 # "the first ... the second ...": objects named by their place in the prompt.
