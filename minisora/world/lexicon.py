@@ -103,7 +103,7 @@ LEXICON: dict[str, str] = {
     "fast": """quick quickly rapid rapidly speedy swift swiftly hurried racing races zooming zooms
         dashing dashes speeding speeds fastly brisk briskly fleet hurrying hurries rushing rushes
         darting darts whizzing whizzes sprinting sprints breakneck blazing lightning turbo express
-        snappy snappily agile hastily rushed energetic frantic frantically zipping zips""",
+        snappy snappily agile hastily rushed energetic frantic frantically zipping zips shoots shooting""",
     "slow": """sluggish slowly leisurely gentle gently crawling crawls creeping creeps lazy lazily
         unhurried sedate calm calmly lethargic ambling ambles strolling strolls meandering meanders
         lingering inching inches gradual gradually poky pokey lumbering lumbers trudging trudges
@@ -170,7 +170,7 @@ yo gimme lol hey hi hello pls plz ok okay thanks thank d ll ve m re u ya ur do s
 about maybe alright what know look thinking something thin thick narrow skinny objs obj cool awesome neat
 fun funny interesting beautiful scale said says say tell told think thought guess mean inch good shall
 will lived once
-content um uh uhh er erm hmm idk smth sth thx ty tbh btw imo imho fyi rn k kk brb np ty tysm omg pls da dat dis
+content lighting lit mood flat um uh uhh er erm hmm idk smth sth thx ty tbh btw imo imho fyi rn k kk brb np ty tysm omg pls da dat dis
 motion movement trajectory velocity size
 """.split())
 

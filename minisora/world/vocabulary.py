@@ -252,7 +252,8 @@ MOTION_WORDS_PARSE: dict[str, tuple[str, ...]] = {
               "just sits", "just sitting", "doing nothing", "does nothing", "velocity 0", "speed 0",
               "zero speed", "zero velocity", "neither of which moves", "neither of them moves", "neither moves",
               "none of them move", "none of them moves", "neither of which move", "are staying", "is staying",
-              "stays there", "stay there", "in one place", "zero movement", "no movement")
+              "stays there", "stay there", "in one place", "zero movement", "no movement", "stays where it is",
+              "stay where it is", "staying where it is", "remains where it is")
     # a verb of staying before where: "a green pyramid sitting in the middle", "staying in one place"
     + tuple(f"{verb} {where}" for verb in ("sitting", "sits", "staying", "stays", "standing", "stands", "resting",
                                            "rests", "waiting", "waits", "parked", "remaining", "remains")
@@ -285,6 +286,7 @@ CAMERA_PARSE: tuple[str, ...] = (
     "camera is static", "camera does not move", "camera remains still", "static camera", "still camera",
     "fixed camera", "locked off camera", "camera", "camera stays fixed", "camera is fixed",
     "static frame", "static shot", "locked frame", "locked shot", "locked off shot", "no camera move",
+    "camera static", "camera still", "camera fixed", "camera locked", "camera locked off",
     "no camera movement",
 )
 BACKGROUND_NOUNS: tuple[str, ...] = ("background", "backdrop", "backgrounds", "bg", "bkg", "field", "ground", "canvas",
