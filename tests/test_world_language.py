@@ -389,6 +389,13 @@ CASES = [
     ("There is a white star and a red square. The star goes right fast. The square stays where it is.",
      [{"shape": "star", "color": "white", "motion": "right", "speed": "fast"},
       {"shape": "square", "color": "red", "motion": "still"}], []),
+    # a guess joined to a stated heading by "and" combines with it; differing objects of one shape stay apart
+    ("a small yellow circle drifting plummeting and to the right", [{"shape": "circle", "color": "yellow",
+                                                                     "size": "small", "motion": "down-right"}], []),
+    ("a green triangle gliding down-right fast, a large white triangle gliding right and a small ruby triangle",
+     [{"shape": "triangle", "color": "green", "motion": "down-right", "speed": "fast"},
+      {"shape": "triangle", "color": "white", "size": "large", "motion": "right"},
+      {"shape": "triangle", "color": "red", "size": "small"}], []),
     # corrections said inside the prompt
     ("a yellow square and a uh scratch that a yellow circle moving down fast",
      [{"shape": "circle", "color": "yellow", "motion": "down", "speed": "fast"}], []),

@@ -62,15 +62,22 @@ def colors_for_plural(objects: list[ParsedObject]) -> None:
 
 def merge_restated(objects: list[ParsedObject], batch_of: dict[int, int]) -> list[ParsedObject]:
     """Objects described twice are one: a later object with the same shape (or none, both times) whose
-    every stated attribute agrees with an earlier one's restates it, and its attributes join the
-    earlier one's. Objects made together ("three squares", "two circles, one red and one blue") are
+    stated attributes agree with an earlier one's, when one of the two says nothing but its shape or
+    both name the same colour, restates it, and its attributes join the earlier one's ("a green
+    triangle ... and a small triangle" stay two). Objects made together ("three squares", "two circles, one red and one blue") are
     never merged: `batch_of` maps id(object) to the phrase that made it. The caller skips this when the
     prompt states a count."""
+    def bare(o: ParsedObject) -> bool:
+        return not (o.color or o.size or o.motion or o.speed)
+
     kept: list[ParsedObject] = []
     for o in objects:
+        # agreeing, and one of the two says nothing but its shape ("a square has four sides"), or both
+        # name the same colour (no two objects share one here): "a cyan square ... so a cyan square, large"
         same = next((k for k in kept if k.shape == o.shape and batch_of.get(id(k)) != batch_of.get(id(o))
                      and all(getattr(k, f) is None or getattr(o, f) is None or getattr(k, f) == getattr(o, f)
-                             for f in ParsedObject.FIELDS)), None)
+                             for f in ParsedObject.FIELDS)
+                     and (bare(k) or bare(o) or k.color is not None and k.color == o.color)), None)
         if same is None:
             kept.append(o)
             continue

@@ -388,8 +388,11 @@ class WordMapper(WordLookup):
         if rejected:
             return None
         for category in ("motion", "speed", "size", "background"):
+            # a typo is the user's word; a guess joined to a stated heading by "and" ("plummeting and to the
+            # right") was meant to combine with it
+            joined = {w for i, w in enumerate(words[:-1]) if words[i + 1] == "and"}
             weak = {m.word for m in mapped if m.how in ("thesaurus", "embedding", "color name")
-                    and " " not in m.word and TERM_CATEGORY.get(m.term) == category}  # a typo is the user's word
+                    and " " not in m.word and TERM_CATEGORY.get(m.term) == category and m.word not in joined}
             if not weak:
                 continue
             trial = self.normalize_with(prompt, words, unknown, weak)
