@@ -7,7 +7,9 @@ several kinds of users, and never shown this repository), each prompt with the o
 and bar it asks for. Unlike the paraphrase set (`bench/paraphrase.py`), nothing here was generated
 from rules: slang, typos, key-value specs, references back ("the first one"), poetry. About one
 prompt in eight asks for more than the world holds (four objects, a pink and a red circle, hexagons);
-those are scored for crashes and invented objects only.
+those are scored for crashes and invented objects only. `bench/data/freeform_brief.md` is the brief the
+writer got (plus a line naming the kinds of users); a new set written from it is scored on arrival with
+`python bench/freeform.py NEW.jsonl`, before any rule is written from it.
 
 Figures per set and pooled:
 - prompts whose rewrite keeps every stated attribute (of those the world can hold), and the share of
