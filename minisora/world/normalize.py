@@ -49,9 +49,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from minisora.world import vocabulary as V
 from minisora.world.corrections import FIX, apply_corrections, marker_at
 from minisora.world.grammar import parse
+from minisora.world.guesses import GUESSES, agrees, opened_by_guess, said_without_guess
 from minisora.world.lexicon import (COLOR_MODIFIERS, CURATED, OUTSIDE_SHAPES, OUTSIDE_WORLD, PHRASE_WORDS, PLACE_TERM,
                                     TERM_CATEGORY, VERB_READINGS, is_adjectival, move_shape_modifiers,
                                     slot_categories, word_kind)
@@ -302,23 +302,23 @@ class WordMapper(WordLookup):
         parsed = parse(text)
         colors = [o.color for o in parsed.objects if o.color]
         repeated = {c for c in colors if colors.count(c) > 1}
-        guesses = [m for m in mapped if m.how in _GUESSES and m.term in repeated]
-        if not _agrees(parsed):
+        guesses = [m for m in mapped if m.how in GUESSES and m.term in repeated]
+        if not agrees(parsed):
             # a guessed word may have opened an object the prompt does not have: shapes are the
             # likeliest culprits ("a red slab" read as two nouns); failing that, any guess. The
             # weakest guess goes first, alone, if that alone makes the prompt agree with itself
             # (a misspelt "sqaure" is better evidence than an embedding's "shapse" -> circle).
-            guessed = [m for m in mapped if m.how in _GUESSES and m not in guesses]
+            guessed = [m for m in mapped if m.how in GUESSES and m not in guesses]
             suspects = [m for m in guessed if TERM_CATEGORY.get(m.term) == "shape"] or guessed
             if not rejected and not guesses and len(suspects) > 1:
                 for m in sorted(suspects, key=lambda m: ("embedding", "thesaurus", "typo").index(m.how)):
                     trial = self.normalize_with(prompt, words, unknown, {m.word})
-                    if _agrees(trial.parsed):
+                    if agrees(trial.parsed):
                         return trial
             guesses += suspects
-        opened = self.opened_by_guess(prompt, words, unknown, rejected, mapped, parsed) if not guesses else None
+        opened = opened_by_guess(self, prompt, words, unknown, rejected, mapped, parsed) if not guesses else None
         if opened is None and not guesses:
-            opened = self.said_without_guess(prompt, words, unknown, rejected, mapped, parsed)
+            opened = said_without_guess(self, prompt, words, unknown, rejected, mapped, parsed)
         if opened is not None:
             return opened
         bare_shapes = [o for o in parsed.objects if o.shape and not (o.color or o.size or o.motion or o.speed)]
@@ -350,75 +350,9 @@ class WordMapper(WordLookup):
         return Normalized(prompt, text, parsed, mapped, unmapped)
 
 
-    def opened_by_guess(self, prompt: str, words: list[str], unknown: set[str], rejected: set[str],
-                        mapped: list[WordMapping], parsed: ParsedScene) -> Normalized | None:
-        """The prompt read without the guess that opened an object its own words do not: "Squash and
-        stretch test - orange ball" (squash -> orange, stretch -> large: an orange, large object
-        before the ball), "MVP test: one blue square" (MVP -> star). The prompt read with no guess
-        at all tells how many objects its words name; the weakest guess whose withdrawal comes
-        closer to that, keeping those objects and agreeing with any count the prompt states, is
-        reported instead. Only at the first level: a withdrawal's own reading is not searched again."""
-        # colour names count here: a dictionary colour is a guess about a noun ("squash") as well
-        order = ("embedding", "thesaurus", "color name", "typo")
-        guessed = [m for m in mapped if m.how in order and " " not in m.word]
-        if rejected or not guessed:
-            return None
-        plain = self.normalize_with(prompt, words, unknown, {m.word for m in guessed}).parsed
-        if not 1 <= len(plain.objects) < len(parsed.objects):
-            return None
-
-        def keeps(objects: list) -> bool:
-            return all(any(o.shape == p.shape and o.color == p.color for o in objects) for p in plain.objects)
-
-        for m in sorted(guessed, key=lambda m: (order.index(m.how), m.score)):
-            trial = self.normalize_with(prompt, words, unknown, {m.word})
-            if len(trial.parsed.objects) < len(parsed.objects) and _agrees(trial.parsed) and keeps(trial.parsed.objects):
-                return trial
-        return None
-
-
-    def said_without_guess(self, prompt: str, words: list[str], unknown: set[str], rejected: set[str],
-                           mapped: list[WordMapping], parsed: ParsedScene) -> Normalized | None:
-        """The prompt read without its guessed headings, speeds, sizes or backgrounds when its table
-        words already state each of them: a guess never overrides or bends what the prompt says. In
-        "charging to the left" (charging -> down), "cuts left" (cuts -> down), "moving right so that
-        I can verify horizontal motion" (horizontal -> down) a guessed heading would turn the stated
-        one into a diagonal; in "Navy background tonight" (tonight -> black) a guessed background
-        would replace the stated one. Only at the first level, like `opened_by_guess`."""
-        if rejected:
-            return None
-        for category in ("motion", "speed", "size", "background"):
-            # a typo is the user's word; a guess joined to a stated heading by "and" ("plummeting and to the
-            # right") was meant to combine with it
-            joined = {w for i, w in enumerate(words[:-1]) if words[i + 1] == "and"}
-            weak = {m.word for m in mapped if m.how in ("thesaurus", "embedding", "color name")
-                    and " " not in m.word and TERM_CATEGORY.get(m.term) == category and m.word not in joined}
-            if not weak:
-                continue
-            trial = self.normalize_with(prompt, words, unknown, weak)
-            before, after = parsed.objects, trial.parsed.objects
-            same_objects = [(o.color, o.shape) for o in before] == [(o.color, o.shape) for o in after]
-            key = "motion" if category == "motion" else category
-            if category == "background":
-                stated = trial.parsed.background is not None or parsed.background is None
-            else:
-                stated = all(getattr(a, key) is not None or getattr(b, key) is None for b, a in zip(before, after))
-            if same_objects and stated and trial.parsed != parsed:
-                return trial
-        return None
-
-
-def _agrees(parsed: ParsedScene) -> bool:
-    """The prompt agrees with itself: as many objects as it counts, and no more than the world holds."""
-    return len(parsed.objects) <= V.MAX_OBJECTS and len(parsed.objects) == parsed.count
-
-
 # Before "blue", a light blue: the world's cyan.
 _LIGHT = frozenset("light pale baby sky powder ice icy".split())
 
 # Words after which a number counts objects even though the word is unknown: "um two squares", "I want
 # two circles" (elsewhere "Level 2 boss", "player 1", "shot 4" name things by number).
 _BEFORE_A_COUNT = frozenset("um uh uhh er erm hmm want need make give gimme show draw render generate create".split())
-
-# Mappings found by search rather than by table: the ones withdrawn when they contradict the prompt.
-_GUESSES = ("thesaurus", "embedding", "typo")
