@@ -326,7 +326,7 @@ CASES = [
     ("a light blue star going toward the top right corner and a purple ball going toward the bottom left corner",
      [{"shape": "star", "color": "cyan", "motion": "up-right"}, {"shape": "circle", "color": "purple",
                                                                  "motion": "down-left"}], []),
-    ("a purple triangle and a cyan square bouncing around the screen",
+    ("a purple triangle and a cyan square bounce around the screen",
      [{"shape": "triangle", "color": "purple", "motion": "bouncing"}, {"shape": "square", "color": "cyan",
                                                                         "motion": "bouncing"}], []),
     ("an orange sparkle bouncing around with a dark green pyramid sitting in the middle",

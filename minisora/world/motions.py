@@ -46,13 +46,14 @@ bounce hop bob descend ascend rush dart creep crawl stay sit remain""".split())
 
 
 def plural_subject(items: list[tuple[str, object, str]], j: int) -> bool:
-    """Motion item j is said by a plural verb or a participle right after a noun phrase that "and" joins
-    to another: "a blue triangle and a green circle bounce", "... and a green circle moving left"."""
+    """Motion item j is said by a plural verb right after a noun phrase that "and" joins to another:
+    "a blue triangle and a green circle bounce", "... and a green circle move left"."""
     before_verb = j - 1 if j and items[j - 1][0] == "verb" else j
     verb = items[j - 1][2] if before_verb < j else items[j][2].split()[0]
     k = before_verb - 1  # the noun, then back to its phrase's first word
-    # a participle too: "a purple triangle and a cyan square bouncing around the screen" are both bouncing
-    if not (verb in PLURAL_VERBS or verb.endswith("ing")) or k < 0 or items[k][0] != "shape":
+    # Not a participle: "an orange triangle and a large green star drifting right" is the world's own
+    # prompt for a star that drifts (`world.captions.write_prompt`), though some writers mean both.
+    if verb not in PLURAL_VERBS or k < 0 or items[k][0] != "shape":
         return False
     while k > 0 and items[k - 1][0] in ("color", "size"):
         k -= 1
