@@ -113,9 +113,12 @@ class WordMapper(WordLookup):
     def single_letter(words: list[str], i: int, breaks: set[int]) -> str | None:
         """A lone letter users type for a word: "n" between two attributes is "and" ("red n blue",
         "a dot n a square"); "n", "e", "w" after a noun or a heading word, at a clause's end, are
-        compass points ("red square N,"; "S" after a noun is read in `normalize_with`: elsewhere it is the "'s"
-        of "it's")."""
+        compass points ("red square N,"); "S" only right after a noun ("green circle S,"), since
+        elsewhere it is the "'s" of "it's"."""
         w = words[i]
+        if w == "s":
+            at_end = i + 1 == len(words) or i in breaks
+            return "down" if i and at_end and word_kind(words[i - 1]) in ("shape", "noun") else None
         if w not in ("n", "e", "w"):
             return None
         prev = word_kind(words[i - 1]) if i else "edge"
@@ -198,9 +201,10 @@ class WordMapper(WordLookup):
                                                  words[i + 1] in ("and", "so") and
                                                  words[i + 2] in ("it", "i", "then", "you", "we", "they")):
                 continue  # "Right, I'd like ...", "a big blue square, right, and it zooms off": no heading
-            if w == "s" and i and word_kind(words[i - 1]) in ("shape", "noun") and (i in breaks or i + 1 == len(words)):
-                mapped.append(WordMapping(w, "down", "letter"))  # "green circle S,": south ("it's" has no noun)
-                out.append("down")
+            letter = self.single_letter(words, i, breaks)  # before the known words: "s" is one
+            if letter is not None:  # "red n blue" is "and"; "red square N," is north
+                mapped.append(WordMapping(w, letter, "letter"))
+                out.append(letter)
                 continue
             if w in _LIGHT and i + 1 < len(words) and words[i + 1] == "blue" and i not in breaks:
                 mapped.append(WordMapping(f"{w} blue", "cyan", "curated"))  # "light blue", "sky blue": the
@@ -234,11 +238,6 @@ class WordMapper(WordLookup):
                 unmapped.append(w)
                 if counts_the_scene(i):
                     out.append("shapes")
-                continue
-            letter = self.single_letter(words, i, breaks)
-            if letter is not None:  # "red n blue" is "and"; "red square N," is north
-                mapped.append(WordMapping(w, letter, "letter"))
-                out.append(letter)
                 continue
             j = i - 1
             while j >= 0 and words[j] in ("the", "a"):
