@@ -421,6 +421,36 @@ CASES = [
     ("a circle and a square and a circle", [{"shape": "circle"}, {"shape": "square"}], []),
     ("Green star big, from left go to right, slowly. Have a brown pole in middle, star pass behind it.",
      [{"shape": "star", "color": "green", "size": "large", "motion": "right", "speed": "slow"}], []),
+    # an object made of guesses alone goes, however many guesses made it
+    ("I want something that feels like a rainy Sunday afternoon, a cup of tea going cold on the desk, and "
+     "there's just a single large orange circle drifting slowly to the right across a navy background",
+     [{"shape": "circle", "color": "orange", "size": "large", "motion": "right", "speed": "slow"}], ["rainy", "cold"]),
+    # ... but an object whose noun the prompt says keeps its guessed colour and size
+    ("a green triangle gliding down-right fast, a large white triangle gliding to the right fast and a bantam "
+     "ruby triangle", [{"shape": "triangle", "color": "green", "motion": "down-right", "speed": "fast"},
+                       {"shape": "triangle", "color": "white", "size": "large", "motion": "right", "speed": "fast"},
+                       {"shape": "triangle", "color": "red", "size": "small"}], []),
+    # a shape noun made a verb names no shape; function words are no misspellings
+    ("a red ball, no pole or anything blocking it", [{"shape": "circle", "color": "red"}], ["blocking"]),
+    ("a boxed in green star moving left", [{"shape": "star", "color": "green", "motion": "left"}], ["boxed"]),
+    # a decimal is a label or a measure, never a count; a verb of placing counts
+    ("Manual, section 4.2: the golden triangle shall travel toward the bottom at high speed",
+     [{"shape": "triangle", "color": "yellow", "motion": "down", "speed": "fast"}], []),
+    ("Step 1: Place two stars, one blue and one red.", [{"shape": "star", "color": "blue"},
+                                                        {"shape": "star", "color": "red"}], []),
+    # staying put, said as an idiom
+    ("Crimson Star Refuses To Move", [{"shape": "star", "color": "red", "motion": "still"}], []),
+    ("green star sits tight", [{"shape": "star", "color": "green", "motion": "still"}], []),
+    # colours listed with commas before one noun are that noun's colours
+    ("red, blue, and gold circles fall quickly", [{"shape": "circle", "color": c, "motion": "down", "speed": "fast"}
+                                                  for c in ("red", "blue", "yellow")], []),
+    ("a red, a blue and a gold ball", [{"shape": "circle", "color": c} for c in ("red", "blue", "yellow")], []),
+    # a noun with a colour of its own (sun, night) takes the stated colour; an adjective restating the
+    # noun's shape opens nothing
+    ("The big orange sun-circle rose slowly", [{"shape": "circle", "color": "orange", "size": "large",
+                                               "motion": "up", "speed": "slow"}], []),
+    ("A crimson sun, small and round, sinks slowly", [{"shape": "circle", "color": "red", "size": "small",
+                                                      "motion": "down", "speed": "slow"}], []),
 ]
 
 
@@ -461,6 +491,14 @@ def _module_imports(path: Path, package: str) -> set[str]:
         elif isinstance(node, ast.Import):
             out.update(a.name for a in node.names if a.name.startswith(package))
     return out
+
+
+def test_rooms_and_nights_are_backgrounds(mapper):
+    assert objects(mapper, "a teal square bouncing off the walls of a black room")[1].parsed.background == "black"
+    assert objects(mapper, "a purple ball floating down into the navy night")[1].parsed.background == "navy"
+    # "the night sky" names no colour against a stated one
+    norm = objects(mapper, "a white triangle on a navy background. My husband loved the night sky.")[1]
+    assert norm.parsed.background == "navy", norm.text
 
 
 def test_a_blue_ground_is_navy(mapper):

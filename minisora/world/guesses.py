@@ -86,3 +86,32 @@ def said_without_guess(mapper: "WordMapper", prompt: str, words: list[str], unkn
         if same_objects and stated and trial.parsed != parsed:
             return trial
     return None
+
+
+def made_of_guesses(mapper: "WordMapper", prompt: str, words: list[str], unknown: set[str],
+                    result: Normalized) -> Normalized:
+    """The final reading without the objects that guesses alone made: "a rainy Sunday afternoon, a
+    cup of tea going cold ... just a single large orange circle" (rainy -> white, cold -> still: a
+    white, still object beside the circle). One withdrawal cannot remove such an object, so the
+    guesses are withdrawn weakest first until the objects are the ones the prompt's own words name
+    (its reading with no guess at all). Run once, on the final reading, on top of what it withdrew."""
+    order = ("embedding", "thesaurus", "color name")  # a typo is the user's own word
+    guessed = sorted((m for m in result.mapped if m.how in order and " " not in m.word),
+                     key=lambda m: (order.index(m.how), m.score))
+    if len(guessed) < 2:
+        return result
+    withdrawn = set(result.unmapped) & unknown
+    plain = mapper.normalize_with(prompt, words, unknown, withdrawn | {m.word for m in guessed}).parsed
+    if not 1 <= len(plain.objects) < len(result.parsed.objects):
+        return result
+    guessed_shapes = {m.term for m in guessed}
+    for k in range(2, len(guessed) + 1):
+        trial = mapper.normalize_with(prompt, words, unknown, withdrawn | {m.word for m in guessed[:k]})
+        objects = trial.parsed.objects
+        gone = [o for o in result.parsed.objects if not any(o.shape == t.shape and o.color == t.color for t in objects)]
+        # only objects without a noun of their own go: "a bantam ruby triangle" is a triangle
+        if len(objects) == len(plain.objects) and agrees(trial.parsed) and all(
+                o.shape is None or o.shape in guessed_shapes for o in gone) and all(
+                any(o.shape == p.shape and o.color == p.color for o in objects) for p in plain.objects):
+            return trial
+    return result

@@ -193,6 +193,11 @@ PLACE_TERM: dict[str, str] = {w: d for d, words in PLACES.items() for w in words
 # "cubic" -> "cube", "pyramidal" -> "pyramid", "golden" -> "gold", "sparkling" -> "sparkle".
 SUFFIXES = ("ish", "er", "est", "ly", "like", "y", "ed", "s", "es", "ing", "ic", "ical", "al", "en",
              "ness", "colored", "coloured", "shaped", "sized", "tinted", "toned", "hued")
+# Closed-class words WordNet has no entry for: real words, so never read as misspellings ("anything"
+# is not "nothing", "whatever" is not "whatever shape").
+FUNCTION_WORDS = frozenset("""anything something everything nothing anyone someone everyone anybody somebody
+everybody whatever whichever whoever them they their theirs it its itself this that these those he she him her
+his hers we us our ours you your yours me mine myself yourself themselves""".split())
 # Endings that turn a place into a heading: "earthward", "northbound", "skywards".
 HEADING_SUFFIXES = ("wardly", "wards", "ward", "bound")
 

@@ -3,6 +3,7 @@
 - `respectively(items, objects)`: "a circle and a square moving right and left respectively", and
   "..., coloured blue and orange respectively";
 - `colors_for_plural(objects)`: "three squares: a red, a green and a blue";
+- `joined_colors(words)`: "red, blue, and gold circles" (before the parser: a comma would part them);
 - `merge_restated(objects, batch_of)`: "a square has four sides. Here is a large white square", "Bug:
   orange square moving down-right renders wrong. Please generate orange square, down-right": one
   object described twice.
@@ -10,6 +11,7 @@
 
 from __future__ import annotations
 
+from minisora.world import vocabulary as V
 from minisora.world.scene import ParsedObject
 
 
@@ -85,3 +87,42 @@ def merge_restated(objects: list[ParsedObject], batch_of: dict[int, int]) -> lis
             if getattr(same, f) is None:
                 setattr(same, f, getattr(o, f))
     return kept
+
+
+def joined_colors(words: list[str], plural_shape, shape) -> list[str]:
+    """"red, blue, and gold circles fall", "a red, a blue and a gold ball": colours listed with commas
+    before one noun are that noun's colours, as in "red and blue circles" and "a red and a blue
+    ball". The parser parts clauses at commas, so inside such a list each comma becomes "and" (a
+    comma before "and"/"or" is dropped). The noun is plural, or singular when every colour has its
+    article, the same each time. plural_shape(word) / shape(word): whether a word is a plural / any
+    shape noun."""
+    articles = ("a", "an", "the", "one")
+    out = list(words)
+    i = 0
+    while i < len(out):
+        led = out[i] in articles and i + 1 < len(out) and out[i + 1] in V.COLORS
+        if out[i] not in V.COLORS and not led:
+            i += 1
+            continue
+        j, commas = i + led, []  # the run: [art] colour (, | and | or | , and) [art] colour ...
+        while j + 2 < len(out) and out[j + 1] in (",", "and", "or"):
+            k = j + 1
+            if out[k] == "," and out[k + 1] in ("and", "or"):
+                k += 1
+            nxt = k + 1 + (led and out[k + 1] == out[i])  # a list repeats its article
+            if nxt >= len(out) or out[nxt] not in V.COLORS or (led and nxt == k + 1):
+                break
+            if out[j + 1] == ",":
+                commas.append(j + 1)
+            j = nxt
+        noun = out[j + 1] if j + 1 < len(out) else ""
+        if commas and (plural_shape(noun) or (led and shape(noun))):
+            for c in reversed(commas):
+                if out[c + 1] in ("and", "or"):
+                    del out[c]
+                else:
+                    out[c] = "and"
+            i = j - len(commas) + 1
+        else:
+            i = j + 1
+    return out

@@ -51,9 +51,10 @@ from dataclasses import dataclass, field
 
 from minisora.world.corrections import FIX, apply_corrections, marker_at
 from minisora.world.grammar import parse
-from minisora.world.guesses import GUESSES, agrees, opened_by_guess, said_without_guess
-from minisora.world.lexicon import (COLOR_MODIFIERS, CURATED, OUTSIDE_SHAPES, OUTSIDE_WORLD, PHRASE_WORDS, PLACE_TERM,
-                                    TERM_CATEGORY, VERB_READINGS, is_adjectival, move_shape_modifiers,
+from minisora.world.guesses import GUESSES, agrees, made_of_guesses, opened_by_guess, said_without_guess
+from minisora.world.lists import joined_colors
+from minisora.world.lexicon import (COLOR_MODIFIERS, CURATED, NOUN_READINGS, OUTSIDE_SHAPES, OUTSIDE_WORLD,
+                                    PHRASE_WORDS, PLACE_TERM, TERM_CATEGORY, VERB_READINGS, is_adjectival, move_shape_modifiers,
                                     slot_categories, word_kind)
 from minisora.world.phrases import NUMBER_PREFIXES, PHRASES, clause_breaks, tokenize
 from minisora.world.scene import ParsedScene
@@ -156,7 +157,7 @@ class WordMapper(WordLookup):
         if deferred:
             trial = self.normalize_with(prompt, words, unknown - deferred, set())
             unknown = (unknown - deferred) | (deferred & set(trial.parsed.unknown_words))
-        return self.normalize_with(prompt, words, unknown, set())
+        return made_of_guesses(self, prompt, words, unknown, self.normalize_with(prompt, words, unknown, set()))
 
     def normalize_with(self, prompt: str, words: list[str], unknown: set[str], rejected: set[str]) -> Normalized:
         """`normalize` for a prompt split into `words`, of which `unknown` need mapping; words in
@@ -258,6 +259,14 @@ class WordMapper(WordLookup):
                 mapped.append(WordMapping(w, VERB_READINGS[w], "form"))
                 out.append(VERB_READINGS[w])
                 continue
+            if w in NOUN_READINGS and out and self.color_of(words[i - 1]) and i - 1 not in breaks \
+                    and words[i - 1] not in NOUN_READINGS:
+                # "an orange sun", "the navy night": the thing's colour is the one stated, and the
+                # noun only its outline ("sun" is round) or nothing at all (night, sky)
+                mapped.append(WordMapping(w, NOUN_READINGS[w] or out[-1], "curated"))
+                if NOUN_READINGS[w]:
+                    out.append(NOUN_READINGS[w])
+                continue
             pair = self.two_word_color(words, i, unknown - rejected, resolved)
             if pair is not None:
                 mapped.append(WordMapping(f"{w} {words[i + 1]}", pair.term, "color name", pair.share))
@@ -266,13 +275,21 @@ class WordMapper(WordLookup):
                 continue
             term, how, score = self.map_word(w, slot_categories(words, i, unknown, resolved))
             # a shade of the colour named next, unless punctuation parts them ("ruby, violet")
-            shade_of = self.color_of(words[i + 1]) if i + 1 < len(words) and i not in breaks else None
+            shade_of = self.color_of(words[i + 1]) if i + 1 < len(words) and i not in breaks \
+                and (words[i + 1] not in NOUN_READINGS or w in NOUN_READINGS) else None  # "crimson sun": red
             if shade_of and (w in COLOR_MODIFIERS or TERM_CATEGORY.get(term) in ("color", "background")
                              or f"{w} {words[i + 1]}" in self.color_names):
                 # "light blue", "cherry red", "burnt sienna" (a dictionary colour name): a shade of
                 # the colour named next, not a colour of its own (two colours in a row would open a
                 # second object)
                 mapped.append(WordMapping(w, shade_of, "shade"))
+                continue
+            said = [k for k, x in enumerate(out) if _shape_noun(x)]
+            if TERM_CATEGORY.get(term) == "shape" and is_adjectival(w) and (i in breaks or i + 1 == len(words)) \
+                    and said and PHRASES[(out[said[-1]],)][1][0] == term and out[-1] not in ("a", "an") \
+                    and "one" not in out[said[-1]:]:
+                # "a crimson sun, small and round,": the adjective says again what the noun said
+                mapped.append(WordMapping(w, term, how, score))
                 continue
             if how in ("curated", "form", "compound", "typo", "color name", "thesaurus", "embedding", "hex"):
                 mapped.append(WordMapping(w, term, how, score))
@@ -296,7 +313,7 @@ class WordMapper(WordLookup):
                 collapsed.pop()
                 continue
             collapsed.append(w)
-        out = collapsed
+        out = joined_colors(collapsed, _plural_noun, _shape_noun)
         text = " ".join(out)
         parsed = parse(text)
         colors = [o.color for o in parsed.objects if o.color]
@@ -349,9 +366,20 @@ class WordMapper(WordLookup):
         return Normalized(prompt, text, parsed, mapped, unmapped)
 
 
+def _shape_noun(word: str) -> bool:
+    return PHRASES.get((word,), ("",))[0] == "shape"
+
+
+def _plural_noun(word: str) -> bool:
+    """A plural shape noun ("circles", "balls") or the generic "shapes"."""
+    kind, value = PHRASES.get((word,), ("", None))
+    return (kind == "shape" and value[1]) or (kind == "generic" and value is True)
+
+
 # Before "blue", a light blue: the world's cyan.
 _LIGHT = frozenset("light pale baby sky powder ice icy".split())
 
 # Words after which a number counts objects even though the word is unknown: "um two squares", "I want
 # two circles" (elsewhere "Level 2 boss", "player 1", "shot 4" name things by number).
-_BEFORE_A_COUNT = frozenset("um uh uhh er erm hmm want need make give gimme show draw render generate create".split())
+_BEFORE_A_COUNT = frozenset("""um uh uhh er erm hmm want need make give gimme show draw render generate create place
+put add spawn insert include""".split())

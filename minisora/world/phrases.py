@@ -94,6 +94,7 @@ POINT_WORDS = frozenset("pointed points pointy armed arms pronged tipped rayed".
 _HEX = re.compile(r"#[0-9a-f]{6}")
 _HEX_SPLIT = re.compile(r"(#[0-9a-f]{6})")
 _RGB = re.compile(r"\brgb\s*\(\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*\)", re.IGNORECASE)
+_DECIMAL = re.compile(r"\b[a-z]?\d+[.,]\d+\w*")
 _MEASURE = re.compile(r"\b\d+(?:\.\d+)?(?:\s+|-)?(?:seconds?|secs?|s|ms|minutes?|mins?|frames?|fps|hz|px|pixels?|"
                       r"percent|%|degrees?|deg|k|p)\b")
 _INSTEAD = re.compile(r"\b(?:instead of|rather than)\b")
@@ -141,6 +142,7 @@ def tokenize(text: str) -> list[str]:
     # "slowww", "sooo": no English word has a letter three times in a row (a colour code may: "#FFFF00")
     text = "".join(part if _HEX.fullmatch(part) else _STRETCHED.sub("\\1", part) for part in _HEX_SPLIT.split(text))
     text = _MEASURE.sub(" ", text)  # "2 seconds", "1-second loop", "30 fps": a length, not a count
+    text = _DECIMAL.sub(" ", text)  # "section 4.2", "v1.5", "0.5x": a label or a measure, not a count
     text = _NUMBER_HYPHEN.sub("\\1\x00\\2", text)  # protect the compound's hyphen from the split
     out: list[str] = []
     for w in re.findall(r"[a-z0-9\x00]+", text.replace("-", " ")):

@@ -253,7 +253,9 @@ MOTION_WORDS_PARSE: dict[str, tuple[str, ...]] = {
               "zero speed", "zero velocity", "neither of which moves", "neither of them moves", "neither moves",
               "none of them move", "none of them moves", "neither of which move", "are staying", "is staying",
               "stays there", "stay there", "in one place", "zero movement", "no movement", "stays where it is",
-              "stay where it is", "staying where it is", "remains where it is")
+              "stay where it is", "staying where it is", "remains where it is", "refuses to move",
+              "refuse to move", "refusing to move", "sits tight", "sitting tight", "sit tight", "holds still",
+              "holding still", "frozen in place", "holds its position", "holding its position")
     # a verb of staying before where: "a green pyramid sitting in the middle", "staying in one place"
     + tuple(f"{verb} {where}" for verb in ("sitting", "sits", "staying", "stays", "standing", "stands", "resting",
                                            "rests", "waiting", "waits", "parked", "remaining", "remains")
@@ -290,7 +292,7 @@ CAMERA_PARSE: tuple[str, ...] = (
     "no camera movement",
 )
 BACKGROUND_NOUNS: tuple[str, ...] = ("background", "backdrop", "backgrounds", "bg", "bkg", "field", "ground", "canvas",
-                                     "pitch", "stage", "surface", "underground")  # writers use the first two
+                                     "pitch", "stage", "surface", "underground", "room", "void")  # writers use the first two
 # Paths the world has no motion for ("a circle moving in a circle"): the parser reports the phrase
 # as unmapped, rather than reading its noun as one more object.
 OUTSIDE_PATHS_PARSE: tuple[str, ...] = (

@@ -11,8 +11,8 @@ import torch
 from minisora.text.color_names import ColorNames
 from minisora.text.wordnet import WordNet
 from minisora.world import vocabulary as V
-from minisora.world.lexicon import (CURATED, HEADING_SUFFIXES, NOUN_READINGS, OUTSIDE_WORLD, PARSER_SYNONYMS,
-                                    PHRASE_WORDS, PLACE_TERM, SLOPES, STOP_WORDS, SUFFIXES, TERM_CATEGORY)
+from minisora.world.lexicon import (CURATED, FUNCTION_WORDS, HEADING_SUFFIXES, NOUN_READINGS, OUTSIDE_WORLD,
+                                    PARSER_SYNONYMS, PHRASE_WORDS, PLACE_TERM, SLOPES, STOP_WORDS, SUFFIXES, TERM_CATEGORY)
 from minisora.world.phrases import PHRASES, number_compound
 from minisora.world.spelling import Speller, compound_shape
 from minisora.world.thesaurus import thesaurus_vote
@@ -122,7 +122,7 @@ class WordLookup:
             known += [w + "s" for w, term in self.curated.items() if TERM_CATEGORY.get(term) == "shape"]
             wn = self.wordnet
             self._speller = Speller(known, meaning=self.word_meaning,
-                                    is_english=(lambda w: bool(wn.senses(w))) if wn is not None else None,
+                                    is_english=(lambda w: w in FUNCTION_WORDS or bool(wn.senses(w))) if wn is not None else None,
                                     shortened=[*TERM_CATEGORY, "background", "please", "tiny", "big", "quick"])
         return self._speller
 
@@ -158,6 +158,17 @@ class WordLookup:
             return word
         return self.curated.get(word) or PARSER_SYNONYMS.get(word)
 
+    def verbal_shape(self, word: str) -> bool:
+        """A shape noun made a verb ("blocking", "boxed in", "starring", "dotted"): it names no shape,
+        and no search should find one in it either."""
+        for suffix in ("ing", "ed"):
+            stem = word[:-len(suffix)]
+            if word.endswith(suffix) and len(stem) >= 3:
+                undoubled = stem[:-1] if stem[-1] == stem[-2] else stem
+                if any(TERM_CATEGORY.get(self.known_term(c)) == "shape" for c in (stem, stem + "e", undoubled)):
+                    return True
+        return False
+
     def word_form(self, word: str, compounds: bool = True) -> str | None:
         """The term a derived or compound form of a known word stands for ("reddish", "cubic",
         "triangular", "earthward", "westbound", "downhill", "starburst", "fireball"), or None."""
@@ -179,7 +190,7 @@ class WordLookup:
                 for cand in (stem, stem + "e", undoubled, y_form):
                     term = self.known_term(cand) if cand else None
                     if term:
-                        return term
+                        return None if self.verbal_shape(word) else term
         if not compounds:
             return None
         # Compounds. English puts the head last: a "fireball" is a ball, a "seagreen" thing is green.
@@ -246,7 +257,7 @@ class WordLookup:
         if number_compound(word) is not None:  # "five-pointed": a star, never five objects
             shape = compound_shape(word)
             return (shape, "compound", 1.0) if shape else (None, "unmapped", 0.0)
-        if word in STOP_WORDS or word.isdigit():
+        if word in STOP_WORDS or word in FUNCTION_WORDS or word.isdigit():
             return None, "stop", 1.0
         term = self.word_form(word, compounds=False)
         if term is not None:
@@ -258,6 +269,8 @@ class WordLookup:
             term = self.known_term(full) or self.word_form(full, compounds=False)
             if term is not None:
                 return term, "form", 1.0
+        if self.verbal_shape(word):
+            return None, "unmapped", 0.0
         # A misspelling before compounds: "bckground" is no compound ending in "round"
         fix = self.speller.correct(word)
         for suffix in SUFFIXES if fix is None else ():  # a misspelt stem: "smalish" is "small" + "ish"
