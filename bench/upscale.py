@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import time
@@ -140,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--prompts", type=int, default=20)
     p.add_argument("--steps", type=int, default=None, help="Euler steps (default: the model's)")
     p.add_argument("--threads", type=int, default=1, help="torch threads for parts 1-2 (part 3 tries 1 and 2)")
+    p.add_argument("--ensemble", type=int, default=None,
+                   help="flipped copies averaged (1-8; default: the model's config.ensemble)")
     p.add_argument("--parts", default="1,2,3", help="which parts to run, e.g. '2' for the judge only "
                                                    "(a bar whose part is skipped is reported as not measured)")
     args = p.parse_args(argv)
@@ -147,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     up = Upscaler.from_pretrained(args.model)
+    if args.ensemble is not None:
+        up.config = dataclasses.replace(up.config, ensemble=args.ensemble)  # validated like any config
     steps = args.steps or up.config.steps
     print(f"upscaler {args.model}: {up.num_parameters() / 1e6:.2f} M parameters, {steps} Euler steps, "
           f"back-projection {up.config.back_projection}, self-ensemble {up.config.ensemble}, {args.threads} thread(s)")

@@ -451,6 +451,29 @@ CASES = [
                                                "motion": "up", "speed": "slow"}], []),
     ("A crimson sun, small and round, sinks slowly", [{"shape": "circle", "color": "red", "size": "small",
                                                       "motion": "down", "speed": "slow"}], []),
+    ("an orange circle drifting up-right and a purple circular",
+     [{"shape": "circle", "color": "orange", "motion": "up-right"}, {"shape": "circle", "color": "purple"}], []),
+    # a typo is the user's own word: its object stays, even when a bare restatement merges away
+    ("a yelow circle and a white circle, the yelow one goes down",
+     [{"shape": "circle", "color": "yellow", "motion": "down"}, {"shape": "circle", "color": "white"}], []),
+    # animators' and note-takers' paths: letters around an arrow, places without their article
+    ("Layer 1: red circle, large, linear tween L->R across frame, fast",
+     [{"shape": "circle", "color": "red", "size": "large", "motion": "right", "speed": "fast"}], []),
+    ("blue disc, small, tween from top-right corner down to bottom-left, slow",
+     [{"shape": "circle", "color": "blue", "size": "small", "motion": "down-left", "speed": "slow"}], []),
+    ("a yellow star with position keyframes from bottom of frame to top",
+     [{"shape": "star", "color": "yellow", "motion": "up"}], []),
+    ("crimson square upper left to lower right, fast",
+     [{"shape": "square", "color": "red", "motion": "down-right", "speed": "fast"}], []),
+    ("Violet Square Heads Right, Golden Star Heads Left, Both at Top Speed",
+     [{"shape": "square", "color": "purple", "motion": "right", "speed": "fast"},
+      {"shape": "star", "color": "yellow", "motion": "left", "speed": "fast"}], []),
+    ("a huge red triangle that dosent move", [{"shape": "triangle", "color": "red", "size": "large",
+                                              "motion": "still"}], []),
+    # names of attributes ("sizes", "topic") are no values
+    ("Two squares side by side, both moving down, for comparing sizes - a small red one and a large blue one.",
+     [{"shape": "square", "color": "red", "size": "small", "motion": "down"},
+      {"shape": "square", "color": "blue", "size": "large", "motion": "down"}], []),
 ]
 
 
@@ -491,6 +514,11 @@ def _module_imports(path: Path, package: str) -> set[str]:
         elif isinstance(node, ast.Import):
             out.update(a.name for a in node.names if a.name.startswith(package))
     return out
+
+
+def test_sticks_are_bars_and_obstructions_are_denied(mapper):
+    assert objects(mapper, "make a orange box go down slowley and hide behind the brown stick")[1].parsed.occluder
+    assert objects(mapper, "a red square bouncing rapidly, with no obstructions")[1].parsed.occluder is False
 
 
 def test_rooms_and_nights_are_backgrounds(mapper):

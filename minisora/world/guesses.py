@@ -52,9 +52,19 @@ def opened_by_guess(mapper: "WordMapper", prompt: str, words: list[str], unknown
 
     for m in sorted(guessed, key=lambda m: (order.index(m.how), m.score)):
         trial = mapper.normalize_with(prompt, words, unknown, {m.word})
-        if len(trial.parsed.objects) < len(parsed.objects) and agrees(trial.parsed) and keeps(trial.parsed.objects):
+        # a typo is the user's own word: "a yelow circle" is a circle, even if a bare one merges away
+        if len(trial.parsed.objects) < len(parsed.objects) and agrees(trial.parsed) and keeps(trial.parsed.objects) \
+                and (m.how != "typo" or nounless_gone(parsed.objects, trial.parsed.objects, {m.term})):
             return trial
     return None
+
+
+def nounless_gone(before: list, after: list, guessed_terms: set[str]) -> bool:
+    """Only objects without a noun of their own are gone from `before` to `after` (their shape, if
+    any, was itself a guess): "a bantam ruby triangle", "a yelow circle" name a triangle and a
+    circle whatever their guessed colour or size."""
+    gone = [o for o in before if not any(o.shape == t.shape and o.color == t.color for t in after)]
+    return all(o.shape is None or o.shape in guessed_terms for o in gone)
 
 
 def said_without_guess(mapper: "WordMapper", prompt: str, words: list[str], unknown: set[str], rejected: set[str],
@@ -104,14 +114,11 @@ def made_of_guesses(mapper: "WordMapper", prompt: str, words: list[str], unknown
     plain = mapper.normalize_with(prompt, words, unknown, withdrawn | {m.word for m in guessed}).parsed
     if not 1 <= len(plain.objects) < len(result.parsed.objects):
         return result
-    guessed_shapes = {m.term for m in guessed}
     for k in range(2, len(guessed) + 1):
         trial = mapper.normalize_with(prompt, words, unknown, withdrawn | {m.word for m in guessed[:k]})
         objects = trial.parsed.objects
-        gone = [o for o in result.parsed.objects if not any(o.shape == t.shape and o.color == t.color for t in objects)]
-        # only objects without a noun of their own go: "a bantam ruby triangle" is a triangle
-        if len(objects) == len(plain.objects) and agrees(trial.parsed) and all(
-                o.shape is None or o.shape in guessed_shapes for o in gone) and all(
+        if len(objects) == len(plain.objects) and agrees(trial.parsed) and \
+                nounless_gone(result.parsed.objects, objects, {m.term for m in guessed[:k]}) and all(
                 any(o.shape == p.shape and o.color == p.color for o in objects) for p in plain.objects):
             return trial
     return result

@@ -171,7 +171,7 @@ about maybe alright what know look thinking something thin thick narrow skinny o
 fun funny interesting beautiful scale said says say tell told think thought guess mean inch good shall
 will lived once
 content lighting lit mood flat um uh uhh er erm hmm idk smth sth thx ty tbh btw imo imho fyi rn k kk brb np ty tysm omg pls da dat dis
-motion movement trajectory velocity size
+motion movement trajectory velocity size sizes colors colours directions topic topics
 """.split())
 
 

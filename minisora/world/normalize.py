@@ -249,7 +249,7 @@ class WordMapper(WordLookup):
                 out.append(PLACE_TERM[w])
                 continue
             side = {"up": "top", "down": "bottom"}.get(PLACE_TERM.get(w, ""), PLACE_TERM.get(w))
-            if side in ("top", "bottom", "left", "right") and j >= 0 and words[j] == "from" and j + 1 < i:
+            if side in ("top", "bottom", "left", "right") and j >= 0 and words[j] == "from":
                 mapped.append(WordMapping(w, side, "place"))  # "falls from the sky": starts at the top
                 out.append(side)
                 continue
@@ -286,8 +286,8 @@ class WordMapper(WordLookup):
                 continue
             said = [k for k, x in enumerate(out) if _shape_noun(x)]
             if TERM_CATEGORY.get(term) == "shape" and is_adjectival(w) and (i in breaks or i + 1 == len(words)) \
-                    and said and PHRASES[(out[said[-1]],)][1][0] == term and out[-1] not in ("a", "an") \
-                    and "one" not in out[said[-1]:]:
+                    and said and PHRASES[(out[said[-1]],)][1][0] == term \
+                    and not {"a", "an", "one", "another", "the"} & set(out[said[-1]:]):  # no new noun phrase since
                 # "a crimson sun, small and round,": the adjective says again what the noun said
                 mapped.append(WordMapping(w, term, how, score))
                 continue

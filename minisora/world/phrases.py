@@ -100,6 +100,24 @@ _MEASURE = re.compile(r"\b\d+(?:\.\d+)?(?:\s+|-)?(?:seconds?|secs?|s|ms|minutes?
 _INSTEAD = re.compile(r"\b(?:instead of|rather than)\b")
 _STRETCHED = re.compile(r"([a-z])\1{2,}")
 _NT_WITHOUT_APOSTROPHE = re.compile(r"\b(does|do|did|is|are|was|were|has|have)nt\b")
+_NT_MISSPELT = re.compile(r"\b(?:dosent|dosnt|doesent|dosen t|dose not)\b")  # "a triangle that dosent move"
+# Letters on either side of an arrow, as animators write a path: "tween L->R", "T→B"
+_LETTER_ARROW = re.compile(r"\b([lrtbud])\s*(?:->|=>|→|➡|>)\s*([lrtbud])\b", re.IGNORECASE)
+# A place after a preposition, said without its article, as notes and shot lists do; the grammar's
+# places have it ("from the top right corner").
+_PLACE_WITHOUT_ARTICLE = re.compile(r"\b(from|to|toward|towards|into|at)\s+(?=(?:top|bottom|upper|lower|centre|center|"
+                                    r"middle)\b(?!\s+speed))")
+
+
+def _place_article(m: re.Match) -> str:
+    """The article for a place after "from" or "at"; after "to", only when a "from the" came first in
+    the clause ("upper left to lower right" is read whole as it is)."""
+    before = m.string[:m.start()]
+    clause = re.split(r"[,;:.!?]", before)[-1]
+    if m.group(1) in ("from", "at") or re.search(r"\bfrom the\b", clause):
+        return f"{m.group(1)} the "
+    return m.group(0)
+_ARROW_LETTERS = {"l": "left", "r": "right", "t": "top", "b": "bottom", "u": "top", "d": "bottom"}
 
 
 # Arrows and the symbols people type for words: "red sq ←", "orange ➡️ purple ⬅️", "teal ball ↗️ &
@@ -134,11 +152,15 @@ def tokenize(text: str) -> list[str]:
     stays one word, hyphenated ("five-pointed"; "five pointed" too: a number before a word ending in
     -ed that the lexicon does not know, or before a shape's part, "four sides"), so that its number is
     never read as a count."""
+    text = _LETTER_ARROW.sub(lambda m: f" from {_ARROW_LETTERS[m.group(1).lower()]} to "
+                                       f"{_ARROW_LETTERS[m.group(2).lower()]} ", text)
     text = _SYMBOL.sub(lambda m: f" {SYMBOLS[m.group()]} ", _written(text))
     text = text.lower().replace("won't", "will not").replace("can't", "can not").replace("n't", " not")
     text = text.replace("_", " ").replace("w/", "with ")
     text = _INSTEAD.sub(" not ", text)  # "blue instead of amber": amber is not wanted
     text = _NT_WITHOUT_APOSTROPHE.sub("\\1 not", text)  # "doesnt move", "isnt red"
+    text = _NT_MISSPELT.sub("does not", text)
+    text = _PLACE_WITHOUT_ARTICLE.sub(_place_article, text)  # "from top right corner down to bottom left"
     # "slowww", "sooo": no English word has a letter three times in a row (a colour code may: "#FFFF00")
     text = "".join(part if _HEX.fullmatch(part) else _STRETCHED.sub("\\1", part) for part in _HEX_SPLIT.split(text))
     text = _MEASURE.sub(" ", text)  # "2 seconds", "1-second loop", "30 fps": a length, not a count

@@ -272,13 +272,14 @@ OCCLUDER_PARSE: tuple[str, ...] = ("brown vertical bar", "vertical brown bar", "
                                    "vertical line", "vertical stripe", "lamp post", "lamppost", "signpost",
                                    "sign post", "street lamp", "tree trunk", "bars", "poles", "pillars", "posts",
                                    "bars or poles", "poles or bars", "bar or pole", "occluders", "obstacles",
-                                   "vertical beam", "rod", "vertical rod", "goalpost", "pylon")
+                                   "vertical beam", "rod", "vertical rod", "goalpost", "pylon", "stick", "brown stick")
 NO_OCCLUDER_WRITE: tuple[str, ...] = ("Nothing blocks the view.", "The view is unobstructed.",
                                       "There is no occluder.")
 NO_OCCLUDER_PARSE: tuple[str, ...] = ("nothing blocks the view", "view is unobstructed",
                                       "unobstructed view", "no occluder", "no bar", "nothing in the way",
                                       "without an occluder", "without occluder", "no obstacle",
-                                      "nothing blocking the view", "clear view")
+                                      "nothing blocking the view", "clear view", "no obstructions", "no obstruction",
+                                      "without obstructions", "without obstruction", "unobstructed")
 
 # Camera phrases: the MovingShapes camera never moves; captions say so, the parser skips them.
 CAMERA_WRITE: tuple[str, ...] = ("while the camera stays still", "as the camera holds still",
