@@ -176,3 +176,27 @@ def test_verdicts_do_not_depend_on_the_frame_size():
                                    fps=ST.SELFTEST_FPS).accuracy)
     assert same / total >= 0.99, f"only {same}/{total} checks agree between a clip and its 2x copy"
     assert np.mean(acc_128) >= 0.97, acc_128
+
+
+def test_the_blend_where_two_colours_meet_is_no_object():
+    """Red against yellow, edges softened as generated clips have them: the thin orange band along the
+    seam is a blend, not a third object, at 64 px, at 2x by bicubic interpolation (what an upscaler
+    starts from) and at 2x by pixel repetition; a real orange object, however small, still counts."""
+    from scipy import ndimage
+    from minisora.upscale.condition import frames_to_tensor, tensor_to_frames, upsample_space
+
+    def clip(orange_square: bool) -> np.ndarray:
+        v = np.zeros((17, 64, 64, 3), np.float32) + np.array(V.BACKGROUNDS["gray"], np.float32)
+        for t in range(17):
+            x = 8 + t
+            v[t, 20:44, x:x + 14] = V.COLORS["red"]
+            v[t, 20:44, x + 14:x + 28] = V.COLORS["yellow"]
+            if orange_square:  # a small object: 7 x 7 pixels
+                v[t, 50:57, 40:47] = V.COLORS["orange"]
+        return np.clip(ndimage.gaussian_filter(v, (0, 1.0, 1.0, 0)) + 0.5, 0, 255).astype(np.uint8)
+
+    for orange_square, want in ((False, ["red", "yellow"]), (True, ["orange", "red", "yellow"])):
+        lo = clip(orange_square)
+        for video in (lo, tensor_to_frames(upsample_space(frames_to_tensor(lo), 2)[0]),
+                      np.repeat(np.repeat(lo, 2, axis=1), 2, axis=2)):
+            assert sorted(o.color for o in J.analyze(video).objects) == want, video.shape

@@ -54,7 +54,7 @@ from minisora.world.judge.measure import measure_motion, measure_shape_size, per
 from minisora.world.judge.objects import (ALPHA_METRIC, BACKGROUND_LABEL, BG_DIST, BG_MATCH_DIST, BG_MIN_SHARE, CORE_DIST,
                                          LOOSE_DIST, MIN_CORE_SHARE, MIN_PRESENT_SHARE, NO_LABEL, OCCLUDER_LABEL,
                                          PALETTE_NAMES, PALETTE_RGB, Analysis, SeenObject, moment_features,
-                                         pixels, shape_references)
+                                         pixel_unit, pixels, shape_references)
 from minisora.eval.metrics import flicker as _flicker
 
 # ----------------------------------------------------------------------------------------------
@@ -97,6 +97,20 @@ def _min_area_px(h: int, w: int) -> float:
     side = min(h, w)
     k_min = min(r["k"] for r in shape_references().values())
     return max(4.0, 0.33 * k_min * (V.SIZES["small"] * side) ** 2)
+
+
+# The thinnest an object's pixels may be in every frame (judge pixels from the inside to the nearest
+# outside pixel, at its thickest point): 1.5, a band 3 pixels wide at 64 px. A colour whose pixels
+# are thinner than that in every frame is the anti-aliased blend along the edge where two other
+# colours meet (red over yellow gives an orange band; yellow against the brown bar too), and the
+# band is as thin at every frame size, so the verdict does not depend on resolution.
+MIN_THICKNESS = 1.5
+
+
+def _ever_thick(masks: np.ndarray, side: int) -> bool:
+    """Whether the (n, H, W) masks reach MIN_THICKNESS judge pixels in at least one frame."""
+    need = MIN_THICKNESS * pixel_unit(side)
+    return any(float(ndimage.distance_transform_edt(m).max()) >= need for m in masks)
 
 
 def analyze(video, fps: float = 8.0) -> Analysis:
@@ -191,6 +205,8 @@ def analyze(video, fps: float = 8.0) -> Analysis:
             mk[t] = np.isin(lab, keep)
         seen_frames = mk.any(axis=(1, 2))
         n_seen = int(seen_frames.sum())
+        if n_seen and not _ever_thick(mk[seen_frames], side):
+            continue  # a blend along the edge between two colours ("orange" where red meets yellow)
         if n_seen >= max(2, math.ceil(MIN_PRESENT_SHARE * T)):
             masks[k] = mk
         elif n_seen >= 2 and occluder:
