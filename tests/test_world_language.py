@@ -470,6 +470,11 @@ CASES = [
       {"shape": "star", "color": "yellow", "motion": "left", "speed": "fast"}], []),
     ("a huge red triangle that dosent move", [{"shape": "triangle", "color": "red", "size": "large",
                                               "motion": "still"}], []),
+    # lines that say more of the counted object are that object
+    ("Acceptance criteria: - exactly one object - object is a blue square - object is large - object remains "
+     "stationary for all 17 frames", [{"shape": "square", "color": "blue", "size": "large", "motion": "still"}], []),
+    ("a yellow sun-like star, large, drifting slowly upward",
+     [{"shape": "star", "color": "yellow", "size": "large", "motion": "up", "speed": "slow"}], []),
     # names of attributes ("sizes", "topic") are no values
     ("Two squares side by side, both moving down, for comparing sizes - a small red one and a large blue one.",
      [{"shape": "square", "color": "red", "size": "small", "motion": "down"},

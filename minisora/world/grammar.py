@@ -28,7 +28,7 @@ shapes: ..."), "both/all/each", "respectively", "in sync", a motion after a comm
 from __future__ import annotations
 
 from minisora.world import vocabulary as V
-from minisora.world.lists import colors_for_plural, merge_restated, respectively
+from minisora.world.lists import colors_for_plural, fold_into_count, merge_restated, respectively
 from minisora.world.motions import from_to, heading_between, merge_motion, plural_subject
 from minisora.world.phrases import clause_breaks, match, tokenize
 from minisora.world.scene import ParsedObject, ParsedScene
@@ -406,6 +406,8 @@ def parse(text: str) -> ParsedScene:
     respectively(items, objects)
     if explicit_count is None:
         objects = merge_restated(objects, batch_of)
+    else:
+        objects = fold_into_count(objects, explicit_count)
     for o in objects:
         if id(o) in origins:
             o.motion = heading_between(origins[id(o)], o.motion) if o.motion else origins[id(o)]

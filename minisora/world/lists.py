@@ -4,6 +4,7 @@
   "..., coloured blue and orange respectively";
 - `colors_for_plural(objects)`: "three squares: a red, a green and a blue";
 - `joined_colors(words)`: "red, blue, and gold circles" (before the parser: a comma would part them);
+- `fold_into_count(objects, count)`: "exactly one object - object is a blue square - object is large";
 - `merge_restated(objects, batch_of)`: "a square has four sides. Here is a large white square", "Bug:
   orange square moving down-right renders wrong. Please generate orange square, down-right": one
   object described twice.
@@ -125,4 +126,21 @@ def joined_colors(words: list[str], plural_shape, shape) -> list[str]:
             i = j - len(commas) + 1
         else:
             i = j + 1
+    return out
+
+
+def fold_into_count(objects: list[ParsedObject], count: int) -> list[ParsedObject]:
+    """More objects than the prompt counts, where the extra ones name neither a shape nor a colour:
+    they say more of the object before them ("exactly one object - object is a blue square - object
+    is large - object remains stationary"), so their size, motion and speed join it."""
+    out = list(objects)
+    while len(out) > count:
+        extra = [k for k in range(1, len(out)) if out[k].shape is None and out[k].color is None]
+        if not extra:
+            break
+        k = extra[-1]
+        for key in ("size", "motion", "speed"):
+            if getattr(out[k - 1], key) is None:
+                setattr(out[k - 1], key, getattr(out[k], key))
+        del out[k]
     return out

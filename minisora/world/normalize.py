@@ -264,8 +264,9 @@ class WordMapper(WordLookup):
                 # "an orange sun", "the navy night": the thing's colour is the one stated, and the
                 # noun only its outline ("sun" is round) or nothing at all (night, sky)
                 mapped.append(WordMapping(w, NOUN_READINGS[w] or out[-1], "curated"))
-                if NOUN_READINGS[w]:
-                    out.append(NOUN_READINGS[w])
+                ahead = [x for x in words[i + 1:i + 3] if x not in ("like", "shaped", "looking", "style")][:1]
+                if NOUN_READINGS[w] and not (ahead and word_kind(ahead[0]) == "shape"):
+                    out.append(NOUN_READINGS[w])  # "a yellow sun-like star" is a star
                 continue
             pair = self.two_word_color(words, i, unknown - rejected, resolved)
             if pair is not None:
