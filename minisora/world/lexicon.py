@@ -68,7 +68,7 @@ LEXICON: dict[str, str] = {
         doughnut donut bullseye pebble cookie plate saucer""",
     "square": """sq sqr box block cube tile rectangle crate quad cuboid panel chip dice die card cubical squared
         rectangular quadrilateral boxlike parcel package tablet plank board checker diamond
-        rhombus oblong window""",
+        rhombus oblong""",
     "triangle": """tri trng pyramid wedge cone arrowhead delta triangular tent spike dart arrow tetrahedron
         pennant sail fin trilateral""",
     "star": """starfish pentagram asterisk sparkle starry twinkle twinkly hexagram nova supernova

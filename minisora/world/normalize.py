@@ -189,7 +189,11 @@ class WordMapper(WordLookup):
             return bool(out) and out[-1] in NUMBER_PREFIXES and i >= 1 and words[i - 1] == out[-1] and \
                 (i == 1 or i - 2 in breaks) and then < len(words) and (then - 1 in breaks or words[then] in ("a", "an"))
 
-        named_by_number = {k for i, w in enumerate(words) if w in NUMBER_PREFIXES and w not in ("one", "single") and i
+        def names_nothing(i: int) -> bool:  # "STEP ONE put a ...", "Scene one:": "one" heads no noun phrase
+            return i in breaks or i + 1 == len(words) or word_kind(words[i + 1]) in ("other", "verb")
+
+        named_by_number = {k for i, w in enumerate(words) if w in NUMBER_PREFIXES and i
+                           and (w not in ("one", "single") or names_nothing(i) and not self.speller.correct(words[i - 1]))
                            and words[i - 1] in unknown and i - 1 not in breaks and words[i - 1] not in CURATED
                            and words[i - 1] not in _BEFORE_A_COUNT and not self.word_form(words[i - 1])
                            for k in (i - 1, i)}

@@ -100,11 +100,12 @@ def _min_area_px(h: int, w: int) -> float:
 
 
 # The thinnest an object's pixels may be in every frame (judge pixels from the inside to the nearest
-# outside pixel, at its thickest point): 1.5, a band 3 pixels wide at 64 px. A colour whose pixels
-# are thinner than that in every frame is the anti-aliased blend along the edge where two other
-# colours meet (red over yellow gives an orange band; yellow against the brown bar too), and the
-# band is as thin at every frame size, so the verdict does not depend on resolution.
-MIN_THICKNESS = 1.5
+# outside pixel, at its thickest point). A colour whose pixels are thinner than that in every frame
+# is the anti-aliased blend along the edge where two other colours meet (red over yellow gives an
+# orange band: 1.4 at 64 px, 3.2 pixels = 1.6 judge pixels after a bicubic 2x), and the band is as
+# thin at every frame size, so the verdict does not depend on resolution. The thinnest real object,
+# a small triangle, measures 3.0-3.6 (3.2-4.0 for a small star) sharp or blurred.
+MIN_THICKNESS = 2.0
 
 
 def _ever_thick(masks: np.ndarray, side: int) -> bool:
