@@ -200,3 +200,25 @@ def test_the_blend_where_two_colours_meet_is_no_object():
         for video in (lo, tensor_to_frames(upsample_space(frames_to_tensor(lo), 2)[0]),
                       np.repeat(np.repeat(lo, 2, axis=1), 2, axis=2)):
             assert sorted(o.color for o in J.analyze(video).objects) == want, video.shape
+
+
+def test_a_sideways_wobble_is_no_bounce():
+    """An object moving up whose drawn centre wobbles sideways by a pixel or two (measured on a
+    generated clip at 2x) is moving up; a world bounce (20-70 degrees from the axes) stays a bounce."""
+    from minisora.world.judge.measure import measure_motion
+    from minisora.world.judge.objects import SeenObject
+
+    T, side = 17, 64
+    t = np.arange(T, dtype=np.float64)
+
+    def motion(x, y):
+        obj = SeenObject(color="red", present=np.ones(T, bool), clean=np.ones(T, bool),
+                         centroid=np.stack([x, y], 1) * side, area=np.full(T, 50.0), masks=np.zeros((T, 1, 1), bool))
+        measure_motion(obj, fps=8.0, side=side)
+        return obj.motion
+
+    wobble = 0.711 + 0.023 * np.minimum(t, 9) / 9 - 0.027 * np.clip(t - 9, 0, 3) / 3  # out 0.023, back 0.027
+    assert motion(wobble, 0.68 - 0.0155 * t) == "up"
+    turn = 6  # 25 degrees from vertical, off the right wall at frame 6
+    x = 0.8 + 0.0072 * np.where(t <= turn, t, 2 * turn - t)
+    assert motion(x, 0.7 - 0.0155 * t) == "bouncing"

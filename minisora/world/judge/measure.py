@@ -172,6 +172,10 @@ def _reversal(t: np.ndarray, s: np.ndarray, delta: float) -> tuple[float, float]
     return best[1], best[2]
 
 
+# A bouncing object moves at 20-70 degrees from the axes (`world.scenes`), so along the axis it
+# reverses on it moves at least tan(20) = 0.36 as fast as along the other; a reversal slower than
+# this share of the other axis's speed is a wobble of the drawn centre (seen at 2x resolution).
+MIN_BOUNCE_SHARE = 0.25
 MOTION_MIN_VISIBLE = 0.35  # share of the object in view for a partly hidden frame to place motion
 MOTION_MIN_FRAMES = 5  # ... unless fewer such frames remain (then every placed frame counts)
 
@@ -197,6 +201,9 @@ def measure_motion(obj: SeenObject, fps: float, side: int) -> None:
     bounced = False
     for ax in range(2):
         turn = _reversal(t, xy[:, ax], delta)
+        across = abs(_line(t, xy[:, 1 - ax])[0])
+        if turn is not None and 0.5 * (abs(turn[0]) + abs(turn[1])) < MIN_BOUNCE_SHARE * across:
+            turn = None  # a sideways wobble of an object moving along the other axis, not a bounce
         if turn is not None:
             bounced = True
             vel[ax] = 0.5 * (abs(turn[0]) + abs(turn[1]))
