@@ -475,6 +475,14 @@ CASES = [
      "stationary for all 17 frames", [{"shape": "square", "color": "blue", "size": "large", "motion": "still"}], []),
     ("a yellow sun-like star, large, drifting slowly upward",
      [{"shape": "star", "color": "yellow", "size": "large", "motion": "up", "speed": "slow"}], []),
+    # a comparison gives the compared object the other size or speed, unless it states its own
+    ("a purple star larger than the cyan square", [{"shape": "star", "color": "purple", "size": "large"},
+                                                   {"shape": "square", "color": "cyan", "size": "small"}], []),
+    ("a blue star and a red triangle; the red triangle moves faster than the blue star",
+     [{"shape": "star", "color": "blue", "speed": "slow"}, {"shape": "triangle", "color": "red", "speed": "fast"}], []),
+    ("a red ball bigger than a large blue ball", [{"shape": "circle", "color": "red", "size": "large"},
+                                                 {"shape": "circle", "color": "blue", "size": "large"}], []),
+    ("a red ball, faster than ever", [{"shape": "circle", "color": "red", "speed": "fast"}], []),
     # names of attributes ("sizes", "topic") are no values
     ("Two squares side by side, both moving down, for comparing sizes - a small red one and a large blue one.",
      [{"shape": "square", "color": "red", "size": "small", "motion": "down"},

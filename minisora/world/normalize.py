@@ -56,7 +56,7 @@ from minisora.world.lists import joined_colors
 from minisora.world.lexicon import (COLOR_MODIFIERS, CURATED, NOUN_READINGS, OUTSIDE_SHAPES, OUTSIDE_WORLD,
                                     PHRASE_WORDS, PLACE_TERM, TERM_CATEGORY, VERB_READINGS, is_adjectival, move_shape_modifiers,
                                     slot_categories, word_kind)
-from minisora.world.phrases import NUMBER_PREFIXES, PHRASES, clause_breaks, tokenize
+from minisora.world.phrases import NUMBER_PREFIXES, PHRASES, clause_breaks, compared_opposites, tokenize
 from minisora.world.scene import ParsedScene
 from minisora.world.word_lookup import WordLookup
 
@@ -197,7 +197,10 @@ class WordMapper(WordLookup):
                            and words[i - 1] in unknown and i - 1 not in breaks and words[i - 1] not in CURATED
                            and words[i - 1] not in _BEFORE_A_COUNT and not self.word_form(words[i - 1])
                            for k in (i - 1, i)}
+        opposite_at = compared_opposites(words, word_kind)
         for i, w in enumerate(words):
+            if i in opposite_at:
+                out.append(opposite_at[i])  # "larger than the cyan square (small)"
             if i - 1 in breaks and out and out[-1] != ",":
                 out.append(",")  # the prompt's punctuation still parts its clauses in the mapped text
             if i == skip or i < fix_until:
@@ -308,6 +311,7 @@ class WordMapper(WordLookup):
                 out.append("shapes" if w.endswith("s") else "shape")
             elif counts_the_scene(i):
                 out.append("shapes")
+        out += [opposite_at[len(words)]] if len(words) in opposite_at else []
         # "scarlet red" -> "red red" -> "red": a doubled term would read as two objects.
         out = apply_corrections(move_shape_modifiers(out, modifiers))
         out = [w for i, w in enumerate(out) if not (i and w == out[i - 1] and w in TERM_CATEGORY)]

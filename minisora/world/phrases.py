@@ -213,3 +213,29 @@ def match(tokens: list[str]) -> list[tuple[str, object, str]]:
             items.append((kind, None, tok))
             i += 1
     return items
+
+
+# "X larger than Y": Y is the other size (or speed), unless the prompt gives Y one of its own.
+_COMPARATIVES = {"larger": "large", "bigger": "large", "greater": "large", "smaller": "small", "tinier": "small",
+                 "faster": "fast", "quicker": "fast", "speedier": "fast", "slower": "slow"}
+_OPPOSITE = {"large": "small", "small": "large", "fast": "slow", "slow": "fast"}
+
+
+def compared_opposites(words: list[str], kind) -> dict[int, str]:
+    """{position: term} for the object after "than" in a comparison: "a purple star larger than the
+    cyan square" makes the square small, "the red triangle moves faster than the blue star" makes the
+    star slow. The term goes right after the compared object's noun (a speed before "the blue star"
+    would read as a reference's), at the position of the word that follows it; nothing is added when
+    the object states its own size or speed. kind(word) is `lexicon.word_kind`."""
+    out: dict[int, str] = {}
+    for i, w in enumerate(words[:-2]):
+        if w in _COMPARATIVES and words[i + 1] == "than":
+            k = i + 2
+            while k < len(words) and words[k] in ("a", "an", "the", "one"):
+                k += 1
+            category = "size" if _COMPARATIVES[w] in ("large", "small") else "speed"
+            named = [kind(x) for x in words[k:k + 3]]
+            nouns = [j for j, x in enumerate(named) if x in ("shape", "noun")]
+            if nouns and category not in named:
+                out[k + nouns[0] + 1] = _OPPOSITE[_COMPARATIVES[w]]  # after its noun: "the blue star slow"
+    return out
