@@ -483,6 +483,13 @@ CASES = [
     ("a red ball bigger than a large blue ball", [{"shape": "circle", "color": "red", "size": "large"},
                                                  {"shape": "circle", "color": "blue", "size": "large"}], []),
     ("a red ball, faster than ever", [{"shape": "circle", "color": "red", "speed": "fast"}], []),
+    # ordinals name groups too
+    ("a red circle, a blue square and a green star; the first two move left, the last one is still",
+     [{"shape": "circle", "color": "red", "motion": "left"}, {"shape": "square", "color": "blue", "motion": "left"},
+      {"shape": "star", "color": "green", "motion": "still"}], []),
+    ("a red circle, a blue square and a green star; the first and the second move up",
+     [{"shape": "circle", "color": "red", "motion": "up"}, {"shape": "square", "color": "blue", "motion": "up"},
+      {"shape": "star", "color": "green"}], []),
     # names of attributes ("sizes", "topic") are no values
     ("Two squares side by side, both moving down, for comparing sizes - a small red one and a large blue one.",
      [{"shape": "square", "color": "red", "size": "small", "motion": "down"},

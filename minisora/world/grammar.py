@@ -28,6 +28,7 @@ shapes: ..."), "both/all/each", "respectively", "in sync", a motion after a comm
 from __future__ import annotations
 
 from minisora.world import vocabulary as V
+from minisora.world.item_context import joined_ordinal, names_ground, next_content
 from minisora.world.lists import colors_for_plural, fold_into_count, merge_restated, respectively
 from minisora.world.motions import from_to, heading_between, merge_motion, plural_subject
 from minisora.world.phrases import clause_breaks, match, tokenize
@@ -146,24 +147,14 @@ def parse(text: str) -> ParsedScene:
             k -= 1
         return k >= 0 and at_break[k]
 
-    def next_content(j: int) -> str | None:
-        for kind, _, _ in items[j + 1:]:
-            if kind not in ("filler", "article", "size", "speed"):
-                return kind
-        return None
-
-    def names_ground(j: int) -> bool:
-        """"on white", "against a white", "over blue": a colour after "on"/"against"/"over" that no noun, adjective or
-        further colour follows names the ground the objects are on, not one more object."""
-        k = j - 1
-        while k >= 0 and items[k][0] == "article":
-            k -= 1
-        after = items[j + 1][0] if j + 1 < len(items) else None
-        return k >= 0 and items[k][2] in ("on", "against", "over") and \
-            after not in ("shape", "generic", "color", "bgcolor", "size", "speed")
-
+    ordinal_at: int | None = None  # the item of the last ordinal that named objects
     for j, (kind, value, surface) in enumerate(items):
-        if kind == "bgcolor" and surface.split()[-1] in V.COLORS and next_content(j) in ("shape", "generic"):
+        if kind == "count" and ordinal_at == j - 1 and items[j - 1][2] in ("first", "last") and \
+                1 < int(value) <= len(objects):
+            n = int(value)  # "the first two move left", "the last two": objects named by position
+            refer_to(objects[:n] if items[j - 1][2] == "first" else objects[-n:])
+            continue
+        if kind == "bgcolor" and surface.split()[-1] in V.COLORS and next_content(items, j) in ("shape", "generic"):
             kind, value = "color", surface.split()[-1]  # "a navy blue square": a blue object
         if negated and kind in ("color", "shape"):
             negated = False  # "not a circle", "isn't red": nothing is made of what is denied
@@ -196,7 +187,7 @@ def parse(text: str) -> ParsedScene:
             np_open = True
             opened_by_article = opened_by_article or not has_adjectives()
         elif kind in ("color", "size"):
-            if kind == "color" and (next_content(j) == "bgnoun" or names_ground(j)):
+            if kind == "color" and (next_content(items, j) == "bgnoun" or names_ground(items, j)):
                 if value == "blue":  # "over midnight blue", "a dark blue background": navy is the blue ground
                     scene.background = scene.background or "navy"
                 else:
@@ -272,10 +263,12 @@ def parse(text: str) -> ParsedScene:
         elif kind == "filler" and surface in V.TOGETHER_WORDS and last_motion is not None:
             for o in objects:  # "bouncing in sync", "moving right together"
                 o.motion = o.motion or last_motion
-        elif kind == "filler" and surface in V.ORDINALS and definite and objects:
+        elif kind == "filler" and surface in V.ORDINALS and objects and (definite or joined_ordinal(items, j, ordinal_at)):
             k = V.ORDINALS[surface]  # "the first climbs, the second falls"
             if -len(objects) <= k < len(objects):
-                refer_to([objects[k]])
+                # "the first and (the) second move left": one group
+                refer_to((last_group if joined_ordinal(items, j, ordinal_at) else []) + [objects[k]])
+                ordinal_at = j
         elif kind == "filler" and surface in V.DISTRIBUTIVE_WORDS:
             if said_after_noun():
                 adjectives_without_noun()  # "one red, one blue, one green - and each of them ..."
@@ -352,7 +345,7 @@ def parse(text: str) -> ParsedScene:
                 continue
             if j + 1 < len(items) and items[j + 1][0] == "occluder" and items[j + 1][1] and not after_noun:
                 continue  # "behind a grey pillar": the bar's colour (always brown here)
-            if next_content(j) in ("shape", "generic"):
+            if next_content(items, j) in ("shape", "generic"):
                 scene.unknown_words.append(surface)  # "a black circle": not an object colour
                 continue
             scene.background = value

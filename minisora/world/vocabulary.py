@@ -312,7 +312,7 @@ MEDIA_NOUNS: tuple[str, ...] = ("clip", "video", "animation", "animations", "mov
 # Words after a motion that give it to every object ("bouncing in sync", "moving right together").
 TOGETHER_WORDS: tuple[str, ...] = ("together", "sync", "unison")
 # "the first ... the second ...": objects named by their place in the prompt.
-ORDINALS: dict[str, int] = {"first": 0, "second": 1, "third": 2, "former": 0, "latter": -1}
+ORDINALS: dict[str, int] = {"first": 0, "second": 1, "third": 2, "former": 0, "latter": -1, "last": -1}
 # Where an object is, not where it goes ("a big circle on the left moving right"): skipped.
 POSITION_PARSE: tuple[str, ...] = ("on the left", "on the right", "at the top", "at the bottom", "on the left side",
                                    "on the right side", "in the middle", "in the center", "in the centre",
@@ -341,6 +341,6 @@ stand standing sits sit sitting stays stay remains remain seen holds fixed view 
 here this that these those while whilst where s just only some who makes make way
 direction across between out middle centre center shown showing shows has have having
 appears appear visible moment throughout entire during share shares respectively no none not but
-animation animations movie film gif together sync unison first second third former latter without or any
+animation animations movie film gif together sync unison first second third former latter last without or any
 false true yes
 """.split())
