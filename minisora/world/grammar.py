@@ -263,7 +263,8 @@ def parse(text: str) -> ParsedScene:
         elif kind == "filler" and surface in V.TOGETHER_WORDS and last_motion is not None:
             for o in objects:  # "bouncing in sync", "moving right together"
                 o.motion = o.motion or last_motion
-        elif kind == "filler" and surface in V.ORDINALS and objects and (definite or joined_ordinal(items, j, ordinal_at)):
+        elif kind == "filler" and surface in V.ORDINALS and objects and \
+                (definite or joined_ordinal(items, j, ordinal_at)):
             k = V.ORDINALS[surface]  # "the first climbs, the second falls"
             if -len(objects) <= k < len(objects):
                 # "the first and (the) second move left": one group

@@ -48,7 +48,7 @@ def opened_by_guess(mapper: "WordMapper", prompt: str, words: list[str], unknown
         return None
 
     def keeps(objects: list) -> bool:
-        return all(any(o.shape == p.shape and o.color == p.color for o in objects) for p in plain.objects)
+        return all(named_in(p, objects) for p in plain.objects)
 
     for m in sorted(guessed, key=lambda m: (order.index(m.how), m.score)):
         trial = mapper.normalize_with(prompt, words, unknown, {m.word})
@@ -63,8 +63,12 @@ def nounless_gone(before: list, after: list, guessed_terms: set[str]) -> bool:
     """Only objects without a noun of their own are gone from `before` to `after` (their shape, if
     any, was itself a guess): "a bantam ruby triangle", "a yelow circle" name a triangle and a
     circle whatever their guessed colour or size."""
-    gone = [o for o in before if not any(o.shape == t.shape and o.color == t.color for t in after)]
-    return all(o.shape is None or o.shape in guessed_terms for o in gone)
+    return all(o.shape is None or o.shape in guessed_terms for o in before if not named_in(o, after))
+
+
+def named_in(obj, objects: list) -> bool:
+    """An object of the same shape and colour is among `objects` (how two readings are compared)."""
+    return any(obj.shape == o.shape and obj.color == o.color for o in objects)
 
 
 def said_without_guess(mapper: "WordMapper", prompt: str, words: list[str], unknown: set[str], rejected: set[str],
@@ -118,7 +122,7 @@ def made_of_guesses(mapper: "WordMapper", prompt: str, words: list[str], unknown
         trial = mapper.normalize_with(prompt, words, unknown, withdrawn | {m.word for m in guessed[:k]})
         objects = trial.parsed.objects
         if len(objects) == len(plain.objects) and agrees(trial.parsed) and \
-                nounless_gone(result.parsed.objects, objects, {m.term for m in guessed[:k]}) and all(
-                any(o.shape == p.shape and o.color == p.color for o in objects) for p in plain.objects):
+                nounless_gone(result.parsed.objects, objects, {m.term for m in guessed[:k]}) and \
+                all(named_in(p, objects) for p in plain.objects):
             return trial
     return result

@@ -54,8 +54,8 @@ from minisora.world.grammar import parse
 from minisora.world.guesses import GUESSES, agrees, made_of_guesses, opened_by_guess, said_without_guess
 from minisora.world.lists import joined_colors
 from minisora.world.lexicon import (COLOR_MODIFIERS, CURATED, NOUN_READINGS, OUTSIDE_SHAPES, OUTSIDE_WORLD,
-                                    PHRASE_WORDS, PLACE_TERM, TERM_CATEGORY, VERB_READINGS, is_adjectival, move_shape_modifiers,
-                                    slot_categories, word_kind)
+                                    PHRASE_WORDS, PLACE_TERM, TERM_CATEGORY, VERB_READINGS, is_adjectival,
+                                    move_shape_modifiers, slot_categories, word_kind)
 from minisora.world.phrases import NUMBER_PREFIXES, PHRASES, clause_breaks, compared_opposites, tokenize
 from minisora.world.scene import ParsedScene
 from minisora.world.word_lookup import WordLookup
@@ -193,7 +193,8 @@ class WordMapper(WordLookup):
             return i in breaks or i + 1 == len(words) or word_kind(words[i + 1]) in ("other", "verb")
 
         named_by_number = {k for i, w in enumerate(words) if w in NUMBER_PREFIXES and i
-                           and (w not in ("one", "single") or names_nothing(i) and not self.speller.correct(words[i - 1]))
+                           and (w not in ("one", "single")
+                                or names_nothing(i) and not self.speller.correct(words[i - 1]))
                            and words[i - 1] in unknown and i - 1 not in breaks and words[i - 1] not in CURATED
                            and words[i - 1] not in _BEFORE_A_COUNT and not self.word_form(words[i - 1])
                            for k in (i - 1, i)}

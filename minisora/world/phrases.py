@@ -103,6 +103,7 @@ _NT_WITHOUT_APOSTROPHE = re.compile(r"\b(does|do|did|is|are|was|were|has|have)nt
 _NT_MISSPELT = re.compile(r"\b(?:dosent|dosnt|doesent|dosen t|dose not)\b")  # "a triangle that dosent move"
 # Letters on either side of an arrow, as animators write a path: "tween L->R", "T→B"
 _LETTER_ARROW = re.compile(r"\b([lrtbud])\s*(?:->|=>|→|➡|>)\s*([lrtbud])\b", re.IGNORECASE)
+_ARROW_LETTERS = {"l": "left", "r": "right", "t": "top", "b": "bottom", "u": "top", "d": "bottom"}
 # A place after a preposition, said without its article, as notes and shot lists do; the grammar's
 # places have it ("from the top right corner").
 _PLACE_WITHOUT_ARTICLE = re.compile(r"\b(from|to|toward|towards|into|at)\s+(?=(?:top|bottom|upper|lower|centre|center|"
@@ -117,7 +118,6 @@ def _place_article(m: re.Match) -> str:
     if m.group(1) in ("from", "at") or re.search(r"\bfrom the\b", clause):
         return f"{m.group(1)} the "
     return m.group(0)
-_ARROW_LETTERS = {"l": "left", "r": "right", "t": "top", "b": "bottom", "u": "top", "d": "bottom"}
 
 
 # Arrows and the symbols people type for words: "red sq ←", "orange ➡️ purple ⬅️", "teal ball ↗️ &
