@@ -90,7 +90,8 @@ eval: $(STAMP)
 judge-selftest: $(STAMP)
 	$(BIN)/python -m minisora.world.judge.selftest --selftest
 
-# The CPU scaling study (README "Scaling study"): 5 sizes x 1x/4x/32x x 2 seeds, about 3 h on 2 idle
-# cores; run it again after an interruption to resume. Results in results/scaling/.
+# The CPU scaling study (README "Scaling study"): 5 sizes x 1x/4x/32x x 2 seeds, split across 2
+# worker processes of 1 thread each; run it again after an interruption to resume. Results in
+# results/scaling/.
 scale-cpu: $(STAMP)
-	$(BIN)/python -m minisora.cli scale configs/scaling-cpu.yaml
+	$(BIN)/python -m minisora.cli scale configs/scaling-cpu.yaml --jobs 2

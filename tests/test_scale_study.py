@@ -119,3 +119,43 @@ def test_interrupted_study_resumes_to_the_same_summary(finished, tmp_path, monke
     resumed = json.loads(open(os.path.join(cfg.out_dir, "runs", f"{target}_lr0.003.json")).read())
     assert resumed["resumed_from"].endswith("step_00000010")
     assert comparable(summary_b) == comparable(summary_a)
+
+
+def test_split_study_gives_the_same_summary(finished, tmp_path):
+    """`--jobs 2`: two worker processes share the sizes; the summary equals the one-process study's."""
+    from minisora.cli import main as cli_main
+    from minisora.scale.parallel import size_costs, split_sizes
+
+    cfg_a, summary_a = finished
+    root = tmp_path
+    overrides = TINY + [f"out_dir={root}/out", f"work_dir={root}/work"]
+    cfg = tiny_config(root)
+    cache = next(Path(cfg_a.work_dir).glob("cache_*"))
+    shutil.copytree(cache, Path(cfg.work_dir) / cache.name)
+    shares = split_sizes(size_costs(cfg, G.size_facts(cfg, G.latent_shape(cfg))), 2)
+    assert sorted(n for share in shares for n in share) == ["d32", "d48", "d64"] and all(shares)
+    assert cli_main(["scale", "configs/scaling-smoke.yaml", *overrides, "--jobs", "2"]) == 0
+    logs = sorted((Path(cfg.work_dir) / "jobs").glob("job*.log"))
+    assert len(logs) == 2 and all("are done" in f.read_text() for f in logs)
+    summary_b = json.loads((Path(cfg.out_dir) / "summary.json").read_text())
+    # the final call trains nothing: every run is found finished (each sweep winner twice: sweep, grid)
+    runs = len(list((Path(cfg.out_dir) / "runs").glob("*.json")))
+    assert summary_b["timing"]["skipped_runs"] == runs + len(cfg.grid.sizes)
+    assert comparable(summary_b) == comparable(json.loads(json.dumps(summary_a)))
+
+
+def test_split_sizes_balances_the_cost():
+    from minisora.scale.parallel import split_sizes
+
+    costs = {"a": 10.0, "b": 6.0, "c": 5.0, "d": 1.0}
+    assert split_sizes(costs, 2) == [["a", "d"], ["b", "c"]]
+    assert split_sizes(costs, 9) == [["a"], ["b"], ["c"], ["d"]]  # never an empty worker
+    cfg = load_config("configs/scaling-cpu.yaml")
+    from minisora.scale.parallel import size_costs
+
+    c = size_costs(cfg, G.size_facts(cfg, (16, 5, 8, 8)))
+    assert list(c) == [s.name for s in cfg.grid.sizes] and sorted(c.values()) == list(c.values())
+    from minisora.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"grid.only names \['w1'\].*choose from w96d3"):
+        load_config("configs/scaling-cpu.yaml", ["grid.only=[w1]"])

@@ -2,6 +2,7 @@
 
     minisora scale configs/scaling-cpu.yaml            # the CPU grid (see the file for its duration)
     minisora scale configs/scaling-cpu.yaml --plan     # sizes, FLOPs, steps; nothing is trained
+    minisora scale configs/scaling-cpu.yaml --jobs 2   # sizes split across 2 worker processes
     torchrun --nproc_per_node=8 -m minisora.cli scale configs/scaling-gpu.yaml
 
 Run the same command again after an interruption: finished runs are skipped and the unfinished one
@@ -21,13 +22,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plan", action="store_true", help="print the grid (sizes, FLOPs, steps, data) and exit")
     parser.add_argument("--estimate", action="store_true",
                         help="with --plan: time each size's steps on this machine now and print the study's duration")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="split the sizes across N worker processes on this machine (a CPU study at one "
+                             "thread per process uses one core per worker); the summary is written at the end")
 
 
 def run(args: argparse.Namespace) -> int:
+    from minisora.config import ConfigError
     from minisora.scale import grid as G
     from minisora.scale.config import load_config
 
     cfg = load_config(args.config, args.overrides)
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be >= 1 (worker processes), got {args.jobs}")
     if args.plan:
         latent = G.latent_shape(cfg)
         facts = G.size_facts(cfg, latent)
@@ -55,8 +62,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from minisora.scale.study import run_study
 
+    if args.jobs > 1 and not cfg.grid.only:
+        from minisora.scale.parallel import run_split
+
+        run_split(cfg, args.config, args.overrides, args.jobs)
     summary = run_study(cfg)
-    if int(os.environ.get("RANK", "0")) == 0:
+    if int(os.environ.get("RANK", "0")) == 0 and cfg.grid.only:
+        print(f"scale: the runs of {', '.join(cfg.grid.only)} are done; run without grid.only for the summary")
+    elif int(os.environ.get("RANK", "0")) == 0:
         print(f"scale: summary in {cfg.out_dir}/summary.json; bars: "
               + ", ".join(f"{k}={v}" for k, v in summary["bars"].items()))
     return 0

@@ -44,6 +44,9 @@ class GridConfig:
     # hidden weights). Measured without it: at 3e-3 the 27M model's loss rose mid-run (4x above 1x),
     # while a sweep at the smallest budget, too short to show that, picked 3e-3. 0: no scaling.
     lr_reference_width: int = 0
+    # run only these sizes' sweep and grid runs and write no summary: how `minisora scale --jobs N`
+    # hands each worker process its share of the grid ([]: every size, then the summary)
+    only: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -129,6 +132,9 @@ def check(cfg: ScaleConfig) -> None:
         raise ConfigError(f"grid.multipliers must be positive and increasing, got {g.multipliers}")
     if not g.seeds or len(set(g.seeds)) != len(g.seeds):
         raise ConfigError(f"grid.seeds must be distinct and non-empty, got {g.seeds}")
+    unknown = [n for n in g.only if n not in names]
+    if unknown:
+        raise ConfigError(f"grid.only names {unknown}, which are not grid sizes; choose from {', '.join(names)}")
     if g.lr_reference_width < 0:
         raise ConfigError(f"grid.lr_reference_width must be >= 0 (0: the same lr_sweep for every size), "
                           f"got {g.lr_reference_width}")

@@ -89,7 +89,7 @@ def ensure_cache(cfg: ScaleConfig, clips: int, log) -> str:
     ds = synthetic_dataset(clips, [(d.num_frames, d.height, d.width)], "train", d.dataset_seed)
     dtype = {"float32": torch.float32, "float16": torch.float16}[d.cache_dtype]
     # the shared encoder's config is the one the synthetic source and the evaluation use
-    cache_latents(ds, load_vae(d.vae), shared_encoder(), folder, dtype=dtype, progress=False)
+    cache_latents(ds, load_vae(d.vae), shared_encoder(), folder, dtype=dtype, progress=True)
     log(f"scale: latent cache of {clips} clips in {time.perf_counter() - t0:.0f} s -> {folder}")
     return str(folder)
 
@@ -182,16 +182,20 @@ class Study:
             torch.set_num_threads(cfg.recipe.threads)
         t0 = time.perf_counter()
         cache_dir = ensure_cache(cfg, self.clips, self.log) if cfg.data.source == "cache" else ""
+        names = cfg.grid.only or [s.name for s in cfg.grid.sizes]
         # 1. the learning-rate sweep at the smallest budget, first seed
-        sweep = [self.do_run(r, "lr-sweep", cache_dir, with_judge=False) for r in self.sweep]
+        sweep = [self.do_run(r, "lr-sweep", cache_dir, with_judge=False) for r in self.sweep if r.size in names]
         lrs = {}
-        for s in cfg.grid.sizes:
-            mine = [r for r in sweep if r["size"] == s.name]
-            lrs[s.name] = min(mine, key=lambda r: (r["heldout_loss"], r["lr"]))["lr"]
+        for name in names:
+            mine = [r for r in sweep if r["size"] == name]
+            lrs[name] = min(mine, key=lambda r: (r["heldout_loss"], r["lr"]))["lr"]
         # 2. the grid at each size's chosen lr (the sweep's winner is its first run)
-        runs = [self.do_run(r, "grid", cache_dir, with_judge=True) for r in G.grid_runs(cfg, self.facts, lrs)]
+        planned = G.grid_runs(cfg, self.facts, {s.name: lrs.get(s.name, 0.0) for s in cfg.grid.sizes})
+        runs = [self.do_run(r, "grid", cache_dir, with_judge=True) for r in planned if r.size in names]
         if not self.main:
             return {}
+        if cfg.grid.only:  # one worker's share of the grid: the summary needs every size
+            return {"sizes": names, "runs": len(runs), "skipped_runs": len(self.skipped)}
         summary = summarize(cfg, self.facts, self.latent, sweep, runs, lrs, self.clips)
         summary["timing"] = {"study_seconds_this_call": time.perf_counter() - t0,
                              "skipped_runs": len(self.skipped)}
@@ -204,6 +208,6 @@ def run_study(cfg: ScaleConfig, log=lambda msg: print(msg, flush=True)) -> dict:
     if not cfg.grid.sizes:
         raise ConfigError("grid.sizes is empty")
     study = Study(cfg, log)
-    if study.main:
+    if study.main and not cfg.grid.only:
         write_json(Path(cfg.out_dir) / "config.json", to_dict(cfg))
     return study.run()
