@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
                   + ", ".join(f"{k} {v:.3f}" for k, v in est["sample_forward_s"].items()))
             print(f"per clip: encode {est['encode_s_per_clip']:.3f} s, decode {est['decode_s_per_clip']:.3f} s, "
                   f"judge {est['judge_s_per_clip']:.3f} s")
-            print(f"estimated duration on this machine now: {est['total_s'] / 3600:.2f} h (training "
+            print(f"estimated duration on this machine now, in one process (--jobs N: about 1/N of it): "
+                  f"{est['total_s'] / 3600:.2f} h (training "
                   f"{est['train_s'] / 3600:.2f} h, evaluation {est['eval_s'] / 3600:.2f} h, cache "
                   f"{est['cache_s'] / 60:.1f} min)")
         return 0
