@@ -494,6 +494,34 @@ CASES = [
     ("Two squares side by side, both moving down, for comparing sizes - a small red one and a large blue one.",
      [{"shape": "square", "color": "red", "size": "small", "motion": "down"},
       {"shape": "square", "color": "blue", "size": "large", "motion": "down"}], []),
+    # zooming is fast; a camera's zoom is nobody's speed
+    ("a green ball zooming to the left", [{"shape": "circle", "color": "green", "motion": "left", "speed": "fast"}], []),
+    ("the camera zooms in on a white star moving up", [{"shape": "star", "color": "white", "motion": "up"}], []),
+    # a spec's spawn or start is where the object comes from, not where it goes
+    ("enemy: blue square, spawn: top-right corner, velocity: toward bottom-left",
+     [{"shape": "square", "color": "blue", "motion": "down-left"}], []),
+    ("purple star, starts bottom edge, heading straight up", [{"shape": "star", "color": "purple", "motion": "up"}], []),
+    ("a red circle starts right away moving left", [{"shape": "circle", "color": "red", "motion": "left"}], []),
+    # words run together, a misspelt noun after a typo'd heading, joined compass words
+    ("redtriangle sliding down", [{"shape": "triangle", "color": "red", "motion": "down"}], []),
+    ("white sqaure going rite and blue trianlge going left",
+     [{"shape": "square", "color": "white", "motion": "right"}, {"shape": "triangle", "color": "blue", "motion": "left"}],
+     []),
+    ("orange dot drifting upleft", [{"shape": "circle", "color": "orange", "motion": "up-left"}], []),
+    # a ground colour that ends its clause; side by side; stayed where it was; objects refused
+    ("a cyan star bouncing on charcoal!", [{"shape": "star", "color": "cyan", "motion": "bouncing"}], []),
+    ("a red star and a blue square drifting down side by side",
+     [{"shape": "star", "color": "red", "motion": "down"}, {"shape": "square", "color": "blue", "motion": "down"}], []),
+    ("a yellow ball rolled left. A green box stayed right where it was.",
+     [{"shape": "circle", "color": "yellow", "motion": "left"}, {"shape": "square", "color": "green", "motion": "still"}],
+     []),
+    ("a white circle, please don't make it move", [{"shape": "circle", "color": "white", "motion": "still"}], []),
+    ("a purple triangle going right, and don't add another object",
+     [{"shape": "triangle", "color": "purple", "motion": "right"}], []),
+    ("two entities: an orange star moving up and a green circle moving down",
+     [{"shape": "star", "color": "orange", "motion": "up"}, {"shape": "circle", "color": "green", "motion": "down"}], []),
+    ("a pint-sized blue box barely moving right, at a crawl",
+     [{"shape": "square", "color": "blue", "size": "small", "motion": "right", "speed": "slow"}], []),
 ]
 
 

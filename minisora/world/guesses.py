@@ -52,9 +52,10 @@ def opened_by_guess(mapper: "WordMapper", prompt: str, words: list[str], unknown
 
     for m in sorted(guessed, key=lambda m: (order.index(m.how), m.score)):
         trial = mapper.normalize_with(prompt, words, unknown, {m.word})
-        # a typo is the user's own word: "a yelow circle" is a circle, even if a bare one merges away
+        # a typo is the user's own word: "a yelow circle" is a circle, even if a bare one merges away,
+        # and "red trianlge" a triangle (a misspelt noun is a noun), so only shapeless objects may go
         if len(trial.parsed.objects) < len(parsed.objects) and agrees(trial.parsed) and keeps(trial.parsed.objects) \
-                and (m.how != "typo" or nounless_gone(parsed.objects, trial.parsed.objects, {m.term})):
+                and (m.how != "typo" or nounless_gone(parsed.objects, trial.parsed.objects, set())):
             return trial
     return None
 

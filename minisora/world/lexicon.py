@@ -74,7 +74,7 @@ LEXICON: dict[str, str] = {
     "star": """starfish pentagram asterisk sparkle starry twinkle twinkly hexagram nova supernova
         sparkler starlet snowflake starshape""",
     # sizes
-    "small": """sm sml teeny tiny little mini petite miniature wee compact puny microscopic dinky pocket slight
+    "small": """sm sml pint teeny tiny little mini petite miniature wee compact puny microscopic dinky pocket slight
         undersized itty teensy bitty itsy lilliputian dwarf toy modest baby smallest
         microscopical""",
     "large": """lg lrg big huge giant enormous massive jumbo bulky oversized sizable sizeable vast mammoth
@@ -91,16 +91,16 @@ LEXICON: dict[str, str] = {
         plunges tumbling tumbles toppling lowering sagging raining below beneath""",
     # compass diagonals: the parser reads "up-right" as the diagonal
     "up-right": "northeast northeastward northeastwards northeasterly ne",
-    "up-left": "northwest northwestward northwestwards northwesterly nw",
+    "up-left": "northwest northwestward northwestwards northwesterly nw upleft",
     "down-right": "southeast southeastward southeastwards southeasterly se",
-    "down-left": "southwest southwestward southwestwards southwesterly sw",
+    "down-left": "southwest southwestward southwestwards southwesterly sw downleft",
     "bouncing": """bounce bounces bouncy ricocheting rebounding rebounds pinballing boinging springing
         hopping jumping caroming careening jump jumps hop hops""",
     "still": """stationary motionless static unmoving resting sitting standing frozen immobile parked
         idle stopped halted paused steady inert anchored hovering stuck chilling chill chills lounging
         loafing idling""",
     # speeds
-    "fast": """quick quickly rapid rapidly speedy swift swiftly hurried racing races zooming zooms
+    "fast": """quick quickly rapid rapidly speedy swift swiftly hurried racing races zooming zooms zoomed
         dashing dashes speeding speeds fastly brisk briskly fleet hurrying hurries rushing rushes
         darting darts whizzing whizzes sprinting sprints breakneck blazing lightning turbo express
         snappy snappily agile hastily rushed energetic frantic frantically zipping zips shoots shooting""",

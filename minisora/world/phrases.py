@@ -106,6 +106,27 @@ _LETTER_ARROW = re.compile(r"\b([lrtbud])\s*(?:->|=>|→|➡|>)\s*([lrtbud])\b",
 _ARROW_LETTERS = {"l": "left", "r": "right", "t": "top", "b": "bottom", "u": "top", "d": "bottom"}
 # A place after a preposition, said without its article, as notes and shot lists do; the grammar's
 # places have it ("from the top right corner").
+# Where a spec says an object starts is where it comes from: "Spawn: top-left corner", "spawn point:
+# bottom edge", "starts top-left corner" (a side only with its noun: "starts right away" is no place).
+_START_MARKER = re.compile(r"\b(?:spawn(?:s|ed|ing)?|start(?:s|ing)?|begins?|origin)(?:\s+(?:point|position|location))?"
+                           r"\s*[:=]?\s*(?:(?:at|in|on|from)\s+)?(?:the\s+)?(?=(?:top|bottom|upper|lower|centre|center|"
+                           r"middle)\b(?!\s+speed)|(?:left|right)\s+(?:edge|side|corner|border|wall)\b)")
+# "side by side", "in parallel": the motion said with them is every object's ("moving right side by side")
+_SIDE_BY_SIDE = re.compile(r"\bside[\s-]+by[\s-]+side\b")
+# "bouncing on grey", "on pure black.": a ground colour that ends its clause is the background
+_ON_GROUND = re.compile(r"\bon\s+(?:an?\s+)?(?:(?:plain|solid|pure|flat|dark|deep)\s+)?(black|gr[ae]y|navy|charcoal|slate|"
+                        r"silver|midnight|jet)(?=\s*(?:$|[^\w\s]))")
+# Words run together: "bluesquare", "redball" (a colour and a shape noun of the world's own words)
+_JOINED = re.compile(r"\b(red|orange|yellow|green|cyan|blue|purple|white)(circle|square|triangle|star|ball|box|dot|"
+                     r"block|disc)(s?)\b")
+# An object refused is no object: "don't add a second shape", "no other objects", "without any extra items"
+_NO_MORE_OBJECTS = re.compile(r"\b(?:not|no|never|without)\s+(?:(?:add|adding|include|including|put|show|want|need)\s+)?"
+                              r"(?:an?\s+|any\s+)?(?:second|third|another|other|extra|more|additional)\s+"
+                              r"(?:shapes?|objects?|things?|items?)\b")
+# "right away", "right now": an adverb of time, no heading
+_RIGHT_AWAY = re.compile(r"\bright\s+(?=(?:away|now|then|after|before|off the bat)\b)")
+# A camera's zoom is no object's speed: "the camera zooming in on a red circle" ("zooming" alone is fast)
+_ZOOM_IN = re.compile(r"\bzoom(?:s|ed|ing)?\s+(?:in|out)\b")
 _PLACE_WITHOUT_ARTICLE = re.compile(r"\b(from|to|toward|towards|into|at)\s+(?=(?:top|bottom|upper|lower|centre|center|"
                                     r"middle)\b(?!\s+speed))")
 
@@ -160,6 +181,8 @@ def tokenize(text: str) -> list[str]:
     text = _INSTEAD.sub(" not ", text)  # "blue instead of amber": amber is not wanted
     text = _NT_WITHOUT_APOSTROPHE.sub("\\1 not", text)  # "doesnt move", "isnt red"
     text = _NT_MISSPELT.sub("does not", text)
+    text = _SIDE_BY_SIDE.sub(" together ", _START_MARKER.sub("from the ", _ZOOM_IN.sub(" ", _RIGHT_AWAY.sub("", text))))
+    text = _JOINED.sub("\\1 \\2\\3", _ON_GROUND.sub("on a \\1 background", _NO_MORE_OBJECTS.sub(" ", text)))
     text = _PLACE_WITHOUT_ARTICLE.sub(_place_article, text)  # "from top right corner down to bottom left"
     # "slowww", "sooo": no English word has a letter three times in a row (a colour code may: "#FFFF00")
     text = "".join(part if _HEX.fullmatch(part) else _STRETCHED.sub("\\1", part) for part in _HEX_SPLIT.split(text))

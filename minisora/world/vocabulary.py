@@ -107,7 +107,7 @@ SPEED_PARSE: dict[str, tuple[str, ...]] = {
     "slow": ("slowly", "slow", "at a slow pace", "at a slow speed", "slow moving", "leisurely",
              "gently", "unhurriedly", "slowly moving", "sluggish", "sluggishly", "at low speed", "low speed",
              "speed low", "not fast", "not quickly", "not quick", "low velocity", "at low velocity", "slow mo",
-             "slow motion", "in slow motion", "slow and steady"),
+             "slow motion", "in slow motion", "slow and steady", "at a crawl", "barely moves", "barely moving"),
     "fast": ("quickly", "fast", "rapidly", "at a fast pace", "at a fast speed", "fast moving",
              "swiftly", "quick", "speedy", "speedily", "quickly moving", "at high speed", "high speed",
              "speed high", "at speed", "at full speed", "not slow", "not slowly", "high velocity", "at high velocity",
@@ -123,7 +123,7 @@ SHAPE_PARSE: dict[str, tuple[str, ...]] = {
 }
 # Nouns that stand for "an object" without naming its shape ("two shapes: ...", "a red object").
 GENERIC_NOUNS: tuple[str, ...] = ("shape", "shapes", "object", "objects", "thing", "things",
-                                  "item", "items", "figure", "figures")
+                                  "item", "items", "figure", "figures", "entities", "sprites")
 COUNT_WORDS: dict[str, int] = {"one": 1, "single": 1, "lone": 1, "two": 2, "pair of": 2, "couple of": 2,
                                "three": 3, "trio of": 3, "four": 4, "five": 5, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5,
                                # vague counts read as the most the world holds
@@ -138,7 +138,7 @@ MOTION_VERBS_PARSE: tuple[str, ...] = (
     "slide", "slides", "sliding", "travel", "travels", "traveling", "travelling", "head", "heads",
     "heading", "go", "goes", "going", "float", "floats", "floating", "pass", "passes", "passing",
     "cross", "crosses", "crossing", "roll", "rolls", "rolling", "fly", "flies", "flying", "run",
-    "runs", "running", "zoom", "zooms", "zooming", "cruise", "cruises", "cruising", "sweep",
+    "runs", "running", "zoom", "cruise", "cruises", "cruising", "sweep",
     "sweeps", "sweeping",
 )
 
@@ -255,7 +255,10 @@ MOTION_WORDS_PARSE: dict[str, tuple[str, ...]] = {
               "stays there", "stay there", "in one place", "zero movement", "no movement", "stays where it is",
               "stay where it is", "staying where it is", "remains where it is", "refuses to move",
               "refuse to move", "refusing to move", "sits tight", "sitting tight", "sit tight", "holds still",
-              "holding still", "frozen in place", "holds its position", "holding its position")
+              "holding still", "frozen in place", "holds its position", "holding its position",
+              "stayed put", "stayed still", "stayed in place", "stayed where it was", "stayed right where it was",
+              "stays right where it is", "remained still", "remained where it was", "not make it move",
+              "not make them move", "not let it move", "not have it move")
     # a verb of staying before where: "a green pyramid sitting in the middle", "staying in one place"
     + tuple(f"{verb} {where}" for verb in ("sitting", "sits", "staying", "stays", "standing", "stands", "resting",
                                            "rests", "waiting", "waits", "parked", "remaining", "remains")
@@ -310,7 +313,7 @@ _HOUR_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "
 # circle", "a short animation"), not an object.
 MEDIA_NOUNS: tuple[str, ...] = ("clip", "video", "animation", "animations", "movie", "film", "gif", "loop", "loops")
 # Words after a motion that give it to every object ("bouncing in sync", "moving right together").
-TOGETHER_WORDS: tuple[str, ...] = ("together", "sync", "unison")
+TOGETHER_WORDS: tuple[str, ...] = ("together", "sync", "unison", "parallel")
 # "the first ... the second ...": objects named by their place in the prompt.
 ORDINALS: dict[str, int] = {"first": 0, "second": 1, "third": 2, "former": 0, "latter": -1, "last": -1}
 # Where an object is, not where it goes ("a big circle on the left moving right"): skipped.
