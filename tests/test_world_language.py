@@ -520,6 +520,17 @@ CASES = [
      [{"shape": "triangle", "color": "purple", "motion": "right"}], []),
     ("two entities: an orange star moving up and a green circle moving down",
      [{"shape": "star", "color": "orange", "motion": "up"}, {"shape": "circle", "color": "green", "motion": "down"}], []),
+    # the same way as the object before
+    ("a red ball and a blue ball moving in the same direction, to the left",
+     [{"shape": "circle", "color": "red", "motion": "left"}, {"shape": "circle", "color": "blue", "motion": "left"}], []),
+    ("A big red star drifted down-left. Then a tiny blue circle went the same way.",
+     [{"shape": "star", "color": "red", "size": "large", "motion": "down-left"},
+      {"shape": "circle", "color": "blue", "size": "small", "motion": "down-left"}], []),
+    # a denied bounce or speed
+    ("a cyan box that does not bounce; it glides down", [{"shape": "square", "color": "cyan", "motion": "down"}], []),
+    ("an orange star, never bouncing, heading left", [{"shape": "star", "color": "orange", "motion": "left"}], []),
+    ("a purple dot moving right, don't make it fast",
+     [{"shape": "circle", "color": "purple", "motion": "right", "speed": "slow"}], []),
     ("a pint-sized blue box barely moving right, at a crawl",
      [{"shape": "square", "color": "blue", "size": "small", "motion": "right", "speed": "slow"}], []),
 ]

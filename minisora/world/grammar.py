@@ -156,8 +156,8 @@ def parse(text: str) -> ParsedScene:
             continue
         if kind == "bgcolor" and surface.split()[-1] in V.COLORS and next_content(items, j) in ("shape", "generic"):
             kind, value = "color", surface.split()[-1]  # "a navy blue square": a blue object
-        if negated and kind in ("color", "shape"):
-            negated = False  # "not a circle", "isn't red": nothing is made of what is denied
+        if negated and (kind in ("color", "shape") or (kind == "motion" and value == "bouncing")):
+            negated = False  # "not a circle", "isn't red", "does not bounce": nothing is made of what is denied
             continue
         negated = (negated and kind in ("filler", "article")) or (kind == "filler" and surface == "not")
         if definite and has_adjectives() and (kind == "generic" or (kind == "count" and surface == "one")):

@@ -111,8 +111,9 @@ _ARROW_LETTERS = {"l": "left", "r": "right", "t": "top", "b": "bottom", "u": "to
 _START_MARKER = re.compile(r"\b(?:spawn(?:s|ed|ing)?|start(?:s|ing)?|begins?|origin)(?:\s+(?:point|position|location))?"
                            r"\s*[:=]?\s*(?:(?:at|in|on|from)\s+)?(?:the\s+)?(?=(?:top|bottom|upper|lower|centre|center|"
                            r"middle)\b(?!\s+speed)|(?:left|right)\s+(?:edge|side|corner|border|wall)\b)")
-# "side by side", "in parallel": the motion said with them is every object's ("moving right side by side")
-_SIDE_BY_SIDE = re.compile(r"\bside[\s-]+by[\s-]+side\b")
+# "side by side", "in parallel", "the same way": the motion said is every object's ("moving right side by
+# side", "a small square followed it in the same direction")
+_SIDE_BY_SIDE = re.compile(r"\b(?:side[\s-]+by[\s-]+side|(?:in\s+|along\s+)?the\s+same\s+(?:direction|way|path|heading))\b")
 # "bouncing on grey", "on pure black.": a ground colour that ends its clause is the background
 _ON_GROUND = re.compile(r"\bon\s+(?:an?\s+)?(?:(?:plain|solid|pure|flat|dark|deep)\s+)?(black|gr[ae]y|navy|charcoal|slate|"
                         r"silver|midnight|jet)(?=\s*(?:$|[^\w\s]))")
@@ -125,6 +126,9 @@ _NO_MORE_OBJECTS = re.compile(r"\b(?:not|no|never|without)\s+(?:(?:add|adding|in
                               r"(?:shapes?|objects?|things?|items?)\b")
 # "right away", "right now": an adverb of time, no heading
 _RIGHT_AWAY = re.compile(r"\bright\s+(?=(?:away|now|then|after|before|off the bat)\b)")
+# A denied bounce or speed reads as the bare denial the parser knows ("not bouncing", "not slow"): "it
+# does not bounce", "never bouncing", "no bouncing", "don't make it slow"
+_DENIED = re.compile(r"\b(?:(?:not|never|no)\s+(?=bounc)|not\s+(?:make|let|have)\s+(?:it|them)\s+(?:go\s+)?(?=(?:slow|fast)\b))")
 # A camera's zoom is no object's speed: "the camera zooming in on a red circle" ("zooming" alone is fast)
 _ZOOM_IN = re.compile(r"\bzoom(?:s|ed|ing)?\s+(?:in|out)\b")
 _PLACE_WITHOUT_ARTICLE = re.compile(r"\b(from|to|toward|towards|into|at)\s+(?=(?:top|bottom|upper|lower|centre|center|"
@@ -182,6 +186,7 @@ def tokenize(text: str) -> list[str]:
     text = _NT_WITHOUT_APOSTROPHE.sub("\\1 not", text)  # "doesnt move", "isnt red"
     text = _NT_MISSPELT.sub("does not", text)
     text = _SIDE_BY_SIDE.sub(" together ", _START_MARKER.sub("from the ", _ZOOM_IN.sub(" ", _RIGHT_AWAY.sub("", text))))
+    text = _DENIED.sub("not ", text)
     text = _JOINED.sub("\\1 \\2\\3", _ON_GROUND.sub("on a \\1 background", _NO_MORE_OBJECTS.sub(" ", text)))
     text = _PLACE_WITHOUT_ARTICLE.sub(_place_article, text)  # "from top right corner down to bottom left"
     # "slowww", "sooo": no English word has a letter three times in a row (a colour code may: "#FFFF00")
