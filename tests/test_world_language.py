@@ -526,6 +526,8 @@ CASES = [
     ("A big red star drifted down-left. Then a tiny blue circle went the same way.",
      [{"shape": "star", "color": "red", "size": "large", "motion": "down-left"},
       {"shape": "circle", "color": "blue", "size": "small", "motion": "down-left"}], []),
+    ("a triangle sliding right, avoid blue, make it white please",
+     [{"shape": "triangle", "color": "white", "motion": "right"}], []),
     # a denied bounce or speed
     ("a cyan box that does not bounce; it glides down", [{"shape": "square", "color": "cyan", "motion": "down"}], []),
     ("an orange star, never bouncing, heading left", [{"shape": "star", "color": "orange", "motion": "left"}], []),

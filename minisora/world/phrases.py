@@ -97,7 +97,9 @@ _RGB = re.compile(r"\brgb\s*\(\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*\)"
 _DECIMAL = re.compile(r"\b[a-z]?\d+[.,]\d+\w*")
 _MEASURE = re.compile(r"\b\d+(?:\.\d+)?(?:\s+|-)?(?:seconds?|secs?|s|ms|minutes?|mins?|frames?|fps|hz|px|pixels?|"
                       r"percent|%|degrees?|deg|k|p)\b")
-_INSTEAD = re.compile(r"\b(?:instead of|rather than)\b")
+# "blue instead of amber", "avoid red": the colour after is not wanted ("avoid the pole" is left alone)
+_INSTEAD = re.compile(r"\b(?:instead of|rather than|avoid(?:ing)?(?=\s+(?:the\s+)?(?:colou?r\s+)?(?:red|orange|yellow|"
+                      r"green|cyan|blue|purple|white|black|gr[ae]y|navy|pink|brown)\b))\b")
 _STRETCHED = re.compile(r"([a-z])\1{2,}")
 _NT_WITHOUT_APOSTROPHE = re.compile(r"\b(does|do|did|is|are|was|were|has|have)nt\b")
 _NT_MISSPELT = re.compile(r"\b(?:dosent|dosnt|doesent|dosen t|dose not)\b")  # "a triangle that dosent move"
