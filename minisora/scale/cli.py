@@ -38,10 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plan:
         latent = G.latent_shape(cfg)
         facts = G.size_facts(cfg, latent)
-        sweep = G.sweep_runs(cfg, facts)
-        first = {s.name: G.size_lrs(cfg, s)[0] for s in cfg.grid.sizes}
-        runs = G.grid_runs(cfg, facts, first)
-        extra = [r for r in sweep if r.multiplier != cfg.grid.multipliers[0] or r.lr != first[r.size]]
+        runs, extra = G.planned_runs(cfg, facts)
         print(G.describe_plan(cfg, facts))
         print(f"{len(runs)} grid runs + {len(extra)} extra sweep runs, {G.total_flops(runs + extra):.3g} training "
               f"FLOPs; latent {latent}; {G.data_clips(cfg, facts)} distinct clips for the longest run")

@@ -105,6 +105,15 @@ def grid_runs(cfg: ScaleConfig, facts: dict[str, SizeFacts], lrs: dict[str, floa
             for seed in g.seeds]
 
 
+def planned_runs(cfg: ScaleConfig, facts: dict[str, SizeFacts]) -> tuple[list[RunSpec], list[RunSpec]]:
+    """The study's runs before its sweep is decided, each size at its first swept lr: the judged grid
+    runs, and the sweep runs beyond them (what a plan counts and an estimate times)."""
+    first = {s.name: size_lrs(cfg, s)[0] for s in cfg.grid.sizes}
+    runs = grid_runs(cfg, facts, first)
+    extra = [r for r in sweep_runs(cfg, facts) if r.multiplier != cfg.grid.multipliers[0] or r.lr != first[r.size]]
+    return runs, extra
+
+
 def data_clips(cfg: ScaleConfig, facts: dict[str, SizeFacts]) -> int:
     """Clips the longest run consumes: the latent cache holds exactly these, so no run repeats one."""
     return max(plan_run(cfg, facts[s.name], cfg.grid.multipliers[-1], cfg.grid.seeds[0], size_lrs(cfg, s)[0]).samples

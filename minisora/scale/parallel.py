@@ -31,9 +31,7 @@ JUDGE_FLOPS_PER_CLIP = 4e9
 
 def size_costs(cfg: ScaleConfig, facts: dict[str, G.SizeFacts]) -> dict[str, float]:
     """Each size's share of the study in FLOPs: its training runs plus sampling and judging its runs."""
-    first = {s.name: G.size_lrs(cfg, s)[0] for s in cfg.grid.sizes}
-    runs = G.grid_runs(cfg, facts, first)
-    extra = [r for r in G.sweep_runs(cfg, facts) if r.multiplier != cfg.grid.multipliers[0] or r.lr != first[r.size]]
+    runs, extra = G.planned_runs(cfg, facts)
     e = cfg.eval
     costs = {s.name: 0.0 for s in cfg.grid.sizes}
     for r in runs + extra:
@@ -73,8 +71,7 @@ def run_split(cfg: ScaleConfig, config_path: str, overrides: list[str], jobs: in
     shares = split_sizes(size_costs(cfg, facts), jobs)
     if cfg.data.source == "cache":
         ensure_cache(cfg, G.data_clips(cfg, facts), log)
-    first = {s.name: G.size_lrs(cfg, s)[0] for s in cfg.grid.sizes}
-    total = len(G.grid_runs(cfg, facts, first)) + len(G.sweep_runs(cfg, facts)) - len(cfg.grid.sizes)
+    total = sum(map(len, G.planned_runs(cfg, facts)))  # every run's JSON, sweep and grid
     # each worker gets its cores' share of threads unless the config fixes them
     threads = cfg.recipe.threads or max(1, (os.cpu_count() or 1) // len(shares))
     logs = Path(cfg.work_dir) / "jobs"

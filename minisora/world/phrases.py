@@ -106,8 +106,6 @@ _NT_MISSPELT = re.compile(r"\b(?:dosent|dosnt|doesent|dosen t|dose not)\b")  # "
 # Letters on either side of an arrow, as animators write a path: "tween L->R", "T→B"
 _LETTER_ARROW = re.compile(r"\b([lrtbud])\s*(?:->|=>|→|➡|>)\s*([lrtbud])\b", re.IGNORECASE)
 _ARROW_LETTERS = {"l": "left", "r": "right", "t": "top", "b": "bottom", "u": "top", "d": "bottom"}
-# A place after a preposition, said without its article, as notes and shot lists do; the grammar's
-# places have it ("from the top right corner").
 # Where a spec says an object starts is where it comes from: "Spawn: top-left corner", "spawn point:
 # bottom edge", "starts top-left corner" (a side only with its noun: "starts right away" is no place).
 _START_MARKER = re.compile(r"\b(?:spawn(?:s|ed|ing)?|start(?:s|ing)?|begins?|origin)(?:\s+(?:point|position|location))?"
@@ -133,6 +131,11 @@ _RIGHT_AWAY = re.compile(r"\bright\s+(?=(?:away|now|then|after|before|off the ba
 _DENIED = re.compile(r"\b(?:(?:not|never|no)\s+(?=bounc)|not\s+(?:make|let|have)\s+(?:it|them)\s+(?:go\s+)?(?=(?:slow|fast)\b))")
 # A camera's zoom is no object's speed: "the camera zooming in on a red circle" ("zooming" alone is fast)
 _ZOOM_IN = re.compile(r"\bzoom(?:s|ed|ing)?\s+(?:in|out)\b")
+# Applied in this order, each to what the one before left ("right away" goes before a start's side is read).
+_REWRITES = ((_RIGHT_AWAY, ""), (_ZOOM_IN, " "), (_START_MARKER, "from the "), (_SIDE_BY_SIDE, " together "),
+             (_DENIED, "not "), (_NO_MORE_OBJECTS, " "), (_ON_GROUND, "on a \\1 background"), (_JOINED, "\\1 \\2\\3"))
+# A place after a preposition, said without its article, as notes and shot lists do; the grammar's
+# places have it ("from the top right corner").
 _PLACE_WITHOUT_ARTICLE = re.compile(r"\b(from|to|toward|towards|into|at)\s+(?=(?:top|bottom|upper|lower|centre|center|"
                                     r"middle)\b(?!\s+speed))")
 
@@ -187,9 +190,8 @@ def tokenize(text: str) -> list[str]:
     text = _INSTEAD.sub(" not ", text)  # "blue instead of amber": amber is not wanted
     text = _NT_WITHOUT_APOSTROPHE.sub("\\1 not", text)  # "doesnt move", "isnt red"
     text = _NT_MISSPELT.sub("does not", text)
-    text = _SIDE_BY_SIDE.sub(" together ", _START_MARKER.sub("from the ", _ZOOM_IN.sub(" ", _RIGHT_AWAY.sub("", text))))
-    text = _DENIED.sub("not ", text)
-    text = _JOINED.sub("\\1 \\2\\3", _ON_GROUND.sub("on a \\1 background", _NO_MORE_OBJECTS.sub(" ", text)))
+    for pattern, replacement in _REWRITES:
+        text = pattern.sub(replacement, text)
     text = _PLACE_WITHOUT_ARTICLE.sub(_place_article, text)  # "from top right corner down to bottom left"
     # "slowww", "sooo": no English word has a letter three times in a row (a colour code may: "#FFFF00")
     text = "".join(part if _HEX.fullmatch(part) else _STRETCHED.sub("\\1", part) for part in _HEX_SPLIT.split(text))
