@@ -152,11 +152,14 @@ def write_prompt(spec: SceneSpec, rng: np.random.Generator) -> str:
     occluded = _occluded_objects(spec)
     parts = [_short_object(o, rng, occluded[i]) for i, o in enumerate(spec.objects)]
     n = len(parts)
+    # "a red dot and a blue square drifting right" reads as both drifting (`motions.plural_subject`): when
+    # the object before "and" has no motion said, a comma parts it ("a red dot, and a blue square ...")
+    last_and = ", and " if n > 1 and parts[-2].split()[-1] in V.SHAPES else " and "
     if n == 1:
         text = parts[0] if rng.random() < 0.6 else _a(parts[0])
     else:
-        body = " and ".join(_a(p) for p in parts) if n == 2 else \
-            ", ".join(_a(p) for p in parts[:-1]) + f" and {_a(parts[-1])}"
+        body = _a(parts[0]) + last_and + _a(parts[1]) if n == 2 else \
+            ", ".join(_a(p) for p in parts[:-1]) + f"{last_and}{_a(parts[-1])}"
         text = f"{_NUMBER_WORDS[n]} shapes: {body}" if rng.random() < 0.5 else body
     if rng.random() < 0.4:
         text += _pick(rng, (f" on {spec.background}", f" on a {spec.background} background",

@@ -13,13 +13,20 @@ then rewrites the words before it:
 
 from __future__ import annotations
 
-from minisora.world.lexicon import TERM_CATEGORY
+from minisora.world.lexicon import word_kind
 
 FIX = "<fix>"
 MARKERS: tuple[tuple[str, ...], ...] = (("scratch", "that"), ("strike", "that"), ("no", "wait"), ("wait", "no"),
                                         ("i", "mean"), ("i", "meant"), ("make", "that"), ("or", "rather"),
-                                        ("correction",))
+                                        ("correction",), ("actually",), ("sorry",), ("change", "of", "plan"),
+                                        ("on", "second", "thought"))
 _ARTICLES = ("a", "an", "one", "the")
+
+
+def _kind(word: str) -> str | None:
+    """The attribute a mapped word states ("big" and "large" are both sizes), or None."""
+    kind = word_kind(word)
+    return None if kind in ("article", "verb", "noun", "bgnoun", "other") else kind
 
 
 def marker_at(words: list[str], i: int) -> int:
@@ -36,10 +43,10 @@ def apply_corrections(out: list[str]) -> list[str]:
             after = after[1:]
         end = next((k for k, w in enumerate(after) if w in (",", "and", FIX)), len(after))
         span = after[:end]
-        content = [w for w in span if TERM_CATEGORY.get(w)]
-        shapes = [k for k, w in enumerate(before) if TERM_CATEGORY.get(w) == "shape"]
+        content = [w for w in span if _kind(w)]
+        shapes = [k for k, w in enumerate(before) if _kind(w) == "shape"]
         if shapes and (span[:1] and span[0] in _ARTICLES or
-                       any(TERM_CATEGORY.get(w) == "shape" for w in content) and len(content) > 1):
+                       any(_kind(w) == "shape" for w in content) and len(content) > 1):
             # a new noun phrase: the last object named before is taken back, from its article on
             start = shapes[-1]
             while start > 0 and before[start - 1] not in (",", "and") and before[start - 1] not in _ARTICLES:
@@ -49,8 +56,8 @@ def apply_corrections(out: list[str]) -> list[str]:
             out = before[:start] + after
             continue
         for w in content:  # single attributes: each replaces the last of its kind, where it stood
-            kind = TERM_CATEGORY[w]
-            at = next((k for k in range(len(before) - 1, -1, -1) if TERM_CATEGORY.get(before[k]) == kind), None)
+            kind = _kind(w)
+            at = next((k for k in range(len(before) - 1, -1, -1) if _kind(before[k]) == kind), None)
             if at is not None:
                 before[at] = w
                 span = [x for x in span if x != w]

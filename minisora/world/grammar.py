@@ -159,7 +159,9 @@ def parse(text: str) -> ParsedScene:
         if negated and (kind in ("color", "shape") or (kind == "motion" and value == "bouncing")):
             negated = False  # "not a circle", "isn't red", "does not bounce": nothing is made of what is denied
             continue
-        negated = (negated and kind in ("filler", "article")) or (kind == "filler" and surface == "not")
+        # a denial ends at its clause: "(easing) doesn't matter, just the green square" keeps green
+        negated = (negated and kind in ("filler", "article") and not at_break[j - 1]) or \
+            (kind == "filler" and surface == "not" and not at_break[j])
         if definite and has_adjectives() and (kind == "generic" or (kind == "count" and surface == "one")):
             same = [o for o in objects if all(getattr(o, k) == pending[k] for k in ("color", "size", "shape")
                                               if k in pending)]
@@ -230,9 +232,17 @@ def parse(text: str) -> ParsedScene:
             if kind in ("motion", "speed") and after_break(j) and not np_open and len(objects) > 1 and \
                     all(getattr(o, kind) is None for o in objects) and last_group[-1:] == objects[-1:]:
                 last_group = list(objects)  # "a red star, a green square and a blue triangle, moving up"; "..., slow"
-            if kind == "motion" and plural_subject(items, j) and not np_open and len(objects) > 1 and \
-                    all(o.motion is None for o in objects):
+            if kind == "motion" and plural_subject(items, j, at_break) and not np_open and len(objects) > 1 and \
+                    all(o.motion is None and id(o) not in origins for o in objects):
                 last_group = list(objects)  # "a blue triangle and a green circle bounce around the frame"
+                k = j - 1
+                while items[k][0] in ("verb", "speed"):  # "... drifting slowly up": that speed is everyone's too
+                    for o in objects:
+                        o.speed = o.speed or (items[k][1] if items[k][0] == "speed" else None)
+                    k -= 1
+            if kind == "motion" and not np_open and len(named_group) > 1 and last_group == named_group[-1:] and \
+                    all(o.motion is None for o in named_group):
+                last_group = list(named_group)  # "two stars one red one yellow moving left": the last says the list's
             if shared_from is not None and len(objects) == shared_from and not np_open and kind != "origin":
                 shared.setdefault(kind, value)  # "three shapes each moving down: a ..., a ..."
             elif kind == "motion" and from_to(items, j) and last_group and not np_open:

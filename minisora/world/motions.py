@@ -3,7 +3,8 @@
 - `merge_motion(stated, more)`: "rising to the right" is a diagonal, "dropping downward" one heading;
 - `from_to(items, j)`: "top-left corner to bottom-right corner", "from right edge to left edge": the
   first motion named the start, the second is the heading;
-- `plural_subject(items, j)`: "a blue triangle and a green circle bounce": the verb is both's;
+- `plural_subject(items, j, at_break)`: "a blue triangle and a green circle bounce", "a red dot and a blue
+  square drifting right": the verb is both's;
 - `heading_between(origin, motion)`: "starting at the top right, moving to the top left" goes left.
 """
 
@@ -45,21 +46,26 @@ PLURAL_VERBS = frozenset("""move go glide slide drift travel fly float rise fall
 bounce hop bob descend ascend rush dart creep crawl stay sit remain""".split())
 
 
-def plural_subject(items: list[tuple[str, object, str]], j: int) -> bool:
-    """Motion item j is said by a plural verb right after a noun phrase that "and" joins to another:
-    "a blue triangle and a green circle bounce", "... and a green circle move left"."""
-    before_verb = j - 1 if j and items[j - 1][0] == "verb" else j
-    verb = items[j - 1][2] if before_verb < j else items[j][2].split()[0]
-    k = before_verb - 1  # the noun, then back to its phrase's first word
-    # Not a participle: "an orange triangle and a large green star drifting right" is the world's own
-    # prompt for a star that drifts (`world.captions.write_prompt`), though some writers mean both.
-    if verb not in PLURAL_VERBS or k < 0 or items[k][0] != "shape":
+def plural_subject(items: list[tuple[str, object, str]], j: int, at_break: list[bool]) -> bool:
+    """Motion item j is said by a plural verb or a participle right after a noun phrase that "and"
+    joins to another noun: "a blue triangle and a green circle bounce", "a white pyramid and a blue
+    pyramid moving down to the right", "a red dot, a blue dot and a green dot drifting slowly up".
+    Every outside writer who typed the participle form meant all the objects (sets h, i and n of
+    bench/data), so the world's own prompts never leave out a motion before another object's
+    (`world.captions.write_prompt`). Not after a place ("a white disc in the middle and a red ball
+    bouncing"): the first object was given its own description; nor after a comma ("a red dot, and a
+    blue square drifting right")."""
+    k = j - 1
+    while k >= 0 and items[k][0] in ("verb", "speed"):  # "... drifting slowly up"
+        k -= 1
+    verb = items[k + 1][2] if k + 1 < j else items[j][2].split()[0]
+    if (verb not in PLURAL_VERBS and not verb.endswith("ing")) or k < 0 or items[k][0] != "shape":
         return False
-    while k > 0 and items[k - 1][0] in ("color", "size"):
+    while k > 0 and items[k - 1][0] in ("color", "size"):  # the noun, then back to its phrase's first word
         k -= 1
     if k > 0 and items[k - 1][0] == "article":  # the phrase's own article, once
         k -= 1
-    return k > 0 and items[k - 1][2] == "and"
+    return k > 1 and items[k - 1][2] == "and" and items[k - 2][0] == "shape" and not at_break[k - 2]
 
 
 def heading_between(origin: str, motion: str) -> str:

@@ -50,13 +50,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from minisora.world.corrections import FIX, apply_corrections, marker_at
+from minisora.world.homophones import homophone
 from minisora.world.grammar import parse
 from minisora.world.guesses import GUESSES, agrees, made_of_guesses, opened_by_guess, said_without_guess
 from minisora.world.lists import joined_colors
 from minisora.world.lexicon import (COLOR_MODIFIERS, CURATED, NOUN_READINGS, OUTSIDE_SHAPES, OUTSIDE_WORLD,
                                     PHRASE_WORDS, PLACE_TERM, TERM_CATEGORY, VERB_READINGS, is_adjectival,
                                     move_shape_modifiers, slot_categories, word_kind)
-from minisora.world.phrases import NUMBER_PREFIXES, PHRASES, clause_breaks, compared_opposites, tokenize
+from minisora.world.comparisons import compared_opposites, settle_comparisons
+from minisora.world.phrases import NUMBER_PREFIXES, PHRASES, clause_breaks, tokenize
 from minisora.world.scene import ParsedScene
 from minisora.world.word_lookup import WordLookup
 
@@ -66,7 +68,7 @@ class WordMapping:
     word: str  # as the user typed it (lower-cased)
     term: str  # what it became
     how: str  # "curated" | "form" | "color name" | "thesaurus" | "embedding" | "shade" (a modifier of the colour
-    # named next) | "place" (where a heading points: "toward the floor") | "letter" ("n" for "and" or north)
+    # named next) | "place" (where a heading points: "toward the floor") | "letter" ("n" for "and" or north) | "homophone" ("read" for red)
     score: float = 1.0  # cosine similarity for "embedding", share of the neighbours' votes for "color name",
     # summed evidence weight for "thesaurus"
 
@@ -223,6 +225,11 @@ class WordMapper(WordLookup):
             if (w in ("a", "b", "c", "d") or w.isdigit()) and i and (i in breaks or i + 1 == len(words)) and \
                     word_kind(words[i - 1]) in ("shape", "noun"):
                 continue  # "Square A:", "Object 2:": a label, neither an article nor a count
+            meant = homophone(words, i)
+            if meant is not None:  # "a read circle moving to the write" (`homophones.py`)
+                mapped.append(WordMapping(w, meant, "homophone"))
+                out.append(meant)
+                continue
             said = marker_at(words, i)
             if said:  # "scratch that", "no wait": applied to the words before (`corrections.py`)
                 out.append(FIX)
@@ -373,6 +380,8 @@ class WordMapper(WordLookup):
             w = next((m.word for m in mapped if m.term == w), w)  # the user's word, not the term it became
             if w not in unmapped:
                 unmapped.append(w)
+        if settle_comparisons(words, parsed):  # "smaller and faster": the other is large and slow
+            unmapped = [w for w in unmapped if w != "opposite"]  # "... moving the opposite way": understood
         return Normalized(prompt, text, parsed, mapped, unmapped)
 
 

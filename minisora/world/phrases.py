@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from minisora.world import vocabulary as V
+from minisora.world.comparisons import DEGREE, MULTIPLE, multiple_as_comparative
 
 ARTICLES = ("a", "an")
 
@@ -129,11 +130,23 @@ _RIGHT_AWAY = re.compile(r"\bright\s+(?=(?:away|now|then|after|before|off the ba
 # A denied bounce or speed reads as the bare denial the parser knows ("not bouncing", "not slow"): "it
 # does not bounce", "never bouncing", "no bouncing", "don't make it slow"
 _DENIED = re.compile(r"\b(?:(?:not|never|no)\s+(?=bounc)|not\s+(?:make|let|have)\s+(?:it|them)\s+(?:go\s+)?(?=(?:slow|fast)\b))")
+# An animator's entrance and exit name the start and the end: "enters from frame right and exits left",
+# "pops in bottom-left, exits top-right", "entering from the bottom edge and exiting top"
+_SIDE_AHEAD = r"(?:the\s+)?(?:(?:frame|screen)\s+)?(?=(?:top|bottom|left|right|upper|lower)\b)"
+_ENTERS = re.compile(r"\b(?:enter(?:s|ing|ed)?|pops?\s+in|popping\s+in|comes?\s+in|coming\s+in)\s+(?:(?:from|at)\s+)?"
+                     + _SIDE_AHEAD)
+_EXITS = re.compile(r"\b(?:exit(?:s|ing|ed)?|leav(?:es|ing)|goes\s+out|going\s+out)\s+(?:(?:at|through|via|to)\s+)?"
+                    + _SIDE_AHEAD)
+# "a red triangle in the bottom that rises": a place, as "at the bottom" is (not the heading "down")
+_IN_THE_SIDE = re.compile(r"\bin\s+the\s+(bottom|top)\b(?!\s+(?:left|right|corner|edge|side))")
+# A denied stillness says only that the object moves: "a red square that doesn't stay still - it bounces"
+_NOT_STILL = re.compile(r"\b(?:not|never)\s+(?:stay|sit|stand|keep|remain|hold)(?:s|ing)?\s+still\b")
 # A camera's zoom is no object's speed: "the camera zooming in on a red circle" ("zooming" alone is fast)
 _ZOOM_IN = re.compile(r"\bzoom(?:s|ed|ing)?\s+(?:in|out)\b")
 # Applied in this order, each to what the one before left ("right away" goes before a start's side is read).
-_REWRITES = ((_RIGHT_AWAY, ""), (_ZOOM_IN, " "), (_START_MARKER, "from the "), (_SIDE_BY_SIDE, " together "),
-             (_DENIED, "not "), (_NO_MORE_OBJECTS, " "), (_ON_GROUND, "on a \\1 background"), (_JOINED, "\\1 \\2\\3"))
+_REWRITES = ((DEGREE, ""), (MULTIPLE, multiple_as_comparative), (_ENTERS, "from the "), (_EXITS, "to the "),
+             (_IN_THE_SIDE, "at the \\1"), (_RIGHT_AWAY, ""), (_ZOOM_IN, " "), (_START_MARKER, "from the "), (_SIDE_BY_SIDE, " together "),
+             (_DENIED, "not "), (_NOT_STILL, " "), (_NO_MORE_OBJECTS, " "), (_ON_GROUND, "on a \\1 background"), (_JOINED, "\\1 \\2\\3"))
 # A place after a preposition, said without its article, as notes and shot lists do; the grammar's
 # places have it ("from the top right corner").
 _PLACE_WITHOUT_ARTICLE = re.compile(r"\b(from|to|toward|towards|into|at)\s+(?=(?:top|bottom|upper|lower|centre|center|"
@@ -247,27 +260,3 @@ def match(tokens: list[str]) -> list[tuple[str, object, str]]:
     return items
 
 
-# "X larger than Y": Y is the other size (or speed), unless the prompt gives Y one of its own.
-_COMPARATIVES = {"larger": "large", "bigger": "large", "greater": "large", "smaller": "small", "tinier": "small",
-                 "faster": "fast", "quicker": "fast", "speedier": "fast", "slower": "slow"}
-_OPPOSITE = {"large": "small", "small": "large", "fast": "slow", "slow": "fast"}
-
-
-def compared_opposites(words: list[str], kind) -> dict[int, str]:
-    """{position: term} for the object after "than" in a comparison: "a purple star larger than the
-    cyan square" makes the square small, "the red triangle moves faster than the blue star" makes the
-    star slow. The term goes right after the compared object's noun (a speed before "the blue star"
-    would read as a reference's), at the position of the word that follows it; nothing is added when
-    the object states its own size or speed. kind(word) is `lexicon.word_kind`."""
-    out: dict[int, str] = {}
-    for i, w in enumerate(words[:-2]):
-        if w in _COMPARATIVES and words[i + 1] == "than":
-            k = i + 2
-            while k < len(words) and words[k] in ("a", "an", "the", "one"):
-                k += 1
-            category = "size" if _COMPARATIVES[w] in ("large", "small") else "speed"
-            named = [kind(x) for x in words[k:k + 3]]
-            nouns = [j for j, x in enumerate(named) if x in ("shape", "noun")]
-            if nouns and category not in named:
-                out[k + nouns[0] + 1] = _OPPOSITE[_COMPARATIVES[w]]  # after its noun: "the blue star slow"
-    return out

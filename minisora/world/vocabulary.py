@@ -258,7 +258,10 @@ MOTION_WORDS_PARSE: dict[str, tuple[str, ...]] = {
               "holding still", "frozen in place", "holds its position", "holding its position",
               "stayed put", "stayed still", "stayed in place", "stayed where it was", "stayed right where it was",
               "stays right where it is", "remained still", "remained where it was", "not make it move",
-              "not make them move", "not let it move", "not have it move")
+              "not make them move", "not let it move", "not have it move",
+              # an animator's hold: "the dot holds", "keep it on a hold" (the imperative "hold the bg" is no still)
+              "holds", "on a hold", "on hold", "holds center", "holds centre", "holds in place",
+              "stays at place", "stay at place", "stays at its place", "stays in its place")
     # a verb of staying before where: "a green pyramid sitting in the middle", "staying in one place"
     + tuple(f"{verb} {where}" for verb in ("sitting", "sits", "staying", "stays", "standing", "stands", "resting",
                                            "rests", "waiting", "waits", "parked", "remaining", "remains")
