@@ -535,6 +535,52 @@ CASES = [
      [{"shape": "circle", "color": "purple", "motion": "right", "speed": "slow"}], []),
     ("a pint-sized blue box barely moving right, at a crawl",
      [{"shape": "square", "color": "blue", "size": "small", "motion": "right", "speed": "slow"}], []),
+    # one participle after objects joined by "and" is all of theirs; not after a place, nor after a comma
+    ("an orange box and a cyan star sliding up to the left",
+     [{"shape": "square", "color": "orange", "motion": "up-left"}, {"shape": "star", "color": "cyan", "motion": "up-left"}], []),
+    ("a white dot, a green box and a red star floating quickly down",
+     [{"shape": "circle", "color": "white", "motion": "down", "speed": "fast"},
+      {"shape": "square", "color": "green", "motion": "down", "speed": "fast"},
+      {"shape": "star", "color": "red", "motion": "down", "speed": "fast"}], []),
+    ("a blue square at the top and a red dot falling", [{"shape": "square", "color": "blue"},
+                                                        {"shape": "circle", "color": "red", "motion": "down"}], []),
+    ("a blue square, and a red dot falling", [{"shape": "square", "color": "blue"},
+                                              {"shape": "circle", "color": "red", "motion": "down"}], []),
+    ("three dots one white one green one red drifting left",
+     [{"shape": "circle", "color": c, "motion": "left"} for c in ("white", "green", "red")], []),
+    # comparisons settle the other object of two
+    ("a green disc and a white box, the box is larger and slower",
+     [{"shape": "circle", "color": "green", "size": "small", "speed": "fast"},
+      {"shape": "square", "color": "white", "size": "large", "speed": "slow"}], []),
+    ("a red ball going up and a blue ball three times as big going the opposite way",
+     [{"shape": "circle", "color": "red", "size": "small", "motion": "up"},
+      {"shape": "circle", "color": "blue", "size": "large", "motion": "down"}], []),
+    ("two stars going left, the purple one a tad quicker than the yellow one",
+     [{"shape": "star", "color": "purple", "motion": "left", "speed": "fast"},
+      {"shape": "star", "color": "yellow", "motion": "left", "speed": "slow"}], []),
+    # colours named by things
+    ("a box the exact colour of fresh grass rising", [{"shape": "square", "color": "green", "motion": "up"}], []),
+    ("a triangle in the colour of a pumpkin, still", [{"shape": "triangle", "color": "orange", "motion": "still"}], []),
+    # dictation's homophones
+    ("a read star and a blew box moving write", [{"shape": "star", "color": "red", "motion": "right"},
+                                                {"shape": "square", "color": "blue", "motion": "right"}], []),
+    ("to squares going down behind the poll", [{"shape": "square", "motion": "down"},
+                                               {"shape": "square", "motion": "down"}], []),
+    ("I read about a green circle going up", [{"shape": "circle", "color": "green", "motion": "up"}], ["read"]),
+    # corrections said with "actually" and "sorry", denials of stillness, refused plurals
+    ("a large cyan dot moving down, sorry, up", [{"shape": "circle", "color": "cyan", "size": "large", "motion": "up"}], []),
+    ("a white star going right, actually a purple star going left",
+     [{"shape": "star", "color": "purple", "motion": "left"}], []),
+    ("a green box that never stays still, it bounces", [{"shape": "square", "color": "green", "motion": "bouncing"}], []),
+    ("no triangles please, only a red circle", [{"shape": "circle", "color": "red"}], []),
+    ("style doesn't matter, just the red dot moving left", [{"shape": "circle", "color": "red", "motion": "left"}], []),
+    # an animator's words: holds, entrances and exits; a film's light and music make no object
+    ("white box holds while a cyan ball exits screen left",
+     [{"shape": "square", "color": "white", "motion": "still"}, {"shape": "circle", "color": "cyan", "motion": "left"}], []),
+    ("yellow dot enters bottom and leaves top", [{"shape": "circle", "color": "yellow", "motion": "up"}], []),
+    ("warm amber glow, lens flare, synth swell: a blue square moving right",
+     [{"shape": "square", "color": "blue", "motion": "right"}], ["glow", "lens", "flare", "swell"]),
+    ("chill lofi beats, a green star drifting up", [{"shape": "star", "color": "green", "motion": "up"}], []),
 ]
 
 

@@ -161,7 +161,9 @@ def parse(text: str) -> ParsedScene:
             continue
         # a denial ends at its clause: "(easing) doesn't matter, just the green square" keeps green
         negated = (negated and kind in ("filler", "article") and not at_break[j - 1]) or \
-            (kind == "filler" and surface == "not" and not at_break[j])
+            (kind == "filler" and surface == "not" and not at_break[j]) or \
+            (kind == "filler" and surface == "no" and j + 1 < len(items) and items[j + 1][0] == "shape" and
+             items[j + 1][1][1])  # "no circles, just a green square": a plural refused
         if definite and has_adjectives() and (kind == "generic" or (kind == "count" and surface == "one")):
             same = [o for o in objects if all(getattr(o, k) == pending[k] for k in ("color", "size", "shape")
                                               if k in pending)]

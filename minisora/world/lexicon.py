@@ -8,6 +8,7 @@ are written from general English, not from any benchmark or test set.
 from __future__ import annotations
 
 from minisora.world import vocabulary as V
+from minisora.world.film import FILM_WORDS
 from minisora.world.phrases import PHRASES
 
 # Attribute category of every vocabulary term (one place: built from data/vocabulary.py).
@@ -154,7 +155,7 @@ shaking vibrating pulsing pulsating growing grows shrinking shrinks expanding fa
 flashing glowing exploding morphing rainbow striped stripy spotted polka checkered plaid
 transparent translucent glittery sparkly metallic shiny clockwise counterclockwise anticlockwise rotate rotated
 revolving revolves twirls swirls pan pans panning panned tilt tilts tilting
-""".split())
+""".split()) | FILM_WORDS
 
 # Shape nouns of OUTSIDE_WORLD: reported, but still nouns, so their object keeps its other attributes
 # ("magenta hexagon moving right" is a purple object moving right, its outline unstated).

@@ -50,6 +50,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from minisora.world.corrections import FIX, apply_corrections, marker_at
+from minisora.world.film import lights_colour
 from minisora.world.homophones import homophone
 from minisora.world.grammar import parse
 from minisora.world.guesses import GUESSES, agrees, made_of_guesses, opened_by_guess, said_without_guess
@@ -225,6 +226,9 @@ class WordMapper(WordLookup):
             if (w in ("a", "b", "c", "d") or w.isdigit()) and i and (i in breaks or i + 1 == len(words)) and \
                     word_kind(words[i - 1]) in ("shape", "noun"):
                 continue  # "Square A:", "Object 2:": a label, neither an article nor a count
+            if lights_colour(words, i, word_kind):  # "moody blue lighting": the light's colour (`film.py`)
+                unmapped.append(w)
+                continue
             meant = homophone(words, i)
             if meant is not None:  # "a read circle moving to the write" (`homophones.py`)
                 mapped.append(WordMapping(w, meant, "homophone"))

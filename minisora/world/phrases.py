@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 
 from minisora.world import vocabulary as V
+from minisora.world.colour_things import COLOUR_OF_THING, colour_of_thing
 from minisora.world.comparisons import DEGREE, MULTIPLE, multiple_as_comparative
+from minisora.world.film import CHILL_MUSIC
 
 ARTICLES = ("a", "an")
 
@@ -144,7 +146,7 @@ _NOT_STILL = re.compile(r"\b(?:not|never)\s+(?:stay|sit|stand|keep|remain|hold)(
 # A camera's zoom is no object's speed: "the camera zooming in on a red circle" ("zooming" alone is fast)
 _ZOOM_IN = re.compile(r"\bzoom(?:s|ed|ing)?\s+(?:in|out)\b")
 # Applied in this order, each to what the one before left ("right away" goes before a start's side is read).
-_REWRITES = ((DEGREE, ""), (MULTIPLE, multiple_as_comparative), (_ENTERS, "from the "), (_EXITS, "to the "),
+_REWRITES = ((COLOUR_OF_THING, colour_of_thing), (CHILL_MUSIC, ""), (DEGREE, ""), (MULTIPLE, multiple_as_comparative), (_ENTERS, "from the "), (_EXITS, "to the "),
              (_IN_THE_SIDE, "at the \\1"), (_RIGHT_AWAY, ""), (_ZOOM_IN, " "), (_START_MARKER, "from the "), (_SIDE_BY_SIDE, " together "),
              (_DENIED, "not "), (_NOT_STILL, " "), (_NO_MORE_OBJECTS, " "), (_ON_GROUND, "on a \\1 background"), (_JOINED, "\\1 \\2\\3"))
 # A place after a preposition, said without its article, as notes and shot lists do; the grammar's

@@ -260,7 +260,7 @@ MOTION_WORDS_PARSE: dict[str, tuple[str, ...]] = {
               "stays right where it is", "remained still", "remained where it was", "not make it move",
               "not make them move", "not let it move", "not have it move",
               # an animator's hold: "the dot holds", "keep it on a hold" (the imperative "hold the bg" is no still)
-              "holds", "on a hold", "on hold", "holds center", "holds centre", "holds in place",
+              "dead still", "stock still", "holds", "on a hold", "on hold", "holds center", "holds centre", "holds in place",
               "stays at place", "stay at place", "stays at its place", "stays in its place")
     # a verb of staying before where: "a green pyramid sitting in the middle", "staying in one place"
     + tuple(f"{verb} {where}" for verb in ("sitting", "sits", "staying", "stays", "standing", "stands", "resting",
@@ -296,7 +296,7 @@ CAMERA_PARSE: tuple[str, ...] = (
     "fixed camera", "locked off camera", "camera", "camera stays fixed", "camera is fixed",
     "static frame", "static shot", "locked frame", "locked shot", "locked off shot", "no camera move",
     "camera static", "camera still", "camera fixed", "camera locked", "camera locked off",
-    "no camera movement",
+    "no camera movement", "camera stays put", "camera stays in place", "camera doesn t move", "camera does not move",
 )
 BACKGROUND_NOUNS: tuple[str, ...] = ("background", "backdrop", "backgrounds", "bg", "bkg", "field", "ground", "canvas",
                                      "pitch", "stage", "surface", "underground", "room", "void")  # writers use the first two
