@@ -581,6 +581,23 @@ CASES = [
     ("warm amber glow, lens flare, synth swell: a blue square moving right",
      [{"shape": "square", "color": "blue", "motion": "right"}], ["glow", "lens", "flare", "swell"]),
     ("chill lofi beats, a green star drifting up", [{"shape": "star", "color": "green", "motion": "up"}], []),
+    # "they", "both are", a count heading a list, the other of two
+    ("a white dot and a cyan box, and they both fall", [{"shape": "circle", "color": "white", "motion": "down"},
+                                                       {"shape": "square", "color": "cyan", "motion": "down"}], []),
+    ("red star left, blue dot right; both should be large",
+     [{"shape": "star", "color": "red", "size": "large", "motion": "left"},
+      {"shape": "circle", "color": "blue", "size": "large", "motion": "right"}], []),
+    ("these two: amber dot, violet box", [{"shape": "circle", "color": "orange"}, {"shape": "square", "color": "purple"}],
+     []),
+    ("two circles, a green one and a white one; the green one rises and the other one stays put",
+     [{"shape": "circle", "color": "green", "motion": "up"}, {"shape": "circle", "color": "white", "motion": "still"}], []),
+    # a denial covers its noun phrase; a shape named again after a denial is the one already named
+    ("rather than a big red box, a small red dot", [{"shape": "circle", "color": "red", "size": "small"}], []),
+    ("a blue triangle (not a star, a triangle) sinking", [{"shape": "triangle", "color": "blue", "motion": "down"}], []),
+    ("a box that is not white but yellow", [{"shape": "square", "color": "yellow"}], []),
+    ("a small -- no, a large -- purple star", [{"shape": "star", "color": "purple", "size": "large"}], []),
+    ("an orange dot, not still, moving up", [{"shape": "circle", "color": "orange", "motion": "up"}], []),
+    ("a green star that won't budge, occluder off", [{"shape": "star", "color": "green", "motion": "still"}], []),
 ]
 
 

@@ -45,6 +45,14 @@ def apply_corrections(out: list[str]) -> list[str]:
         span = after[:end]
         content = [w for w in span if _kind(w)]
         shapes = [k for k, w in enumerate(before) if _kind(w) == "shape"]
+        opened = max((k for k, w in enumerate(before) if w in ("a", "an")), default=None)
+        if span[:1] and span[0] in ("a", "an") and opened is not None and shapes[-1:] < [opened] and \
+                any(_kind(w) for w in before[opened + 1:]) and \
+                not any(word_kind(w) == "bgnoun" for w in before[opened + 1:]):
+            # "a large - no, a small - cyan triangle": the noun phrase left unfinished is said again
+            rest = after[end + 1:] if after[end:end + 1] == [","] else after[end:]
+            out = before[:opened] + span + rest
+            continue
         if shapes and (span[:1] and span[0] in _ARTICLES or
                        any(_kind(w) == "shape" for w in content) and len(content) > 1):
             # a new noun phrase: the last object named before is taken back, from its article on

@@ -14,10 +14,10 @@ import re
 
 FILM_WORDS: frozenset[str] = frozenset("""
 anamorphic flare flares lens lenses bokeh macro telephoto fisheye dolly tripod handheld gimbal steadicam
-softbox backlit backlighting volumetric haze hazy smoke smoky grade graded grading lut grain
+softbox backlit backlighting volumetric haze hazy grade graded grading lut grain
 grainy vignette hdr imax 4k 8k fps 24fps 30fps 60fps choir orchestral orchestra symphony swell synth synths
 pads cello violin violins piano drums drum jazz ukulele guitar trap lofi soundtrack music musical audio
-asmr ambient score tempo cinematic filmic aesthetic noir dreamy moody chill epic drone
+asmr ambient score tempo cinematic filmic aesthetic noir dreamy moody epic drone
 """.split())
 
 # Nouns of light: a colour right before one is the light's ("moody blue lighting", "teal-and-orange

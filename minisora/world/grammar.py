@@ -28,7 +28,8 @@ shapes: ..."), "both/all/each", "respectively", "in sync", a motion after a comm
 from __future__ import annotations
 
 from minisora.world import vocabulary as V
-from minisora.world.item_context import joined_ordinal, names_ground, next_content
+from minisora.world.item_context import (after_break, ground_colour_of, joined_ordinal, names_ground, next_content,
+                                         occluder_denied)
 from minisora.world.lists import colors_for_plural, fold_into_count, merge_restated, respectively
 from minisora.world.motions import from_to, heading_between, merge_motion, plural_subject
 from minisora.world.phrases import clause_breaks, match, tokenize
@@ -59,6 +60,8 @@ def parse(text: str) -> ParsedScene:
     definite = False  # "the" opened the noun phrase: it may name an object already named
     shared_from: int | None = None  # objects named before a generic plural ("three shapes")
     negated = False  # "not a circle, a triangle", "isn't red but blue": the next colour or shape is not wanted
+    denied_shape = False  # a shape was denied: "a red square - not a circle, a square -" names the square again
+    skip_next = False
     last_motion: str | None = None
     batch_of: dict[int, int] = {}  # id(object) -> the phrase that made it (`lists.merge_restated`)
     loose: dict[int, list[str]] = {}  # id(object) -> its words, for objects no noun, article or count introduced
@@ -136,17 +139,6 @@ def parse(text: str) -> ParsedScene:
         """Adjectives are pending after a noun named without an article ("a star, red, ...")."""
         return has_adjectives() and bool(named_group) and not opened_by_article
 
-    def after_break(j: int) -> bool:
-        """Punctuation parts item j from the noun phrase before it ("..., a blue triangle, moving up")."""
-        k = j - 1
-        while k >= 0 and items[k][0] in ("verb", "filler", "speed", "article"):
-            if items[k][2] in V.ORDINALS or items[k][2] in ("the", "it", "one"):
-                return False  # "..., the first climbs": the motion has its own subject
-            if at_break[k]:
-                return True
-            k -= 1
-        return k >= 0 and at_break[k]
-
     ordinal_at: int | None = None  # the item of the last ordinal that named objects
     for j, (kind, value, surface) in enumerate(items):
         if kind == "count" and ordinal_at == j - 1 and items[j - 1][2] in ("first", "last") and \
@@ -156,8 +148,21 @@ def parse(text: str) -> ParsedScene:
             continue
         if kind == "bgcolor" and surface.split()[-1] in V.COLORS and next_content(items, j) in ("shape", "generic"):
             kind, value = "color", surface.split()[-1]  # "a navy blue square": a blue object
-        if negated and (kind in ("color", "shape") or (kind == "motion" and value == "bouncing")):
-            negated = False  # "not a circle", "isn't red", "does not bounce": nothing is made of what is denied
+        if negated and (kind in ("color", "shape", "size") or (kind == "motion" and value in ("bouncing", "still"))):
+            # "not a circle", "isn't red", "does not bounce": nothing is made of what is denied; the denial
+            # covers its whole noun phrase ("instead of a purple cube") but not the next ("isn't red but blue")
+            negated = kind in ("color", "size") and j + 1 < len(items) and not at_break[j] and \
+                items[j + 1][0] in ("color", "size", "shape")
+            denied_shape = denied_shape or kind == "shape"
+            continue
+        if kind == "filler" and surface == "other" and j and items[j - 1][2] == "the" and len(objects) == 2 and \
+                len(last_group) == 1 and not has_adjectives():
+            refer_to([o for o in objects if o is not last_group[0]])  # "the purple one ...; the other one is small"
+            if j + 1 < len(items) and items[j + 1][2] == "one":
+                skip_next = True
+            continue
+        if skip_next:
+            skip_next = False
             continue
         # a denial ends at its clause: "(easing) doesn't matter, just the green square" keeps green
         negated = (negated and kind in ("filler", "article") and not at_break[j - 1]) or \
@@ -185,6 +190,10 @@ def parse(text: str) -> ParsedScene:
         if kind == "article":
             np_open = True
             opened_by_article = opened_by_article or not has_adjectives()  # "a" of "with a grey background"
+        elif kind == "count" and at_break[j] and not has_adjectives() and pending_count is None and \
+                (j == 0 or at_break[j - 1] or items[j - 1][2] in ("all", "these", "the")) and \
+                any(it[0] in ("shape", "color") for it in items[j + 1:]):
+            explicit_count = int(value)  # "all three - crimson disc, snow-white cube, ...": the scene's count
         elif kind == "count":
             pending_count = int(value)
             count_is_next = has_adjectives()  # "one red and one blue": this count is the next phrase's
@@ -211,7 +220,10 @@ def parse(text: str) -> ParsedScene:
                 if any(it[2] in ("and", "or") for it in items[max(0, j - 3):j]):
                     coordinated.extend(o for o in last_group if o.shape is None)
                 opened_by_article = False
-            if j and items[j - 1][2] in V.DISTRIBUTIVE_WORDS and len(objects) > 1 and not has_adjectives():
+            k = j - 1
+            while k > 0 and items[k][2] in ("are", "is", "be", "should", "will", "must", "were"):
+                k -= 1  # "both are small"
+            if j and items[k][2] in V.DISTRIBUTIVE_WORDS and len(objects) > 1 and not has_adjectives():
                 for o in objects:  # "..., both small", "all red"
                     if getattr(o, kind) is None:
                         setattr(o, kind, value)
@@ -231,7 +243,7 @@ def parse(text: str) -> ParsedScene:
                 last_group = list(objects)  # "a yellow square and a blue circle, neither of which moves"
             if kind == "motion":
                 last_motion = value
-            if kind in ("motion", "speed") and after_break(j) and not np_open and len(objects) > 1 and \
+            if kind in ("motion", "speed") and after_break(items, j, at_break) and not np_open and len(objects) > 1 and \
                     all(getattr(o, kind) is None for o in objects) and last_group[-1:] == objects[-1:]:
                 last_group = list(objects)  # "a red star, a green square and a blue triangle, moving up"; "..., slow"
             if kind == "motion" and plural_subject(items, j, at_break) and not np_open and len(objects) > 1 and \
@@ -310,6 +322,10 @@ def parse(text: str) -> ParsedScene:
             fresh = [o for o in same if not (o.color or o.size or o.motion or o.speed)]
             if named and bare and len(same) > 1 and len(fresh) == len(same):
                 same = fresh[:1]  # "two squares. Square A: red, ... Square B: blue, ...": the next one counted
+            if denied_shape and not has_adjectives() and not plural and len(same) == 1:
+                denied_shape = False  # "a red square - not a circle, a square -": the square already named
+                refer_to(same)
+                continue
             if named and len(same) == 1:
                 # "a red square and a teal star, the square moving left": "the square" is the one
                 # already named, not one more object
@@ -348,32 +364,14 @@ def parse(text: str) -> ParsedScene:
                 last_group = adjectives_without_noun()
             np_open = opened_by_article = False
         elif kind == "bgcolor":
-            k = j - 1
-            while k >= 0 and items[k][0] == "filler" and items[k][2] in ("is", "of", "color", "colour", "shall", "be"):
-                k -= 1
-            after_noun = k >= 0 and items[k][0] == "bgnoun"  # "bg gray", "background navy", "background is black"
-            if after_noun:
+            said_of = ground_colour_of(items, j)
+            if said_of == "object":
+                scene.unknown_words.append(surface)  # "a black circle": not an object colour
+            elif said_of == "ground":
                 scene.background = value
                 np_open = False
-                continue
-            if j + 1 < len(items) and items[j + 1][0] == "occluder" and items[j + 1][1] and not after_noun:
-                continue  # "behind a grey pillar": the bar's colour (always brown here)
-            if next_content(items, j) in ("shape", "generic"):
-                scene.unknown_words.append(surface)  # "a black circle": not an object colour
-                continue
-            scene.background = value
-            np_open = False
         elif kind == "occluder":
-            after = items[j + 1][2] if j + 1 < len(items) else ""
-            # "no vertical bar", "without a pole", "no foreground bar", "no pole or bar", "occluder: none"
-            near = [it[2] for it in items[max(0, j - 3):j] if it[0] in ("filler", "article")]
-            later = [it[2] for it in items[j + 1:j + 3]]
-            # "occluder: none", but "pole, no camera move": a "no" that opens a clause of its own is not the bar's
-            alone = not at_break[j] or j + 2 > len(items) - 1 or at_break[j + 1]
-            denied = any(w in ("no", "without", "not") for w in near) or \
-                (after in ("none", "false", "no") and alone) or \
-                (later[:1] in (["is"], ["are"]) and "not" in later)  # "pole is not there"
-            scene.occluder = bool(value) and not denied and scene.occluder is not False
+            scene.occluder = bool(value) and not occluder_denied(items, j, at_break) and scene.occluder is not False
             opened_by_article = False  # "a vertical pillar in front of square's path": the article was the bar's
             k = j - 1
             while k >= 0 and items[k][0] in ("size", "color", "bgcolor"):

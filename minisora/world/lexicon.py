@@ -112,7 +112,7 @@ LEXICON: dict[str, str] = {
     # motion verbs without a direction
     MOVE: """drifting drifts drift sliding slides slide gliding glides glide going goes go heading heads
         travelling traveling travels floating floats rolling rolls flying flies sailing sails cruising
-        wandering wanders shifting shifts running runs move moves moving coasting passing scooting
+        wandering wanders shifting shifts budge budges budging running runs move moves moving coasting passing scooting
         wafting wafts skimming skims skating skates roaming roams swimming swims advancing advances
         migrating marching walking drives driving riding steering shuttling tracking sweeping scudding
         journeying wandered moved drifted glided slid floated rolled flew sailed travelled traveled went
@@ -172,7 +172,7 @@ about maybe alright what know look thinking something thin thick narrow skinny o
 fun funny interesting beautiful scale said says say tell told think thought guess mean inch good shall
 will lived once
 content lighting lit mood flat um uh uhh er erm hmm idk smth sth thx ty tbh btw imo imho fyi rn k kk brb np ty tysm omg pls da dat dis
-motion movement trajectory velocity size sizes colors colours directions topic topics
+motion movement trajectory velocity size sizes colors colours directions topic topics final
 """.split())
 
 

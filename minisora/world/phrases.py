@@ -141,6 +141,8 @@ _EXITS = re.compile(r"\b(?:exit(?:s|ing|ed)?|leav(?:es|ing)|goes\s+out|going\s+o
                     + _SIDE_AHEAD)
 # "a red triangle in the bottom that rises": a place, as "at the bottom" is (not the heading "down")
 _IN_THE_SIDE = re.compile(r"\bin\s+the\s+(bottom|top)\b(?!\s+(?:left|right|corner|edge|side))")
+# "... and they bounce", "they are small": "they" is every object named ("all"), as "both" is
+_THEY = re.compile(r"\bthey\b(?!\s+(?:both|all|each)\b)")
 # A denied stillness says only that the object moves: "a red square that doesn't stay still - it bounces"
 _NOT_STILL = re.compile(r"\b(?:not|never)\s+(?:stay|sit|stand|keep|remain|hold)(?:s|ing)?\s+still\b")
 # A camera's zoom is no object's speed: "the camera zooming in on a red circle" ("zooming" alone is fast)
@@ -148,7 +150,7 @@ _ZOOM_IN = re.compile(r"\bzoom(?:s|ed|ing)?\s+(?:in|out)\b")
 # Applied in this order, each to what the one before left ("right away" goes before a start's side is read).
 _REWRITES = ((COLOUR_OF_THING, colour_of_thing), (CHILL_MUSIC, ""), (DEGREE, ""), (MULTIPLE, multiple_as_comparative), (_ENTERS, "from the "), (_EXITS, "to the "),
              (_IN_THE_SIDE, "at the \\1"), (_RIGHT_AWAY, ""), (_ZOOM_IN, " "), (_START_MARKER, "from the "), (_SIDE_BY_SIDE, " together "),
-             (_DENIED, "not "), (_NOT_STILL, " "), (_NO_MORE_OBJECTS, " "), (_ON_GROUND, "on a \\1 background"), (_JOINED, "\\1 \\2\\3"))
+             (_DENIED, "not "), (_NOT_STILL, " "), (_THEY, "all"), (_NO_MORE_OBJECTS, " "), (_ON_GROUND, "on a \\1 background"), (_JOINED, "\\1 \\2\\3"))
 # A place after a preposition, said without its article, as notes and shot lists do; the grammar's
 # places have it ("from the top right corner").
 _PLACE_WITHOUT_ARTICLE = re.compile(r"\b(from|to|toward|towards|into|at)\s+(?=(?:top|bottom|upper|lower|centre|center|"
