@@ -598,6 +598,23 @@ CASES = [
     ("a small -- no, a large -- purple star", [{"shape": "star", "color": "purple", "size": "large"}], []),
     ("an orange dot, not still, moving up", [{"shape": "circle", "color": "orange", "motion": "up"}], []),
     ("a green star that won't budge, occluder off", [{"shape": "star", "color": "green", "motion": "still"}], []),
+    # idioms that use the world's words in other senses
+    ("quick question, up to you really: a white box falling", [{"shape": "square", "color": "white", "motion": "down"}], []),
+    ("out of the blue, a red star rises, I still want it small",
+     [{"shape": "star", "color": "red", "motion": "up", "size": "small"}], []),
+    ("take 3: a violet disc gliding left over a navy background",
+     [{"shape": "circle", "color": "purple", "motion": "left"}], []),
+    # an elliptical denial, exclusions, ordinals said with "one", relative speeds
+    ("two squares, a blue one and a white one: the white one slides up, the blue one won't.",
+     [{"shape": "square", "color": "blue", "motion": "still"}, {"shape": "square", "color": "white", "motion": "up"}], []),
+    ("any shape except a star - a green triangle, say", [{"shape": "triangle", "color": "green"}], []),
+    ("a navy background rather than a gray one, with a red dot", [{"shape": "circle", "color": "red"}], []),
+    ("three dots: red, cyan, white. The first one rises and the third one sinks",
+     [{"shape": "circle", "color": "red", "motion": "up"}, {"shape": "circle", "color": "cyan"},
+      {"shape": "circle", "color": "white", "motion": "down"}], []),
+    ("a yellow box and a green box heading down; the yellow one trails behind",
+     [{"shape": "square", "color": "yellow", "motion": "down", "speed": "slow"},
+      {"shape": "square", "color": "green", "motion": "down", "speed": "fast"}], []),
 ]
 
 

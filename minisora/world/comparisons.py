@@ -7,6 +7,7 @@ The world has two sizes and two speeds, so a comparison between two objects stat
   "the lime one is the bigger of the two": in a scene of two objects, the one the comparison does not
   name takes the other value (`settle_comparisons`, after parsing). Every outside writer who compared
   two objects annotated both (bench/data set o).
+- "the yellow one trails behind", "the red one speeds ahead": relative speeds, settled the same way.
 - "a white circle moving the opposite way", "in the opposite direction": in a scene of two objects,
   the one without a heading takes the reverse of the other's.
 - Degrees and multiples are comparatives too: "a bit quicker", "much bigger", "twice as big", "half
@@ -21,7 +22,7 @@ from minisora.world import vocabulary as V
 from minisora.world.scene import ParsedScene
 
 # "X larger than Y": Y is the other size (or speed), unless the prompt gives Y one of its own.
-_COMPARATIVES = {"larger": "large", "bigger": "large", "greater": "large", "smaller": "small", "tinier": "small",
+COMPARATIVES = {"larger": "large", "bigger": "large", "greater": "large", "smaller": "small", "tinier": "small",
                  "faster": "fast", "quicker": "fast", "speedier": "fast", "slower": "slow"}
 _OPPOSITE = {"large": "small", "small": "large", "fast": "slow", "slow": "fast"}
 
@@ -34,22 +35,22 @@ def compared_opposites(words: list[str], kind) -> dict[int, str]:
     the object states its own size or speed. kind(word) is `lexicon.word_kind`."""
     out: dict[int, str] = {}
     for i, w in enumerate(words[:-2]):
-        if w in _COMPARATIVES and words[i + 1] == "than":
+        if w in COMPARATIVES and words[i + 1] == "than":
             k = i + 2
             while k < len(words) and words[k] in ("a", "an", "the", "one"):
                 k += 1
-            category = "size" if _COMPARATIVES[w] in ("large", "small") else "speed"
+            category = "size" if COMPARATIVES[w] in ("large", "small") else "speed"
             named = [kind(x) for x in words[k:k + 3]]
             nouns = [j for j, x in enumerate(named) if x in ("shape", "noun")]
             if nouns and category not in named:
-                out[k + nouns[0] + 1] = _OPPOSITE[_COMPARATIVES[w]]  # after its noun: "the blue star slow"
+                out[k + nouns[0] + 1] = _OPPOSITE[COMPARATIVES[w]]  # after its noun: "the blue star slow"
     return out
 
 
 # "a bit quicker", "much bigger", "way faster": the degree says nothing the world can draw, and "a" of
 # "a bit" would open a noun phrase
 DEGREE = re.compile(r"\b(?:a\s+(?:bit|little|lot|tad)|much|way|slightly|far|even|lots)\s+(?=(?:" +
-                    "|".join(_COMPARATIVES) + r")\b)")
+                    "|".join(COMPARATIVES) + r")\b)")
 # "twice as big (as)", "two times the size", "half its size", "half as fast": a comparative
 MULTIPLE = re.compile(r"\b(twice|two times|double|three times|half)\s+(?:as\s+(big|large|fast|quick)(\s+as\b)?|"
                       r"(?:its|the|of its|their|his|her)\s+size)\b")
@@ -63,7 +64,10 @@ def multiple_as_comparative(m: re.Match) -> str:
     return word + (" than" if m.group(3) else "")
 
 
-_WORD_CATEGORY = {w: ("size" if v in ("large", "small") else "speed") for w, v in _COMPARATIVES.items()}
+# Speeds said relative to the other object: "the yellow one trails behind", "the red one speeds ahead"
+_RELATIVE_SPEED = ("lags behind", "lagging behind", "trails behind", "trailing behind", "falls behind", "speeds ahead",
+                   "races ahead", "pulls ahead")
+_WORD_CATEGORY = {w: ("size" if v in ("large", "small") else "speed") for w, v in COMPARATIVES.items()}
 
 
 def _reverse(motion: str) -> str | None:
@@ -85,7 +89,9 @@ def settle_comparisons(words: list[str], scene: ParsedScene) -> bool:
     if read:
         other = second if moving[0] is first else first
         other.motion = _reverse(moving[0].motion)
-    for category in {_WORD_CATEGORY[w] for w in words if w in _WORD_CATEGORY}:
+    said = " ".join(words)
+    relative_speed = any(p in said for p in _RELATIVE_SPEED)
+    for category in {_WORD_CATEGORY[w] for w in words if w in _WORD_CATEGORY} | ({"speed"} if relative_speed else set()):
         said = [o for o in scene.objects if getattr(o, category) is not None]
         if len(said) == 1:
             other = scene.objects[1] if said[0] is scene.objects[0] else scene.objects[0]

@@ -28,6 +28,7 @@ shapes: ..."), "both/all/each", "respectively", "in sync", a motion after a comm
 from __future__ import annotations
 
 from minisora.world import vocabulary as V
+from minisora.world.comparisons import COMPARATIVES
 from minisora.world.item_context import (after_break, ground_colour_of, joined_ordinal, names_ground, next_content,
                                          occluder_denied)
 from minisora.world.lists import colors_for_plural, fold_into_count, merge_restated, respectively
@@ -148,7 +149,8 @@ def parse(text: str) -> ParsedScene:
             continue
         if kind == "bgcolor" and surface.split()[-1] in V.COLORS and next_content(items, j) in ("shape", "generic"):
             kind, value = "color", surface.split()[-1]  # "a navy blue square": a blue object
-        if negated and (kind in ("color", "shape", "size") or (kind == "motion" and value in ("bouncing", "still"))):
+        if negated and (kind in ("color", "shape", "size", "bgcolor") or
+                        (kind == "motion" and value in ("bouncing", "still"))):
             # "not a circle", "isn't red", "does not bounce": nothing is made of what is denied; the denial
             # covers its whole noun phrase ("instead of a purple cube") but not the next ("isn't red but blue")
             negated = kind in ("color", "size") and j + 1 < len(items) and not at_break[j] and \
@@ -244,6 +246,7 @@ def parse(text: str) -> ParsedScene:
             if kind == "motion":
                 last_motion = value
             if kind in ("motion", "speed") and after_break(items, j, at_break) and not np_open and len(objects) > 1 and \
+                    surface not in COMPARATIVES and \
                     all(getattr(o, kind) is None for o in objects) and last_group[-1:] == objects[-1:]:
                 last_group = list(objects)  # "a red star, a green square and a blue triangle, moving up"; "..., slow"
             if kind == "motion" and plural_subject(items, j, at_break) and not np_open and len(objects) > 1 and \
@@ -290,6 +293,7 @@ def parse(text: str) -> ParsedScene:
         elif kind == "filler" and surface in V.ORDINALS and objects and \
                 (definite or joined_ordinal(items, j, ordinal_at)):
             k = V.ORDINALS[surface]  # "the first climbs, the second falls"
+            skip_next = j + 1 < len(items) and items[j + 1][2] == "one"  # "the second one bounces"
             if -len(objects) <= k < len(objects):
                 # "the first and (the) second move left": one group
                 refer_to((last_group if joined_ordinal(items, j, ordinal_at) else []) + [objects[k]])

@@ -16,6 +16,7 @@ from minisora.world import vocabulary as V
 from minisora.world.colour_things import COLOUR_OF_THING, colour_of_thing
 from minisora.world.comparisons import DEGREE, MULTIPLE, multiple_as_comparative
 from minisora.world.film import CHILL_MUSIC
+from minisora.world.idioms import IDIOMS
 
 ARTICLES = ("a", "an")
 
@@ -101,7 +102,7 @@ _DECIMAL = re.compile(r"\b[a-z]?\d+[.,]\d+\w*")
 _MEASURE = re.compile(r"\b\d+(?:\.\d+)?(?:\s+|-)?(?:seconds?|secs?|s|ms|minutes?|mins?|frames?|fps|hz|px|pixels?|"
                       r"percent|%|degrees?|deg|k|p)\b")
 # "blue instead of amber", "avoid red": the colour after is not wanted ("avoid the pole" is left alone)
-_INSTEAD = re.compile(r"\b(?:instead of|rather than|avoid(?:ing)?(?=\s+(?:the\s+)?(?:colou?r\s+)?(?:red|orange|yellow|"
+_INSTEAD = re.compile(r"\b(?:instead of|rather than|except(?: for)?|anything but|avoid(?:ing)?(?=\s+(?:the\s+)?(?:colou?r\s+)?(?:red|orange|yellow|"
                       r"green|cyan|blue|purple|white|black|gr[ae]y|navy|pink|brown)\b))\b")
 _STRETCHED = re.compile(r"([a-z])\1{2,}")
 _NT_WITHOUT_APOSTROPHE = re.compile(r"\b(does|do|did|is|are|was|were|has|have)nt\b")
@@ -143,14 +144,35 @@ _EXITS = re.compile(r"\b(?:exit(?:s|ing|ed)?|leav(?:es|ing)|goes\s+out|going\s+o
 _IN_THE_SIDE = re.compile(r"\bin\s+the\s+(bottom|top)\b(?!\s+(?:left|right|corner|edge|side))")
 # "... and they bounce", "they are small": "they" is every object named ("all"), as "both" is
 _THEY = re.compile(r"\bthey\b(?!\s+(?:both|all|each)\b)")
+# A denial that ends its clause denies the motion: "the circle moves, the square doesn't."
+_ELLIPTICAL_NOT = re.compile(r"\b(it|one|other|latter|former|circles?|squares?|triangles?|stars?|balls?|box(?:es)?|dots?|"
+                             r"blocks?|discs?|cubes?)\s+(?:doesn[’']?t|does not|won[’']?t|will not)(?=\s*(?:[.,;!?)]|\s-|$))")
 # A denied stillness says only that the object moves: "a red square that doesn't stay still - it bounces"
 _NOT_STILL = re.compile(r"\b(?:not|never)\s+(?:stay|sit|stand|keep|remain|hold)(?:s|ing)?\s+still\b")
 # A camera's zoom is no object's speed: "the camera zooming in on a red circle" ("zooming" alone is fast)
 _ZOOM_IN = re.compile(r"\bzoom(?:s|ed|ing)?\s+(?:in|out)\b")
 # Applied in this order, each to what the one before left ("right away" goes before a start's side is read).
-_REWRITES = ((COLOUR_OF_THING, colour_of_thing), (CHILL_MUSIC, ""), (DEGREE, ""), (MULTIPLE, multiple_as_comparative), (_ENTERS, "from the "), (_EXITS, "to the "),
-             (_IN_THE_SIDE, "at the \\1"), (_RIGHT_AWAY, ""), (_ZOOM_IN, " "), (_START_MARKER, "from the "), (_SIDE_BY_SIDE, " together "),
-             (_DENIED, "not "), (_NOT_STILL, " "), (_THEY, "all"), (_NO_MORE_OBJECTS, " "), (_ON_GROUND, "on a \\1 background"), (_JOINED, "\\1 \\2\\3"))
+_REWRITES = (
+    (IDIOMS, " "),
+    (COLOUR_OF_THING, colour_of_thing),
+    (CHILL_MUSIC, ""),
+    (DEGREE, ""),
+    (MULTIPLE, multiple_as_comparative),
+    (_ENTERS, "from the "),
+    (_EXITS, "to the "),
+    (_IN_THE_SIDE, "at the \\1"),
+    (_RIGHT_AWAY, ""),
+    (_ZOOM_IN, " "),
+    (_START_MARKER, "from the "),
+    (_SIDE_BY_SIDE, " together "),
+    (_DENIED, "not "),
+    (_NOT_STILL, " "),
+    (_ELLIPTICAL_NOT, "\\1 does not move"),
+    (_THEY, "all"),
+    (_NO_MORE_OBJECTS, " "),
+    (_ON_GROUND, "on a \\1 background"),
+    (_JOINED, "\\1 \\2\\3"),
+)
 # A place after a preposition, said without its article, as notes and shot lists do; the grammar's
 # places have it ("from the top right corner").
 _PLACE_WITHOUT_ARTICLE = re.compile(r"\b(from|to|toward|towards|into|at)\s+(?=(?:top|bottom|upper|lower|centre|center|"

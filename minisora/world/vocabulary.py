@@ -107,12 +107,14 @@ SPEED_PARSE: dict[str, tuple[str, ...]] = {
     "slow": ("slowly", "slow", "at a slow pace", "at a slow speed", "slow moving", "leisurely",
              "gently", "unhurriedly", "slowly moving", "sluggish", "sluggishly", "at low speed", "low speed",
              "speed low", "not fast", "not quickly", "not quick", "low velocity", "at low velocity", "slow mo",
-             "slow motion", "in slow motion", "slow and steady", "at a crawl", "barely moves", "barely moving"),
+             "slow motion", "in slow motion", "slow and steady", "at a crawl", "barely moves", "barely moving",
+             "slower", "lags behind", "lagging behind", "trails behind", "trailing behind", "falls behind"),
     "fast": ("quickly", "fast", "rapidly", "at a fast pace", "at a fast speed", "fast moving",
              "swiftly", "quick", "speedy", "speedily", "quickly moving", "at high speed", "high speed",
              "speed high", "at speed", "at full speed", "not slow", "not slowly", "high velocity", "at high velocity",
              "max speed", "at max speed", "top speed", "at top speed", "maximum speed", "like crazy", "like mad",
-             "high energy", "high frequency"),
+             "high energy", "high frequency", "faster", "quicker", "speedier", "speeds ahead", "races ahead",
+             "pulls ahead"),
 }
 
 SHAPE_PARSE: dict[str, tuple[str, ...]] = {
