@@ -612,6 +612,13 @@ CASES = [
     ("three dots: red, cyan, white. The first one rises and the third one sinks",
      [{"shape": "circle", "color": "red", "motion": "up"}, {"shape": "circle", "color": "cyan"},
       {"shape": "circle", "color": "white", "motion": "down"}], []),
+    # more homophones; a bare plural beside described objects is talk about shapes; a count after "were"
+    ("too stars, a sigh an one and a read one, drifting down",
+     [{"shape": "star", "color": "cyan", "motion": "down"}, {"shape": "star", "color": "red", "motion": "down"}], []),
+    ("stars always look wrong, so a purple dot rising", [{"shape": "circle", "color": "purple", "motion": "up"}],
+     ["stars"]),
+    ("once there were two boxes, a white one going up and a green one going down",
+     [{"shape": "square", "color": "white", "motion": "up"}, {"shape": "square", "color": "green", "motion": "down"}], []),
     ("a yellow box and a green box heading down; the yellow one trails behind",
      [{"shape": "square", "color": "yellow", "motion": "down", "speed": "slow"},
       {"shape": "square", "color": "green", "motion": "down", "speed": "fast"}], []),

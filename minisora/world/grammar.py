@@ -65,6 +65,7 @@ def parse(text: str) -> ParsedScene:
     skip_next = False
     last_motion: str | None = None
     batch_of: dict[int, int] = {}  # id(object) -> the phrase that made it (`lists.merge_restated`)
+    spoken_of: dict[int, str] = {}  # id(object) -> its noun, for objects a bare plural made ("circles are too fast")
     loose: dict[int, list[str]] = {}  # id(object) -> its words, for objects no noun, article or count introduced
     pending_words: dict[str, str] = {}  # the words of the pending adjectives
     named_group: list[ParsedObject] = []  # the objects the last noun named (adjectives may still come)
@@ -339,7 +340,10 @@ def parse(text: str) -> ParsedScene:
                 pending.clear()
                 refer_to(same)
                 continue
+            bare_plural = plural and pending_count is None and not has_adjectives() and not np_open and not coordinated
             last_group = make_objects(shape, plural)
+            if bare_plural:  # "triangles are better", "why does it keep giving me squares": maybe talk about shapes
+                spoken_of.update((id(o), surface) for o in last_group)
             if coordinated:  # "red and blue circles", "a red and a blue circle": the noun is theirs too
                 for o in coordinated:
                     o.shape = o.shape or shape
@@ -407,6 +411,11 @@ def parse(text: str) -> ParsedScene:
         for o in [o for o in objects if o.shape is None and id(o) in loose]:
             objects.remove(o)
             scene.unknown_words.extend(loose[id(o)])
+    described = [o for o in objects if id(o) not in spoken_of and (o.color or o.size or o.motion or o.speed)]
+    for o in [o for o in objects if id(o) in spoken_of and not (o.color or o.size or o.motion or o.speed)]:
+        if described:  # a bare plural beside described objects is talk about shapes, not one more object
+            objects.remove(o)
+            scene.unknown_words.append(spoken_of[id(o)])
     for o in objects[shared_from or 0:] if shared and shared_from is not None else ():
         for k, v in shared.items():
             if getattr(o, k) is None:

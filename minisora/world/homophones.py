@@ -5,14 +5,15 @@ English word, so spelling correction never touches it, and read literally the pr
 heading or count. Each is replaced only where the word it stands for fits and the written word does
 not: a colour right before a noun or after an article ("read triangle", "one read"), a heading after a
 verb, a direction or "the" ("moving write", "up write", "to the write"), a count before a plural
-shape ("to stars"). "I read the brief" and "write a caption" keep their words.
+shape ("to stars", "too circles"). "I read the brief" and "write a caption" keep their words. "sigh an"
+is cyan wherever it stands (`phrases`).
 """
 
 from __future__ import annotations
 
 from minisora.world.lexicon import word_kind
 
-_COLORS = {"read": "red", "blew": "blue"}
+_COLORS = {"read": "red", "blew": "blue", "sian": "cyan", "scion": "cyan"}
 _NOUNS = {"poll": "pole", "polls": "poles"}
 _BEFORE_COLOR = ("a", "an", "one", "the", "and", "is", "are", "in", "make", "made", "colour", "color")
 _BEFORE_HEADING = ("the", "to", "up", "down", "and", "towards", "toward")
@@ -29,7 +30,7 @@ def homophone(words: list[str], i: int) -> str | None:
         return _COLORS[w]
     if w == "write" and (before in _BEFORE_HEADING or word_kind(before) in ("verb", "motion")):
         return "right"
-    if w == "to" and (i == 0 or word_kind(before) not in ("verb", "motion")) and after.endswith("s") and \
+    if w in ("to", "too") and (i == 0 or word_kind(before) not in ("verb", "motion")) and after.endswith("s") and \
             word_kind(after) in ("shape", "noun"):
         return "two"
     return None

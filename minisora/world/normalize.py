@@ -405,4 +405,4 @@ _LIGHT = frozenset("light pale baby sky powder ice icy".split())
 # Words after which a number counts objects even though the word is unknown: "um two squares", "I want
 # two circles" (elsewhere "Level 2 boss", "player 1", "shot 4" name things by number).
 _BEFORE_A_COUNT = frozenset("""um uh uhh er erm hmm want need make give gimme show draw render generate create place
-put add spawn insert include""".split())
+put add spawn insert include lived were was are had have has saw see sees""".split())

@@ -142,6 +142,8 @@ _EXITS = re.compile(r"\b(?:exit(?:s|ing|ed)?|leav(?:es|ing)|goes\s+out|going\s+o
                     + _SIDE_AHEAD)
 # "a red triangle in the bottom that rises": a place, as "at the bottom" is (not the heading "down")
 _IN_THE_SIDE = re.compile(r"\bin\s+the\s+(bottom|top)\b(?!\s+(?:left|right|corner|edge|side))")
+# Dictation's cyan: "a large sigh an circle" (other homophones need their context: `homophones.py`)
+_SIGH_AN = re.compile(r"\bsigh\s+an\b")
 # "... and they bounce", "they are small": "they" is every object named ("all"), as "both" is
 _THEY = re.compile(r"\bthey\b(?!\s+(?:both|all|each)\b)")
 # A denial that ends its clause denies the motion: "the circle moves, the square doesn't."
@@ -169,6 +171,7 @@ _REWRITES = (
     (_NOT_STILL, " "),
     (_ELLIPTICAL_NOT, "\\1 does not move"),
     (_THEY, "all"),
+    (_SIGH_AN, "cyan"),
     (_NO_MORE_OBJECTS, " "),
     (_ON_GROUND, "on a \\1 background"),
     (_JOINED, "\\1 \\2\\3"),
