@@ -56,6 +56,10 @@ MULTIPLE = re.compile(r"\b(twice|two times|double|three times|half)\s+(?:as\s+(b
                       r"(?:its|the|of its|their|his|her)\s+size)\b")
 
 
+# "the bigger of the two", "the slower of the pair": the count is the comparison's, not the scene's
+OF_THE_TWO = re.compile(r"\b(" + "|".join(COMPARATIVES) + r")\s+of\s+the\s+(?:two|2|pair)\b")
+
+
 def multiple_as_comparative(m: re.Match) -> str:
     """The comparative a multiple states: "twice as big as" -> "bigger than", "half its size" -> "smaller"."""
     speed = m.group(2) in ("fast", "quick")

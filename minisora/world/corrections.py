@@ -53,8 +53,10 @@ def apply_corrections(out: list[str]) -> list[str]:
             rest = after[end + 1:] if after[end:end + 1] == [","] else after[end:]
             out = before[:opened] + span + rest
             continue
-        if shapes and (span[:1] and span[0] in _ARTICLES or
-                       any(_kind(w) == "shape" for w in content) and len(content) > 1):
+        if content and [_kind(w) for w in content] == ["shape"]:
+            span = [w for w in span if w not in _ARTICLES]  # "... wait make that a triangle": the shape alone
+        elif shapes and (span[:1] and span[0] in _ARTICLES or
+                         any(_kind(w) == "shape" for w in content) and len(content) > 1):
             # a new noun phrase: the last object named before is taken back, from its article on
             start = shapes[-1]
             while start > 0 and before[start - 1] not in (",", "and") and before[start - 1] not in _ARTICLES:

@@ -150,8 +150,7 @@ def parse(text: str) -> ParsedScene:
             continue
         if kind == "bgcolor" and surface.split()[-1] in V.COLORS and next_content(items, j) in ("shape", "generic"):
             kind, value = "color", surface.split()[-1]  # "a navy blue square": a blue object
-        if negated and (kind in ("color", "shape", "size", "bgcolor") or
-                        (kind == "motion" and value in ("bouncing", "still"))):
+        if negated and kind in ("color", "shape", "size", "bgcolor", "motion"):
             # "not a circle", "isn't red", "does not bounce": nothing is made of what is denied; the denial
             # covers its whole noun phrase ("instead of a purple cube") but not the next ("isn't red but blue")
             negated = kind in ("color", "size") and j + 1 < len(items) and not at_break[j] and \
@@ -251,7 +250,7 @@ def parse(text: str) -> ParsedScene:
                     all(getattr(o, kind) is None for o in objects) and last_group[-1:] == objects[-1:]:
                 last_group = list(objects)  # "a red star, a green square and a blue triangle, moving up"; "..., slow"
             if kind == "motion" and plural_subject(items, j, at_break) and not np_open and len(objects) > 1 and \
-                    all(o.motion is None and id(o) not in origins for o in objects):
+                    all(o.motion in (None, value) and id(o) not in origins for o in objects):
                 last_group = list(objects)  # "a blue triangle and a green circle bounce around the frame"
                 k = j - 1
                 while items[k][0] in ("verb", "speed"):  # "... drifting slowly up": that speed is everyone's too

@@ -5,7 +5,7 @@ English word, so spelling correction never touches it, and read literally the pr
 heading or count. Each is replaced only where the word it stands for fits and the written word does
 not: a colour right before a noun or after an article ("read triangle", "one read"), a heading after a
 verb, a direction or "the" ("moving write", "up write", "to the write"), a count before a plural
-shape ("to stars", "too circles"). "I read the brief" and "write a caption" keep their words. "sigh an"
+shape ("to stars", "too circles"); "know pole", "a yellow start", "won red square". "I read the brief" and "write a caption" keep their words. "sigh an"
 is cyan wherever it stands (`phrases`).
 """
 
@@ -28,6 +28,12 @@ def homophone(words: list[str], i: int) -> str | None:
         return _NOUNS[w]
     if w in _COLORS and (word_kind(after) in ("shape", "noun") or before in _BEFORE_COLOR):
         return _COLORS[w]
+    if w == "know" and after in ("pole", "poll", "bar", "pillar", "post", "occluder", "background"):
+        return "no"  # "know pole"
+    if w == "start" and word_kind(before) in ("color", "size"):
+        return "star"  # "a yellow start standing still"
+    if w == "won" and word_kind(after) in ("color", "size", "shape"):
+        return "one"  # "won red square"
     if w == "write" and (before in _BEFORE_HEADING or word_kind(before) in ("verb", "motion")):
         return "right"
     if w in ("to", "too") and (i == 0 or word_kind(before) not in ("verb", "motion")) and after.endswith("s") and \

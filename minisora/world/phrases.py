@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 
 from minisora.world import vocabulary as V
-from minisora.world.colour_things import COLOUR_OF_THING, colour_of_thing
-from minisora.world.comparisons import DEGREE, MULTIPLE, multiple_as_comparative
+from minisora.world.comparisons import DEGREE, MULTIPLE, OF_THE_TWO, multiple_as_comparative
 from minisora.world.film import CHILL_MUSIC
 from minisora.world.idioms import IDIOMS
+from minisora.world.things import COLOUR_OF_THING, SIZE_OF_THING, colour_of_thing, size_of_thing
 
 ARTICLES = ("a", "an")
 
@@ -144,6 +144,11 @@ _EXITS = re.compile(r"\b(?:exit(?:s|ing|ed)?|leav(?:es|ing)|goes\s+out|going\s+o
 _IN_THE_SIDE = re.compile(r"\bin\s+the\s+(bottom|top)\b(?!\s+(?:left|right|corner|edge|side))")
 # Dictation's cyan: "a large sigh an circle" (other homophones need their context: `homophones.py`)
 _SIGH_AN = re.compile(r"\bsigh\s+an\b")
+# A bar taken away is no bar: "kill the pole", "remove the occluder", "get rid of that pillar"
+_DENY_BAR = re.compile(r"\b(?:kill|remove|removing|drop|lose|delete|ditch|get\s+rid\s+of|take\s+out|take\s+away)\s+"
+                       r"(?:the\s+|that\s+|any\s+)?(?=(?:pole|bar|pillar|post|column|occluder)s?\b)")
+# "the circle runs right, the square stays": a "stays" that ends its clause stays still
+_STAYS = re.compile(r"\bstays?(?=\s*(?:[.,;!?)]|$))")
 # "... and they bounce", "they are small": "they" is every object named ("all"), as "both" is
 _THEY = re.compile(r"\bthey\b(?!\s+(?:both|all|each)\b)")
 # A denial that ends its clause denies the motion: "the circle moves, the square doesn't."
@@ -157,8 +162,12 @@ _ZOOM_IN = re.compile(r"\bzoom(?:s|ed|ing)?\s+(?:in|out)\b")
 _REWRITES = (
     (IDIOMS, " "),
     (COLOUR_OF_THING, colour_of_thing),
+    (SIZE_OF_THING, size_of_thing),
+    (_DENY_BAR, "no "),
+    (_STAYS, "stays still"),
     (CHILL_MUSIC, ""),
     (DEGREE, ""),
+    (OF_THE_TWO, "\\1"),
     (MULTIPLE, multiple_as_comparative),
     (_ENTERS, "from the "),
     (_EXITS, "to the "),

@@ -108,12 +108,12 @@ SPEED_PARSE: dict[str, tuple[str, ...]] = {
              "gently", "unhurriedly", "slowly moving", "sluggish", "sluggishly", "at low speed", "low speed",
              "speed low", "not fast", "not quickly", "not quick", "low velocity", "at low velocity", "slow mo",
              "slow motion", "in slow motion", "slow and steady", "at a crawl", "barely moves", "barely moving",
-             "slower", "lags behind", "lagging behind", "trails behind", "trailing behind", "falls behind"),
+             "slower", "small speed", "little speed", "lags behind", "lagging behind", "trails behind", "trailing behind", "falls behind"),
     "fast": ("quickly", "fast", "rapidly", "at a fast pace", "at a fast speed", "fast moving",
              "swiftly", "quick", "speedy", "speedily", "quickly moving", "at high speed", "high speed",
              "speed high", "at speed", "at full speed", "not slow", "not slowly", "high velocity", "at high velocity",
              "max speed", "at max speed", "top speed", "at top speed", "maximum speed", "like crazy", "like mad",
-             "high energy", "high frequency", "faster", "quicker", "speedier", "speeds ahead", "races ahead",
+             "high energy", "high frequency", "big speed", "great speed", "faster", "quicker", "speedier", "speeds ahead", "races ahead",
              "pulls ahead"),
 }
 

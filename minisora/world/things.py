@@ -1,10 +1,11 @@
-"""Colours named by things that have them: "a star the same colour as a banana", "a square the colour
-of a fire truck", "a circle the colour of snow".
+"""Colours and sizes named by things that have them: "a star the same colour as a banana", "a square
+the colour of a fire truck", "a circle the colour of snow", "a triangle the size of a pea", "a star the
+size of a planet".
 
 Read word by word, the thing is one more noun, so the prompt gets an object it never asked for (a
 banana read as a shape) and its own object no colour. The phrase is rewritten to the colour before
-the words are split (`phrases.tokenize`). Only things whose colour nobody would dispute are listed;
-"the sky" (blue or cyan?) and "an apple" (red or green?) are not.
+the words are split (`phrases.tokenize`). Only things whose colour or size nobody would dispute are
+listed; "the sky" (blue or cyan?) and "an apple" (red or green?) are not.
 """
 
 from __future__ import annotations
@@ -33,3 +34,19 @@ COLOUR_OF_THING = re.compile(r"\b(?:in\s+)?(?:the\s+)?(?:same\s+|exact\s+)*colou
 def colour_of_thing(m: re.Match) -> str:
     """The colour a COLOUR_OF_THING match names."""
     return " " + _COLOUR_OF[re.sub(r"\s+", " ", m.group(1))] + " "
+
+
+# Things the size of which is small or large beside a 64-pixel frame
+THING_SIZES: dict[str, tuple[str, ...]] = {
+    "small": ("pea", "marble", "coin", "grain", "pebble", "button", "bead", "ant", "pinhead", "crumb", "seed"),
+    "large": ("planet", "house", "building", "mountain", "truck", "bus", "moon", "sun", "car", "whale", "elephant"),
+}
+_SIZE_OF = {thing: size for size, things in THING_SIZES.items() for thing in things}
+# "(about) the size of a (grain of) pea", "pea-sized", "planet-sized"
+SIZE_OF_THING = re.compile(r"\b(?:about\s+|roughly\s+)?(?:the\s+)?size\s+of\s+" + _DETAIL + r"(?:grain\s+of\s+)?(" +
+                           "|".join(_SIZE_OF) + r")s?\b|\b(" + "|".join(_SIZE_OF) + r")[\s-]+sized?\b")
+
+
+def size_of_thing(m: re.Match) -> str:
+    """The size a SIZE_OF_THING match names."""
+    return " " + _SIZE_OF[m.group(1) or m.group(2)] + " "
