@@ -9,7 +9,8 @@ The world has two sizes and two speeds, so a comparison between two objects stat
   two objects annotated both (bench/data set o).
 - "the yellow one trails behind", "the red one speeds ahead": relative speeds, settled the same way.
 - "a white circle moving the opposite way", "in the opposite direction": in a scene of two objects,
-  the one without a heading takes the reverse of the other's.
+  the one without a heading takes the reverse of the other's; "at the same lazy pace" gives both the
+  speed said.
 - Degrees and multiples are comparatives too: "a bit quicker", "much bigger", "twice as big", "half
   its size" (`DEGREE` and `MULTIPLE`, rewritten before the words are split).
 """
@@ -86,18 +87,23 @@ def settle_comparisons(words: list[str], scene: ParsedScene) -> bool:
     if len(scene.objects) != 2:
         return False
     first, second = scene.objects
+    said = " ".join(words)
     opposite = any(w == "opposite" and words[i + 1:i + 2] in (["way"], ["direction"])
                    for i, w in enumerate(words))
+    same_pace = re.search(r"\bsame\s+(?:\w+\s+)?(?:pace|speed)\b", said)  # "at the same lazy pace"
+    paced = {o.speed for o in scene.objects if o.speed is not None}
+    if same_pace and len(paced) == 1:
+        for o in scene.objects:
+            o.speed = next(iter(paced))
     moving = [o for o in scene.objects if o.motion in V.DIRECTIONAL_MOTIONS]
     read = opposite and len(moving) == 1 and (first.motion is None or second.motion is None)
     if read:
         other = second if moving[0] is first else first
         other.motion = _reverse(moving[0].motion)
-    said = " ".join(words)
     relative_speed = any(p in said for p in _RELATIVE_SPEED)
     for category in {_WORD_CATEGORY[w] for w in words if w in _WORD_CATEGORY} | ({"speed"} if relative_speed else set()):
-        said = [o for o in scene.objects if getattr(o, category) is not None]
-        if len(said) == 1:
-            other = scene.objects[1] if said[0] is scene.objects[0] else scene.objects[0]
-            setattr(other, category, _OPPOSITE[getattr(said[0], category)])
+        stated = [o for o in scene.objects if getattr(o, category) is not None]
+        if len(stated) == 1:
+            other = scene.objects[1] if stated[0] is scene.objects[0] else scene.objects[0]
+            setattr(other, category, _OPPOSITE[getattr(stated[0], category)])
     return read

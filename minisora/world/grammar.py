@@ -63,6 +63,7 @@ def parse(text: str) -> ParsedScene:
     negated = False  # "not a circle, a triangle", "isn't red but blue": the next colour or shape is not wanted
     denied_shape = False  # a shape was denied: "a red square - not a circle, a square -" names the square again
     skip_next = False
+    referred_at: int | None = None  # the item of the last noun that named an object already named
     last_motion: str | None = None
     batch_of: dict[int, int] = {}  # id(object) -> the phrase that made it (`lists.merge_restated`)
     spoken_of: dict[int, str] = {}  # id(object) -> its noun, for objects a bare plural made ("circles are too fast")
@@ -250,6 +251,7 @@ def parse(text: str) -> ParsedScene:
                     all(getattr(o, kind) is None for o in objects) and last_group[-1:] == objects[-1:]:
                 last_group = list(objects)  # "a red star, a green square and a blue triangle, moving up"; "..., slow"
             if kind == "motion" and plural_subject(items, j, at_break) and not np_open and len(objects) > 1 and \
+                    (referred_at is None or j - referred_at > 2) and \
                     all(o.motion in (None, value) and id(o) not in origins for o in objects):
                 last_group = list(objects)  # "a blue triangle and a green circle bounce around the frame"
                 k = j - 1
@@ -337,7 +339,10 @@ def parse(text: str) -> ParsedScene:
                     if k in pending and getattr(same[0], k) is None:
                         setattr(same[0], k, pending[k])
                 pending.clear()
-                refer_to(same)
+                k = j - 1 - (items[j - 1][2] == "the")  # "the dot and (the) tile move down": one group
+                joined = referred_at is not None and k >= 1 and items[k][2] == "and" and referred_at == k - 1
+                refer_to((last_group if joined else []) + [o for o in same if not joined or o not in last_group])
+                referred_at = j
                 continue
             bare_plural = plural and pending_count is None and not has_adjectives() and not np_open and not coordinated
             last_group = make_objects(shape, plural)
