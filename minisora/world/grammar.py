@@ -22,7 +22,10 @@ first", bare "square goes up" and "red goes left" (colours are distinct in this 
 that no noun, article or count introduced are no object when the prompt names its objects by nouns
 ("minimal composition: a ... circle"); they are reported. Punctuation parts clauses: "a yellow
 circle, square goes up" is not "a yellow circle square". Distributed: list headers ("three little
-shapes: ..."), "both/all/each", "respectively", "in sync", a motion after a comma-closed list (`lists.py`).
+shapes: ..."), "both/all/each", "respectively", "in sync", a motion after a comma-closed list (`lists.py`),
+a plural verb or a participle after nouns joined by "and" (`motions.plural_subject`). A denial covers its
+noun phrase ("instead of a purple cube") and ends at its clause; "the other one" of two is the one not
+just named.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from minisora.world import vocabulary as V
 from minisora.world.comparisons import COMPARATIVES
 from minisora.world.item_context import (after_break, ground_colour_of, joined_ordinal, names_ground, next_content,
                                          occluder_denied)
-from minisora.world.lists import colors_for_plural, fold_into_count, merge_restated, respectively
+from minisora.world.lists import (colors_for_plural, drop_words_read_as_objects, fold_into_count, merge_restated,
+                                  respectively)
 from minisora.world.motions import from_to, heading_between, merge_motion, plural_subject
 from minisora.world.phrases import clause_breaks, match, tokenize
 from minisora.world.scene import ParsedObject, ParsedScene
@@ -408,18 +412,7 @@ def parse(text: str) -> ParsedScene:
             if "origin" in pending:
                 origins.setdefault(id(o), pending["origin"])
     colors_for_plural(objects)  # first: "three circles: red moving up, white ..." are no loose adjectives
-    if any(o.shape is not None for o in objects):
-        # adjectives that reached no noun, no article and no count, in a prompt that names its objects
-        # by nouns, are words misread as attributes ("minimal composition: a ... circle", "my favourite
-        # colour is pink, a pink circle"), not an object: reported, never drawn
-        for o in [o for o in objects if o.shape is None and id(o) in loose]:
-            objects.remove(o)
-            scene.unknown_words.extend(loose[id(o)])
-    described = [o for o in objects if id(o) not in spoken_of and (o.color or o.size or o.motion or o.speed)]
-    for o in [o for o in objects if id(o) in spoken_of and not (o.color or o.size or o.motion or o.speed)]:
-        if described:  # a bare plural beside described objects is talk about shapes, not one more object
-            objects.remove(o)
-            scene.unknown_words.append(spoken_of[id(o)])
+    scene.unknown_words.extend(drop_words_read_as_objects(objects, loose, spoken_of))
     for o in objects[shared_from or 0:] if shared and shared_from is not None else ():
         for k, v in shared.items():
             if getattr(o, k) is None:

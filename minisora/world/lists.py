@@ -5,6 +5,8 @@
 - `colors_for_plural(objects)`: "three squares: a red, a green and a blue";
 - `joined_colors(words)`: "red, blue, and gold circles" (before the parser: a comma would part them);
 - `fold_into_count(objects, count)`: "exactly one object - object is a blue square - object is large";
+- `drop_words_read_as_objects(objects, loose, spoken_of)`: "my favourite colour is pink, a pink circle",
+  "why does it keep giving me squares": words that made objects the prompt does not ask for;
 - `merge_restated(objects, batch_of)`: "a square has four sides. Here is a large white square", "Bug:
   orange square moving down-right renders wrong. Please generate orange square, down-right": one
   object described twice.
@@ -144,3 +146,25 @@ def fold_into_count(objects: list[ParsedObject], count: int) -> list[ParsedObjec
                 setattr(out[k - 1], key, getattr(out[k], key))
         del out[k]
     return out
+
+
+def drop_words_read_as_objects(objects: list[ParsedObject], loose: dict[int, list[str]],
+                               spoken_of: dict[int, str]) -> list[str]:
+    """Remove from `objects` what the parser made of words that ask for no object, and return those
+    words (to be reported):
+    - adjectives that reached no noun, no article and no count (`loose`: id -> words), in a prompt that
+      names its objects by nouns, are words misread as attributes ("minimal composition: a ... circle",
+      "my favourite colour is pink, a pink circle");
+    - a bare plural left with nothing said of it (`spoken_of`: id -> noun) beside objects that are
+      described is talk about shapes ("triangles are better", "it keeps giving me squares")."""
+    words: list[str] = []
+    if any(o.shape is not None for o in objects):
+        for o in [o for o in objects if o.shape is None and id(o) in loose]:
+            objects.remove(o)
+            words.extend(loose[id(o)])
+    described = [o for o in objects if id(o) not in spoken_of and (o.color or o.size or o.motion or o.speed)]
+    for o in [o for o in objects if id(o) in spoken_of and not (o.color or o.size or o.motion or o.speed)]:
+        if described:
+            objects.remove(o)
+            words.append(spoken_of[id(o)])
+    return words
