@@ -9,8 +9,8 @@ The world has two sizes and two speeds, so a comparison between two objects stat
   two objects annotated both (bench/data set o).
 - "the yellow one trails behind", "the red one speeds ahead": relative speeds, settled the same way.
 - "a white circle moving the opposite way", "in the opposite direction": in a scene of two objects,
-  the one without a heading takes the reverse of the other's; "at the same lazy pace" gives both the
-  speed said.
+  the one without a heading takes the reverse of the other's ("a crimson orb follows it" the same);
+  "at the same lazy pace" gives both the speed said.
 - Degrees and multiples are comparatives too: "a bit quicker", "much bigger", "twice as big", "half
   its size" (`DEGREE` and `MULTIPLE`, rewritten before the words are split).
 """
@@ -69,6 +69,8 @@ def multiple_as_comparative(m: re.Match) -> str:
     return word + (" than" if m.group(3) else "")
 
 
+# Verbs of going after the other object: the follower heads the same way
+_FOLLOWS = frozenset("follows follow following followed chases chase chasing chased tails tailing".split())
 # Speeds said relative to the other object: "the yellow one trails behind", "the red one speeds ahead"
 _RELATIVE_SPEED = ("lags behind", "lagging behind", "trails behind", "trailing behind", "falls behind", "speeds ahead",
                    "races ahead", "pulls ahead")
@@ -80,12 +82,13 @@ def _reverse(motion: str) -> str | None:
     return next((m for m in V.DIRECTIONAL_MOTIONS if V.MOTIONS[m] == (-dx, -dy)), None)
 
 
-def settle_comparisons(words: list[str], scene: ParsedScene) -> bool:
+def settle_comparisons(words: list[str], scene: ParsedScene) -> set[str]:
     """In a scene of two objects, a size (speed) said by a comparative of one object alone makes the
     other the opposite size (speed), and "the opposite way" reverses the other's heading. `words` are
-    the prompt's tokens (`phrases.tokenize`). True when "opposite" was read so."""
+    the prompt's tokens (`phrases.tokenize`). Returns the words read so ("opposite", "follows"), which
+    are understood, not unmapped."""
     if len(scene.objects) != 2:
-        return False
+        return set()
     first, second = scene.objects
     said = " ".join(words)
     opposite = any(w == "opposite" and words[i + 1:i + 2] in (["way"], ["direction"])
@@ -96,14 +99,18 @@ def settle_comparisons(words: list[str], scene: ParsedScene) -> bool:
         for o in scene.objects:
             o.speed = next(iter(paced))
     moving = [o for o in scene.objects if o.motion in V.DIRECTIONAL_MOTIONS]
-    read = opposite and len(moving) == 1 and (first.motion is None or second.motion is None)
-    if read:
+    understood: set[str] = set()
+    if opposite and len(moving) == 1 and (first.motion is None or second.motion is None):
+        understood = {"opposite"}
         other = second if moving[0] is first else first
         other.motion = _reverse(moving[0].motion)
+    elif _FOLLOWS & set(words) and len(moving) == 1 and (first.motion is None or second.motion is None):
+        (second if moving[0] is first else first).motion = moving[0].motion  # "a red orb follows it slowly"
+        understood = _FOLLOWS & set(words)
     relative_speed = any(p in said for p in _RELATIVE_SPEED)
     for category in {_WORD_CATEGORY[w] for w in words if w in _WORD_CATEGORY} | ({"speed"} if relative_speed else set()):
         stated = [o for o in scene.objects if getattr(o, category) is not None]
         if len(stated) == 1:
             other = scene.objects[1] if stated[0] is scene.objects[0] else scene.objects[0]
             setattr(other, category, _OPPOSITE[getattr(stated[0], category)])
-    return read
+    return understood

@@ -412,12 +412,12 @@ def parse(text: str) -> ParsedScene:
             if "origin" in pending:
                 origins.setdefault(id(o), pending["origin"])
     colors_for_plural(objects)  # first: "three circles: red moving up, white ..." are no loose adjectives
+    respectively(items, objects)  # before the loose colours are dropped: "..., coloured red and blue respectively"
     scene.unknown_words.extend(drop_words_read_as_objects(objects, loose, spoken_of))
     for o in objects[shared_from or 0:] if shared and shared_from is not None else ():
         for k, v in shared.items():
             if getattr(o, k) is None:
                 setattr(o, k, v)
-    respectively(items, objects)
     if explicit_count is None:
         objects = merge_restated(objects, batch_of)
     else:

@@ -23,10 +23,17 @@ def respectively(items: list[tuple[str, object, str]], objects: list[ParsedObjec
     right before "respectively" go to the objects in order, when there are as many as objects. Listed
     colours first read as objects of their own ("coloured blue and orange"); those are taken back."""
     at = [j for j, (_, _, surface) in enumerate(items) if surface == "respectively"]
-    if not at or len(objects) < 2:
+    if len(objects) < 2:
         return
-    j, motions, colors = at[0] - 1, [], []
-    while j >= 0 and items[j][0] in ("motion", "color", "speed", "filler", "verb", "unknown"):
+    for stop, here in zip([-1] + at, at):  # "coloured red, green and blue respectively, moving left, up
+        _hand_out(items, objects, stop, here)  # and down respectively": each list up to its own word
+
+
+def _hand_out(items: list[tuple[str, object, str]], objects: list[ParsedObject], stop: int, here: int) -> None:
+    """The motions or colours listed between item `stop` and the "respectively" at item `here`, to the
+    objects in order."""
+    j, motions, colors = here - 1, [], []
+    while j > stop and items[j][0] in ("motion", "color", "speed", "filler", "verb", "unknown"):
         if items[j][0] == "motion":
             motions.insert(0, items[j][1])
         elif items[j][0] == "color":

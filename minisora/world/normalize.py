@@ -103,6 +103,10 @@ class WordMapper(WordLookup):
             if kind not in ("speed", "size", "color", "motion", "verb") and not (w == "like" and kind == "bgnoun"):
                 continue  # "can u do like a yellow ball": "like" is no comparison here ("navy background
                 # like the ocean" is)
+            clause = words[i + 2:i + 5]
+            if w == "as" and any(word_kind(x) == "shape" for x in clause) and \
+                    any(word_kind(x) in ("color", "size") for x in clause):
+                continue  # "a blue block sinking as an amber triangle bounces": "as" is "while" here
             k = i
             while k < min(len(words), i + 6):  # "like a rocket on pure black": to the clause's end,
                 if k > i + 1 and words[k] in ("and", "while", "with", "but"):  # at most six words
@@ -384,8 +388,8 @@ class WordMapper(WordLookup):
             w = next((m.word for m in mapped if m.term == w), w)  # the user's word, not the term it became
             if w not in unmapped:
                 unmapped.append(w)
-        if settle_comparisons(words, parsed):  # "smaller and faster": the other is large and slow
-            unmapped = [w for w in unmapped if w != "opposite"]  # "... moving the opposite way": understood
+        understood = settle_comparisons(words, parsed)  # "smaller and faster": the other is large and slow
+        unmapped = [w for w in unmapped if w not in understood]  # "... the opposite way", "follows it"
         return Normalized(prompt, text, parsed, mapped, unmapped)
 
 
@@ -405,4 +409,5 @@ _LIGHT = frozenset("light pale baby sky powder ice icy".split())
 # Words after which a number counts objects even though the word is unknown: "um two squares", "I want
 # two circles" (elsewhere "Level 2 boss", "player 1", "shot 4" name things by number).
 _BEFORE_A_COUNT = frozenset("""um uh uhh er erm hmm want need make give gimme show draw render generate create place
-put add spawn insert include lived were was are had have has saw see sees""".split())
+put add spawn insert include lived were was are had have has saw see sees picture imagine envision depict
+animate""".split())

@@ -149,6 +149,10 @@ _DENY_BAR = re.compile(r"\b(?:kill|remove|removing|drop|lose|delete|ditch|get\s+
                        r"(?:the\s+|that\s+|any\s+)?(?=(?:pole|bar|pillar|post|column|occluder)s?\b)")
 # "the circle runs right, the square stays": a "stays" that ends its clause stays still
 _STAYS = re.compile(r"\bstays?(?=\s*(?:[.,;!?)]|$))")
+# "bouncing off all four walls": the frame's walls, not four of anything
+_FOUR_WALLS = re.compile(r"\boff\s+(?:of\s+)?(?:all\s+)?(?:the\s+)?(?:four|4)\s+(walls|edges|sides)\b")
+# "moving up and down respectively": two headings handed out, not the bounce "up and down" names
+_PAIR_RESPECTIVELY = re.compile(r"\b(up and down|down and up|left and right|right and left)(?=[^.;!?]*\brespectively\b)")
 # "... and they bounce", "they are small": "they" is every object named ("all"), as "both" is
 _THEY = re.compile(r"\bthey\b(?!\s+(?:both|all|each)\b)")
 # A denial that ends its clause denies the motion: "the circle moves, the square doesn't."
@@ -180,6 +184,8 @@ _REWRITES = (
     (_NOT_STILL, " "),
     (_ELLIPTICAL_NOT, "\\1 does not move"),
     (_THEY, "all"),
+    (_FOUR_WALLS, "off the \\1"),
+    (_PAIR_RESPECTIVELY, lambda m: m.group(1).replace(" and ", " and also ")),
     (_SIGH_AN, "cyan"),
     (_NO_MORE_OBJECTS, " "),
     (_ON_GROUND, "on a \\1 background"),
