@@ -173,7 +173,7 @@ fun funny interesting beautiful scale said says say tell told think thought gues
 will lived once
 content lighting lit mood flat um uh uhh er erm hmm idk smth sth thx ty tbh btw imo imho fyi rn k kk brb np ty tysm omg pls da dat dis
 motion movement trajectory velocity size sizes colors colours directions topic topics final
-wanted wants wanting try tries tried trying again
+wanted wants wanting try tries tried trying again motions movements trajectories
 """.split())
 
 

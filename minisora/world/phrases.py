@@ -151,6 +151,8 @@ _DENY_BAR = re.compile(r"\b(?:kill|remove|removing|drop|lose|delete|ditch|get\s+
 _STAYS = re.compile(r"\bstays?(?=\s*(?:[.,;!?)]|$))")
 # "bouncing off all four walls": the frame's walls, not four of anything
 _FOUR_WALLS = re.compile(r"\boff\s+(?:of\s+)?(?:all\s+)?(?:the\s+)?(?:four|4)\s+(walls|edges|sides)\b")
+# "motions: still, bouncing (in that order)": the lists are handed out as "respectively" does
+_IN_THAT_ORDER = re.compile(r"\b(?:in\s+(?:that|the\s+same|this)\s+order|same\s+order)\b")
 # "moving up and down respectively": two headings handed out, not the bounce "up and down" names
 _PAIR_RESPECTIVELY = re.compile(r"\b(up and down|down and up|left and right|right and left)(?=[^.;!?]*\brespectively\b)")
 # "... and they bounce", "they are small": "they" is every object named ("all"), as "both" is
@@ -183,6 +185,7 @@ _REWRITES = (
     (_DENIED, "not "),
     (_NOT_STILL, " "),
     (_ELLIPTICAL_NOT, "\\1 does not move"),
+    (_IN_THAT_ORDER, "respectively"),
     (_THEY, "all"),
     (_FOUR_WALLS, "off the \\1"),
     (_PAIR_RESPECTIVELY, lambda m: m.group(1).replace(" and ", " and also ")),

@@ -298,7 +298,8 @@ CAMERA_PARSE: tuple[str, ...] = (
     "fixed camera", "locked off camera", "camera", "camera stays fixed", "camera is fixed",
     "static frame", "static shot", "locked frame", "locked shot", "locked off shot", "no camera move",
     "camera static", "camera still", "camera fixed", "camera locked", "camera locked off",
-    "no camera movement", "camera stays put", "camera stays in place", "camera doesn t move", "camera does not move",
+    "no camera movement", "static locked off camera", "static locked off shot", "static tripod shot",
+    "top down shot", "top down view", "top down camera", "overhead shot", "overhead camera", "camera stays put", "camera stays in place", "camera doesn t move", "camera does not move",
 )
 BACKGROUND_NOUNS: tuple[str, ...] = ("background", "backdrop", "backgrounds", "bg", "bkg", "field", "ground", "canvas",
                                      "pitch", "stage", "surface", "underground", "room", "void")  # writers use the first two
