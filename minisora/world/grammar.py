@@ -117,6 +117,8 @@ def parse(text: str) -> ParsedScene:
                         setattr(o, k, pending.pop(k))
                     if "speed" in pending and o.speed is None:  # "square, blue, large, slow, direction: ..."
                         o.speed = pending.pop("speed")
+                    if "motion" in pending and o.motion is None:  # "two circles: a white one staying still and ..."
+                        o.motion = pending.pop("motion")
                     pending_count = None
                     # a motion said next is this object's while the group's list goes on ("two
                     # triangles: orange going up, cyan going down"), everyone's once it is complete

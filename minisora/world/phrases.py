@@ -147,8 +147,8 @@ _SIGH_AN = re.compile(r"\bsigh\s+an\b")
 # A bar taken away is no bar: "kill the pole", "remove the occluder", "get rid of that pillar"
 _DENY_BAR = re.compile(r"\b(?:kill|remove|removing|drop|lose|delete|ditch|get\s+rid\s+of|take\s+out|take\s+away)\s+"
                        r"(?:the\s+|that\s+|any\s+)?(?=(?:pole|bar|pillar|post|column|occluder)s?\b)")
-# "the circle runs right, the square stays": a "stays" that ends its clause stays still
-_STAYS = re.compile(r"\bstays?(?=\s*(?:[.,;!?)]|$))")
+# "the circle runs right, the square stays", "the blue stands": a verb of staying that ends its clause is still
+_STAYS = re.compile(r"\b(?:stays?|stands?|remains?)(?=\s*(?:[.,;!?)]|$))")
 # "bouncing off all four walls": the frame's walls, not four of anything
 _FOUR_WALLS = re.compile(r"\boff\s+(?:of\s+)?(?:all\s+)?(?:the\s+)?(?:four|4)\s+(walls|edges|sides)\b")
 # "motions: still, bouncing (in that order)": the lists are handed out as "respectively" does
