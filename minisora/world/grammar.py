@@ -41,6 +41,11 @@ from minisora.world.phrases import clause_breaks, match, tokenize
 from minisora.world.scene import ParsedObject, ParsedScene
 
 
+# Words a denial reads through to what it denies: "not a", "not the", "isn't really", "don't make it"; any
+# other word ends it ("no not siri, okay a small orange star" denies no star)
+_DENIAL_GOES_ON = frozenset("a an the any so too very really be is are it them make have want need just even".split())
+
+
 def parse(text: str) -> ParsedScene:
     """Parse a caption or prompt into a ParsedScene (see module docstring for the rules)."""
     if not isinstance(text, str):
@@ -174,7 +179,7 @@ def parse(text: str) -> ParsedScene:
             skip_next = False
             continue
         # a denial ends at its clause: "(easing) doesn't matter, just the green square" keeps green
-        negated = (negated and kind in ("filler", "article") and not at_break[j - 1]) or \
+        negated = (negated and (kind == "article" or surface in _DENIAL_GOES_ON) and not at_break[j - 1]) or \
             (kind == "filler" and surface == "not" and not at_break[j]) or \
             (kind == "filler" and surface == "no" and j + 1 < len(items) and items[j + 1][0] == "shape" and
              items[j + 1][1][1])  # "no circles, just a green square": a plural refused

@@ -28,6 +28,8 @@ def homophone(words: list[str], i: int) -> str | None:
         return _NOUNS[w]
     if w in _COLORS and (word_kind(after) in ("shape", "noun") or before in _BEFORE_COLOR):
         return _COLORS[w]
+    if w == "too" and after == "the":
+        return "to"  # "moving up and too the left"
     if w == "know" and after in ("pole", "poll", "bar", "pillar", "post", "occluder", "background"):
         return "no"  # "know pole"
     if w == "start" and word_kind(before) in ("color", "size"):

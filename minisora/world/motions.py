@@ -63,7 +63,7 @@ def plural_subject(items: list[tuple[str, object, str]], j: int, at_break: list[
         return False
     while k > 0 and items[k - 1][0] in ("color", "size"):  # the noun, then back to its phrase's first word
         k -= 1
-    if k > 0 and items[k - 1][0] == "article":  # the phrase's own article, once
+    if k > 0 and (items[k - 1][0] == "article" or items[k - 1][2] == "the"):  # the phrase's own article, once
         k -= 1
     return k > 1 and items[k - 1][2] == "and" and items[k - 2][0] == "shape" and not at_break[k - 2]
 

@@ -143,7 +143,10 @@ _EXITS = re.compile(r"\b(?:exit(?:s|ing|ed)?|leav(?:es|ing)|goes\s+out|going\s+o
 # "a red triangle in the bottom that rises": a place, as "at the bottom" is (not the heading "down")
 _IN_THE_SIDE = re.compile(r"\bin\s+the\s+(bottom|top)\b(?!\s+(?:left|right|corner|edge|side))")
 # Dictation's cyan: "a large sigh an circle" (other homophones need their context: `homophones.py`)
-_SIGH_AN = re.compile(r"\bsigh\s+an\b")
+_SIGH_AN = re.compile(r"\bsigh\s+and?\b")
+# Words split or joined where they should not be: "a gray back round", "screen-left to screen-right"
+_BACK_ROUND = re.compile(r"\bback\s+(?:round|ground)\b")
+_SCREEN_SIDE = re.compile(r"\b(?:screen|frame)[\s-]+(?=(?:left|right|top|bottom)\b)")
 # A bar taken away is no bar: "kill the pole", "remove the occluder", "get rid of that pillar"
 _DENY_BAR = re.compile(r"\b(?:kill|remove|removing|drop|lose|delete|ditch|get\s+rid\s+of|take\s+out|take\s+away)\s+"
                        r"(?:the\s+|that\s+|any\s+)?(?=(?:pole|bar|pillar|post|column|occluder)s?\b)")
@@ -155,6 +158,9 @@ _FOUR_WALLS = re.compile(r"\boff\s+(?:of\s+)?(?:all\s+)?(?:the\s+)?(?:four|4)\s+
 _IN_THAT_ORDER = re.compile(r"\b(?:in\s+(?:that|the\s+same|this)\s+order|same\s+order)\b")
 # "moving up and down respectively": two headings handed out, not the bounce "up and down" names
 _PAIR_RESPECTIVELY = re.compile(r"\b(up and down|down and up|left and right|right and left)(?=[^.;!?]*\brespectively\b)")
+# "... moving left. And not red, blue.": a colour denied and another said is a correction of the colour
+_NOT_THIS_COLOUR = re.compile(r"\bnot\s+(?:red|orange|yellow|green|cyan|blue|purple|white)\s*[,;:]\s*(?=(?:red|orange|yellow|"
+                              r"green|cyan|blue|purple|white)\b)")
 # "... and they bounce", "they are small": "they" is every object named ("all"), as "both" is
 _THEY = re.compile(r"\bthey\b(?!\s+(?:both|all|each)\b)")
 # A denial that ends its clause denies the motion: "the circle moves, the square doesn't."
@@ -186,10 +192,13 @@ _REWRITES = (
     (_NOT_STILL, " "),
     (_ELLIPTICAL_NOT, "\\1 does not move"),
     (_IN_THAT_ORDER, "respectively"),
+    (_NOT_THIS_COLOUR, "no wait "),
     (_THEY, "all"),
     (_FOUR_WALLS, "off the \\1"),
     (_PAIR_RESPECTIVELY, lambda m: m.group(1).replace(" and ", " and also ")),
     (_SIGH_AN, "cyan"),
+    (_BACK_ROUND, "background"),
+    (_SCREEN_SIDE, ""),
     (_NO_MORE_OBJECTS, " "),
     (_ON_GROUND, "on a \\1 background"),
     (_JOINED, "\\1 \\2\\3"),

@@ -108,12 +108,12 @@ SPEED_PARSE: dict[str, tuple[str, ...]] = {
              "gently", "unhurriedly", "slowly moving", "sluggish", "sluggishly", "at low speed", "low speed",
              "speed low", "not fast", "not quickly", "not quick", "low velocity", "at low velocity", "slow mo",
              "slow motion", "in slow motion", "slow and steady", "at a crawl", "barely moves", "barely moving",
-             "slower", "small speed", "little speed", "lags behind", "lagging behind", "trails behind", "trailing behind", "falls behind"),
+             "slower", "at a snail s pace", "snail s pace", "snails pace", "small speed", "little speed", "lags behind", "lagging behind", "trails behind", "trailing behind", "falls behind"),
     "fast": ("quickly", "fast", "rapidly", "at a fast pace", "at a fast speed", "fast moving",
              "swiftly", "quick", "speedy", "speedily", "quickly moving", "at high speed", "high speed",
              "speed high", "at speed", "at full speed", "not slow", "not slowly", "high velocity", "at high velocity",
              "max speed", "at max speed", "top speed", "at top speed", "maximum speed", "like crazy", "like mad",
-             "high energy", "high frequency", "big speed", "great speed", "faster", "quicker", "speedier", "speeds ahead", "races ahead",
+             "high energy", "high frequency", "big speed", "great speed", "much speed", "faster", "quicker", "speedier", "speeds ahead", "races ahead",
              "pulls ahead"),
 }
 
@@ -262,7 +262,8 @@ MOTION_WORDS_PARSE: dict[str, tuple[str, ...]] = {
               "stays right where it is", "remained still", "remained where it was", "not make it move",
               "not make them move", "not let it move", "not have it move",
               # an animator's hold: "the dot holds", "keep it on a hold" (the imperative "hold the bg" is no still)
-              "dead still", "stock still", "holds", "on a hold", "on hold", "holds center", "holds centre", "holds in place",
+              "dead still", "stock still", "stationery", "standing quiet", "stands quiet", "stays quiet",
+              "stay quiet", "without to move", "holds", "on a hold", "on hold", "holds center", "holds centre", "holds in place",
               "stays at place", "stay at place", "stays at its place", "stays in its place")
     # a verb of staying before where: "a green pyramid sitting in the middle", "staying in one place"
     + tuple(f"{verb} {where}" for verb in ("sitting", "sits", "staying", "stays", "standing", "stands", "resting",
