@@ -5,8 +5,9 @@ English word, so spelling correction never touches it, and read literally the pr
 heading or count. Each is replaced only where the word it stands for fits and the written word does
 not: a colour right before a noun or after an article ("read triangle", "one read"), a heading after a
 verb, a direction or "the" ("moving write", "up write", "to the write"), a count before a plural
-shape ("to stars", "too circles"); "know pole", "a yellow start", "won red square". "I read the brief" and "write a caption" keep their words. "sigh an"
-is cyan wherever it stands (`phrases`).
+shape ("to stars", "too circles"); "know pole", "a yellow start", "won red square". "I read the brief"
+and "write a caption" keep their words. "sigh an" (cyan) spans two words, so `phrases` rewrites it before
+the words are split (this module imports the lexicon, which imports `phrases`).
 """
 
 from __future__ import annotations
