@@ -44,6 +44,7 @@ from minisora.world.scene import ParsedObject, ParsedScene
 # Words a denial reads through to what it denies: "not a", "not the", "isn't really", "don't make it"; any
 # other word ends it ("no not siri, okay a small orange star" denies no star)
 _DENIAL_GOES_ON = frozenset("a an the any so too very really be is are it them make have want need just even".split())
+_CLAUSE_OPENERS = frozenset("and but while whereas then".split())
 
 
 def parse(text: str) -> ParsedScene:
@@ -183,7 +184,11 @@ def parse(text: str) -> ParsedScene:
             (kind == "filler" and surface == "not" and not at_break[j]) or \
             (kind == "filler" and surface == "no" and j + 1 < len(items) and items[j + 1][0] == "shape" and
              items[j + 1][1][1])  # "no circles, just a green square": a plural refused
-        if definite and has_adjectives() and (kind == "generic" or (kind == "count" and surface == "one")):
+        # "..., red one moves up": a colour and "one" opening a clause, with a verb next, names as "the" would
+        bare_one = kind == "count" and surface == "one" and len(pending) == 1 and not opened_by_article and \
+            items[j - 1][0] in ("color", "size") and (j == 1 or at_break[j - 2] or items[j - 2][2] in _CLAUSE_OPENERS) \
+            and j + 1 < len(items) and items[j + 1][0] in ("verb", "motion", "speed")
+        if (definite or bare_one) and has_adjectives() and (kind == "generic" or (kind == "count" and surface == "one")):
             same = [o for o in objects if all(getattr(o, k) == pending[k] for k in ("color", "size", "shape")
                                               if k in pending)]
             if len(same) == 1:  # "..., the red one moving left": the object already named
@@ -220,8 +225,10 @@ def parse(text: str) -> ParsedScene:
                 else:
                     scene.unknown_words.append(f"{surface} background")  # not a background colour we have
                 continue
-            if at_break[j] and j and items[j - 1][0] == "shape" and not has_adjectives() and len(named_group) == 1 \
-                    and getattr(named_group[0], kind) is None:
+            if (at_break[j] and j and items[j - 1][0] == "shape" or j > 1 and kind == "color" and
+                    items[j - 1][2] == "in" and items[j - 2][0] == "shape") and not has_adjectives() and \
+                    len(named_group) == 1 and getattr(named_group[0], kind) is None:
+                # ... and "one block in green and one disc in white": "in" gives the colour to its noun
                 for o in named_group:  # "three forms: square red, triangle blue, ...": the noun's own
                     setattr(o, kind, value)
                 continue

@@ -148,8 +148,12 @@ _SIGH_AN = re.compile(r"\bsigh\s+and?\b")
 _BACK_ROUND = re.compile(r"\bback\s+(?:round|ground)\b")
 _SCREEN_SIDE = re.compile(r"\b(?:screen|frame)[\s-]+(?=(?:left|right|top|bottom)\b)")
 # A bar taken away is no bar: "kill the pole", "remove the occluder", "get rid of that pillar"
-_DENY_BAR = re.compile(r"\b(?:kill|remove|removing|drop|lose|delete|ditch|get\s+rid\s+of|take\s+out|take\s+away)\s+"
-                       r"(?:the\s+|that\s+|any\s+)?(?=(?:pole|bar|pillar|post|column|occluder)s?\b)")
+_DENY_BAR = re.compile(r"\b(?:kill|remove|removing|drop|lose|delete|ditch|get\s+rid\s+of|take\s+out|take\s+away|"
+                       r"leave\s+out|leave\s+off|omit|omitting|skip|exclude|excluding|scrap|nix|forget)\s+"
+                       r"(?:the\s+|that\s+|any\s+)?(?=(?:pole|bar|pillar|post|column|occluder)s?\b)|"
+                       # "keep the bar thing out of it", "leave the pole out": said after the noun
+                       r"\b(?:keep|leave)\s+(?:the\s+|that\s+|any\s+)?(?=(?:pole|bar|pillar|post|column|occluder)s?"
+                       r"(?:\s+thing)?\s+out\b)")
 # "the circle runs right, the square stays", "the blue stands": a verb of staying that ends its clause is still
 _STAYS = re.compile(r"\b(?:stays?|stands?|remains?)(?=\s*(?:[.,;!?)]|$))")
 # "bouncing off all four walls": the frame's walls, not four of anything
@@ -170,6 +174,8 @@ _ELLIPTICAL_NOT = re.compile(r"\b(it|one|other|latter|former|circles?|squares?|t
 _NOT_STILL = re.compile(r"\b(?:not|never)\s+(?:stay|sit|stand|keep|remain|hold)(?:s|ing)?\s+still\b")
 # A camera's zoom is no object's speed: "the camera zooming in on a red circle" ("zooming" alone is fast)
 _ZOOM_IN = re.compile(r"\bzoom(?:s|ed|ing)?\s+(?:in|out)\b")
+# "a cube in a bright-orange shade": the article belongs to the shade, which names the cube's colour
+_IN_A_SHADE = re.compile(r"\bin\s+an?\s+(?=(?:[\w-]+\s+){1,2}(?:shade|hue|tone|tint|colou?r)\b)")
 # Applied in this order, each to what the one before left ("right away" goes before a start's side is read).
 _REWRITES = (
     (IDIOMS, " "),
@@ -202,6 +208,7 @@ _REWRITES = (
     (_NO_MORE_OBJECTS, " "),
     (_ON_GROUND, "on a \\1 background"),
     (_JOINED, "\\1 \\2\\3"),
+    (_IN_A_SHADE, "in "),
 )
 # A place after a preposition, said without its article, as notes and shot lists do; the grammar's
 # places have it ("from the top right corner").
@@ -236,6 +243,16 @@ _LIST_MARKER = re.compile(r"\(\s*\d{1,2}\s*\)|(?:^|(?<=[\s(]))\d{1,2}[.)](?=\s)"
 # Dictated punctuation: "cyan star moving left comma magenta square moving right".
 _SPOKEN_MARK = re.compile(r"\s+(comma|period|full stop|semicolon|new line)\b", re.IGNORECASE)
 _SPOKEN = {"comma": ",", "period": ".", "full stop": ".", "semicolon": ";", "new line": "."}
+# A heading told as a time on a clock face: "toward 10:30 on the clock" is up-left, as "10 o'clock" is.
+_CLOCK_TIME = re.compile(r"\b(1[0-2]|0?[1-9]):(00|15|30|45)\b(?:\s*(?:on|of)\s+(?:a|the)\s+clock(?:\s*face)?)?", re.IGNORECASE)
+_CLOCK_FACE = re.compile(r"\s+(?:on|of)\s+(?:a|the)\s+clock(?:\s*face)?\b|(?<=clock)\s+position\b", re.IGNORECASE)
+_HOUR_OF_HEADING = (12, 1, 3, 4, 6, 7, 9, 10)  # up, up-right, right, ... each as an hour `CLOCK_PARSE` knows
+
+
+def _clock_hour(m: re.Match) -> str:
+    """The hour of `_HOUR_OF_HEADING` nearest the time's hand: 1:30 -> 1 (up-right), 4:30 -> 4 (down-right)."""
+    hand = (int(m.group(1)) % 12 + int(m.group(2)) / 60) * 30  # degrees clockwise from 12
+    return f" {_HOUR_OF_HEADING[round(hand / 45) % 8]} o'clock "
 
 
 def _written(text: str) -> str:
@@ -243,6 +260,7 @@ def _written(text: str) -> str:
     written: what tokenize and clause_breaks both read, so that their word positions agree."""
     text = _RGB.sub(lambda m: " #" + "".join(f"{min(int(c), 255):02x}" for c in m.groups()) + " ", text)
     text = _LIST_MARKER.sub(" ", text)
+    text = _CLOCK_FACE.sub("", _CLOCK_TIME.sub(_clock_hour, text))
     return _SPOKEN_MARK.sub(lambda m: _SPOKEN[m.group(1).lower()], text)
 
 

@@ -108,13 +108,16 @@ SPEED_PARSE: dict[str, tuple[str, ...]] = {
              "gently", "unhurriedly", "slowly moving", "sluggish", "sluggishly", "at low speed", "low speed",
              "speed low", "not fast", "not quickly", "not quick", "low velocity", "at low velocity", "slow mo",
              "slow motion", "in slow motion", "slow and steady", "at a crawl", "barely moves", "barely moving",
-             "slower", "at a snail s pace", "snail s pace", "snails pace", "small speed", "little speed", "lags behind", "lagging behind", "trails behind", "trailing behind", "falls behind"),
+             "slower", "at a snail s pace", "snail s pace", "snails pace", "small speed", "little speed", "lags behind", "lagging behind", "trails behind", "trailing behind", "falls behind",
+             "in no hurry", "no hurry", "with no hurry", "without hurry", "not in a hurry", "in no rush", "no rush",
+             "at a stroll", "at a walk", "at a walking pace", "taking its time", "takes its time", "taking their time",
+             "take its time", "take their time"),
     "fast": ("quickly", "fast", "rapidly", "at a fast pace", "at a fast speed", "fast moving",
              "swiftly", "quick", "speedy", "speedily", "quickly moving", "at high speed", "high speed",
              "speed high", "at speed", "at full speed", "not slow", "not slowly", "high velocity", "at high velocity",
              "max speed", "at max speed", "top speed", "at top speed", "maximum speed", "like crazy", "like mad",
              "high energy", "high frequency", "big speed", "great speed", "much speed", "faster", "quicker", "speedier", "speeds ahead", "races ahead",
-             "pulls ahead"),
+             "pulls ahead", "in a hurry", "in a rush", "in a big hurry", "in a great hurry"),
 }
 
 SHAPE_PARSE: dict[str, tuple[str, ...]] = {

@@ -1,0 +1,56 @@
+"""Language that does not break (issue 33), continued: phrasings from outside sets w and x, each
+rule written as a case phrased differently from the prompt that showed it was missing."""
+
+from __future__ import annotations
+
+import pytest
+
+from minisora.world.normalize import WordMapper
+
+
+@pytest.fixture(scope="module")
+def mapper():
+    return WordMapper(encoder=None)
+
+
+def objects(mapper, prompt):
+    norm = mapper.normalize(prompt)
+    return [{k: v for k, v in vars(o).items() if v is not None} for o in norm.parsed.objects], norm
+
+
+CASES = [
+    # hurry and strolls: speed said as a state of mind
+    ("a green dot in a big hurry heading up", [{"shape": "circle", "color": "green", "motion": "up", "speed": "fast"}], []),
+    ("a purple box, in no rush, sinking", [{"shape": "square", "color": "purple", "motion": "down", "speed": "slow"}], []),
+    ("a white star takes its time crossing to the left",
+     [{"shape": "star", "color": "white", "motion": "left", "speed": "slow"}], []),
+    # a heading told as a clock time
+    ("a blue ball drifting toward 7:30", [{"shape": "circle", "color": "blue", "motion": "down-left"}], []),
+    ("an orange box aimed at 1:30 on the clock face", [{"shape": "square", "color": "orange", "motion": "up-right"}], []),
+    # the bar left out after its noun, or by another verb
+    ("a yellow star falling; leave the post out", [{"shape": "star", "color": "yellow", "motion": "down"}], []),
+    # a colour after its noun, with "in"
+    ("one star in lime and one box in snow", [{"shape": "star", "color": "green"}, {"shape": "square", "color": "white"}],
+     []),
+    ("a dot in a deep-purple tone rising", [{"shape": "circle", "color": "purple", "motion": "up"}], []),
+    # "red one" opening a clause names the red object, as "the red one" does
+    ("teal and scarlet discs; teal one falls, scarlet one climbs",
+     [{"shape": "circle", "color": "cyan", "motion": "down"}, {"shape": "circle", "color": "red", "motion": "up"}], []),
+    ("two triangles going different ways: a white one left and a green one right",
+     [{"shape": "triangle", "color": "white", "motion": "left"}, {"shape": "triangle", "color": "green", "motion": "right"}],
+     []),
+    # "quick one" asks for a quick answer, not a fast object
+    ("hi quick one, a red dot sliding right", [{"shape": "circle", "color": "red", "motion": "right"}], []),
+]
+
+
+@pytest.mark.parametrize("prompt,want,reported", CASES, ids=[c[0] for c in CASES])
+def test_prompt_maps_onto_the_world_or_is_reported(mapper, prompt, want, reported):
+    got, norm = objects(mapper, prompt)
+    assert got == want, norm.text
+    assert [w for w in reported if w not in norm.unmapped] == [], norm.unmapped
+
+
+def test_the_bar_left_out_says_there_is_none(mapper):
+    assert mapper.normalize("a red dot going up, keep the pillar thing out of it").parsed.occluder is False
+    assert mapper.normalize("a red dot going up, please omit the pole").parsed.occluder is False
