@@ -77,7 +77,7 @@ _RELATIVE_SPEED = ("lags behind", "lagging behind", "trails behind", "trailing b
 _WORD_CATEGORY = {w: ("size" if v in ("large", "small") else "speed") for w, v in COMPARATIVES.items()}
 
 
-def _reverse(motion: str) -> str | None:
+def reversed_motion(motion: str) -> str | None:
     dx, dy = V.MOTIONS[motion]
     return next((m for m in V.DIRECTIONAL_MOTIONS if V.MOTIONS[m] == (-dx, -dy)), None)
 
@@ -103,7 +103,7 @@ def settle_comparisons(words: list[str], scene: ParsedScene) -> set[str]:
     if opposite and len(moving) == 1 and (first.motion is None or second.motion is None):
         understood = {"opposite"}
         other = second if moving[0] is first else first
-        other.motion = _reverse(moving[0].motion)
+        other.motion = reversed_motion(moving[0].motion)
     elif _FOLLOWS & set(words) and len(moving) == 1 and (first.motion is None or second.motion is None):
         (second if moving[0] is first else first).motion = moving[0].motion  # "a red orb follows it slowly"
         understood = _FOLLOWS & set(words)

@@ -50,6 +50,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from minisora.world.corrections import FIX, apply_corrections, marker_at
+from minisora.world.edits import edited
 from minisora.world.film import lights_colour
 from minisora.world.homophones import homophone
 from minisora.world.grammar import parse
@@ -154,6 +155,10 @@ class WordMapper(WordLookup):
     def normalize(self, prompt: str) -> Normalized:
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError(f"a prompt must be a non-empty string, got {prompt!r}")
+        return edited(prompt, self.normalize_plain) or self.normalize_plain(prompt)  # "... Scrap the square."
+
+    def normalize_plain(self, prompt: str) -> Normalized:
+        """`normalize` without edits said inside the prompt (`edits.py`)."""
         first = parse(prompt)
         words = tokenize(prompt)
         # words the parser knows but reported (a stray adjective's, grammar.parse) need no mapping
