@@ -39,6 +39,22 @@ CASES = [
     ("two triangles going different ways: a white one left and a green one right",
      [{"shape": "triangle", "color": "white", "motion": "left"}, {"shape": "triangle", "color": "green", "motion": "right"}],
      []),
+    # where a motion starts and ends, with words or an arrow
+    ("a lime box that begins at the bottom edge and finishes at the top", [{"shape": "square", "color": "green",
+                                                                          "motion": "up"}], []),
+    ("white dot: starts right, ends left", [{"shape": "circle", "color": "white", "motion": "left"}], []),
+    ("blue star, path top-left -> bottom-right", [{"shape": "star", "color": "blue", "motion": "down-right"}], []),
+    # labels saying where an object is placed are no headings
+    ("Upper one: a red dot drifting down. Lower one: a white star rising.",
+     [{"shape": "circle", "color": "red", "motion": "down"}, {"shape": "star", "color": "white", "motion": "up"}], []),
+    ("The left shape is an orange box going up", [{"shape": "square", "color": "orange", "motion": "up"}], []),
+    # "the middle one", "the rest", "the others"
+    ("a red dot, a blue dot and a green dot. the middle one falls; the rest sit still",
+     [{"shape": "circle", "color": "red", "motion": "still"}, {"shape": "circle", "color": "blue", "motion": "down"},
+      {"shape": "circle", "color": "green", "motion": "still"}], []),
+    ("sorted smallest to largest: a small cyan star and a big white box; the larger one climbs",
+     [{"shape": "star", "color": "cyan", "size": "small"},
+      {"shape": "square", "color": "white", "size": "large", "motion": "up"}], []),
     # "quick one" asks for a quick answer, not a fast object
     ("hi quick one, a red dot sliding right", [{"shape": "circle", "color": "red", "motion": "right"}], []),
 ]

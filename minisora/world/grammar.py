@@ -170,9 +170,10 @@ def parse(text: str) -> ParsedScene:
                 items[j + 1][0] in ("color", "size", "shape")
             denied_shape = denied_shape or kind == "shape"
             continue
-        if kind == "filler" and surface == "other" and j and items[j - 1][2] == "the" and len(objects) == 2 and \
-                len(last_group) == 1 and not has_adjectives():
-            refer_to([o for o in objects if o is not last_group[0]])  # "the purple one ...; the other one is small"
+        if kind == "filler" and surface == "other" and j and items[j - 1][2] == "the" and \
+                0 < len(last_group) < len(objects) and not has_adjectives():
+            # "the purple one ...; the other one is small", "the middle one moves left, the others stay"
+            refer_to([o for o in objects if all(o is not g for g in last_group)])
             if j + 1 < len(items) and items[j + 1][2] == "one":
                 skip_next = True
             continue
@@ -310,6 +311,10 @@ def parse(text: str) -> ParsedScene:
         elif kind == "filler" and surface in V.TOGETHER_WORDS and last_motion is not None:
             for o in objects:  # "bouncing in sync", "moving right together"
                 o.motion = o.motion or last_motion
+        elif kind == "filler" and surface == "middle" and len(objects) == 3 and definite and \
+                j + 1 < len(items) and (items[j + 1][2] == "one" or items[j + 1][0] in ("shape", "generic")):
+            skip_next = True  # "the middle one", "the middle shape": the second of three
+            refer_to([objects[1]])
         elif kind == "filler" and surface in V.ORDINALS and objects and \
                 (definite or joined_ordinal(items, j, ordinal_at)):
             k = V.ORDINALS[surface]  # "the first climbs, the second falls"

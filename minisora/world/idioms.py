@@ -17,6 +17,8 @@ _PHRASES = (
     r"bounce (?:an |some |a few )?ideas? off(?: of)?(?: you| me)?", r"left ?overs? from", r"leftovers?",
     r"(?:a )?(?:quick|small|big|tiny|little) (?:question|favou?r|note|request|thanks|thank you|fan|deal|ask|test|check|demo|sketch|preview|look|update|reminder)",
     r"real quick", r"(?:^|(?<=, )|(?<=\bhey )|(?<=\bhi ))quick one", r"block(?:s|ing|ed)? out", r"unlike (?:the |that )?(?:\w+ )?(?:one|\w+)(?=,)", r"title card", r"animatic", r"storyboard(?: panel)?(?: \d+)?", r"panel \d+", r"cheer (?:me |you |us |them )?up", r"orange juice", r"take \d+", r"attempt \d+", r"round \d+",
+    r"(?:listed |ordered |sorted |ranked )?(?:from )?(?:biggest|largest|smallest|fastest|slowest) to "
+    r"(?:smallest|biggest|largest|slowest|fastest)", r"power[- ]?ups?",
     r"make it (?:one|two|three|\d) (?:instead of|not) (?:two|three|four|five|\d)",
     r"(?:in )?(?:a |their own |its own )?different (?:ways?|directions?)", r"(?:their|its) own ways?",
 )

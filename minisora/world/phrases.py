@@ -115,6 +115,23 @@ _ARROW_LETTERS = {"l": "left", "r": "right", "t": "top", "b": "bottom", "u": "to
 _START_MARKER = re.compile(r"\b(?:spawn(?:s|ed|ing)?|start(?:s|ing)?|begins?|origin)(?:\s+(?:point|position|location))?"
                            r"\s*[:=]?\s*(?:(?:at|in|on|from)\s+)?(?:the\s+)?(?=(?:top|bottom|upper|lower|centre|center|"
                            r"middle)\b(?!\s+speed)|(?:left|right)\s+(?:edge|side|corner|border|wall)\b)")
+# ... and where it ends is where it goes: "ends up in the bottom right corner", "finishing at the top"
+_END_MARKER = re.compile(r"\b(?:and\s+|then\s+)?(?:ends?|ending|finish(?:es|ing)?|lands?|landing|winds?\s+up|stops?)"
+                         r"(?:\s+up)?\s*[:=]?\s*(?:(?:at|in|on|near|by)\s+)?(?:the\s+)?(?=(?:top|bottom|upper|lower)\b"
+                         r"(?!\s+speed)|(?:left|right)\s+(?:edge|side|corner|border|wall)\b)")
+# "starts left, ends right", "start top end bottom": bare sides, said as a pair
+_START_END = re.compile(r"\bstart(?:s|ing)?\s+(?:(?:at|on|in)\s+)?(?:the\s+)?(left|right|top|bottom)\s*,?\s*(?:and\s+|then\s+)?"
+                        r"end(?:s|ing)?\s+(?:up\s+)?(?:(?:at|on|in)\s+)?(?:the\s+)?(left|right|top|bottom)\b")
+# A label saying where an object is placed ("Top one: a yellow triangle going down", "Left side: ...",
+# "The bottom shape is a ..."): a place on screen the world does not keep, never a heading
+_PLACE_LABEL = re.compile(r"(?:^|(?<=[.;\n]))\s*(?:the\s+)?(?:top|bottom|left|right|middle|centre|center|upper|lower)"
+                          r"(?:[\s-]+(?:left|right))?(?:\s+(?:one|shape|object|side|item|sprite|slot|lane))?\s*(?:(?=:)|\bis\b)", re.IGNORECASE)
+# "the rest", "everything else", "the other two": the objects not named last ("the other" in the grammar)
+_THE_REST = re.compile(r"\b(?:the\s+rest(?:\s+of\s+them)?|everything\s+else|all\s+the\s+others|"
+                       r"the\s+other\s+(?:two|ones|shapes|objects))\b")
+# A path written with an arrow between two places: "bottom-left -> top-right"
+_ARROW_BETWEEN = re.compile(r"(?<=[a-z])\s*(?:-+>|=+>|→|⟶)\s*(?=(?:the\s+)?(?:top|bottom|upper|lower|left|right)\b)",
+                            re.IGNORECASE)
 # "side by side", "in parallel", "the same way": the motion said is every object's ("moving right side by
 # side", "a small square followed it in the same direction")
 _SIDE_BY_SIDE = re.compile(r"\b(?:side[\s-]+by[\s-]+side|(?:in\s+|along\s+)?the\s+same\s+(?:direction|way|path|heading))\b")
@@ -192,7 +209,10 @@ _REWRITES = (
     (_IN_THE_SIDE, "at the \\1"),
     (_RIGHT_AWAY, ""),
     (_ZOOM_IN, " "),
+    (_START_END, "from the \\1 to the \\2"),
     (_START_MARKER, "from the "),
+    (_END_MARKER, " to the "),
+    (_THE_REST, "the other"),
     (_SIDE_BY_SIDE, " together "),
     (_DENIED, "not "),
     (_NOT_STILL, " "),
@@ -261,6 +281,7 @@ def _written(text: str) -> str:
     text = _RGB.sub(lambda m: " #" + "".join(f"{min(int(c), 255):02x}" for c in m.groups()) + " ", text)
     text = _LIST_MARKER.sub(" ", text)
     text = _CLOCK_FACE.sub("", _CLOCK_TIME.sub(_clock_hour, text))
+    text = _PLACE_LABEL.sub(" ", _ARROW_BETWEEN.sub(" to ", text))
     return _SPOKEN_MARK.sub(lambda m: _SPOKEN[m.group(1).lower()], text)
 
 
