@@ -55,6 +55,17 @@ CASES = [
     ("sorted smallest to largest: a small cyan star and a big white box; the larger one climbs",
      [{"shape": "star", "color": "cyan", "size": "small"},
       {"shape": "square", "color": "white", "size": "large", "motion": "up"}], []),
+    # changes of mind: the last word said wins
+    ("a cyan box drifting down, slow... ugh, let's say fast", [{"shape": "square", "color": "cyan", "motion": "down",
+                                                               "speed": "fast"}], []),
+    ("a white dot, sorry, a green one, rising", [{"shape": "circle", "color": "green", "motion": "up"}], []),
+    ("not a star, let's say a box, in purple", [{"shape": "square", "color": "purple"}], []),
+    ("an orange box and a blue star. strike the box.", [{"shape": "star", "color": "blue"}], []),
+    # things known for their speed
+    ("a lemon star sinking like a tortoise", [{"shape": "star", "color": "yellow", "motion": "down", "speed": "slow"}],
+     []),
+    ("a purple box flying left like a bullet", [{"shape": "square", "color": "purple", "motion": "left",
+                                                 "speed": "fast"}], []),
     # "quick one" asks for a quick answer, not a fast object
     ("hi quick one, a red dot sliding right", [{"shape": "circle", "color": "red", "motion": "right"}], []),
 ]

@@ -19,7 +19,8 @@ FIX = "<fix>"
 MARKERS: tuple[tuple[str, ...], ...] = (("scratch", "that"), ("strike", "that"), ("no", "wait"), ("wait", "no"),
                                         ("i", "mean"), ("i", "meant"), ("make", "that"), ("or", "rather"),
                                         ("correction",), ("actually",), ("sorry",), ("change", "of", "plan"),
-                                        ("on", "second", "thought"))
+                                        ("on", "second", "thought"), ("let", "s", "say"), ("lets", "say"), ("ugh",),
+                                        ("final", "answer"))
 _ARTICLES = ("a", "an", "one", "the")
 
 
@@ -63,12 +64,19 @@ def apply_corrections(out: list[str]) -> list[str]:
                 start -= 1
             if start > 0 and before[start - 1] in _ARTICLES:
                 start -= 1
+            if start > 0 and before[start - 1] in ("not", "no", "without"):
+                out = before + after  # "anything but a circle - let's say a triangle": the denied one stays denied
+                continue
+            if "one" in span and not any(_kind(w) == "shape" for w in span):
+                # "a red square, no wait, a blue one": "one" stands for the noun taken back
+                k = after.index("one", span.index("one"))
+                after = after[:k] + [before[shapes[-1]]] + after[k + 1:]
             out = before[:start] + after
             continue
         for w in content:  # single attributes: each replaces the last of its kind, where it stood
             kind = _kind(w)
             at = next((k for k in range(len(before) - 1, -1, -1) if _kind(before[k]) == kind), None)
-            if at is not None:
+            if at is not None and not {"not", "no", "without"} & set(before[max(0, at - 2):at]):
                 before[at] = w
                 span = [x for x in span if x != w]
         out = before + span + after[end:]

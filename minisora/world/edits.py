@@ -23,7 +23,7 @@ from minisora.world.scene import ParsedObject, ParsedScene
 
 _REMOVE = ("get rid of", "take out", "take away", "throw out", "leave out", "forget about", "scrap", "drop",
            "delete", "remove", "lose", "ditch", "nix", "kill", "forget", "erase", "eliminate", "axe", "cut",
-           "toss", "omit", "bin", "trash")
+           "toss", "omit", "bin", "trash", "scratch", "strike")
 _KEEP = ("keep only", "only keep", "just keep", "keep just", "leave only", "only leave", "keep")
 _REPLACE = ("swap out", "switch out", "replace", "swap", "switch", "exchange", "substitute")
 _CHANGE = ("change", "turn", "make", "paint", "recolour", "recolor", "colour", "color", "set")
@@ -202,6 +202,8 @@ class _Editor:
         if set(rest) & _BAR:
             return False  # the bar's own words (`phrases._DENY_BAR`)
         if verb in _REMOVE:
+            if rest == ["that"] and verb in ("scratch", "strike"):
+                return False  # "scratch that, a blue one": a correction (`corrections.py`)
             if rest and set(rest) <= _BACKGROUND | {"the", "colour", "color", "too"}:
                 self.scene = replace(self.scene, background=None)  # "forget the background colour"
                 return True

@@ -16,7 +16,8 @@ from minisora.world import vocabulary as V
 from minisora.world.comparisons import DEGREE, MULTIPLE, OF_THE_TWO, multiple_as_comparative
 from minisora.world.film import CHILL_MUSIC
 from minisora.world.idioms import IDIOMS
-from minisora.world.things import COLOUR_OF_THING, SIZE_OF_THING, colour_of_thing, size_of_thing
+from minisora.world.things import (COLOUR_OF_THING, SIZE_OF_THING, SPEED_OF_THING, colour_of_thing, size_of_thing,
+                                   speed_of_thing)
 
 ARTICLES = ("a", "an")
 
@@ -198,6 +199,7 @@ _REWRITES = (
     (IDIOMS, " "),
     (COLOUR_OF_THING, colour_of_thing),
     (SIZE_OF_THING, size_of_thing),
+    (SPEED_OF_THING, speed_of_thing),
     (_DENY_BAR, "no "),
     (_STAYS, "stays still"),
     (CHILL_MUSIC, ""),

@@ -50,3 +50,20 @@ SIZE_OF_THING = re.compile(r"\b(?:about\s+|roughly\s+)?(?:the\s+)?size\s+of\s+" 
 def size_of_thing(m: re.Match) -> str:
     """The size a SIZE_OF_THING match names."""
     return " " + _SIZE_OF[m.group(1) or m.group(2)] + " "
+
+
+# Things known for their speed, in a simile: "zooms up like a rocket", "crawls left like a snail"
+THING_SPEEDS: dict[str, tuple[str, ...]] = {
+    "fast": ("rocket", "bullet", "shot", "flash", "lightning", "cheetah", "race car", "racecar", "jet", "comet",
+             "bat out of hell", "greased lightning", "the wind", "hare", "rabbit"),
+    "slow": ("snail", "turtle", "tortoise", "sloth", "glacier", "slug", "sleepy cat"),
+}
+_SPEED_OF = {thing: speed for speed, things in THING_SPEEDS.items() for thing in things}
+SPEED_OF_THING = re.compile(r"\b(?:just\s+)?like\s+(?:an?\s+|the\s+)?(?:speeding\s+|real\s+|little\s+|tiny\s+|lazy\s+)?(" +
+                            "|".join(sorted((re.escape(t).replace(r"\ ", r"\s+") for t in _SPEED_OF), key=len,
+                                            reverse=True)) + r")s?\b")
+
+
+def speed_of_thing(m: re.Match) -> str:
+    """The speed a SPEED_OF_THING match names."""
+    return " " + _SPEED_OF[re.sub(r"\s+", " ", m.group(1))] + " "
