@@ -66,6 +66,15 @@ CASES = [
      []),
     ("a purple box flying left like a bullet", [{"shape": "square", "color": "purple", "motion": "left",
                                                  "speed": "fast"}], []),
+    ("a teal dot moving up, quick - wait, slow", [{"shape": "circle", "color": "cyan", "motion": "up", "speed": "slow"}],
+     []),
+    # what everything does, said before the list; a denied wish; literal headings; holds
+    ("Both sliding right: an amber dot and a snow box", [{"shape": "circle", "color": "orange", "motion": "right"},
+                                                         {"shape": "square", "color": "white", "motion": "right"}], []),
+    ("we don't need it to bounce, the purple box should just sit there",
+     [{"shape": "square", "color": "purple", "motion": "still"}], []),
+    ("the red ball makes a journey to the up", [{"shape": "circle", "color": "red", "motion": "up"}], []),
+    ("hold frame on a blue box", [{"shape": "square", "color": "blue", "motion": "still"}], []),
     # "quick one" asks for a quick answer, not a fast object
     ("hi quick one, a red dot sliding right", [{"shape": "circle", "color": "red", "motion": "right"}], []),
 ]

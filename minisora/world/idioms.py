@@ -19,6 +19,7 @@ _PHRASES = (
     r"real quick", r"(?:^|(?<=, )|(?<=\bhey )|(?<=\bhi ))quick one", r"block(?:s|ing|ed)? out", r"unlike (?:the |that )?(?:\w+ )?(?:one|\w+)(?=,)", r"title card", r"animatic", r"storyboard(?: panel)?(?: \d+)?", r"panel \d+", r"cheer (?:me |you |us |them )?up", r"orange juice", r"take \d+", r"attempt \d+", r"round \d+",
     r"(?:listed |ordered |sorted |ranked )?(?:from )?(?:biggest|largest|smallest|fastest|slowest) to "
     r"(?:smallest|biggest|largest|slowest|fastest)", r"power[- ]?ups?",
+    r"(?:to )?(?:make|take|do) (?:a|the same|one) (?:trip|journey|voyage|ride)(?: too)?",
     r"make it (?:one|two|three|\d) (?:instead of|not) (?:two|three|four|five|\d)",
     r"(?:in )?(?:a |their own |its own )?different (?:ways?|directions?)", r"(?:their|its) own ways?",
 )

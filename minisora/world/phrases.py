@@ -130,6 +130,10 @@ _PLACE_LABEL = re.compile(r"(?:^|(?<=[.;\n]))\s*(?:the\s+)?(?:top|bottom|left|ri
 # "the rest", "everything else", "the other two": the objects not named last ("the other" in the grammar)
 _THE_REST = re.compile(r"\b(?:the\s+rest(?:\s+of\s+them)?|everything\s+else|all\s+the\s+others|"
                        r"the\s+other\s+(?:two|ones|shapes|objects))\b")
+# "Everything stays still: a green circle and a yellow square": what everything does, said before the
+# list, is said after it ("... . All stays still."), where the grammar gives it to every object
+_ALL_BEFORE_LIST = re.compile(r"(?:^|(?<=[.!?]\s))(?:everything|everyone|all(?:\s+of\s+them|\s+shapes|\s+objects)?|"
+                              r"both(?:\s+of\s+them|\s+shapes)?)\s+([^:.!?\n]{1,40}?)\s*:\s*([^.!?\n]*)", re.IGNORECASE)
 # A path written with an arrow between two places: "bottom-left -> top-right"
 _ARROW_BETWEEN = re.compile(r"(?<=[a-z])\s*(?:-+>|=+>|→|⟶)\s*(?=(?:the\s+)?(?:top|bottom|upper|lower|left|right)\b)",
                             re.IGNORECASE)
@@ -150,7 +154,10 @@ _NO_MORE_OBJECTS = re.compile(r"\b(?:not|no|never|without)\s+(?:(?:add|adding|in
 _RIGHT_AWAY = re.compile(r"\bright\s+(?=(?:away|now|then|after|before|off the bat)\b)")
 # A denied bounce or speed reads as the bare denial the parser knows ("not bouncing", "not slow"): "it
 # does not bounce", "never bouncing", "no bouncing", "don't make it slow"
-_DENIED = re.compile(r"\b(?:(?:not|never|no)\s+(?=bounc)|not\s+(?:make|let|have)\s+(?:it|them)\s+(?:go\s+)?(?=(?:slow|fast)\b))")
+_DENIED = re.compile(r"\b(?:(?:not|never|no)\s+(?=bounc)|not\s+(?:make|let|have)\s+(?:it|them)\s+(?:go\s+)?(?=(?:slow|fast)\b)|"
+                     r"not\s+(?:want|need|like)\s+(?:it|them)\s+to\s+(?=bounc))")  # "I don't want it to bounce"
+# Literal translations of a heading: "make a trip to the down", "goes to the up"
+_TO_THE_UP = re.compile(r"\b(?:to|toward|towards)\s+the\s+(up|down)\b")
 # An animator's entrance and exit name the start and the end: "enters from frame right and exits left",
 # "pops in bottom-left, exits top-right", "entering from the bottom edge and exiting top"
 _SIDE_AHEAD = r"(?:the\s+)?(?:(?:frame|screen)\s+)?(?=(?:top|bottom|left|right|upper|lower)\b)"
@@ -215,6 +222,7 @@ _REWRITES = (
     (_START_MARKER, "from the "),
     (_END_MARKER, " to the "),
     (_THE_REST, "the other"),
+    (_TO_THE_UP, "\\1ward"),
     (_SIDE_BY_SIDE, " together "),
     (_DENIED, "not "),
     (_NOT_STILL, " "),
@@ -284,6 +292,7 @@ def _written(text: str) -> str:
     text = _LIST_MARKER.sub(" ", text)
     text = _CLOCK_FACE.sub("", _CLOCK_TIME.sub(_clock_hour, text))
     text = _PLACE_LABEL.sub(" ", _ARROW_BETWEEN.sub(" to ", text))
+    text = _ALL_BEFORE_LIST.sub(lambda m: f"{m.group(2)}. All {m.group(1)}", text)
     return _SPOKEN_MARK.sub(lambda m: _SPOKEN[m.group(1).lower()], text)
 
 

@@ -254,6 +254,7 @@ MOTION_WORDS_PARSE: dict[str, tuple[str, ...]] = {
               "immobile", "sits motionless", "remains stationary", "no motion", "not move",
               "without moving", "without motion", "with no motion", "never moves", "never moving",
               "not in motion", "not going anywhere", "in place", "sits there", "sitting there", "stays there",
+              "sit there", "just sit", "hold frame", "holds frame", "holds its position", "hold its position",
               "just sits", "just sitting", "doing nothing", "does nothing", "velocity 0", "speed 0",
               "zero speed", "zero velocity", "neither of which moves", "neither of them moves", "neither moves",
               "none of them move", "none of them moves", "neither of which move", "are staying", "is staying",
