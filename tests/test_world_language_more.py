@@ -66,7 +66,7 @@ CASES = [
      []),
     ("a purple box flying left like a bullet", [{"shape": "square", "color": "purple", "motion": "left",
                                                  "speed": "fast"}], []),
-    ("a teal dot moving up, quick - wait, slow", [{"shape": "circle", "color": "cyan", "motion": "up", "speed": "slow"}],
+    ("a teal dot moving up, quick - ugh, slow", [{"shape": "circle", "color": "cyan", "motion": "up", "speed": "slow"}],
      []),
     # what everything does, said before the list; a denied wish; literal headings; holds
     ("Both sliding right: an amber dot and a snow box", [{"shape": "circle", "color": "orange", "motion": "right"},

@@ -19,7 +19,7 @@ FIX = "<fix>"
 MARKERS: tuple[tuple[str, ...], ...] = (("scratch", "that"), ("strike", "that"), ("no", "wait"), ("wait", "no"),
                                         ("i", "mean"), ("i", "meant"), ("make", "that"), ("or", "rather"),
                                         ("correction",), ("actually",), ("sorry",), ("change", "of", "plan"),
-                                        ("on", "second", "thought"), ("let", "s", "say"), ("lets", "say"), ("ugh",), ("wait",),
+                                        ("on", "second", "thought"), ("let", "s", "say"), ("lets", "say"), ("ugh",),
                                         ("final", "answer"))
 _ARTICLES = ("a", "an", "one", "the")
 
