@@ -90,3 +90,11 @@ def test_prompt_maps_onto_the_world_or_is_reported(mapper, prompt, want, reporte
 def test_the_bar_left_out_says_there_is_none(mapper):
     assert mapper.normalize("a red dot going up, keep the pillar thing out of it").parsed.occluder is False
     assert mapper.normalize("a red dot going up, please omit the pole").parsed.occluder is False
+
+
+def test_a_markdown_table_is_one_object_per_row(mapper):
+    prompt = ("| id | shape | color | motion |\n|----|-------|-------|--------|\n| a | box | lime | up |\n"
+              "| b | dot | snow | still |")
+    got, norm = objects(mapper, prompt)
+    assert got == [{"shape": "square", "color": "green", "motion": "up"},
+                   {"shape": "circle", "color": "white", "motion": "still"}], norm.text

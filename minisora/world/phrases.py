@@ -16,6 +16,7 @@ from minisora.world import vocabulary as V
 from minisora.world.comparisons import DEGREE, MULTIPLE, OF_THE_TWO, multiple_as_comparative
 from minisora.world.film import CHILL_MUSIC
 from minisora.world.idioms import IDIOMS
+from minisora.world.tables import tables_as_sentences
 from minisora.world.things import (COLOUR_OF_THING, SIZE_OF_THING, SPEED_OF_THING, colour_of_thing, size_of_thing,
                                    speed_of_thing)
 
@@ -289,7 +290,7 @@ def _written(text: str) -> str:
     """The prompt with colour triples written as codes, list markers dropped and dictated punctuation
     written: what tokenize and clause_breaks both read, so that their word positions agree."""
     text = _RGB.sub(lambda m: " #" + "".join(f"{min(int(c), 255):02x}" for c in m.groups()) + " ", text)
-    text = _LIST_MARKER.sub(" ", text)
+    text = _LIST_MARKER.sub(" ", tables_as_sentences(text))
     text = _CLOCK_FACE.sub("", _CLOCK_TIME.sub(_clock_hour, text))
     text = _PLACE_LABEL.sub(" ", _ARROW_BETWEEN.sub(" to ", text))
     text = _ALL_BEFORE_LIST.sub(lambda m: f"{m.group(2)}. All {m.group(1)}", text)
