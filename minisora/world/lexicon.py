@@ -174,7 +174,7 @@ will lived once
 content lighting lit mood flat um uh uhh er erm hmm idk smth sth thx ty tbh btw imo imho fyi rn k kk brb np ty tysm omg pls da dat dis
 motion movement trajectory velocity size sizes colors colours directions topic topics final
 wanted wants wanting try tries tried trying again motions movements trajectories
-whatsoever due hue hues tint now add adding put start starting perfect hiya great instead wait
+whatsoever due hue hues tint now add adding put start starting perfect hiya instead wait
 """.split())
 
 
