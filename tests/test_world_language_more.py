@@ -75,6 +75,14 @@ CASES = [
      [{"shape": "square", "color": "purple", "motion": "still"}], []),
     ("the red ball makes a journey to the up", [{"shape": "circle", "color": "red", "motion": "up"}], []),
     ("hold frame on a blue box", [{"shape": "square", "color": "blue", "motion": "still"}], []),
+    # fields of a form, and a path said before its object
+    ("Bouncing, that is the motion. The shape is a square, white.",
+     [{"shape": "square", "color": "white", "motion": "bouncing"}], []),
+    ("Path: top-left to bottom-right. Object: a lime dot.", [{"shape": "circle", "color": "green",
+                                                             "motion": "down-right"}], []),
+    ("the scarlet box slides top to bottom", [{"shape": "square", "color": "red", "motion": "down"}],
+     []),
+    ("set up a scene with a blue star drifting left", [{"shape": "star", "color": "blue", "motion": "left"}], []),
     # "quick one" asks for a quick answer, not a fast object
     ("hi quick one, a red dot sliding right", [{"shape": "circle", "color": "red", "motion": "right"}], []),
 ]

@@ -32,8 +32,8 @@ from __future__ import annotations
 
 from minisora.world import vocabulary as V
 from minisora.world.comparisons import COMPARATIVES
-from minisora.world.item_context import (after_break, ground_colour_of, joined_ordinal, names_ground, next_content,
-                                         occluder_denied)
+from minisora.world.item_context import (after_break, field_name, ground_colour_of, joined_ordinal, names_ground,
+                                         next_content, occluder_denied)
 from minisora.world.lists import (colors_for_plural, drop_words_read_as_objects, fold_into_count, merge_restated,
                                   respectively)
 from minisora.world.motions import from_to, heading_between, merge_motion, plural_subject
@@ -289,9 +289,10 @@ def parse(text: str) -> ParsedScene:
             elif np_open or not last_group or (kind == "motion" and j + 1 < len(items) and not at_break[j] and
                                                items[j + 1][0] in ("color", "size", "shape") and
                                                (j == 0 or at_break[j - 1] or items[j - 1][2] in ("and", "plus"))):
-                # "... and upward blue triangle": a heading said before its noun is the next object's
-                pending[kind] = merge_motion(pending.get(kind), value) if kind == "motion" else \
-                    pending.get(kind, value)
+                # "... and upward blue triangle": a heading said before its noun is the next object's;
+                # "bottom-right to top-left. a small wedge": a path to the opposite corner goes there
+                pending[kind] = value if kind == "motion" and from_to(items, j) else \
+                    merge_motion(pending.get(kind), value) if kind == "motion" else pending.get(kind, value)
             else:
                 for o in last_group:
                     if kind == "origin":
@@ -377,8 +378,8 @@ def parse(text: str) -> ParsedScene:
                 last_group = coordinated + last_group
             coordinated = []
             np_open = opened_by_article = False
-        elif kind == "generic" and surface in ("shape", "object") and j + 1 < len(items) and items[j + 1][0] == "shape":
-            continue  # "shape: circle", "object: blue square": a field's name, not a noun of its own
+        elif kind == "generic" and surface in ("shape", "object") and field_name(items, j):
+            continue  # "shape: circle", "object: blue square", "the shape is a triangle": a field's name
         elif kind == "generic":
             if value and pending_count is not None and pending_count > 1 and any(it[0] == "shape" for it in items[j + 1:]):
                 # "three little shapes: a red star, ...": the header of a list; its adjectives are everyone's

@@ -20,6 +20,7 @@ _PHRASES = (
     r"(?:listed |ordered |sorted |ranked )?(?:from )?(?:biggest|largest|smallest|fastest|slowest) to "
     r"(?:smallest|biggest|largest|slowest|fastest)", r"power[- ]?ups?",
     r"(?:to )?(?:make|take|do) (?:a|the same|one) (?:trip|journey|voyage|ride)(?: too)?",
+    r"set(?:s|ting)? up(?= (?:a|an|the|my|our)\b)",
     r"make it (?:one|two|three|\d) (?:instead of|not) (?:two|three|four|five|\d)",
     r"(?:in )?(?:a |their own |its own )?different (?:ways?|directions?)", r"(?:their|its) own ways?",
 )

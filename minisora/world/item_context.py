@@ -71,3 +71,13 @@ def ground_colour_of(items: list[Item], j: int) -> str:
     if j + 1 < len(items) and items[j + 1][0] == "occluder" and items[j + 1][1]:
         return "bar"
     return "object" if next_content(items, j) in ("shape", "generic") else "ground"
+
+
+def field_name(items: list[Item], j: int) -> bool:
+    """Item j ("shape", "object") names a field whose value follows: "shape: circle", "object: blue
+    square", "the shape is a triangle", "Object is a red star"."""
+    k = j + 1
+    while k < len(items) and items[k][2] in ("is", "should", "be", "will", "a", "an"):
+        k += 1
+    return k < len(items) and items[k][0] in ("shape", "color", "size") and \
+        any(it[0] == "shape" for it in items[k:k + 3])

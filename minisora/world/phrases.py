@@ -128,6 +128,11 @@ _START_END = re.compile(r"\bstart(?:s|ing)?\s+(?:(?:at|on|in)\s+)?(?:the\s+)?(le
 # "The bottom shape is a ..."): a place on screen the world does not keep, never a heading
 _PLACE_LABEL = re.compile(r"(?:^|(?<=[.;\n]))\s*(?:the\s+)?(?:top|bottom|left|right|middle|centre|center|upper|lower)"
                           r"(?:[\s-]+(?:left|right))?(?:\s+(?:one|shape|object|side|item|sprite|slot|lane))?\s*(?:(?=:)|\bis\b)", re.IGNORECASE)
+# "travels right to left", "slides top to bottom": after a verb of motion, a path between two sides said
+# without "from" (corners are read whole; "left to right: a red dot, ..." may be an order, and is left)
+_SIDE_TO_SIDE = re.compile(r"\b((?:move|go|travel|slide|drift|glide|run|fly|cross|head|roll|zoom|race|sweep|pan)"
+                           r"(?:s|es|ing|ed)?\s+)(left|right|top|bottom)\s+to\s+(?:the\s+)?(left|right|top|bottom)"
+                           r"(?![\w-])(?!\s+(?:left|right|corner))")
 # "the rest", "everything else", "the other two": the objects not named last ("the other" in the grammar)
 _THE_REST = re.compile(r"\b(?:the\s+rest(?:\s+of\s+them)?|everything\s+else|all\s+the\s+others|"
                        r"the\s+other\s+(?:two|ones|shapes|objects))\b")
@@ -220,6 +225,7 @@ _REWRITES = (
     (_RIGHT_AWAY, ""),
     (_ZOOM_IN, " "),
     (_START_END, "from the \\1 to the \\2"),
+    (_SIDE_TO_SIDE, "\\1from the \\2 to the \\3"),
     (_START_MARKER, "from the "),
     (_END_MARKER, " to the "),
     (_THE_REST, "the other"),
