@@ -5,17 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from minisora.world.normalize import WordMapper
-
-
-@pytest.fixture(scope="module")
-def mapper():
-    return WordMapper(encoder=None)
-
-
-def objects(mapper, prompt):
-    norm = mapper.normalize(prompt)
-    return [{k: v for k, v in vars(o).items() if v is not None} for o in norm.parsed.objects], norm
+from tests.test_world_language import mapper, objects  # noqa: F401 (mapper is the module-scoped fixture)
 
 
 CASES = [

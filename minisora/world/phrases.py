@@ -114,13 +114,12 @@ _LETTER_ARROW = re.compile(r"\b([lrtbud])\s*(?:->|=>|→|➡|>)\s*([lrtbud])\b",
 _ARROW_LETTERS = {"l": "left", "r": "right", "t": "top", "b": "bottom", "u": "top", "d": "bottom"}
 # Where a spec says an object starts is where it comes from: "Spawn: top-left corner", "spawn point:
 # bottom edge", "starts top-left corner" (a side only with its noun: "starts right away" is no place).
+_PLACE_AHEAD = r"(?=(?:top|bottom|upper|lower|centre|center|middle)\b(?!\s+speed)|(?:left|right)\s+(?:edge|side|corner|border|wall)\b)"
 _START_MARKER = re.compile(r"\b(?:spawn(?:s|ed|ing)?|start(?:s|ing)?|begins?|origin)(?:\s+(?:point|position|location))?"
-                           r"\s*[:=]?\s*(?:(?:at|in|on|from)\s+)?(?:the\s+)?(?=(?:top|bottom|upper|lower|centre|center|"
-                           r"middle)\b(?!\s+speed)|(?:left|right)\s+(?:edge|side|corner|border|wall)\b)")
+                           r"\s*[:=]?\s*(?:(?:at|in|on|from)\s+)?(?:the\s+)?" + _PLACE_AHEAD)
 # ... and where it ends is where it goes: "ends up in the bottom right corner", "finishing at the top"
 _END_MARKER = re.compile(r"\b(?:and\s+|then\s+)?(?:ends?|ending|finish(?:es|ing)?|lands?|landing|winds?\s+up|stops?)"
-                         r"(?:\s+up)?\s*[:=]?\s*(?:(?:at|in|on|near|by)\s+)?(?:the\s+)?(?=(?:top|bottom|upper|lower)\b"
-                         r"(?!\s+speed)|(?:left|right)\s+(?:edge|side|corner|border|wall)\b)")
+                         r"(?:\s+up)?\s*[:=]?\s*(?:(?:at|in|on|near|by)\s+)?(?:the\s+)?" + _PLACE_AHEAD)
 # "starts left, ends right", "start top end bottom": bare sides, said as a pair
 _START_END = re.compile(r"\bstart(?:s|ing)?\s+(?:(?:at|on|in)\s+)?(?:the\s+)?(left|right|top|bottom)\s*,?\s*(?:and\s+|then\s+)?"
                         r"end(?:s|ing)?\s+(?:up\s+)?(?:(?:at|on|in)\s+)?(?:the\s+)?(left|right|top|bottom)\b")
