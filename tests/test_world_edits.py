@@ -42,6 +42,11 @@ CASES = [
     ("orange star and cyan box, both bouncing. the cyan one should sit still instead",
      [{"color": "orange", "shape": "star", "motion": "bouncing"}, {"color": "cyan", "shape": "square", "motion": "still"}]),
     ("a white star drifting up. now slower.", [{"color": "white", "shape": "star", "motion": "up", "speed": "slow"}]),
+    ("a cyan dot and an orange box, both rising; slow the box down",
+     [{"color": "cyan", "shape": "circle", "motion": "up"}, {"color": "orange", "shape": "square", "motion": "up",
+                                                             "speed": "slow"}]),
+    ("a lime star going left. speed up the star", [{"color": "green", "shape": "star", "motion": "left",
+                                                   "speed": "fast"}]),
     # no object before it: a request, not an edit
     ("make the star go left", [{"shape": "star", "motion": "left"}]),
 ]

@@ -73,6 +73,14 @@ CASES = [
     ("the scarlet box slides top to bottom", [{"shape": "square", "color": "red", "motion": "down"}],
      []),
     ("set up a scene with a blue star drifting left", [{"shape": "star", "color": "blue", "motion": "left"}], []),
+    # a typo between a world word and another is the world's; "or wait"; "actually also" adds
+    ("a grean dot rising", [{"shape": "circle", "color": "green", "motion": "up"}], []),
+    ("a white box going down, or wait, going up", [{"shape": "square", "color": "white", "motion": "up"}], []),
+    ("a red dot falling. actually also a blue box climbing", [{"shape": "circle", "color": "red", "motion": "down"},
+                                                              {"shape": "square", "color": "blue", "motion": "up"}], []),
+    ("a yellow ball that rebounds off the borders", [{"shape": "circle", "color": "yellow", "motion": "bouncing"}], []),
+    ("a little violet square which stays on the place", [{"shape": "square", "color": "purple", "size": "small",
+                                                          "motion": "still"}], []),
     # "quick one" asks for a quick answer, not a fast object
     ("hi quick one, a red dot sliding right", [{"shape": "circle", "color": "red", "motion": "right"}], []),
 ]

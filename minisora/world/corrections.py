@@ -19,7 +19,7 @@ FIX = "<fix>"
 MARKERS: tuple[tuple[str, ...], ...] = (("scratch", "that"), ("strike", "that"), ("no", "wait"), ("wait", "no"),
                                         ("i", "mean"), ("i", "meant"), ("make", "that"), ("or", "rather"),
                                         ("correction",), ("actually",), ("sorry",), ("change", "of", "plan"),
-                                        ("on", "second", "thought"), ("let", "s", "say"), ("lets", "say"), ("ugh",),
+                                        ("on", "second", "thought"), ("let", "s", "say"), ("lets", "say"), ("ugh",), ("or", "wait"),
                                         ("final", "answer"))
 _ARTICLES = ("a", "an", "one", "the")
 
@@ -31,8 +31,10 @@ def _kind(word: str) -> str | None:
 
 
 def marker_at(words: list[str], i: int) -> int:
-    """The number of words of a correction marker starting at word i, or 0."""
-    return next((len(m) for m in MARKERS if tuple(words[i:i + len(m)]) == m), 0)
+    """The number of words of a correction marker starting at word i, or 0 ("actually also add a white
+    circle" adds one: nothing is corrected)."""
+    n = next((len(m) for m in MARKERS if tuple(words[i:i + len(m)]) == m), 0)
+    return 0 if n and words[i + n:i + n + 1] in (["also"], ["add"], ["plus"]) else n
 
 
 def apply_corrections(out: list[str]) -> list[str]:

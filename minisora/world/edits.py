@@ -28,7 +28,8 @@ _KEEP = ("keep only", "only keep", "just keep", "keep just", "leave only", "only
 _REPLACE = ("swap out", "switch out", "replace", "swap", "switch", "exchange", "substitute")
 _CHANGE = ("change", "turn", "make", "paint", "recolour", "recolor", "colour", "color", "set")
 _FLIP = ("flip", "reverse", "invert")
-_VERBS = sorted(_REMOVE + _KEEP + _REPLACE + _CHANGE + _FLIP, key=len, reverse=True)
+_PACE = {"slow": ("down", "slow"), "speed": ("up", "fast")}  # "slow it down", "speed the star up"
+_VERBS = sorted(_REMOVE + _KEEP + _REPLACE + _CHANGE + _FLIP + tuple(_PACE), key=len, reverse=True)
 # Discourse words before an edit: "ok now", "hmm actually", "and then", "can you"
 _LEAD = ("and", "then", "now", "ok", "okay", "so", "also", "oh", "hmm", "hmmm", "actually", "but", "please", "pls",
          "plz", "wait", "no", "uh", "um", "just", "lastly", "finally", "next", "can", "could", "would", "you", "pls")
@@ -201,6 +202,14 @@ class _Editor:
             rest = rest[:-1]
         if set(rest) & _BAR:
             return False  # the bar's own words (`phrases._DENY_BAR`)
+        if verb in _PACE:
+            particle, speed = _PACE[verb]
+            targets = self.resolve(rest[:-1], live) if rest[-1:] == [particle] else \
+                self.resolve(rest[1:], live) if rest[:1] == [particle] else None  # "slow down the red ball"
+            if targets is None:
+                return False
+            self.set_attributes(targets, {"speed": speed})
+            return True
         if verb in _REMOVE:
             if rest == ["that"] and verb in ("scratch", "strike"):
                 return False  # "scratch that, a blue one": a correction (`corrections.py`)

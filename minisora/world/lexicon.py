@@ -95,7 +95,7 @@ LEXICON: dict[str, str] = {
     "up-left": "northwest northwestward northwestwards northwesterly nw upleft",
     "down-right": "southeast southeastward southeastwards southeasterly se",
     "down-left": "southwest southwestward southwestwards southwesterly sw downleft",
-    "bouncing": """bounce bounces bouncy ricocheting rebounding rebounds pinballing boinging springing
+    "bouncing": """bounce bounces bouncy ricocheting rebounding rebounds rebound pinballing boinging springing
         hopping jumping caroming careening jump jumps hop hops""",
     "still": """stationary motionless static unmoving resting sitting standing frozen immobile parked
         idle stopped halted paused steady inert anchored hovering stuck chilling chill chills lounging
@@ -174,7 +174,7 @@ will lived once
 content lighting lit mood flat um uh uhh er erm hmm idk smth sth thx ty tbh btw imo imho fyi rn k kk brb np ty tysm omg pls da dat dis
 motion movement trajectory velocity size sizes colors colours directions topic topics final
 wanted wants wanting try tries tried trying again motions movements trajectories
-whatsoever due hue hues tint now add adding put start starting perfect hiya instead wait
+whatsoever due hue hues tint now add adding put start starting perfect hiya instead wait actually
 """.split())
 
 

@@ -104,10 +104,12 @@ class Speller:
     is a real word (then it is no misspelling), None when no dictionary is at hand."""
 
     def __init__(self, known: Iterable[str], meaning: Callable[[str], object],
-                 is_english: Callable[[str], bool] | None = None, shortened: Iterable[str] = ()):
+                 is_english: Callable[[str], bool] | None = None, shortened: Iterable[str] = (),
+                 preferred: Iterable[str] = ()):
         self.known = sorted({w for w in known if len(w) >= 3 and w.isalpha()})
         self.shortened = sorted({w for w in shortened if w.isalpha()})  # the words fast typists shorten
         self.meaning = meaning
+        self.preferred = frozenset(preferred)  # the world's own words, the likeliest targets of a typo
         self.is_english = is_english
         self._memo: dict[str, str | None] = {}
 
@@ -135,6 +137,10 @@ class Speller:
             best = [c for c in best if common_letters(word, c) == most]
         if len(best) > 1:  # two letters swapped before one dropped: "shapse" is "shapes", not "shape"
             best = [c for c in best if sorted(c) == sorted(word)] or best
+        if len(best) > 1 and best_d == 1 and len(word) >= 5:
+            # a prompt to this model names its world: "grean" is "green", not "great" (short words, whose
+            # one-edit neighbours are many, stay ambiguous: "stor" is no more "star" than "stop")
+            best = [c for c in best if c in self.preferred] or best
         if all(c[0] != word[0] for c in best) and 3 <= len(word) <= 5 and word.isalpha() and \
                 not (self.is_english and self.is_english(word)):
             # a shortening keeps the first letter, which typos rarely change: "orng" is "orange", not "trng"

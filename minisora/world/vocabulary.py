@@ -255,6 +255,8 @@ MOTION_WORDS_PARSE: dict[str, tuple[str, ...]] = {
               "without moving", "without motion", "with no motion", "never moves", "never moving",
               "not in motion", "not going anywhere", "in place", "sits there", "sitting there", "stays there",
               "sit there", "just sit", "hold frame", "holds frame", "holds its position", "hold its position",
+              "stays on the place", "stay on the place", "stays on its place", "remains fixed", "stays fixed",
+              "remain fixed", "stay fixed",
               "just sits", "just sitting", "doing nothing", "does nothing", "velocity 0", "speed 0",
               "zero speed", "zero velocity", "neither of which moves", "neither of them moves", "neither moves",
               "none of them move", "none of them moves", "neither of which move", "are staying", "is staying",

@@ -123,7 +123,8 @@ class WordLookup:
             wn = self.wordnet
             self._speller = Speller(known, meaning=self.word_meaning,
                                     is_english=(lambda w: w in FUNCTION_WORDS or bool(wn.senses(w))) if wn is not None else None,
-                                    shortened=[*TERM_CATEGORY, "background", "please", "tiny", "big", "quick"])
+                                    shortened=[*TERM_CATEGORY, "background", "please", "tiny", "big", "quick"],
+                                    preferred=TERM_CATEGORY)
         return self._speller
 
     @property
