@@ -81,6 +81,7 @@ CASES = [
     ("a yellow ball that rebounds off the borders", [{"shape": "circle", "color": "yellow", "motion": "bouncing"}], []),
     ("a little violet square which stays on the place", [{"shape": "square", "color": "purple", "size": "small",
                                                           "motion": "still"}], []),
+    ("a white dot sliding left, charcoal backplate", [{"shape": "circle", "color": "white", "motion": "left"}], []),
     # "quick one" asks for a quick answer, not a fast object
     ("hi quick one, a red dot sliding right", [{"shape": "circle", "color": "red", "motion": "right"}], []),
 ]

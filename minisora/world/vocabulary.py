@@ -309,7 +309,7 @@ CAMERA_PARSE: tuple[str, ...] = (
     "top down shot", "top down view", "top down camera", "overhead shot", "overhead camera", "camera stays put", "camera stays in place", "camera doesn t move", "camera does not move",
 )
 BACKGROUND_NOUNS: tuple[str, ...] = ("background", "backdrop", "backgrounds", "bg", "bkg", "field", "ground", "canvas",
-                                     "pitch", "stage", "surface", "underground", "room", "void")  # writers use the first two
+                                     "pitch", "stage", "surface", "underground", "room", "void", "backplate")  # writers use the first two
 # Paths the world has no motion for ("a circle moving in a circle"): the parser reports the phrase
 # as unmapped, rather than reading its noun as one more object.
 OUTSIDE_PATHS_PARSE: tuple[str, ...] = (
