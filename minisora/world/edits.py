@@ -18,6 +18,7 @@ import re
 from dataclasses import replace
 from typing import Callable
 
+from minisora.world import vocabulary as V
 from minisora.world.comparisons import reversed_motion
 from minisora.world.scene import ParsedObject, ParsedScene
 
@@ -32,7 +33,7 @@ _PACE = {"slow": ("down", "slow"), "speed": ("up", "fast")}  # "slow it down", "
 _VERBS = sorted(_REMOVE + _KEEP + _REPLACE + _CHANGE + _FLIP + tuple(_PACE), key=len, reverse=True)
 # Discourse words before an edit: "ok now", "hmm actually", "and then", "can you"
 _LEAD = ("and", "then", "now", "ok", "okay", "so", "also", "oh", "hmm", "hmmm", "actually", "but", "please", "pls",
-         "plz", "wait", "no", "uh", "um", "just", "lastly", "finally", "next", "can", "could", "would", "you", "pls")
+         "plz", "wait", "no", "uh", "um", "just", "lastly", "finally", "next", "can", "could", "would", "you")
 _TAIL = ("instead", "please", "pls", "too", "entirely", "completely", "altogether", "thanks", "then", "again",
          "now", "as", "well", "though", "actually", "for", "me")
 _VERB_RE = "|".join(v.replace(" ", r"\s+") for v in _VERBS)
@@ -57,10 +58,9 @@ _PRONOUN_ALL = {("them",), ("they",), ("their",), ("both",), ("all",), ("everyth
                 ("all", "of", "them"), ("each", "of", "them"), ("all", "three"), ("both", "shapes"), ("everyone",)}
 _HEADS = {"one", "ones", "shape", "shapes", "object", "objects", "thing", "things", "item", "items", "sprite", "guy",
           "piece"}
-_ORDINAL = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "last": -1, "final": -1,
-            "latter": -1, "former": 0}
-_BACKGROUND = {"background", "backdrop", "bg", "backround", "backgound"}
-_BAR = {"pole", "poles", "bar", "bars", "pillar", "post", "column", "occluder"}
+_ORDINAL = {**V.ORDINALS, "1st": 0, "2nd": 1, "3rd": 2, "final": -1}
+_BACKGROUND = set(V.BACKGROUND_NOUNS) | {"backround", "backgound"}  # the edit's own words are not spell-checked
+_BAR = {noun + s for noun in V.BAR_NOUNS for s in ("", "s")}
 _ATTRIBUTE_NOUNS = {"colour": "color", "color": "color", "colours": "color", "colors": "color",
                     "direction": "motion", "directions": "motion", "motion": "motion", "motions": "motion",
                     "size": "size", "sizes": "size", "speed": "speed", "speeds": "speed", "shape": "shape",

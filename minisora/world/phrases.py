@@ -178,12 +178,12 @@ _SIGH_AN = re.compile(r"\bsigh\s+and?\b")
 _BACK_ROUND = re.compile(r"\bback\s+(?:round|ground)\b")
 _SCREEN_SIDE = re.compile(r"\b(?:screen|frame)[\s-]+(?=(?:left|right|top|bottom)\b)")
 # A bar taken away is no bar: "kill the pole", "remove the occluder", "get rid of that pillar"
+_BAR_NOUN = r"(?:" + "|".join(V.BAR_NOUNS) + r")s?"
 _DENY_BAR = re.compile(r"\b(?:kill|remove|removing|drop|lose|delete|ditch|get\s+rid\s+of|take\s+out|take\s+away|"
                        r"leave\s+out|leave\s+off|omit|omitting|skip|exclude|excluding|scrap|nix|forget)\s+"
-                       r"(?:the\s+|that\s+|any\s+)?(?=(?:pole|bar|pillar|post|column|occluder)s?\b)|"
+                       r"(?:the\s+|that\s+|any\s+)?(?=" + _BAR_NOUN + r"\b)|"
                        # "keep the bar thing out of it", "leave the pole out": said after the noun
-                       r"\b(?:keep|leave)\s+(?:the\s+|that\s+|any\s+)?(?=(?:pole|bar|pillar|post|column|occluder)s?"
-                       r"(?:\s+thing)?\s+out\b)")
+                       r"\b(?:keep|leave)\s+(?:the\s+|that\s+|any\s+)?(?=" + _BAR_NOUN + r"(?:\s+thing)?\s+out\b)")
 # "the circle runs right, the square stays", "the blue stands": a verb of staying that ends its clause is still
 _STAYS = re.compile(r"\b(?:stays?|stands?|remains?)(?=\s*(?:[.,;!?)]|$))")
 # "bouncing off all four walls": the frame's walls, not four of anything

@@ -280,6 +280,8 @@ MOTION_WORDS_PARSE: dict[str, tuple[str, ...]] = {
 
 # The occluder: how captions name it, and phrases that state there is none.
 OCCLUDER_WRITE: tuple[str, ...] = ("a brown vertical bar", "a brown bar", "a vertical brown bar")
+# Nouns for the bar on their own ("remove the pole", "keep the pillar out")
+BAR_NOUNS: tuple[str, ...] = ("pole", "bar", "pillar", "post", "column", "occluder")
 OCCLUDER_PARSE: tuple[str, ...] = ("brown vertical bar", "vertical brown bar", "brown bar", "vertical bar",
                                    "bar", "pillar", "brown pillar", "post", "brown post", "pole",
                                    "occluder", "occluding bar", "wall", "column", "obstacle", "vertical pole",
