@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from minisora.world import dataset as D, render as R, scenes as S
+from minisora.world import dataset as D, render as R, scenes as S, visibility as VIS
 from minisora.world import vocabulary as V
 from minisora.world.grammar import parse
 from minisora.world.scene import parsed_from_spec
@@ -126,7 +126,7 @@ def test_bouncing_reflects_and_stays_inside():
     assert np.allclose(np.hypot(*steps.T)[np.all(np.abs(steps) > 0.5, axis=1)].max(), speed, rtol=1e-6)
 
 
-@pytest.mark.parametrize("hw", S.REFERENCE_SHAPES)
+@pytest.mark.parametrize("hw", VIS.REFERENCE_SHAPES)
 def test_sampled_bouncing_objects_bounce_at_every_aspect(hw):
     # The same spec is rendered at 1:1, 3:5 and 5:3: at each, some axis turns between 20% and 65%
     # of the reference clip (seen on the rendered trajectory, frame by frame), running back
@@ -135,12 +135,12 @@ def test_sampled_bouncing_objects_bounce_at_every_aspect(hw):
     H, W = hw
     n = 0
     for spec in _scenes(300, seed=5, occluder_prob=0.5):
-        share = S.visible_share(spec, H, W)  # (N, T)
+        share = VIS.visible_share(spec, H, W)  # (N, T)
         for k, o in enumerate(spec.objects):
             if o.motion != "bouncing":
                 continue
             n += 1
-            assert S.bounce_is_visible(o, H, W)
+            assert VIS.bounce_is_visible(o, H, W)
             xy = R.trajectory(o, 17, 8.0, H, W)
             d = np.diff(xy, axis=0)  # (16, 2)
             firsts, shown = [], False
@@ -162,15 +162,15 @@ def test_bounce_is_visible_rejects_unplanned_bounces():
     # Heading into the wall from its middle: the turn comes too late in a 64x64 frame; starting
     # at the wall: too early.
     mid = _obj(motion="bouncing", speed="slow", heading=(0.6, 0.8), x0=0.5, y0=0.5)
-    assert not S.bounce_is_visible(mid, 64, 64)
+    assert not VIS.bounce_is_visible(mid, 64, 64)
     early = _obj(motion="bouncing", speed="fast", heading=(0.6, 0.8), x0=0.5, y0=0.8)
-    assert not S.bounce_is_visible(early, 64, 64)
+    assert not VIS.bounce_is_visible(early, 64, 64)
     # Planned for the short side: turns at 1:1 (both axes) but the long side of 48x80 is too far.
     corner = _obj(motion="bouncing", speed="fast", heading=(0.8, 0.6), x0=0.69, y0=0.69)
-    assert S.bounce_is_visible(corner, 64, 64)
-    assert S.bounce_is_visible(corner, 48, 80) and not S.bounce_is_visible(_obj(
+    assert VIS.bounce_is_visible(corner, 64, 64)
+    assert VIS.bounce_is_visible(corner, 48, 80) and not VIS.bounce_is_visible(_obj(
         motion="bouncing", speed="fast", heading=(0.8, 0.6), x0=0.69, y0=0.3), 48, 80)
-    assert not S.bounce_is_visible(_obj(motion="right"), 64, 64)
+    assert not VIS.bounce_is_visible(_obj(motion="right"), 64, 64)
 
 
 def test_visible_share_matches_the_rendered_pixels():
@@ -180,7 +180,7 @@ def test_visible_share_matches_the_rendered_pixels():
                       _obj(color="red", shape="square", size="large", motion="still", x0=0.6, y0=0.5)),
                      "black", OccluderSpec(x=0.35))
     H, W = 48, 80
-    share = S.visible_share(spec, H, W, 17)
+    share = VIS.visible_share(spec, H, W, 17)
     frames = R.render(spec, H, W, 17).astype(np.float64)
     gone = SceneSpec(spec.objects[1:], "black", spec.occluder)
     alone = R.render(SceneSpec(spec.objects[:1], "black"), H, W, 17).astype(np.float64)
@@ -193,7 +193,7 @@ def test_visible_share_matches_the_rendered_pixels():
     assert np.allclose(share[1], 1.0)  # the square is drawn last and never reaches the bar
 
 
-@pytest.mark.parametrize("hw", S.REFERENCE_SHAPES)
+@pytest.mark.parametrize("hw", VIS.REFERENCE_SHAPES)
 def test_sampled_objects_are_visible_at_every_aspect(hw):
     # No object sits behind the bar (or under a later object) for most of the clip: each shows
     # at least half its area in >= 35% of the 17 reference frames, at every reference aspect.
@@ -201,12 +201,12 @@ def test_sampled_objects_are_visible_at_every_aspect(hw):
     scenes = _scenes(150, "any", seed=8, occluder_prob=1.0) + _scenes(150, "any", seed=9, occluder_prob=0.0)
     worst = 1.0
     for s in scenes:
-        assert S.every_object_visible(s)
-        share = S.visible_share(s, H, W)  # (N, T)
+        assert VIS.every_object_visible(s)
+        share = VIS.visible_share(s, H, W)  # (N, T)
         worst = min(worst, float((share >= 0.5).mean(axis=1).min()))
     assert worst >= 6 / 17
     # the bar still hides something (scenes are not simply drawn without overlap)
-    assert any(S.visible_share(s, H, W).min() < 0.5 for s in scenes[:150])
+    assert any(VIS.visible_share(s, H, W).min() < 0.5 for s in scenes[:150])
 
 
 # -- sampling ---------------------------------------------------------------------------------
