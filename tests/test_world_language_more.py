@@ -82,6 +82,15 @@ CASES = [
     ("a little violet square which stays on the place", [{"shape": "square", "color": "purple", "size": "small",
                                                           "motion": "still"}], []),
     ("a white dot sliding left, charcoal backplate", [{"shape": "circle", "color": "white", "motion": "left"}], []),
+    # a comparative names one of two objects: "the smaller one", "the faster of two dots"
+    ("a red box and a white box; the smaller one sits still, the larger one climbs",
+     [{"shape": "square", "color": "red", "size": "small", "motion": "still"},
+      {"shape": "square", "color": "white", "size": "large", "motion": "up"}], []),
+    ("The faster of two dots is green and heads left; the slower is yellow and heads right",
+     [{"shape": "circle", "color": "green", "motion": "left", "speed": "fast"},
+      {"shape": "circle", "color": "yellow", "motion": "right", "speed": "slow"}], []),
+    ("two stars; the bigger one is navy blue, the other is white",
+     [{"shape": "star", "color": "blue", "size": "large"}, {"shape": "star", "color": "white", "size": "small"}], []),
     # "quick one" asks for a quick answer, not a fast object
     ("hi quick one, a red dot sliding right", [{"shape": "circle", "color": "red", "motion": "right"}], []),
 ]

@@ -26,6 +26,7 @@ from minisora.world.scene import ParsedScene
 COMPARATIVES = {"larger": "large", "bigger": "large", "greater": "large", "smaller": "small", "tinier": "small",
                  "faster": "fast", "quicker": "fast", "speedier": "fast", "slower": "slow"}
 _OPPOSITE = {"large": "small", "small": "large", "fast": "slow", "slow": "fast"}
+_WORD_CATEGORY = {w: ("size" if v in ("large", "small") else "speed") for w, v in COMPARATIVES.items()}
 
 
 def compared_opposites(words: list[str], kind) -> dict[int, str]:
@@ -59,6 +60,23 @@ MULTIPLE = re.compile(r"\b(twice|two times|double|three times|half)\s+(?:as\s+(b
 
 # "the bigger of the two", "the slower of the pair": the count is the comparison's, not the scene's
 OF_THE_TWO = re.compile(r"\b(" + "|".join(COMPARATIVES) + r")\s+of\s+the\s+(?:two|2|pair)\b")
+# "The smaller of two stars is purple": the two stars are named here, and the comparative names one of them
+OF_TWO_NOUNS = re.compile(r"\b(?:the\s+)?(" + "|".join(COMPARATIVES) + r")\s+of\s+(?:the\s+)?(?:two|2)\s+([a-z]+s)\b")
+
+
+def compared_referent(objects: list, word: str):
+    """The object "the smaller (one)", "the faster" names in a scene of two: the one that has the
+    comparative's value, else the one that does not have its opposite (the first, when neither has
+    either). None outside a scene of two. The caller gives it the value."""
+    if len(objects) != 2:
+        return None
+    value = COMPARATIVES[word]
+    category = _WORD_CATEGORY[word]
+    having = [o for o in objects if getattr(o, category) == value]
+    if len(having) == 1:
+        return having[0]
+    free = [o for o in objects if getattr(o, category) is None]
+    return free[0] if free and not having else None
 
 
 def multiple_as_comparative(m: re.Match) -> str:
@@ -74,7 +92,6 @@ _FOLLOWS = frozenset("follows follow following followed chases chase chasing cha
 # Speeds said relative to the other object: "the yellow one trails behind", "the red one speeds ahead"
 _RELATIVE_SPEED = ("lags behind", "lagging behind", "trails behind", "trailing behind", "falls behind", "speeds ahead",
                    "races ahead", "pulls ahead")
-_WORD_CATEGORY = {w: ("size" if v in ("large", "small") else "speed") for w, v in COMPARATIVES.items()}
 
 
 def reversed_motion(motion: str) -> str | None:

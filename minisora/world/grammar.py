@@ -31,7 +31,7 @@ just named.
 from __future__ import annotations
 
 from minisora.world import vocabulary as V
-from minisora.world.comparisons import COMPARATIVES
+from minisora.world.comparisons import COMPARATIVES, compared_referent
 from minisora.world.item_context import (after_break, field_name, ground_colour_of, joined_ordinal, names_ground,
                                          next_content, occluder_denied)
 from minisora.world.motions import from_to, merge_motion, plural_subject
@@ -71,8 +71,11 @@ def parse(text: str) -> ParsedScene:
             n = int(value)  # "the first two move left", "the last two": objects named by position
             s.refer_to(s.objects[:n] if items[j - 1][2] == "first" else s.objects[-n:])
             continue
-        if kind == "bgcolor" and surface.split()[-1] in V.COLORS and next_content(items, j) in ("shape", "generic"):
-            kind, value = "color", surface.split()[-1]  # "a navy blue square": a blue object
+        if kind == "bgcolor" and surface.split()[-1] in V.COLORS and (
+                next_content(items, j) in ("shape", "generic") or
+                j > 1 and items[j - 1][2] in ("is", "are", "was") and items[j - 2][0] in ("shape", "generic", "count")
+                and next_content(items, j) != "bgnoun"):
+            kind, value = "color", surface.split()[-1]  # "a navy blue square", "the big one is navy blue": blue
         if negated and kind in ("color", "shape", "size", "bgcolor", "motion"):
             # "not a circle", "isn't red", "does not bounce": nothing is made of what is denied; the denial
             # covers its whole noun phrase ("instead of a purple cube") but not the next ("isn't red but blue")
@@ -106,6 +109,15 @@ def parse(text: str) -> ParsedScene:
             if len(same) == 1:  # "..., the red one moving left": the object already named
                 s.pending.clear()
                 s.refer_to(same)
+                continue
+        if kind in ("size", "speed") and surface in COMPARATIVES and s.definite and not s.has_adjectives() and \
+                not (j > 1 and items[j - 2][2] in ("is", "are", "was")) and (at_break[j] or j + 1 == len(items) or items[j + 1][2] in ("one", "is", "was") or
+                 items[j + 1][0] in ("verb", "motion")):
+            referent = compared_referent(s.objects, surface)
+            if referent is not None:  # "the smaller one bounces", "the faster is red": one of the two named
+                setattr(referent, kind, value)
+                s.refer_to([referent])
+                skip_next = j + 1 < len(items) and items[j + 1][2] == "one"
                 continue
         if kind in ("article", "count"):
             s.definite = False

@@ -243,7 +243,8 @@ class WordMapper(WordLookup):
                 mapped.append(WordMapping(w, meant, "homophone"))
                 out.append(meant)
                 continue
-            said = marker_at(words, i) or int(w in ("no", "nope", "nah") and i in breaks and 0 < i < len(words) - 1)  # "large-no, small"
+            said = marker_at(words, i) or \
+                int(w in ("no", "nope", "nah") and i in breaks and 0 < i < len(words) - 1)  # "large-no, small"
             if said:  # "scratch that", "no wait": applied to the words before (`corrections.py`)
                 out.append(FIX)
                 fix_until = i + said

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from minisora.world import vocabulary as V
-from minisora.world.comparisons import DEGREE, MULTIPLE, OF_THE_TWO, multiple_as_comparative
+from minisora.world.comparisons import DEGREE, MULTIPLE, OF_THE_TWO, OF_TWO_NOUNS, multiple_as_comparative
 from minisora.world.film import CHILL_MUSIC
 from minisora.world.idioms import IDIOMS
 from minisora.world.tables import tables_as_sentences
@@ -216,6 +216,7 @@ _REWRITES = (
     (_STAYS, "stays still"),
     (CHILL_MUSIC, ""),
     (DEGREE, ""),
+    (OF_TWO_NOUNS, "two \\2, the \\1 one"),
     (OF_THE_TWO, "\\1"),
     (MULTIPLE, multiple_as_comparative),
     (_ENTERS, "from the "),
