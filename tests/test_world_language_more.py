@@ -91,6 +91,60 @@ CASES = [
       {"shape": "circle", "color": "yellow", "motion": "right", "speed": "slow"}], []),
     ("two stars; the bigger one is navy blue, the other is white",
      [{"shape": "star", "color": "blue", "size": "large"}, {"shape": "star", "color": "white", "size": "small"}], []),
+    # an English word one letter from a colour or a shape, where only that fits, is a slip
+    ("a whit box rising", [{"shape": "square", "color": "white", "motion": "up"}], []),
+    ("a green bawl sliding left", [{"shape": "circle", "color": "green", "motion": "left"}], []),
+    # "a blue one" after a star named alone is one more star
+    ("an orange box going up, and a purple one going down",
+     [{"shape": "square", "color": "orange", "motion": "up"}, {"shape": "square", "color": "purple", "motion": "down"}],
+     []),
+    # colours named as references, each followed by its speed
+    ("a white dot and a red dot both falling, white slow red fast",
+     [{"shape": "circle", "color": "white", "motion": "down", "speed": "slow"},
+      {"shape": "circle", "color": "red", "motion": "down", "speed": "fast"}], []),
+    # the frame's or the screen's side, and a side without its article
+    ("a lime box gliding in from screen right", [{"shape": "square", "color": "green", "motion": "left"}], []),
+    ("a red star from left, moving along", [{"shape": "star", "color": "red", "motion": "right"}], []),
+    # a gun's verb is a speed, not the colour of fire; waiting is staying
+    ("a cyan dot firing upward", [{"shape": "circle", "color": "cyan", "motion": "up", "speed": "fast"}], []),
+    ("a white box that just waits", [{"shape": "square", "color": "white", "motion": "still"}], []),
+    ("a blue star which stays in the place", [{"shape": "star", "color": "blue", "motion": "still"}], []),
+    # "so a large one" says the noun again; "in white" after a break is the noun's colour
+    ("a dot bigger than usual, so a large one, going left", [{"shape": "circle", "size": "large", "motion": "left"}],
+     []),
+    ("a small box, in purple, going down", [{"shape": "square", "color": "purple", "size": "small", "motion": "down"}],
+     []),
+    # edits with "have" and "let", and "instead of" what it was
+    ("a red dot and a blue box, both rising. have the box fall instead",
+     [{"shape": "circle", "color": "red", "motion": "up"}, {"shape": "square", "color": "blue", "motion": "down"}], []),
+    ("a yellow star and a white dot. let the dot drop slowly",
+     [{"shape": "star", "color": "yellow"}, {"shape": "circle", "color": "white", "motion": "down", "speed": "slow"}], []),
+    ("a green box going left. make the box red instead of green", [{"shape": "square", "color": "red", "motion": "left"}],
+     []),
+    # motions shared or divided between two objects
+    ("A lime dot and an amber box. One climbs, the other sinks.",
+     [{"shape": "circle", "color": "green", "motion": "up"}, {"shape": "square", "color": "orange", "motion": "down"}], []),
+    ("a white box drifts down, and so does a cyan ball",
+     [{"shape": "square", "color": "white", "motion": "down"}, {"shape": "circle", "color": "cyan", "motion": "down"}], []),
+    ("a red star bounces; a green dot does the same",
+     [{"shape": "star", "color": "red", "motion": "bouncing"}, {"shape": "circle", "color": "green",
+                                                                "motion": "bouncing"}], []),
+    ("a purple dot goes up and a yellow box goes the other way",
+     [{"shape": "circle", "color": "purple", "motion": "up"}, {"shape": "square", "color": "yellow", "motion": "down"}],
+     []),
+    ("two boxes, one white and one blue, heading in opposite directions: the white heads up",
+     [{"shape": "square", "color": "white", "motion": "up"}, {"shape": "square", "color": "blue", "motion": "down"}], []),
+    ("Both a cyan box and a red star are rising.",
+     [{"shape": "square", "color": "cyan", "motion": "up"}, {"shape": "star", "color": "red", "motion": "up"}], []),
+    ("Neither the white dot nor the green box moves.",
+     [{"shape": "circle", "color": "white", "motion": "still"}, {"shape": "square", "color": "green", "motion": "still"}],
+     []),
+    ("an orange dot and a blue star, neither one moving",
+     [{"shape": "circle", "color": "orange", "motion": "still"}, {"shape": "star", "color": "blue", "motion": "still"}],
+     []),
+    ("a yellow box sliding left and below it a white dot sliding right",
+     [{"shape": "square", "color": "yellow", "motion": "left"}, {"shape": "circle", "color": "white", "motion": "right"}],
+     []),
     # "quick one" asks for a quick answer, not a fast object
     ("hi quick one, a red dot sliding right", [{"shape": "circle", "color": "red", "motion": "right"}], []),
 ]
@@ -105,6 +159,8 @@ def test_prompt_maps_onto_the_world_or_is_reported(mapper, prompt, want, reporte
 
 def test_the_bar_left_out_says_there_is_none(mapper):
     assert mapper.normalize("a red dot going up, keep the pillar thing out of it").parsed.occluder is False
+    assert mapper.normalize("red dot, up | pole=0 | bg=navy").parsed.occluder is False
+    assert mapper.normalize("red dot, up | occ: 1").parsed.occluder is True
     assert mapper.normalize("a red dot going up, please omit the pole").parsed.occluder is False
 
 

@@ -26,6 +26,9 @@ from minisora.world.scene import ParsedScene
 COMPARATIVES = {"larger": "large", "bigger": "large", "greater": "large", "smaller": "small", "tinier": "small",
                  "faster": "fast", "quicker": "fast", "speedier": "fast", "slower": "slow"}
 _OPPOSITE = {"large": "small", "small": "large", "fast": "slow", "slow": "fast"}
+# "..., and so does a blue square", "a blue square does the same": the other object moves the same way
+_SAME = re.compile(r"\b(?:so\s+does|so\s+do|does\s+the\s+same|do\s+the\s+same|does\s+too|does\s+likewise|"
+                   r"follows\s+suit|same\s+way|same\s+direction)\b")
 _WORD_CATEGORY = {w: ("size" if v in ("large", "small") else "speed") for w, v in COMPARATIVES.items()}
 
 
@@ -60,8 +63,9 @@ MULTIPLE = re.compile(r"\b(twice|two times|double|three times|half)\s+(?:as\s+(b
 
 # "the bigger of the two", "the slower of the pair": the count is the comparison's, not the scene's
 OF_THE_TWO = re.compile(r"\b(" + "|".join(COMPARATIVES) + r")\s+of\s+the\s+(?:two|2|pair)\b")
-# "The smaller of two stars is purple": the two stars are named here, and the comparative names one of them
-OF_TWO_NOUNS = re.compile(r"\b(?:the\s+)?(" + "|".join(COMPARATIVES) + r")\s+of\s+(?:the\s+)?(?:two|2)\s+([a-z]+s)\b")
+# "The smaller of two stars is purple": the two stars are named here, and the comparative names one of
+# them; only opening a sentence ("a green star, the smaller of the two sizes you have" names no stars)
+OF_TWO_NOUNS = re.compile(r"(?:^|(?<=[.;:!?]\s))\s*(?:the\s+)?(" + "|".join(COMPARATIVES) + r")\s+of\s+(?:the\s+)?(?:two|2)\s+([a-z]+s)\b")
 
 
 def compared_referent(objects: list, word: str):
@@ -108,7 +112,8 @@ def settle_comparisons(words: list[str], scene: ParsedScene) -> set[str]:
         return set()
     first, second = scene.objects
     said = " ".join(words)
-    opposite = any(w == "opposite" and words[i + 1:i + 2] in (["way"], ["direction"])
+    opposite = any(w == "opposite" and words[i + 1:i + 2] in (["way"], ["direction"], ["directions"], ["ways"]) or
+                   w == "other" and words[i + 1:i + 2] in (["way"], ["direction"]) and words[i - 1:i] == ["the"]
                    for i, w in enumerate(words))
     same_pace = re.search(r"\bsame\s+(?:\w+\s+)?(?:pace|speed)\b", said)  # "at the same lazy pace"
     paced = {o.speed for o in scene.objects if o.speed is not None}
@@ -124,6 +129,8 @@ def settle_comparisons(words: list[str], scene: ParsedScene) -> set[str]:
     elif _FOLLOWS & set(words) and len(moving) == 1 and (first.motion is None or second.motion is None):
         (second if moving[0] is first else first).motion = moving[0].motion  # "a red orb follows it slowly"
         understood = _FOLLOWS & set(words)
+    elif _SAME.search(said) and (first.motion is None) != (second.motion is None):
+        (second if first.motion else first).motion = (first.motion or second.motion)  # "..., and so does a blue one"
     relative_speed = any(p in said for p in _RELATIVE_SPEED)
     for category in {_WORD_CATEGORY[w] for w in words if w in _WORD_CATEGORY} | ({"speed"} if relative_speed else set()):
         stated = [o for o in scene.objects if getattr(o, category) is not None]

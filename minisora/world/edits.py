@@ -27,7 +27,7 @@ _REMOVE = ("get rid of", "take out", "take away", "throw out", "leave out", "for
            "toss", "omit", "bin", "trash", "scratch", "strike")
 _KEEP = ("keep only", "only keep", "just keep", "keep just", "leave only", "only leave", "keep")
 _REPLACE = ("swap out", "switch out", "replace", "swap", "switch", "exchange", "substitute")
-_CHANGE = ("change", "turn", "make", "paint", "recolour", "recolor", "colour", "color", "set")
+_CHANGE = ("change", "turn", "make", "paint", "recolour", "recolor", "colour", "color", "set", "have", "let")
 _FLIP = ("flip", "reverse", "invert")
 _PACE = {"slow": ("down", "slow"), "speed": ("up", "fast")}  # "slow it down", "speed the star up"
 _VERBS = sorted(_REMOVE + _KEEP + _REPLACE + _CHANGE + _FLIP + tuple(_PACE), key=len, reverse=True)
@@ -134,8 +134,8 @@ class _Editor:
         if not words or set(words) & (_BAR | _BACKGROUND | {"left", "right", "top", "bottom", "on", "at"}):
             return None
         said = self.normalize("the " + " ".join(words)).parsed.objects
-        if len(said) != 1:
-            return None
+        if len(said) != 1 or said[0].motion is not None and len(words) > 1:
+            return None  # "let the disc sink slowly": "the disc sink" names the disc and says what it does
         stated = {f: getattr(said[0], f) for f in ("color", "shape", "size") if getattr(said[0], f)}
         hits = [i for i in live if stated and all(getattr(self.objects[i], f) == v for f, v in stated.items())]
         plural = words[-1].endswith("s") and "shape" in stated
@@ -152,7 +152,9 @@ class _Editor:
     # -- what a payload says -------------------------------------------------------------------------
     def payload(self, words: list[str]) -> dict[str, str] | None:
         """The attributes a payload states ("bigger", "go down", "a circle", "cyan"), or None."""
-        words = [w for w in words if w not in _TAIL]
+        cut = next((k for k, w in enumerate(words) if (w, words[k + 1:k + 2]) in (("instead", ["of"]),
+                                                                               ("rather", ["than"]))), len(words))
+        words = [w for w in words[:cut] if w not in _TAIL]  # "purple instead of orange": what it was is no payload
         if not words:
             return None
         if any(r <= set(words) for r in _REVERSED):

@@ -46,6 +46,19 @@ _DENIAL_GOES_ON = frozenset("a an the any so too very really be is are it them m
 _CLAUSE_OPENERS = frozenset("and but while whereas then".split())
 
 
+def one_for_last_noun(items, j: int, s: ParseState) -> bool:
+    """"a red star and a blue one": "one" after an article and adjectives, with no noun after it,
+    stands for the noun of the object named just before, when that one was named alone (after "two
+    circles" or "three stars:", "a red one" is one of those, and "one green one blue" counts)."""
+    k = j - 1
+    while k >= 0 and items[k][0] in ("color", "size"):
+        k -= 1
+    return k < j - 1 and k >= 0 and items[k][2] in ("a", "an") and s.has_adjectives() and "shape" not in s.pending and \
+        next_content(items, j) not in ("shape", "generic") and len(s.named_group) == 1 and \
+        s.named_group[0] is s.objects[-1] and s.objects[-1].shape is not None and \
+        s.explicit_count is None and s.pending_count is None and s.shared_from is None
+
+
 def parse(text: str) -> ParsedScene:
     """Parse a caption or prompt into a ParsedScene (see module docstring for the rules)."""
     if not isinstance(text, str):
@@ -102,6 +115,12 @@ def parse(text: str) -> ParsedScene:
         bare_one = kind == "count" and surface == "one" and len(s.pending) == 1 and not s.opened_by_article and \
             items[j - 1][0] in ("color", "size") and (j == 1 or at_break[j - 2] or items[j - 2][2] in _CLAUSE_OPENERS) \
             and j + 1 < len(items) and items[j + 1][0] in ("verb", "motion", "speed")
+        if kind == "count" and surface == "one" and not s.has_adjectives() and s.pending_count is None and \
+                len(s.objects) > 1 and (j == 0 or at_break[j - 1] or items[j - 1][2] in _CLAUSE_OPENERS) and \
+                j + 1 < len(items) and items[j + 1][0] in ("verb", "motion") and \
+                any(o.motion is None for o in s.objects):
+            s.refer_to([next(o for o in s.objects if o.motion is None)])  # "One goes up, the other goes down"
+            continue
         if (s.definite or bare_one) and s.has_adjectives() and \
                 (kind == "generic" or (kind == "count" and surface == "one")):
             same = [o for o in s.objects if all(getattr(o, k) == s.pending[k] for k in ("color", "size", "shape")
@@ -137,6 +156,8 @@ def parse(text: str) -> ParsedScene:
                 (j == 0 or at_break[j - 1] or items[j - 1][2] in ("all", "these", "the")) and \
                 any(it[0] in ("shape", "color") for it in items[j + 1:]):
             s.explicit_count = int(value)  # "all three - crimson disc, snow-white cube, ...": the scene's count
+        elif kind == "count" and surface == "one" and one_for_last_noun(items, j, s):
+            s.pending["shape"] = s.objects[-1].shape  # "a red star and a blue one": one more star
         elif kind == "count":
             s.pending_count = int(value)
             s.count_is_next = s.has_adjectives()  # "one red and one blue": this count is the next phrase's
@@ -149,9 +170,11 @@ def parse(text: str) -> ParsedScene:
                 else:
                     s.scene.unknown_words.append(f"{surface} background")  # not a background colour we have
                 continue
-            if (at_break[j] and j and items[j - 1][0] == "shape" or j > 1 and kind == "color" and
-                    items[j - 1][2] == "in" and items[j - 2][0] == "shape") and not s.has_adjectives() and \
-                    len(s.named_group) == 1 and getattr(s.named_group[0], kind) is None:
+            after_noun = at_break[j] and j and items[j - 1][0] == "shape"
+            in_colour = j > 1 and kind == "color" and items[j - 1][2] == "in" and \
+                (items[j - 2][0] == "shape" or at_break[j - 2])
+            if (after_noun or in_colour) and not s.has_adjectives() and len(s.named_group) == 1 and \
+                    getattr(s.named_group[0], kind) in (None, value):
                 # ... and "one block in green and one disc in white": "in" gives the colour to its noun
                 for o in s.named_group:  # "three forms: square red, triangle blue, ...": the noun's own
                     setattr(o, kind, value)

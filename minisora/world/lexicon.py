@@ -99,12 +99,13 @@ LEXICON: dict[str, str] = {
         hopping jumping caroming careening jump jumps hop hops""",
     "still": """stationary motionless static unmoving resting sitting standing frozen immobile parked
         idle stopped halted paused steady inert anchored hovering stuck chilling chill chills lounging
-        loafing idling""",
+        loafing idling waits waiting""",
     # speeds
     "fast": """quick quickly rapid rapidly speedy swift swiftly hurried racing races zooming zooms zoomed
         dashing dashes speeding speeds fastly brisk briskly fleet hurrying hurries rushing rushes
         darting darts whizzing whizzes sprinting sprints breakneck blazing lightning turbo express
-        snappy snappily agile hastily rushed energetic frantic frantically zipping zips shoots shooting""",
+        snappy snappily agile hastily rushed energetic frantic frantically zipping zips shoots shooting
+        firing fires""",
     "slow": """sluggish slowly leisurely gentle gently crawling crawls creeping creeps lazy lazily
         unhurried sedate calm calmly lethargic ambling ambles strolling strolls meandering meanders
         lingering inching inches gradual gradually poky pokey lumbering lumbers trudging trudges

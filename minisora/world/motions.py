@@ -56,10 +56,12 @@ def plural_subject(items: list[tuple[str, object, str]], j: int, at_break: list[
     bouncing"): the first object was given its own description; nor after a comma ("a red dot, and a
     blue square drifting right")."""
     k = j - 1
-    while k >= 0 and items[k][0] in ("verb", "speed"):  # "... drifting slowly up"
+    while k >= 0 and (items[k][0] in ("verb", "speed") or items[k][2] in ("are", "were") or items[k][2] in PLURAL_VERBS):
+        # "... drifting slowly up", "... are falling", "... stay still"
         k -= 1
     verb = items[k + 1][2] if k + 1 < j else items[j][2].split()[0]
-    if (verb not in PLURAL_VERBS and not verb.endswith("ing")) or k < 0 or items[k][0] != "shape":
+    if (verb not in PLURAL_VERBS and verb not in ("are", "were") and not verb.endswith("ing")) or k < 0 or \
+            items[k][0] != "shape":
         return False
     while k > 0 and items[k - 1][0] in ("color", "size"):  # the noun, then back to its phrase's first word
         k -= 1

@@ -100,8 +100,10 @@ class ParseState:
                     return list(named_group) if done and not distributive else [o]
         same = [o for o in self.objects if o.color == pending.get("color")]
         if "color" in keys and len(same) == 1 and self.pending_count is None and not self.opened_by_article:
-            for k in keys:  # "2 dots, red and blue; red goes left", "the red is big": colours are
-                value = pending.pop(k)  # distinct, so the red one, which takes the other adjectives
+            order = list(pending)  # a speed or motion said after the colour is its object's too
+            for k in keys + [k for k in ("speed", "motion") if k in pending and order.index(k) > order.index("color")]:
+                # "2 dots, red and blue; red goes left", "the red is big", "green fast blue slow": colours
+                value = pending.pop(k)  # are distinct, so the red one, which takes the other adjectives
                 if getattr(same[0], k) is None:
                     setattr(same[0], k, value)
             return same

@@ -206,12 +206,25 @@ _NOT_STILL = re.compile(r"\b(?:not|never)\s+(?:stay|sit|stand|keep|remain|hold)(
 _ZOOM_IN = re.compile(r"\bzoom(?:s|ed|ing)?\s+(?:in|out)\b")
 # "a cube in a bright-orange shade": the article belongs to the shade, which names the cube's colour
 _IN_A_SHADE = re.compile(r"\bin\s+an?\s+(?=(?:[\w-]+\s+){1,2}(?:shade|hue|tone|tint|colou?r)\b)")
+# "a square twice as big as usual - so a large one -": "so a large one" says again what the noun is
+_SO_A_ONE = re.compile(r"\b(?:so|i\.?e\.?|meaning|that is|in other words)\s*,?\s+an?\s+(\w+)\s+one\b")
+# "above it", "below them": where an object is, said of another; no heading ("up it")
+_BESIDE_IT = re.compile(r"\b(?:above|below|beneath|under|underneath|over|beside|next\s+to)\s+(?:it|them|that|this)\b")
+# "neither the red square nor the yellow star moves": both stay still
+_NEITHER_NOR = re.compile(r"\bneither\s+((?:the|a|an)\s+[^,;.]*?)\s+nor\s+((?:the|a|an)\s+[^,;.]*?)\s+"
+                          r"(?:moves|move|is\s+moving|are\s+moving|goes\s+anywhere)\b")
+# A key=value flag for the bar: "occluder=0", "pole: 0" say there is none ("=1" names it, as the noun alone does)
+_BAR_FLAG_OFF = re.compile(r"\b(" + _BAR_NOUN + r"|occ)\s*[:=]\s*0\b")
 # Applied in this order, each to what the one before left ("right away" goes before a start's side is read).
 _REWRITES = (
     (IDIOMS, " "),
     (COLOUR_OF_THING, colour_of_thing),
     (SIZE_OF_THING, size_of_thing),
     (SPEED_OF_THING, speed_of_thing),
+    (_BAR_FLAG_OFF, "\\1: none"),
+    (_SO_A_ONE, "\\1"),
+    (_BESIDE_IT, " "),
+    (_NEITHER_NOR, "\\1 and \\2 stay still"),
     (_DENY_BAR, "no "),
     (_STAYS, "stays still"),
     (CHILL_MUSIC, ""),
@@ -249,8 +262,8 @@ _REWRITES = (
 )
 # A place after a preposition, said without its article, as notes and shot lists do; the grammar's
 # places have it ("from the top right corner").
-_PLACE_WITHOUT_ARTICLE = re.compile(r"\b(from|to|toward|towards|into|at)\s+(?=(?:top|bottom|upper|lower|centre|center|"
-                                    r"middle)\b(?!\s+speed))")
+_PLACE_WITHOUT_ARTICLE = re.compile(r"\b(from|to|toward|towards|into|at)\s+(?:(?:the\s+)?(?:frame|screen)\s+)?"
+                                    r"(?=(?:top|bottom|upper|lower|centre|center|middle|left|right)\b(?!\s+speed))")
 
 
 def _place_article(m: re.Match) -> str:

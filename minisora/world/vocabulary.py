@@ -255,10 +255,12 @@ MOTION_WORDS_PARSE: dict[str, tuple[str, ...]] = {
               "without moving", "without motion", "with no motion", "never moves", "never moving",
               "not in motion", "not going anywhere", "in place", "sits there", "sitting there", "stays there",
               "sit there", "just sit", "hold frame", "holds frame", "holds its position", "hold its position",
-              "stays on the place", "stay on the place", "stays on its place", "remains fixed", "stays fixed",
+              "stays on the place", "stay on the place", "stays on its place", "stays in the place", "stay in the place", "remains fixed", "stays fixed",
               "remain fixed", "stay fixed",
               "just sits", "just sitting", "doing nothing", "does nothing", "velocity 0", "speed 0",
-              "zero speed", "zero velocity", "neither of which moves", "neither of them moves", "neither moves",
+              "zero speed", "zero velocity", "neither of which moves", "neither of them moves", "neither moves", "neither moving",
+              "neither one moving", "neither one moves", "neither of them moving", "neither is moving", "none moving",
+              "neither of them is moving", "goes nowhere", "going nowhere", "go nowhere",
               "none of them move", "none of them moves", "neither of which move", "are staying", "is staying",
               "stays there", "stay there", "in one place", "zero movement", "no movement", "stays where it is",
               "stay where it is", "staying where it is", "remains where it is", "refuses to move",
@@ -289,7 +291,7 @@ OCCLUDER_PARSE: tuple[str, ...] = ("brown vertical bar", "vertical brown bar", "
                                    "vertical line", "vertical stripe", "lamp post", "lamppost", "signpost",
                                    "sign post", "street lamp", "tree trunk", "bars", "poles", "pillars", "posts",
                                    "bars or poles", "poles or bars", "bar or pole", "occluders", "obstacles",
-                                   "vertical beam", "rod", "vertical rod", "goalpost", "pylon", "stick", "brown stick")
+                                   "vertical beam", "rod", "vertical rod", "goalpost", "pylon", "stick", "brown stick", "occ")
 NO_OCCLUDER_WRITE: tuple[str, ...] = ("Nothing blocks the view.", "The view is unobstructed.",
                                       "There is no occluder.")
 NO_OCCLUDER_PARSE: tuple[str, ...] = ("nothing blocks the view", "view is unobstructed",

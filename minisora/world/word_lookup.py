@@ -14,7 +14,7 @@ from minisora.world import vocabulary as V
 from minisora.world.lexicon import (CURATED, FUNCTION_WORDS, HEADING_SUFFIXES, NOUN_READINGS, OUTSIDE_WORLD,
                                     PARSER_SYNONYMS, PHRASE_WORDS, PLACE_TERM, SLOPES, STOP_WORDS, SUFFIXES, TERM_CATEGORY)
 from minisora.world.phrases import PHRASES, number_compound
-from minisora.world.spelling import Speller, compound_shape
+from minisora.world.spelling import Speller, compound_shape, edit_distance
 from minisora.world.thesaurus import thesaurus_vote
 
 
@@ -292,6 +292,9 @@ class WordLookup:
         verdict = self.color_name(word, categories)
         if verdict is not None:  # a colour name: placed by its colour, or reported, never guessed
             return (verdict.term, "color name", verdict.share) if verdict.term else (None, "unmapped", 0.0)
+        term = self.slot_typo(word, categories)
+        if term is not None:  # before the thesaurus and the embeddings, which would read "whit" as a word
+            return term, "typo", 1.0
         hit = self.thesaurus_term(word, categories)
         if hit is not None:
             return hit[0], "thesaurus", hit[1]
@@ -299,3 +302,19 @@ class WordLookup:
         if hit is not None:
             return hit[0], "embedding", hit[1]
         return None, "unmapped", 0.0
+
+    def slot_typo(self, word: str, categories: frozenset[str] | None) -> str | None:
+        """An English word one edit from a colour or shape word, standing where only a colour or only a
+        noun fits, and meaning nothing else there: "whit ball" is a white ball, "a white bawl bouncing" a
+        ball (the speller leaves English words alone; here the sentence says it is a slip). The first
+        letter must match, as it does in most slips."""
+        if categories is None or not categories & {"color", "shape"} or len(word) < 4 or not word.isalpha():
+            return None
+        terms = set()
+        for cand in self.speller.known:
+            if cand[0] != word[0] or abs(len(cand) - len(word)) > 1 or cand == word:
+                continue
+            kind, value = PHRASES.get((cand,), (None, None))  # the parser's own words, not the curated
+            if kind in ("color", "shape") and kind in categories and edit_distance(word, cand, 1) == 1:
+                terms.add(value[0] if kind == "shape" else value)  # metaphors ("sand", "tent", "crate")
+        return terms.pop() if len(terms) == 1 else None
