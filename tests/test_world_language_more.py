@@ -145,6 +145,12 @@ CASES = [
     ("a yellow box sliding left and below it a white dot sliding right",
      [{"shape": "square", "color": "yellow", "motion": "left"}, {"shape": "circle", "color": "white", "motion": "right"}],
      []),
+    # "neither ... nor ... but", a denied verb of going, a shade of a colour, a shape's facing
+    ("a white dot heading neither left nor right but straight down", [{"shape": "circle", "color": "white",
+                                                                       "motion": "down"}], []),
+    ("a red box that does not move left but moves up", [{"shape": "square", "color": "red", "motion": "up"}], []),
+    ("a star in a pale shade of green", [{"shape": "star", "color": "green"}], []),
+    ("a blue triangle facing left, drifting down", [{"shape": "triangle", "color": "blue", "motion": "down"}], []),
     # "quick one" asks for a quick answer, not a fast object
     ("hi quick one, a red dot sliding right", [{"shape": "circle", "color": "red", "motion": "right"}], []),
 ]
@@ -170,3 +176,8 @@ def test_a_markdown_table_is_one_object_per_row(mapper):
     got, norm = objects(mapper, prompt)
     assert got == [{"shape": "square", "color": "green", "motion": "up"},
                    {"shape": "circle", "color": "white", "motion": "still"}], norm.text
+
+
+def test_more_objects_than_the_world_holds_are_counted_not_cut_to_one(mapper):
+    assert mapper.normalize("seven little triangles").parsed.count == 7
+    assert mapper.normalize("a dozen white dots").parsed.count == 12

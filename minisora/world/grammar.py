@@ -42,7 +42,8 @@ from minisora.world.scene import ParsedObject, ParsedScene
 
 # Words a denial reads through to what it denies: "not a", "not the", "isn't really", "don't make it"; any
 # other word ends it ("no not siri, okay a small orange star" denies no star)
-_DENIAL_GOES_ON = frozenset("a an the any so too very really be is are it them make have want need just even".split())
+_DENIAL_GOES_ON = frozenset("a an the any so too very really be is are it them make have want need just even go move head "
+                            "travel".split())
 _CLAUSE_OPENERS = frozenset("and but while whereas then".split())
 
 

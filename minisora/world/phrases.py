@@ -213,6 +213,16 @@ _BESIDE_IT = re.compile(r"\b(?:above|below|beneath|under|underneath|over|beside|
 # "neither the red square nor the yellow star moves": both stay still
 _NEITHER_NOR = re.compile(r"\bneither\s+((?:the|a|an)\s+[^,;.]*?)\s+nor\s+((?:the|a|an)\s+[^,;.]*?)\s+"
                           r"(?:moves|move|is\s+moving|are\s+moving|goes\s+anywhere)\b")
+# "neither up nor down but straight to the left": only what follows "but" is said
+_NEITHER_BUT = re.compile(r"\bneither\s+[\w-]+\s+nor\s+[\w-]+\s*,?\s+but\s+")
+# "a square in a shade of blue": the colour, said after its noun
+_SHADE_OF = re.compile(r"\bin\s+(?:an?\s+)?(?:\w+\s+)?(?:shade|hue|tone|tint)\s+of\s+")
+# "a triangle pointing up": which way a shape faces, not where it goes (a velocity vector's points the way)
+_FACING = re.compile(r"(?<!vector\s)(?<!velocity\s)(?<!arrow\s)(?<!motion\s)\b(?:pointing|pointed|facing)\s+(?:straight\s+)?(?:up|down|left|right)(?:wards?)?\b")
+# "does not move left (but up)": the heading is denied, not the motion ("does not move" alone is still)
+_NOT_THIS_WAY = re.compile(r"\b(?:does|do|will|is|are)\s+not\s+(?:move|go|head|travel|drift|slide|moving|going)\s+"
+                           r"(?=(?:to\s+the\s+|towards?\s+the\s+)?(?:left|right|up|down|upwards?|downwards?|leftwards?|"
+                           r"rightwards?)\b)")
 # A key=value flag for the bar: "occluder=0", "pole: 0" say there is none ("=1" names it, as the noun alone does)
 _BAR_FLAG_OFF = re.compile(r"\b(" + _BAR_NOUN + r"|occ)\s*[:=]\s*0\b")
 # Applied in this order, each to what the one before left ("right away" goes before a start's side is read).
@@ -258,7 +268,11 @@ _REWRITES = (
     (_NO_MORE_OBJECTS, " "),
     (_ON_GROUND, "on a \\1 background"),
     (_JOINED, "\\1 \\2\\3"),
+    (_SHADE_OF, "in "),
     (_IN_A_SHADE, "in "),
+    (_NEITHER_BUT, ""),
+    (_NOT_THIS_WAY, "not go "),
+    (_FACING, " "),
 )
 # A place after a preposition, said without its article, as notes and shot lists do; the grammar's
 # places have it ("from the top right corner").

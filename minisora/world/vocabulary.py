@@ -131,6 +131,9 @@ GENERIC_NOUNS: tuple[str, ...] = ("shape", "shapes", "object", "objects", "thing
                                   "item", "items", "figure", "figures", "entities", "sprites")
 COUNT_WORDS: dict[str, int] = {"one": 1, "single": 1, "lone": 1, "two": 2, "pair of": 2, "couple of": 2,
                                "three": 3, "trio of": 3, "four": 4, "five": 5, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5,
+                               # more than the world holds, so that the request is refused, not cut to one
+                               "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "dozen": 12, "twelve": 12,
+                               "6": 6, "7": 7, "8": 8, "9": 9, "10": 10,
                                # vague counts read as the most the world holds
                                "several": MAX_OBJECTS, "a few": MAX_OBJECTS, "few": MAX_OBJECTS,
                                "multiple": MAX_OBJECTS, "many": MAX_OBJECTS}
