@@ -47,6 +47,17 @@ _DENIAL_GOES_ON = frozenset("a an the any so too very really be is are it them m
 _CLAUSE_OPENERS = frozenset("and but while whereas then".split())
 
 
+def trailing_without_motion(s: ParseState, motion: str) -> list[ParsedObject]:
+    """The objects named last that have no motion yet (or this one), in order: the subject a plural verb
+    can give its motion ("a green square bounces while a white dot and an orange star sit still")."""
+    out: list[ParsedObject] = []
+    for o in reversed(s.objects):
+        if o.motion not in (None, motion) or id(o) in s.origins:
+            break
+        out.insert(0, o)
+    return out
+
+
 def one_for_last_noun(items, j: int, s: ParseState) -> bool:
     """"a red star and a blue one": "one" after an article and adjectives, with no noun after it,
     stands for the noun of the object named just before, when that one was named alone (after "two
@@ -79,11 +90,13 @@ def parse(text: str) -> ParsedScene:
     referred_at: int | None = None  # the item of the last noun that named an object already named
     last_motion: str | None = None
     ordinal_at: int | None = None  # the item of the last ordinal that named objects
+    labels_first = len(items) > 1 and items[0][0] == "motion" and bool(at_break[0]) and \
+        items[1][0] in ("color", "size", "shape", "article")
     for j, (kind, value, surface) in enumerate(items):
-        if kind == "count" and ordinal_at == j - 1 and items[j - 1][2] in ("first", "last") and \
+        if kind == "count" and ordinal_at == j - 1 and items[j - 1][2] in ("first", "last", "former", "latter") and \
                 1 < int(value) <= len(s.objects):
-            n = int(value)  # "the first two move left", "the last two": objects named by position
-            s.refer_to(s.objects[:n] if items[j - 1][2] == "first" else s.objects[-n:])
+            n = int(value)  # "the first two move left", "the latter two": objects named by position
+            s.refer_to(s.objects[:n] if items[j - 1][2] in ("first", "former") else s.objects[-n:])
             continue
         if kind == "bgcolor" and surface.split()[-1] in V.COLORS and (
                 next_content(items, j) in ("shape", "generic") or
@@ -126,7 +139,8 @@ def parse(text: str) -> ParsedScene:
                 (kind == "generic" or (kind == "count" and surface == "one")):
             same = [o for o in s.objects if all(getattr(o, k) == s.pending[k] for k in ("color", "size", "shape")
                                               if k in s.pending)]
-            if len(same) == 1:  # "..., the red one moving left": the object already named
+            if len(same) == 1 or kind == "generic" and value and len(same) > 1:
+                # "..., the red one moving left", "the small ones": the objects already named
                 s.pending.clear()
                 s.refer_to(same)
                 continue
@@ -217,13 +231,13 @@ def parse(text: str) -> ParsedScene:
                     all(getattr(o, kind) is None for o in s.objects) and s.last_group[-1:] == s.objects[-1:]:
                 # "a red star, a green square and a blue triangle, moving up"; "..., slow"
                 s.last_group = list(s.objects)
-            if kind == "motion" and plural_subject(items, j, at_break) and not s.np_open and len(s.objects) > 1 and \
-                    (referred_at is None or j - referred_at > 2) and \
-                    all(o.motion in (None, value) and id(o) not in s.origins for o in s.objects):
-                s.last_group = list(s.objects)  # "a blue triangle and a green circle bounce around the frame"
+            joined = trailing_without_motion(s, value)
+            if kind == "motion" and plural_subject(items, j, at_break) and not s.np_open and len(joined) > 1 and \
+                    (referred_at is None or j - referred_at > 2):
+                s.last_group = joined  # "a blue triangle and a green circle bounce around the frame"
                 k = j - 1
                 while items[k][0] in ("verb", "speed"):  # "... drifting slowly up": that speed is everyone's too
-                    for o in s.objects:
+                    for o in joined:
                         o.speed = o.speed or (items[k][1] if items[k][0] == "speed" else None)
                     k -= 1
             if kind == "motion" and not s.np_open and len(s.named_group) > 1 and \
@@ -235,9 +249,11 @@ def parse(text: str) -> ParsedScene:
             elif kind == "motion" and from_to(items, j) and s.last_group and not s.np_open:
                 for o in s.last_group:  # "top-left corner to bottom-right corner": the first names the start
                     o.motion = value
-            elif s.np_open or not s.last_group or (kind == "motion" and j + 1 < len(items) and not at_break[j] and
-                                               items[j + 1][0] in ("color", "size", "shape") and
-                                               (j == 0 or at_break[j - 1] or items[j - 1][2] in ("and", "plus"))):
+            elif s.np_open or not s.last_group or (kind == "motion" and j + 1 < len(items) and
+                                                 (not at_break[j] or labels_first and at_break[j - 1]) and
+                                                 items[j + 1][0] in ("color", "size", "shape", "article") and
+                                                 (j == 0 or at_break[j - 1] or items[j - 1][2] in ("and", "plus"))):
+                # "Up: red circle. Down: blue square.": when the first motion labels what follows it, so do the rest
                 # "... and upward blue triangle": a heading said before its noun is the next object's;
                 # "bottom-right to top-left. a small wedge": a path to the opposite corner goes there
                 s.pending[kind] = value if kind == "motion" and from_to(items, j) else \
@@ -297,6 +313,10 @@ def parse(text: str) -> ParsedScene:
                 s.scene.unknown_words.append(surface)  # "off the walls of the box": a place, not one more object
                 s.definite = False
                 continue
+            if s.definite and plural and not s.has_adjectives() and s.pending_count is None and len(same) > 1:
+                s.definite = False  # "two circles and a square: the circles move left": both circles
+                s.refer_to(same)
+                continue
             s.definite = False
             fresh = [o for o in same if not (o.color or o.size or o.motion or o.speed)]
             if named and bare and len(same) > 1 and len(fresh) == len(same):
@@ -327,6 +347,9 @@ def parse(text: str) -> ParsedScene:
                     o.shape = o.shape or shape
                 s.last_group = coordinated + s.last_group
             coordinated = []
+            s.np_open = s.opened_by_article = False
+        elif kind == "generic" and surface == "ones" and s.pending_count is None:
+            s.pending.clear()  # "for the little ones": "ones" names objects already named, or nothing
             s.np_open = s.opened_by_article = False
         elif kind == "generic" and surface in ("shape", "object") and field_name(items, j):
             continue  # "shape: circle", "object: blue square", "the shape is a triangle": a field's name

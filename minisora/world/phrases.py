@@ -223,6 +223,10 @@ _FACING = re.compile(r"(?<!vector\s)(?<!velocity\s)(?<!arrow\s)(?<!motion\s)\b(?
 _NOT_THIS_WAY = re.compile(r"\b(?:does|do|will|is|are)\s+not\s+(?:move|go|head|travel|drift|slide|moving|going)\s+"
                            r"(?=(?:to\s+the\s+|towards?\s+the\s+)?(?:left|right|up|down|upwards?|downwards?|leftwards?|"
                            r"rightwards?)\b)")
+# "Moving up is a red circle; moving down is a blue square": the motion said first, then what does it
+_MOTION_FIRST = re.compile(r"(^|[.;!?,]\s*)((?:moving|going|heading|drifting|sliding|gliding|travell?ing|rising|falling|"
+                           r"sinking|floating|climbing|bouncing|staying\s+still|standing\s+still)(?:\s+[a-z-]+){0,3}?)"
+                           r"\s+(?:is|are|comes|we\s+have|there\s+is)\s+(an?\s+[a-z -]+?)(?=\s*(?:[.;!?,]|$))")
 # A key=value flag for the bar: "occluder=0", "pole: 0" say there is none ("=1" names it, as the noun alone does)
 _BAR_FLAG_OFF = re.compile(r"\b(" + _BAR_NOUN + r"|occ)\s*[:=]\s*0\b")
 # Applied in this order, each to what the one before left ("right away" goes before a start's side is read).
@@ -271,6 +275,7 @@ _REWRITES = (
     (_SHADE_OF, "in "),
     (_IN_A_SHADE, "in "),
     (_NEITHER_BUT, ""),
+    (_MOTION_FIRST, "\\1\\3 \\2"),
     (_NOT_THIS_WAY, "not go "),
     (_FACING, " "),
 )
@@ -363,11 +368,11 @@ def tokenize(text: str) -> list[str]:
 
 
 def clause_breaks(text: str) -> set[int]:
-    """Positions (in `tokenize(text)`) of the words a comma, semicolon, colon, bracket or full stop
-    follows: "three blocks (ruby, violet and amber)" breaks after "blocks", "ruby" and "amber"."""
+    """Positions (in `tokenize(text)`) of the words a comma, semicolon, colon, bracket, full stop, dash,
+    spaced slash or bar follows: "three blocks (ruby, violet and amber)" breaks after "blocks", "ruby" and "amber"."""
     breaks, n = set(), 0
     text = _written(text)
-    segments = re.split(r"[,;:(){}\[\].!?\u2013\u2014]|\s-\s", text)  # dashes part clauses too
+    segments = re.split(r"[,;:(){}\[\].!?|\u2013\u2014]|\s[-/]\s", text)  # dashes, slashes and bars too
     for seg in segments[:-1]:
         n += len(tokenize(seg))
         if n:

@@ -128,7 +128,7 @@ SHAPE_PARSE: dict[str, tuple[str, ...]] = {
 }
 # Nouns that stand for "an object" without naming its shape ("two shapes: ...", "a red object").
 GENERIC_NOUNS: tuple[str, ...] = ("shape", "shapes", "object", "objects", "thing", "things",
-                                  "item", "items", "figure", "figures", "entities", "sprites")
+                                  "item", "items", "figure", "figures", "entities", "sprites", "ones")
 COUNT_WORDS: dict[str, int] = {"one": 1, "single": 1, "lone": 1, "two": 2, "pair of": 2, "couple of": 2,
                                "three": 3, "trio of": 3, "four": 4, "five": 5, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5,
                                # more than the world holds, so that the request is refused, not cut to one
@@ -245,6 +245,7 @@ STILL_WRITE: tuple[str, ...] = ("stays still", "sits motionless", "remains stati
 STILL_PARTICIPLES_WRITE: tuple[str, ...] = ("staying still", "standing still", "not moving")
 MOTION_WORDS_PARSE: dict[str, tuple[str, ...]] = {
     "bouncing": ("bouncing", "bounces", "bounce", "bounced", "bouncy", "ricochets", "ricocheting", "up and down",
+                 "ping ponging", "ping pongs", "ping pong", "pinballing", "pinballs",
                  "back and forth", "side to side", "to and fro",
                  "bouncing around", "bounces around", "bounces around the frame", "bouncing off the edges", "bounces off the edges",
                  "bounces between the edges", "bouncing between the edges", "bouncing off the walls",
