@@ -37,6 +37,18 @@ def test_mp4_round_trip(tmp_path, clip, fps):
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
 
 
+def test_the_same_frames_make_the_same_file(tmp_path):
+    """x264 once gave one of several files for the same frames, depending on the heap (io._write_mp4)."""
+    smooth = torch.nn.functional.interpolate(torch.rand(17, 3, 6, 10, generator=torch.Generator().manual_seed(0)),
+                                             size=(96, 160), mode="bicubic", align_corners=False)
+    frames = (smooth.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).contiguous().numpy()
+    files, heap = set(), []
+    for k in range(12):
+        heap.append(np.random.default_rng(k).bytes(30000 + 777 * k))  # what the process allocated before
+        files.add(export_to_video(frames, tmp_path / f"{k}.mp4", fps=8).read_bytes())
+    assert len(files) == 1
+
+
 def test_gif_round_trip_keeps_repeated_frames(tmp_path, clip):
     video = np.concatenate([np.repeat(clip[:1], 4, axis=0), clip[4:10], np.repeat(clip[10:11], 3, axis=0)])
     frames, fps = read_video(export_to_video(video, tmp_path / "a.gif", fps=8))

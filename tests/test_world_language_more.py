@@ -175,6 +175,15 @@ CASES = [
     ("white box: down / red dot: up", [{"shape": "square", "color": "white", "motion": "down"},
                                        {"shape": "circle", "color": "red", "motion": "up"}], []),
     ("a lime ball ping-ponging around", [{"shape": "circle", "color": "green", "motion": "bouncing"}], []),
+    # sizes by denial and by measure; speeds by verb and simile; a navy object is blue
+    ("a white box that is not big, rising", [{"shape": "square", "color": "white", "size": "small", "motion": "up"}], []),
+    ("a red dot no bigger than a coin", [{"shape": "circle", "color": "red", "size": "small"}], []),
+    ("a green star that fills most of the frame", [{"shape": "star", "color": "green", "size": "large"}], []),
+    ("an orange box careening left", [{"shape": "square", "color": "orange", "motion": "left", "speed": "fast"}], []),
+    ("a white dot dawdling down", [{"shape": "circle", "color": "white", "motion": "down", "speed": "slow"}], []),
+    ("a cyan star sliding up like molasses", [{"shape": "star", "color": "cyan", "motion": "up", "speed": "slow"}], []),
+    ("a navy dot drifting right", [{"shape": "circle", "color": "blue", "motion": "right"}], []),
+    ("two hexagons: a red one and a white one", [{"color": "red"}, {"color": "white"}], ["hexagons"]),
     # "quick one" asks for a quick answer, not a fast object
     ("hi quick one, a red dot sliding right", [{"shape": "circle", "color": "red", "motion": "right"}], []),
 ]

@@ -98,6 +98,9 @@ def parse(text: str) -> ParsedScene:
             n = int(value)  # "the first two move left", "the latter two": objects named by position
             s.refer_to(s.objects[:n] if items[j - 1][2] in ("first", "former") else s.objects[-n:])
             continue
+        if kind == "bgcolor" and value == "navy" and j + 1 < len(items) and items[j + 1][0] in ("shape", "generic") and \
+                not at_break[j] and j and items[j - 1][0] in ("article", "size") and not names_ground(items, j):
+            kind, value, surface = "color", "blue", "blue"  # "a navy circle": the world's blue is its dark blue
         if kind == "bgcolor" and surface.split()[-1] in V.COLORS and (
                 next_content(items, j) in ("shape", "generic") or
                 j > 1 and items[j - 1][2] in ("is", "are", "was") and items[j - 2][0] in ("shape", "generic", "count")

@@ -96,7 +96,7 @@ LEXICON: dict[str, str] = {
     "down-right": "southeast southeastward southeastwards southeasterly se",
     "down-left": "southwest southwestward southwestwards southwesterly sw downleft",
     "bouncing": """bounce bounces bouncy ricocheting rebounding rebounds rebound pinballing boinging springing
-        hopping jumping caroming careening jump jumps hop hops""",
+        hopping jumping caroming jump jumps hop hops""",
     "still": """stationary motionless static unmoving resting sitting standing frozen immobile parked
         idle stopped halted paused steady inert anchored hovering stuck chilling chill chills lounging
         loafing idling waits waiting""",
@@ -105,10 +105,11 @@ LEXICON: dict[str, str] = {
         dashing dashes speeding speeds fastly brisk briskly fleet hurrying hurries rushing rushes
         darting darts whizzing whizzes sprinting sprints breakneck blazing lightning turbo express
         snappy snappily agile hastily rushed energetic frantic frantically zipping zips shoots shooting
-        firing fires""",
+        firing fires careening careens bolting bolts""",
     "slow": """sluggish slowly leisurely gentle gently crawling crawls creeping creeps lazy lazily
         unhurried sedate calm calmly lethargic ambling ambles strolling strolls meandering meanders
         lingering inching inches gradual gradually poky pokey lumbering lumbers trudging trudges
+        dawdling dawdles
         moseying snail snaillike tortoise sleepy drowsy relaxed mellow deliberate deliberately""",
     # motion verbs without a direction
     MOVE: """drifting drifts drift sliding slides slide gliding glides glide going goes go heading heads
@@ -150,7 +151,8 @@ dusty electric baby powder""".split())
 # Attribute words for things the world does not have: reported as unmapped at once, because any
 # nearest neighbour would be a wrong guess ("hexagon" is no square, "spinning" is no bouncing).
 OUTSIDE_WORLD: frozenset[str] = frozenset("""
-hexagon hexagonal pentagon pentagonal octagon octagonal heart hearts crescent cross spiral zigzag
+hexagon hexagons hexagonal pentagon pentagons pentagonal octagon octagons octagonal heart hearts crescent crescents
+cross crosses spiral spirals zigzag
 zigzagging spinning spins rotating rotates orbiting orbits circling swirling twirling wobbling
 shaking vibrating pulsing pulsating growing grows shrinking shrinks expanding fading blinking
 flashing glowing exploding morphing rainbow striped stripy spotted polka checkered plaid
@@ -160,7 +162,8 @@ revolving revolves twirls swirls pan pans panning panned tilt tilts tilting
 
 # Shape nouns of OUTSIDE_WORLD: reported, but still nouns, so their object keeps its other attributes
 # ("magenta hexagon moving right" is a purple object moving right, its outline unstated).
-OUTSIDE_SHAPES: frozenset[str] = frozenset("hexagon pentagon octagon heart hearts crescent cross".split())
+OUTSIDE_SHAPES: frozenset[str] = frozenset("hexagon hexagons pentagon pentagons octagon octagons heart hearts crescent "
+                                           "crescents cross crosses".split())
 
 # Words that carry no attribute and that the parser does not know either; ignored, not reported.
 STOP_WORDS: frozenset[str] = frozenset("""

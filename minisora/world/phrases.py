@@ -227,6 +227,20 @@ _NOT_THIS_WAY = re.compile(r"\b(?:does|do|will|is|are)\s+not\s+(?:move|go|head|t
 _MOTION_FIRST = re.compile(r"(^|[.;!?,]\s*)((?:moving|going|heading|drifting|sliding|gliding|travell?ing|rising|falling|"
                            r"sinking|floating|climbing|bouncing|staying\s+still|standing\s+still)(?:\s+[a-z-]+){0,3}?)"
                            r"\s+(?:is|are|comes|we\s+have|there\s+is)\s+(an?\s+[a-z -]+?)(?=\s*(?:[.;!?,]|$))")
+# Sizes said by denial: "not big" is small, "not tiny" large, "not too big" says nothing; "no bigger than a
+# pea" is small; "takes up most of the frame" is large (and no heading up)
+_NOT_SIZE = re.compile(r"\bnot\s+(?:(too|so|that|overly)[\s-]+)?(big|large|huge|small|tiny|little)\b")
+_NO_BIGGER = re.compile(r"\bno\s+(?:bigger|larger)\s+than\s+(?:an?\s+|the\s+)?[a-z]+")
+_TAKES_UP = re.compile(r"\b(?:takes|taking|take|fills|filling|fill)\s+(?:up\s+)?(?:a\s+lot|most|much|all|half)\s+of\s+"
+                       r"(?:the\s+)?(?:frame|screen|space|picture|view)\b")
+
+
+def _size_denied(m: re.Match) -> str:
+    if m.group(1):
+        return " "
+    return " small " if m.group(2) in ("big", "large", "huge") else " large "
+
+
 # A key=value flag for the bar: "occluder=0", "pole: 0" say there is none ("=1" names it, as the noun alone does)
 _BAR_FLAG_OFF = re.compile(r"\b(" + _BAR_NOUN + r"|occ)\s*[:=]\s*0\b")
 # Applied in this order, each to what the one before left ("right away" goes before a start's side is read).
@@ -275,6 +289,9 @@ _REWRITES = (
     (_SHADE_OF, "in "),
     (_IN_A_SHADE, "in "),
     (_NEITHER_BUT, ""),
+    (_NOT_SIZE, _size_denied),
+    (_NO_BIGGER, " small "),
+    (_TAKES_UP, " large "),
     (_MOTION_FIRST, "\\1\\3 \\2"),
     (_NOT_THIS_WAY, "not go "),
     (_FACING, " "),

@@ -56,7 +56,7 @@ def size_of_thing(m: re.Match) -> str:
 THING_SPEEDS: dict[str, tuple[str, ...]] = {
     "fast": ("rocket", "bullet", "shot", "flash", "lightning", "cheetah", "race car", "racecar", "jet", "comet",
              "bat out of hell", "greased lightning", "the wind", "hare", "rabbit"),
-    "slow": ("snail", "turtle", "tortoise", "sloth", "glacier", "slug", "sleepy cat"),
+    "slow": ("snail", "turtle", "tortoise", "sloth", "glacier", "slug", "sleepy cat", "molasses", "treacle", "syrup"),
 }
 _SPEED_OF = {thing: speed for speed, things in THING_SPEEDS.items() for thing in things}
 SPEED_OF_THING = re.compile(r"\b(?:just\s+)?like\s+(?:an?\s+|the\s+)?(?:speeding\s+|real\s+|little\s+|tiny\s+|lazy\s+)?(" +
