@@ -224,12 +224,9 @@ def _write_mp4(arr: np.ndarray, path: Path, fps: float, crf: int) -> None:
         stream = container.add_stream("libx264", rate=rate)
         stream.width, stream.height = arr.shape[2], arr.shape[1]
         stream.pix_fmt = "yuv420p"
-        # The file's bytes are a function of the frames alone, on any machine: one encoder thread and one
-        # lookahead thread (x264 takes its thread counts from the core count), and no macroblock tree.
-        # With the tree on, the same frames came out as one of several files depending on what the
-        # process had allocated before (measured: 6 different files in 60 encodes of one clip; with
-        # mbtree=0, 1 in 60 at five sizes), so the same seed did not give the same video
-        # (tests/test_io.py). The cost is a slightly larger file at the same CRF.
+        # The bytes are a function of the frames alone: one encoder and one lookahead thread, no macroblock
+        # tree (with it, one clip gave 6 different files in 60 encodes, by heap state; without, 1 in 60 at
+        # five sizes; tests/test_io.py). The cost is a larger file at the same CRF.
         stream.options = {"crf": str(int(crf)), "preset": "medium", "threads": "1",
                           "x264-params": "threads=1:lookahead-threads=1:mbtree=0"}
         for frame in arr:
