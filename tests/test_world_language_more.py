@@ -184,6 +184,22 @@ CASES = [
     ("a cyan star sliding up like molasses", [{"shape": "star", "color": "cyan", "motion": "up", "speed": "slow"}], []),
     ("a navy dot drifting right", [{"shape": "circle", "color": "blue", "motion": "right"}], []),
     ("two hexagons: a red one and a white one", [{"color": "red"}, {"color": "white"}], ["hexagons"]),
+    # "one of them", references by outline, item labels, numbered items, a list of motions, "to its right"
+    ("a white dot and a green box; one of them rises, the other sinks",
+     [{"shape": "circle", "color": "white", "motion": "up"}, {"shape": "square", "color": "green", "motion": "down"}], []),
+    ("a cyan ball and an orange box. The square one climbs, the round one drops.",
+     [{"shape": "circle", "color": "cyan", "motion": "down"}, {"shape": "square", "color": "orange", "motion": "up"}], []),
+    ("Object 1: white star, drifting left. Object 2: red box, drifting right.",
+     [{"shape": "star", "color": "white", "motion": "left"}, {"shape": "square", "color": "red", "motion": "right"}], []),
+    ("Two things. Thing one: a red dot. Object two: a white star. Object one sinks; object two climbs.",
+     [{"shape": "circle", "color": "red", "motion": "down"}, {"shape": "star", "color": "white", "motion": "up"}], []),
+    ("1. lime dot - sinking 2. purple star - climbing",
+     [{"shape": "circle", "color": "green", "motion": "down"}, {"shape": "star", "color": "purple", "motion": "up"}], []),
+    ("Shapes: a yellow box, a white dot. Motions: left, down.",
+     [{"shape": "square", "color": "yellow", "motion": "left"}, {"shape": "circle", "color": "white", "motion": "down"}],
+     []),
+    ("a green dot rising while a red star, to its left, sinks",
+     [{"shape": "circle", "color": "green", "motion": "up"}, {"shape": "star", "color": "red", "motion": "down"}], []),
     # "quick one" asks for a quick answer, not a fast object
     ("hi quick one, a red dot sliding right", [{"shape": "circle", "color": "red", "motion": "right"}], []),
 ]

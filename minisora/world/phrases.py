@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 
 from minisora.world import vocabulary as V
-from minisora.world.rewrites import ALL_BEFORE_LIST, ARROW_BETWEEN, PLACE_LABEL, rewritten
+from minisora.world.rewrites import (ALL_BEFORE_LIST, ARROW_BETWEEN, ATTRIBUTE_LIST, ITEM_LABEL, PLACE_LABEL,
+                                     rewritten)
 from minisora.world.tables import tables_as_sentences
 
 ARTICLES = ("a", "an")
@@ -157,9 +158,10 @@ def _written(text: str) -> str:
     """The prompt with colour triples written as codes, list markers dropped and dictated punctuation
     written: what tokenize and clause_breaks both read, so that their word positions agree."""
     text = _RGB.sub(lambda m: " #" + "".join(f"{min(int(c), 255):02x}" for c in m.groups()) + " ", text)
-    text = _LIST_MARKER.sub(" ", tables_as_sentences(text))
+    text = _LIST_MARKER.sub(" , ", tables_as_sentences(text))  # a numbered item starts a clause
     text = _CLOCK_FACE.sub("", _CLOCK_TIME.sub(_clock_hour, text))
-    text = PLACE_LABEL.sub(" ", ARROW_BETWEEN.sub(" to ", text))
+    text = PLACE_LABEL.sub(" ", ARROW_BETWEEN.sub(" to ", ITEM_LABEL.sub(" ", text)))
+    text = ATTRIBUTE_LIST.sub(" \\1 respectively", text)
     text = ALL_BEFORE_LIST.sub(lambda m: f"{m.group(2)}. All {m.group(1)}", text)
     return _SPOKEN_MARK.sub(lambda m: _SPOKEN[m.group(1).lower()], text)
 

@@ -2,8 +2,10 @@
 their plain form: "starts left, ends right" is "from the left to the right", "the rest" is "the other",
 "not big" is "small", "Moving up is a red circle" is "a red circle moving up", "kill the pole" is "no
 pole". Each pattern says what it reads and why, next to it; `rewritten(text)` applies them in order
-(`phrases.tokenize` calls it on lower-cased text). Patterns that `phrases._written` needs before
-clause breaks are counted (labels, arrows, what everything does) are exported by name.
+(`phrases.tokenize` calls it on lower-cased text). Patterns that `phrases._written` applies before
+clause breaks are counted are exported by name: they read or change punctuation (labels, arrows, what
+everything does, a list of motions); every other one keeps within a clause, so that `clause_breaks`,
+which tokenizes clause by clause, counts the same words as `tokenize` does.
 """
 
 from __future__ import annotations
@@ -113,14 +115,31 @@ _ZOOM_IN = re.compile(r"\bzoom(?:s|ed|ing)?\s+(?:in|out)\b")
 # "a cube in a bright-orange shade": the article belongs to the shade, which names the cube's colour
 _IN_A_SHADE = re.compile(r"\bin\s+an?\s+(?=(?:[\w-]+\s+){1,2}(?:shade|hue|tone|tint|colou?r)\b)")
 # "a square twice as big as usual - so a large one -": "so a large one" says again what the noun is
-_SO_A_ONE = re.compile(r"\b(?:so|i\.?e\.?|meaning|that is|in other words)\s*,?\s+an?\s+(\w+)\s+one\b")
+_SO_A_ONE = re.compile(r"\b(?:so|i\.?e\.?|meaning|that is|in other words)\s+an?\s+(\w+)\s+one\b")
 # "above it", "below them": where an object is, said of another; no heading ("up it")
-_BESIDE_IT = re.compile(r"\b(?:above|below|beneath|under|underneath|over|beside|next\s+to)\s+(?:it|them|that|this)\b")
+_BESIDE_IT = re.compile(r"\b(?:above|below|beneath|under|underneath|over|beside|next\s+to)\s+(?:it|them|that|this)\b|"
+                        r"\b(?:to|on)\s+(?:its|their|his|her)\s+(?:left|right)(?:\s+side)?\b")  # "to its right": a place
+# "one of them moves left": "one" of the objects named, as "one moves left" is
+_ONE_OF_THEM = re.compile(r"\bone\s+of\s+(?:them|the\s+two|these|those|the\s+pair)\b")
+# "the round one", "the square one": a reference by outline
+_BY_OUTLINE = re.compile(r"\bthe\s+(round|circular|square|triangular|pointy|star[\s-]shaped)\s+(?:one|shape|object)\b")
+_OUTLINE_NOUN = {"round": "circle", "circular": "circle", "square": "square", "triangular": "triangle",
+                 "pointy": "star"}
+# "Shape one: red circle", "Object 2 - blue square": a label, not a count (a later "object one falls" stays)
+ITEM_LABEL = re.compile(r"\b(?:shape|object|item|element|entity|sprite|layer)\s+(?:one|two|three|four|#?\s*[1-4])"
+                         r"\s*(?=[:=)\-])", re.IGNORECASE)
+# ... and "object one falls" afterwards names the first object, as "the first" does
+_ITEM_REFERENCE = re.compile(r"\b(?:shape|object|item|element|entity|sprite|layer)\s+(one|two|three|1|2|3)\b")
+_ORDINAL_OF = {"one": "first", "1": "first", "two": "second", "2": "second", "three": "third", "3": "third"}
+# "Motions: rising, falling.": a list of one attribute, handed to the objects in the order they were named
+ATTRIBUTE_LIST = re.compile(r"(?:^|(?<=[.;\n]))\s*(?:motions|movements|directions|speeds|sizes)\s*:\s*([^.;\n]+)",
+                            re.IGNORECASE)
+
 # "neither the red square nor the yellow star moves": both stay still
 _NEITHER_NOR = re.compile(r"\bneither\s+((?:the|a|an)\s+[^,;.]*?)\s+nor\s+((?:the|a|an)\s+[^,;.]*?)\s+"
                           r"(?:moves|move|is\s+moving|are\s+moving|goes\s+anywhere)\b")
 # "neither up nor down but straight to the left": only what follows "but" is said
-_NEITHER_BUT = re.compile(r"\bneither\s+[\w-]+\s+nor\s+[\w-]+\s*,?\s+but\s+")
+_NEITHER_BUT = re.compile(r"\bneither\s+[\w-]+\s+nor\s+[\w-]+\s+but\s+")
 # "a square in a shade of blue": the colour, said after its noun
 _SHADE_OF = re.compile(r"\bin\s+(?:an?\s+)?(?:\w+\s+)?(?:shade|hue|tone|tint)\s+of\s+")
 # "a triangle pointing up": which way a shape faces, not where it goes (a velocity vector's points the way)
@@ -151,6 +170,7 @@ def _size_denied(m: re.Match) -> str:
 _BAR_FLAG_OFF = re.compile(r"\b(" + _BAR_NOUN + r"|occ)\s*[:=]\s*0\b")
 # Applied in this order, each to what the one before left ("right away" goes before a start's side is read).
 _REWRITES = (
+    (_BY_OUTLINE, lambda m: "the " + _OUTLINE_NOUN.get(m.group(1), "star")),  # before the idiom "square one"
     (IDIOMS, " "),
     (COLOUR_OF_THING, colour_of_thing),
     (SIZE_OF_THING, size_of_thing),
@@ -158,6 +178,8 @@ _REWRITES = (
     (_BAR_FLAG_OFF, "\\1: none"),
     (_SO_A_ONE, "\\1"),
     (_BESIDE_IT, " "),
+    (_ONE_OF_THEM, "one"),
+    (_ITEM_REFERENCE, lambda m: "the " + _ORDINAL_OF[m.group(1)]),
     (_NEITHER_NOR, "\\1 and \\2 stay still"),
     (_DENY_BAR, "no "),
     (_STAYS, "stays still"),
