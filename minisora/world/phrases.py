@@ -112,7 +112,8 @@ _ARROW_LETTERS = {"l": "left", "r": "right", "t": "top", "b": "bottom", "u": "to
 # A place after a preposition, said without its article, as notes and shot lists do; the grammar's
 # places have it ("from the top right corner").
 _PLACE_WITHOUT_ARTICLE = re.compile(r"\b(from|to|toward|towards|into|at)\s+(?:(?:the\s+)?(?:frame|screen)\s+)?"
-                                    r"(?=(?:top|bottom|upper|lower|centre|center|middle|left|right)\b(?!\s+speed))")
+                                    r"(?=(?:top|bottom|upper|lower|centre|center|middle)\b(?!\s+speed))|"
+                                    r"\b(from)\s+(?:(?:the\s+)?(?:frame|screen)\s+)?(?=(?:left|right)\b(?!\s+to\b))")
 
 
 def _place_article(m: re.Match) -> str:
@@ -120,8 +121,9 @@ def _place_article(m: re.Match) -> str:
     the clause ("upper left to lower right" is read whole as it is)."""
     before = m.string[:m.start()]
     clause = re.split(r"[,;:.!?]", before)[-1]
-    if m.group(1) in ("from", "at") or re.search(r"\bfrom the\b", clause):
-        return f"{m.group(1)} the "
+    word = m.group(1) or m.group(2)  # "from left, moving along": a side, only after "from"
+    if word in ("from", "at") or re.search(r"\bfrom the\b", clause):
+        return f"{word} the "
     return m.group(0)
 
 

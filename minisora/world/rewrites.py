@@ -152,18 +152,21 @@ _NOT_THIS_WAY = re.compile(r"\b(?:does|do|will|is|are)\s+not\s+(?:move|go|head|t
 _MOTION_FIRST = re.compile(r"(^|[.;!?,]\s*)((?:moving|going|heading|drifting|sliding|gliding|travell?ing|rising|falling|"
                            r"sinking|floating|climbing|bouncing|staying\s+still|standing\s+still)(?:\s+[a-z-]+){0,3}?)"
                            r"\s+(?:is|are|comes|we\s+have|there\s+is)\s+(an?\s+[a-z -]+?)(?=\s*(?:[.;!?,]|$))")
-# Sizes said by denial: "not big" is small, "not tiny" large, "not too big" says nothing; "no bigger than a
+# Sizes said by denial: "is not big" is small, "isn't tiny" large, "not too big" says nothing; "no bigger than a
 # pea" is small; "takes up most of the frame" is large (and no heading up)
-_NOT_SIZE = re.compile(r"\bnot\s+(?:(too|so|that|overly)[\s-]+)?(big|large|huge|small|tiny|little)\b")
+_NOT_SIZE = re.compile(r"\b(?:(?:is|are|be|was|were|it's|that's)\s+not\s+(big|large|huge|small|tiny|little)\b|"
+                       r"not[\s-]+(?:too|so|that|overly)[\s-]+(?:big|large|huge|small|tiny|little)\b)")
 _NO_BIGGER = re.compile(r"\bno\s+(?:bigger|larger)\s+than\s+(?:an?\s+|the\s+)?[a-z]+")
 _TAKES_UP = re.compile(r"\b(?:takes|taking|take|fills|filling|fill)\s+(?:up\s+)?(?:a\s+lot|most|much|all|half)\s+of\s+"
                        r"(?:the\s+)?(?:frame|screen|space|picture|view)\b")
 
 
 def _size_denied(m: re.Match) -> str:
-    if m.group(1):
+    """"is not big" -> small, "isn't tiny" -> large (after a verb only: "no, not small, big" is a
+    correction); "not too big" says nothing."""
+    if not m.group(1):
         return " "
-    return " small " if m.group(2) in ("big", "large", "huge") else " large "
+    return " is small " if m.group(1) in ("big", "large", "huge") else " is large "
 
 
 # A key=value flag for the bar: "occluder=0", "pole: 0" say there is none ("=1" names it, as the noun alone does)
