@@ -21,6 +21,10 @@ CASES = [
     # the clause just said is taken back, not the object before it
     ("a red dot and a green box. Both still - no wait, the dot climbs",
      [{"shape": "circle", "color": "red", "motion": "up"}, {"shape": "square", "color": "green"}]),
+    # "err" as a marker; "the X should be Y" said of an object named before
+    ("a white box sliding up... err, down", [{"shape": "square", "color": "white", "motion": "down"}]),
+    ("a yellow dot and a red star, hmm, the star should be green",
+     [{"shape": "circle", "color": "yellow"}, {"shape": "star", "color": "green"}]),
     # a noun phrase left unfinished before the marker is what the marker takes back
     ("a white star and a blue... scratch that, just the star, falling",
      [{"shape": "star", "color": "white", "motion": "down"}]),

@@ -21,7 +21,7 @@ MARKERS: tuple[tuple[str, ...], ...] = (("scratch", "that"), ("strike", "that"),
                                         ("i", "mean"), ("i", "meant"), ("make", "that"), ("or", "rather"),
                                         ("correction",), ("actually",), ("sorry",), ("change", "of", "plan"),
                                         ("on", "second", "thought"), ("let", "s", "say"), ("lets", "say"), ("ugh",), ("or", "wait"),
-                                        ("final", "answer"))
+                                        ("final", "answer"), ("err",), ("erm",))
 _ARTICLES = ("a", "an", "one", "the")
 
 

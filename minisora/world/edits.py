@@ -48,8 +48,9 @@ _CLOSE = re.compile(r"[.!?;\n,]|\s[-–—]\s|[–—]|\s(?:and|but)\s+(?=" + _N
 _NOW = re.compile(r"(?:^|(?<=[.!?;\n]))\s*(?:and\s+|ok\s+|okay\s+)?now\s+(?=[a-z]+(?:\s+and\s+[a-z]+)?\s*[.!?]*\s*(?:$|\n))",
                   re.IGNORECASE)
 # "..., the yellow one should just stay still instead": a change said of an object named before
-_INSTEAD = re.compile(r"(?:^|(?<=[.!?;\n,]))[^.!?;\n,]*\b(?:should|must|needs\s+to|has\s+to|will)\b[^.!?;\n,]*\binstead\b",
-                      re.IGNORECASE)
+# (or, with "be", without "instead": "..., wait, the square should be blue")
+_INSTEAD = re.compile(r"(?:^|(?<=[.!?;\n,]))[^.!?;\n,]*\b(?:(?:should|must|needs\s+to|has\s+to|will)\b[^.!?;\n,]*\binstead\b|"
+                      r"(?:should|must)\s+(?:actually\s+|really\s+)?be\b[^.!?;\n,]*)", re.IGNORECASE)
 _MODALS = ("should", "must", "needs", "has", "will")
 _WORD = re.compile(r"[a-z0-9#]+(?:'[a-z]+)?")
 
@@ -187,8 +188,10 @@ class _Editor:
             return False
         verb = next((v for v in _VERBS if words[:len(v.split())] == v.split()), None)
         modal = next((k for k, w in enumerate(words) if w in _MODALS), None)
-        if verb is None and modal and words[-1] == "instead":  # "the yellow one should stay still instead"
-            targets, attributes = self.resolve(words[:modal], live), self.payload(words[modal + 1:])
+        be = modal is not None and "be" in words[modal + 1:modal + 3]  # "the square should (really) be blue"
+        if verb is None and modal and (words[-1] == "instead" or be):  # "the yellow one should stay still instead"
+            said = words[words.index("be", modal) + 1:] if be else words[modal + 1:]
+            targets, attributes = self.resolve(words[:modal], live), self.payload(said)
             if targets is None or attributes is None:
                 return False
             self.set_attributes(targets, attributes)
