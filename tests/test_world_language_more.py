@@ -200,6 +200,9 @@ CASES = [
      []),
     ("a green dot rising while a red star, to its left, sinks",
      [{"shape": "circle", "color": "green", "motion": "up"}, {"shape": "star", "color": "red", "motion": "down"}], []),
+    # a count after "do" counts objects ("can u do 2 ...", not a name like "Level 2")
+    ("can u do 2 stars, 1 white 1 cyan, white goes left cyan goes right",
+     [{"shape": "star", "color": "white", "motion": "left"}, {"shape": "star", "color": "cyan", "motion": "right"}], []),
     # "quick one" asks for a quick answer, not a fast object
     ("hi quick one, a red dot sliding right", [{"shape": "circle", "color": "red", "motion": "right"}], []),
 ]

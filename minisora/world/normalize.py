@@ -365,4 +365,4 @@ _LIGHT = frozenset("light pale baby sky powder ice icy".split())
 # two circles" (elsewhere "Level 2 boss", "player 1", "shot 4" name things by number).
 _BEFORE_A_COUNT = frozenset("""um uh uhh er erm hmm want need make give gimme show draw render generate create place
 put add spawn insert include lived were was are had have has saw see sees picture imagine envision depict
-animate""".split())
+animate do does doing get got try""".split())
