@@ -203,6 +203,8 @@ CASES = [
     # a count after "do" counts objects ("can u do 2 ...", not a name like "Level 2")
     ("can u do 2 stars, 1 white 1 cyan, white goes left cyan goes right",
      [{"shape": "star", "color": "white", "motion": "left"}, {"shape": "star", "color": "cyan", "motion": "right"}], []),
+    # a coloured sky or night is the ground, no object
+    ("a white dot drifting left in a deep-blue sky", [{"shape": "circle", "color": "white", "motion": "left"}], []),
     # "quick one" asks for a quick answer, not a fast object
     ("hi quick one, a red dot sliding right", [{"shape": "circle", "color": "red", "motion": "right"}], []),
 ]
@@ -228,6 +230,10 @@ def test_a_markdown_table_is_one_object_per_row(mapper):
     got, norm = objects(mapper, prompt)
     assert got == [{"shape": "square", "color": "green", "motion": "up"},
                    {"shape": "circle", "color": "white", "motion": "still"}], norm.text
+
+
+def test_a_coloured_sky_is_the_background(mapper):
+    assert mapper.normalize("a white dot drifting left in a deep-blue sky").parsed.background == "navy"
 
 
 def test_more_objects_than_the_world_holds_are_counted_not_cut_to_one(mapper):

@@ -245,6 +245,8 @@ class WordMapper(WordLookup):
                 ahead = [x for x in words[i + 1:i + 3] if x not in ("like", "shaped", "looking", "style")][:1]
                 if NOUN_READINGS[w] and not (ahead and word_kind(ahead[0]) == "shape"):
                     out.append(NOUN_READINGS[w])  # "a yellow sun-like star" is a star
+                elif w in ("sky", "night"):
+                    out.append("background")  # "in a midnight-blue sky": the ground's colour, no object
                 continue
             pair = self.two_word_color(words, i, unknown - rejected, resolved)
             if pair is not None:
