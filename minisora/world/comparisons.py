@@ -27,8 +27,9 @@ COMPARATIVES = {"larger": "large", "bigger": "large", "greater": "large", "small
                  "faster": "fast", "quicker": "fast", "speedier": "fast", "slower": "slow"}
 _OPPOSITE = {"large": "small", "small": "large", "fast": "slow", "slow": "fast"}
 # "..., and so does a blue square", "a blue square does the same": the other object moves the same way
+# ("the same way" is read before, as "together": `rewrites._SIDE_BY_SIDE`)
 _SAME = re.compile(r"\b(?:so\s+does|so\s+do|does\s+the\s+same|do\s+the\s+same|does\s+too|does\s+likewise|"
-                   r"follows\s+suit|same\s+way|same\s+direction)\b")
+                   r"follows\s+suit)\b")
 _WORD_CATEGORY = {w: ("size" if v in ("large", "small") else "speed") for w, v in COMPARATIVES.items()}
 
 

@@ -83,9 +83,7 @@ def _clause_taken_back(before: list[str], span: list[str]) -> list[str] | None:
     if span[:1] != ["the"]:
         return None
     shapes = [w for w in span if _kind(w) == "shape"]
-    cut = max((k for k, w in enumerate(before[:-1]) if w == ","), default=None)
-    if before[-1:] == [","]:
-        cut = max((k for k, w in enumerate(before[:-1]) if w == ","), default=None)
+    cut = max((k for k, w in enumerate(before[:-1]) if w == ","), default=None)  # the comma before that clause
     if not shapes or shapes[0] not in before or cut is None:
         return None
     if any(_kind(w) == "shape" for w in before[cut + 1:]):

@@ -47,30 +47,6 @@ _DENIAL_GOES_ON = frozenset("a an the any so too very really be is are it them m
 _CLAUSE_OPENERS = frozenset("and but while whereas then".split())
 
 
-def trailing_without_motion(s: ParseState, motion: str) -> list[ParsedObject]:
-    """The objects named last that have no motion yet (or this one), in order: the subject a plural verb
-    can give its motion ("a green square bounces while a white dot and an orange star sit still")."""
-    out: list[ParsedObject] = []
-    for o in reversed(s.objects):
-        if o.motion not in (None, motion) or id(o) in s.origins:
-            break
-        out.insert(0, o)
-    return out
-
-
-def one_for_last_noun(items, j: int, s: ParseState) -> bool:
-    """"a red star and a blue one": "one" after an article and adjectives, with no noun after it,
-    stands for the noun of the object named just before, when that one was named alone (after "two
-    circles" or "three stars:", "a red one" is one of those, and "one green one blue" counts)."""
-    k = j - 1
-    while k >= 0 and items[k][0] in ("color", "size"):
-        k -= 1
-    return k < j - 1 and k >= 0 and items[k][2] in ("a", "an") and s.has_adjectives() and "shape" not in s.pending and \
-        next_content(items, j) not in ("shape", "generic") and len(s.named_group) == 1 and \
-        s.named_group[0] is s.objects[-1] and s.objects[-1].shape is not None and \
-        s.explicit_count is None and s.pending_count is None and s.shared_from is None
-
-
 def parse(text: str) -> ParsedScene:
     """Parse a caption or prompt into a ParsedScene (see module docstring for the rules)."""
     if not isinstance(text, str):
@@ -174,7 +150,7 @@ def parse(text: str) -> ParsedScene:
                 (j == 0 or at_break[j - 1] or items[j - 1][2] in ("all", "these", "the")) and \
                 any(it[0] in ("shape", "color") for it in items[j + 1:]):
             s.explicit_count = int(value)  # "all three - crimson disc, snow-white cube, ...": the scene's count
-        elif kind == "count" and surface == "one" and one_for_last_noun(items, j, s):
+        elif kind == "count" and surface == "one" and s.one_for_last_noun(items, j):
             s.pending["shape"] = s.objects[-1].shape  # "a red star and a blue one": one more star
         elif kind == "count":
             s.pending_count = int(value)
@@ -234,7 +210,7 @@ def parse(text: str) -> ParsedScene:
                     all(getattr(o, kind) is None for o in s.objects) and s.last_group[-1:] == s.objects[-1:]:
                 # "a red star, a green square and a blue triangle, moving up"; "..., slow"
                 s.last_group = list(s.objects)
-            joined = trailing_without_motion(s, value)
+            joined = s.trailing_without_motion(value)
             if kind == "motion" and plural_subject(items, j, at_break) and not s.np_open and len(joined) > 1 and \
                     (referred_at is None or j - referred_at > 2):
                 s.last_group = joined  # "a blue triangle and a green circle bounce around the frame"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from minisora.world.item_context import next_content
 from minisora.world.lists import (colors_for_plural, drop_words_read_as_objects, fold_into_count, merge_restated,
                                   respectively)
 from minisora.world.motions import heading_between, merge_motion
@@ -121,6 +122,29 @@ class ParseState:
     def said_after_noun(self) -> bool:
         """Adjectives are pending after a noun named without an article ("a star, red, ...")."""
         return self.has_adjectives() and bool(self.named_group) and not self.opened_by_article
+
+    def trailing_without_motion(self, motion: str) -> list[ParsedObject]:
+        """The objects named last that have no motion yet (or this one), in order: the subject a plural
+        verb can give its motion ("a green square bounces while a white dot and an orange star sit still")."""
+        out: list[ParsedObject] = []
+        for o in reversed(self.objects):
+            if o.motion not in (None, motion) or id(o) in self.origins:
+                break
+            out.insert(0, o)
+        return out
+
+    def one_for_last_noun(self, items, j: int) -> bool:
+        """"a red star and a blue one": "one" (item j) after an article and adjectives, with no noun
+        after it, stands for the noun of the object named just before, when that one was named alone
+        (after "two circles" or "three stars:", "a red one" is one of those; "one green one blue" counts)."""
+        k = j - 1
+        while k >= 0 and items[k][0] in ("color", "size"):
+            k -= 1
+        return k < j - 1 and k >= 0 and items[k][2] in ("a", "an") and self.has_adjectives() and \
+            "shape" not in self.pending and next_content(items, j) not in ("shape", "generic") and \
+            len(self.named_group) == 1 and self.named_group[0] is self.objects[-1] and \
+            self.objects[-1].shape is not None and self.explicit_count is None and self.pending_count is None and \
+            self.shared_from is None
 
     def finish(self, items: list[tuple[str, object, str]]) -> ParsedScene:
         """The scene, once every item is read: what is still pending goes to the last objects named,

@@ -111,9 +111,10 @@ _LETTER_ARROW = re.compile(r"\b([lrtbud])\s*(?:->|=>|→|➡|>)\s*([lrtbud])\b",
 _ARROW_LETTERS = {"l": "left", "r": "right", "t": "top", "b": "bottom", "u": "top", "d": "bottom"}
 # A place after a preposition, said without its article, as notes and shot lists do; the grammar's
 # places have it ("from the top right corner").
-_PLACE_WITHOUT_ARTICLE = re.compile(r"\b(from|to|toward|towards|into|at)\s+(?:(?:the\s+)?(?:frame|screen)\s+)?"
+# ("frame left", "screen right" have lost their "frame" before: `rewrites._SCREEN_SIDE`)
+_PLACE_WITHOUT_ARTICLE = re.compile(r"\b(from|to|toward|towards|into|at)\s+"
                                     r"(?=(?:top|bottom|upper|lower|centre|center|middle)\b(?!\s+speed))|"
-                                    r"\b(from)\s+(?:(?:the\s+)?(?:frame|screen)\s+)?(?=(?:left|right)\b(?!\s+to\b))")
+                                    r"\b(from)\s+(?=(?:left|right)\b(?!\s+to\b))")
 
 
 def _place_article(m: re.Match) -> str:
